@@ -1,0 +1,31 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "forbc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "forbc", targets: ["forbc"]),
+        .library(name: "ForbcCore", targets: ["ForbcCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // manifest → discover → plan → apply, plus the simulated host; no C, no ArgumentParser.
+        .target(name: "ForbcCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The commands: option parsing and rendering for people.
+        .target(name: "ForbcCommands", dependencies: [
+            "ForbcCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
+        // Discovery + plan of a large simulated host, timed; prints figures.
+        .executableTarget(name: "forbc-bench", dependencies: ["ForbcCore", "ForbcTestSupport"]),
+        .target(name: "ForbcTestSupport", dependencies: ["ForbcCore"]),
+        .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcTestSupport"]),
+        .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,110 @@
+/// Read-only discovery of GPUs, their partitioning capabilities and existing partitions, through a sysfs
+/// channel. A capability that is absent (no mdev bus, no SR-IOV files) is not an error.
+public struct Discovery: Sendable {
+    public let sysfs: any SysfsChannel
+
+    public init(sysfs: any SysfsChannel) { self.sysfs = sysfs }
+
+    /// Reads the whole inventory.
+    public func inventory() throws -> Inventory {
+        var gpus: [GPU] = []
+        var parents: [MdevParent] = []
+        var vfAddresses: Set<String> = []
+        for address in try sysfs.entries(SysPath.pciDevices) where Patterns.isPCIAddress(address) {
+            // Only display controllers (class 0x03xxxx) of known vendors; VFs are read through their PF.
+            guard let classCode = try sysfs.value(SysPath.pci(address, "class")), classCode.hasPrefix("0x03"),
+                  let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
+                  let vendorID = UInt16(vendorText.dropFirst(2), radix: 16), let vendor = Vendor(pciVendorID: vendorID) else { continue }
+            if sysfs.exists(SysPath.pci(address, "physfn")) { vfAddresses.insert(address); continue }
+            let (gpu, gpuParents) = try readGPU(address, vendor: vendor, vendorID: vendorText)
+            gpus.append(gpu)
+            parents += gpuParents
+        }
+        // mdev parents that are not GPUs we read (mtty, mdpy, a device of another class).
+        let known = Set(parents.map(\.name)).union(vfAddresses)
+        for name in try sysfs.entries(SysPath.mdevBus) where !known.contains(name) && Patterns.isParentName(name) {
+            parents.append(MdevParent(name: name, gpu: nil, isVF: false, types: try readTypes(parent: name)))
+        }
+        var mdevs: [MediatedDevice] = []
+        for uuid in try sysfs.entries(SysPath.mdevDevices) where Patterns.isUUID(uuid) {
+            // mdev_type -> ../../../devices/…/PARENT/mdev_supported_types/TYPE
+            guard let target = try sysfs.readLink(SysPath.mdev(uuid, "mdev_type")) else { continue }
+            let parts = target.split(separator: "/")
+            guard parts.count >= 3, parts[parts.count - 2] == "mdev_supported_types" else { continue }
+            mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: String(parts[parts.count - 3]), type: String(parts[parts.count - 1])))
+        }
+        return Inventory(gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
+                         simulated: sysfs.isSimulated, source: sysfs.summary)
+    }
+
+    func readGPU(_ address: String, vendor: Vendor, vendorID: String) throws -> (GPU, [MdevParent]) {
+        let deviceID = try sysfs.value(SysPath.pci(address, "device")) ?? "0x0000"
+        let subsystem = try sysfs.value(SysPath.pci(address, "subsystem_device"))
+        // numa_node is -1 when the platform does not say.
+        let numa = try sysfs.value(SysPath.pci(address, "numa_node")).flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
+        let group = try sysfs.linkName(SysPath.pci(address, "iommu_group")).flatMap { Int($0) }
+        var parents: [MdevParent] = []
+        let types = try readTypes(parent: address, base: SysPath.pci(address))
+        if !types.isEmpty { parents.append(MdevParent(name: address, gpu: address, isVF: false, types: types)) }
+
+        var sriov: SRIOVState?
+        var vfs: [VirtualFunction] = []
+        if let total = try sysfs.value(SysPath.pci(address, "sriov_totalvfs")).flatMap({ Int($0) }) {
+            let num = try sysfs.value(SysPath.pci(address, "sriov_numvfs")).flatMap { Int($0) } ?? 0
+            sriov = SRIOVState(totalVFs: total, numVFs: num)
+            for link in try sysfs.entries(SysPath.pci(address)) where link.hasPrefix("virtfn") {
+                guard let index = Int(link.dropFirst(6)), let vf = try sysfs.linkName(SysPath.pci(address, link)),
+                      Patterns.isPCIAddress(vf) else { continue }
+                let vfTypes = try readTypes(parent: vf, base: SysPath.pci(vf))
+                if !vfTypes.isEmpty { parents.append(MdevParent(name: vf, gpu: address, isVF: true, types: vfTypes)) }
+                vfs.append(VirtualFunction(address: vf, index: index, driver: try driver(vf), isMdevParent: !vfTypes.isEmpty,
+                                           vgpu: try readVFvGPU(vf)))
+            }
+            vfs.sort { $0.index < $1.index }
+        }
+        let gpu = GPU(address: address, vendor: vendor, vendorID: vendorID, deviceID: deviceID, subsystemID: subsystem,
+                      model: PCIDeviceNames.model(vendorID: vendorID, deviceID: deviceID, vendor: vendor),
+                      driver: try driver(address), numaNode: numa, iommuGroup: group, sriov: sriov, vfs: vfs,
+                      isMdevParent: !types.isEmpty)
+        return (gpu, parents)
+    }
+
+    func driver(_ address: String) throws -> String? {
+        if let name = try sysfs.linkName(SysPath.pci(address, "driver")) { return name }
+        // A copied sysfs tree may have lost its links; uevent still names the driver.
+        let uevent = try sysfs.value(SysPath.pci(address, "uevent")) ?? ""
+        return uevent.split(separator: "\n").first { $0.hasPrefix("DRIVER=") }.map { String($0.dropFirst(7)) }
+    }
+
+    /// The mdev types under `base`/mdev_supported_types (a device directory), or under the mdev bus entry.
+    func readTypes(parent: String, base: String? = nil) throws -> [MdevType] {
+        let directory = base.map { "\($0)/mdev_supported_types" } ?? SysPath.mdevTypes(parent)
+        var types: [MdevType] = []
+        for id in try sysfs.entries(directory) {
+            let typeDir = "\(directory)/\(id)"
+            types.append(MdevType(id: id,
+                                  name: try sysfs.value("\(typeDir)/name") ?? id,
+                                  description: try sysfs.value("\(typeDir)/description") ?? "",
+                                  availableInstances: try sysfs.value("\(typeDir)/available_instances").flatMap { Int($0) } ?? 0,
+                                  deviceAPI: try sysfs.value("\(typeDir)/device_api") ?? ""))
+        }
+        return types
+    }
+
+    func readVFvGPU(_ vf: String) throws -> VFvGPU? {
+        guard let creatable = try sysfs.value(SysPath.pci(vf, "nvidia/creatable_vgpu_types")) else { return nil }
+        let current = try sysfs.value(SysPath.pci(vf, "nvidia/current_vgpu_type")).flatMap { Int($0) } ?? 0
+        return VFvGPU(creatable: Self.parseCreatable(creatable), current: current)
+    }
+
+    /// Parses `creatable_vgpu_types`: a header "ID    : vGPU Name", then lines "ID : NAME".
+    public static func parseCreatable(_ text: String) -> [VGPUType] {
+        text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let id = Int(parts[0].trimmingCharacters(in: .whitespaces)) else { return nil }
+            return VGPUType(id: id, name: parts[1].trimmingCharacters(in: .whitespaces))
+        }
+    }
+}
+
+import Foundation

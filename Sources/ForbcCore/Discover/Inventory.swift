@@ -1,0 +1,122 @@
+/// What discovery found on a host: GPUs, their partitioning capabilities and the partitions that exist.
+public struct Inventory: Sendable, Codable, Equatable {
+    public var gpus: [GPU]
+    /// Every mdev parent: GPUs, their virtual functions, and parents that are not PCI GPUs (mtty).
+    public var mdevParents: [MdevParent]
+    public var mdevs: [MediatedDevice]
+    /// True when read from a simulated host.
+    public var simulated: Bool
+    /// Where it was read from, for people.
+    public var source: String
+
+    public init(gpus: [GPU] = [], mdevParents: [MdevParent] = [], mdevs: [MediatedDevice] = [], simulated: Bool = false, source: String = "") {
+        self.gpus = gpus
+        self.mdevParents = mdevParents
+        self.mdevs = mdevs
+        self.simulated = simulated
+        self.source = source
+    }
+
+    public func gpu(_ address: String) -> GPU? { gpus.first { $0.address == address } }
+    public func parent(_ name: String) -> MdevParent? { mdevParents.first { $0.name == name } }
+    public func mdev(_ uuid: String) -> MediatedDevice? { mdevs.first { $0.uuid == uuid } }
+}
+
+/// A PCI display device of NVIDIA, AMD or Intel (a physical function).
+public struct GPU: Sendable, Codable, Equatable {
+    public var address: String
+    public var vendor: Vendor
+    public var vendorID: String
+    public var deviceID: String
+    public var subsystemID: String?
+    /// The marketing name where forbc knows the device id, else "VENDOR device 0xID".
+    public var model: String
+    public var driver: String?
+    public var numaNode: Int?
+    public var iommuGroup: Int?
+    public var sriov: SRIOVState?
+    public var vfs: [VirtualFunction]
+    /// Whether the physical function itself offers mdev types.
+    public var isMdevParent: Bool
+
+    /// Every mdev parent name that belongs to this GPU: itself and its VFs.
+    public var parentNames: [String] {
+        (isMdevParent ? [address] : []) + vfs.filter(\.isMdevParent).map(\.address)
+    }
+}
+
+/// SR-IOV of a physical function.
+public struct SRIOVState: Sendable, Codable, Equatable {
+    public var totalVFs: Int
+    public var numVFs: Int
+}
+
+/// A virtual function of a GPU.
+public struct VirtualFunction: Sendable, Codable, Equatable {
+    public var address: String
+    /// Its N in the PF's `virtfnN` link.
+    public var index: Int
+    public var driver: String?
+    public var isMdevParent: Bool
+    /// NVIDIA vGPU 17+ on this VF (`nvidia/creatable_vgpu_types`, `nvidia/current_vgpu_type`).
+    public var vgpu: VFvGPU?
+}
+
+/// NVIDIA's VF-based vGPU state of one VF.
+public struct VFvGPU: Sendable, Codable, Equatable {
+    public var creatable: [VGPUType]
+    /// The type id in use, 0 when none.
+    public var current: Int
+}
+
+/// One line of `creatable_vgpu_types`: "ID : NAME".
+public struct VGPUType: Sendable, Codable, Equatable, Hashable {
+    public var id: Int
+    public var name: String
+}
+
+/// A device under /sys/class/mdev_bus.
+public struct MdevParent: Sendable, Codable, Equatable {
+    public var name: String
+    /// The PF this parent belongs to (itself, or the PF of a VF); nil for non-PCI parents.
+    public var gpu: String?
+    public var isVF: Bool
+    public var types: [MdevType]
+}
+
+/// One entry of mdev_supported_types.
+public struct MdevType: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String
+    public var description: String
+    public var availableInstances: Int
+    public var deviceAPI: String
+
+    /// NVIDIA descriptions carry "max_instance=N"; the pool size of a homogeneous GPU.
+    public var maxInstances: Int? { Self.field("max_instance", in: description) }
+    /// NVIDIA descriptions carry "framebuffer=2048M".
+    public var framebufferMiB: Int? {
+        Self.rawField("framebuffer", in: description).flatMap { Int($0.trimmingCharacters(in: .letters)) }
+    }
+
+    static func rawField(_ key: String, in text: String) -> String? {
+        for part in text.split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+            let pair = part.split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == key {
+                return pair[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return nil
+    }
+
+    static func field(_ key: String, in text: String) -> Int? { rawField(key, in: text).flatMap { Int($0) } }
+}
+
+/// An existing mediated device.
+public struct MediatedDevice: Sendable, Codable, Equatable {
+    public var uuid: String
+    public var parent: String
+    public var type: String
+}
+
+import Foundation

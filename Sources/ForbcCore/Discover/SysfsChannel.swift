@@ -1,0 +1,83 @@
+/// The one seam between forbc and the kernel's sysfs. Paths are kernel paths ("/sys/bus/pci/devices");
+/// the real side joins them under `--root`, the simulated side answers them from its model.
+public protocol SysfsChannel: Sendable {
+    /// The whole value of an attribute, as the kernel returns it (usually newline-terminated).
+    func read(_ path: String) throws -> String
+    /// One write(2) of `value` to an attribute; the kernel's errno comes back as `ForbcError` with `.system`.
+    func write(_ path: String, _ value: String) throws
+    /// The names in a directory, sorted; throws ENOENT when it does not exist.
+    func list(_ path: String) throws -> [String]
+    /// The target of a symbolic link, or nil when `path` is not a link.
+    func readLink(_ path: String) throws -> String?
+    /// Whether anything exists at `path`.
+    func exists(_ path: String) -> Bool
+    /// A sentence saying what this channel is ("sysfs under /", "simulated host 'nvidia-t4'").
+    var summary: String { get }
+    /// Whether this channel is a simulation, so every output can say so.
+    var isSimulated: Bool { get }
+}
+
+extension SysfsChannel {
+    /// A trimmed attribute value, or nil when the attribute does not exist.
+    func value(_ path: String) throws -> String? {
+        do {
+            return try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+            return nil
+        }
+    }
+
+    /// Directory entries, or [] when the directory does not exist (a capability that is absent).
+    func entries(_ path: String) throws -> [String] {
+        do {
+            return try list(path)
+        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+            return []
+        }
+    }
+
+    /// The last path component of a link's target ("nvidia" for driver -> ../../../bus/pci/drivers/nvidia).
+    func linkName(_ path: String) throws -> String? {
+        do {
+            return try readLink(path).map { String($0.split(separator: "/").last ?? "") }
+        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+            return nil
+        }
+    }
+}
+
+import Foundation
+
+/// Kernel paths forbc reads and writes, built in one place from validated components.
+public enum SysPath {
+    public static let pciDevices = "/sys/bus/pci/devices"
+    public static let mdevBus = "/sys/class/mdev_bus"
+    public static let mdevDevices = "/sys/bus/mdev/devices"
+
+    public static func pci(_ address: String, _ attribute: String? = nil) -> String {
+        attribute.map { "\(pciDevices)/\(address)/\($0)" } ?? "\(pciDevices)/\(address)"
+    }
+
+    public static func mdevTypes(_ parent: String) -> String { "\(mdevBus)/\(parent)/mdev_supported_types" }
+
+    public static func mdevType(_ parent: String, _ type: String, _ attribute: String) -> String {
+        "\(mdevTypes(parent))/\(type)/\(attribute)"
+    }
+
+    public static func mdev(_ uuid: String, _ attribute: String? = nil) -> String {
+        attribute.map { "\(mdevDevices)/\(uuid)/\($0)" } ?? "\(mdevDevices)/\(uuid)"
+    }
+
+    /// Splits a kernel path into components, refusing anything that could leave the tree it names:
+    /// relative paths, '..', '.', empty components and NUL bytes.
+    public static func components(_ path: String) throws -> [Substring] {
+        guard path.hasPrefix("/"), !path.contains("\0") else {
+            throw ForbcError(.invalidInput, "refusing kernel path '\(path)': it must be absolute", path: path)
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for part in parts where part.isEmpty || part == "." || part == ".." {
+            throw ForbcError(.invalidInput, "refusing kernel path '\(path)': '\(part)' would leave the tree it names", path: path)
+        }
+        return Array(parts)
+    }
+}

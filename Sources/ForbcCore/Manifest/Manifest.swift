@@ -1,0 +1,164 @@
+/// A parsed, statically valid forbc/v1 manifest: what a host should look like.
+public struct Manifest: Sendable, Equatable {
+    public static let apiVersion = "forbc/v1"
+
+    public var file: String
+    /// A stable hash of the manifest's text, recorded with results and state.
+    public var sha256Prefix: String
+    public var name: String
+    public var gpus: [GPUSpec]
+    public var vms: [VMSpec]
+    public var benchmarks: [BenchmarkSpec]
+    public var prune: PrunePolicy
+    public var pruneLocation: SourceLocation?
+
+    public init(file: String, sha256Prefix: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],
+                benchmarks: [BenchmarkSpec] = [], prune: PrunePolicy = .managed, pruneLocation: SourceLocation? = nil) {
+        self.file = file
+        self.sha256Prefix = sha256Prefix
+        self.name = name
+        self.gpus = gpus
+        self.vms = vms
+        self.benchmarks = benchmarks
+        self.prune = prune
+        self.pruneLocation = pruneLocation
+    }
+}
+
+/// What apply may destroy that the manifest does not declare.
+public enum PrunePolicy: String, Sendable, Codable, CaseIterable {
+    /// Destroy only partitions forbc created and the manifest no longer declares (the default).
+    case managed
+    /// Destroy nothing that is not declared.
+    case none
+    /// Also destroy undeclared partitions forbc did not create, on the GPUs the manifest selects.
+    case all
+}
+
+/// How a `gpus[]` entry picks GPUs (or mdev parents) on the host.
+public enum GPUSelector: Sendable, Equatable, CustomStringConvertible {
+    case pciAddress(String)
+    /// Case-insensitive substring of the model name.
+    case model(String)
+    case vendor(Vendor)
+    /// The N-th GPU in PCI-address order.
+    case index(Int)
+    case all
+    /// An mdev parent by its name under /sys/class/mdev_bus (for parents that are not PCI GPUs).
+    case parent(String)
+
+    public var description: String {
+        switch self {
+        case .pciAddress(let a): "{pciAddress: '\(a)'}"
+        case .model(let m): "{model: '\(m)'}"
+        case .vendor(let v): "{vendor: \(v.rawValue)}"
+        case .index(let i): "{index: \(i)}"
+        case .all: "{all: true}"
+        case .parent(let p): "{parent: '\(p)'}"
+        }
+    }
+
+    /// Whether this selector can match at most one GPU, so partition numbering is known without a host.
+    var matchesAtMostOne: Bool {
+        switch self {
+        case .pciAddress, .index, .parent: true
+        default: false
+        }
+    }
+}
+
+/// One `spec.gpus[]` entry.
+public struct GPUSpec: Sendable, Equatable {
+    public var select: GPUSelector
+    public var vgpu: [VGPUSpec]
+    public var mig: [MIGSpec]
+    public var sriov: SRIOVSpec?
+    public var passthrough: PassthroughSpec?
+    public var location: SourceLocation
+    public var index: Int
+
+    public init(select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
+                passthrough: PassthroughSpec? = nil, location: SourceLocation, index: Int) {
+        self.select = select
+        self.vgpu = vgpu
+        self.mig = mig
+        self.sriov = sriov
+        self.passthrough = passthrough
+        self.location = location
+        self.index = index
+    }
+}
+
+/// A mediated (mdev) or VF-based NVIDIA vGPU partition request.
+public struct VGPUSpec: Sendable, Equatable {
+    public var name: String
+    /// A type id ("nvidia-558"), the type's exact name, or for NVIDIA the name without "NVIDIA ".
+    public var type: String
+    public var count: Int
+    /// A pinned UUID (only with count 1); otherwise UUIDv5(host, name).
+    public var uuid: String?
+    public var location: SourceLocation
+}
+
+/// A MIG GPU-instance request (planned by the MIG backend).
+public struct MIGSpec: Sendable, Equatable {
+    public var name: String
+    public var profile: String
+    public var count: Int
+    public var placement: Int?
+    public var location: SourceLocation
+}
+
+/// SR-IOV virtual functions on a physical function.
+public struct SRIOVSpec: Sendable, Equatable {
+    public var name: String
+    public var vfs: Int
+    public var location: SourceLocation
+}
+
+/// The whole GPU as one partition.
+public struct PassthroughSpec: Sendable, Equatable {
+    public var name: String
+    public var location: SourceLocation
+}
+
+/// A libvirt domain and the partitions it should hold.
+public struct VMSpec: Sendable, Equatable {
+    public var domain: String
+    public var attach: [String]
+    public var attachLocations: [SourceLocation]
+    public var live: Bool
+    public var location: SourceLocation
+}
+
+/// A benchmark suite run on some partitions after apply.
+public struct BenchmarkSpec: Sendable, Equatable {
+    public var suite: String
+    public var on: [String]
+    public var onLocations: [SourceLocation]
+    public var workloads: [String]
+    public var repetitions: Int
+    public var location: SourceLocation
+}
+
+/// GPU vendors forbc knows, by PCI vendor id.
+public enum Vendor: String, Sendable, Codable, CaseIterable {
+    case nvidia, amd, intel
+
+    public init?(pciVendorID: UInt16) {
+        switch pciVendorID {
+        case 0x10de: self = .nvidia
+        case 0x1002: self = .amd
+        case 0x8086: self = .intel
+        default: return nil
+        }
+    }
+
+    public var pciVendorID: UInt16 {
+        switch self {
+        case .nvidia: 0x10de
+        case .amd: 0x1002
+        case .intel: 0x8086
+        }
+    }
+}

@@ -1,0 +1,573 @@
+import Yams
+
+/// The strict walk over a composed YAML document: every key known, every value typed and checked,
+/// every problem collected with its location.
+struct ManifestWalker {
+    let file: String
+    let text: String
+    var diagnostics: [Diagnostic] = []
+
+    init(file: String, text: String) {
+        self.file = file
+        self.text = text
+    }
+
+    // MARK: Helpers
+
+    func location(_ node: Node) -> SourceLocation {
+        let mark = node.mark
+        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    mutating func error(_ message: String, _ node: Node) {
+        diagnostics.append(Diagnostic(message, at: location(node)))
+    }
+
+    mutating func error(_ message: String, _ location: SourceLocation) {
+        diagnostics.append(Diagnostic(message, at: location))
+    }
+
+    enum ScalarKind: String { case string, integer, boolean, null, number, timestamp }
+
+    func kind(of scalar: Node.Scalar) -> ScalarKind {
+        guard scalar.style == .plain || scalar.style == .any else { return .string }
+        // Resolve plain scalars as YAML 1.1 (and PyYAML, which checks the schema) does.
+        let node = Node.scalar(scalar)
+        if scalar.string.isEmpty || node.null != nil { return .null }
+        if node.bool != nil { return .boolean }
+        if node.int != nil { return .integer }
+        if node.float != nil { return .number }
+        if node.timestamp != nil { return .timestamp }
+        return .string
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let scalar):
+            switch kind(of: scalar) {
+            case .string: return "the string '\(scalar.string)'"
+            case .integer: return "the integer \(scalar.string)"
+            case .boolean: return "the boolean \(scalar.string)"
+            case .null: return "null"
+            case .number: return "the number \(scalar.string)"
+            case .timestamp: return "the timestamp \(scalar.string)"
+            }
+        }
+    }
+
+    /// The pairs of a mapping with each key checked against `allowed`; unknown keys are reported.
+    mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [(String, Node, Node)]? {
+        guard case .mapping(let mapping) = node else {
+            error("'\(path)' must be a mapping, not \(describe(node))", node)
+            return nil
+        }
+        var result: [(String, Node, Node)] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key, kind(of: scalar) == .string || kind(of: scalar) == .integer else {
+                error("keys of '\(path)' must be strings, not \(describe(key))", key)
+                continue
+            }
+            let name = scalar.string
+            guard allowed.contains(name) else {
+                var message = "unknown key '\(name)' in '\(path)'"
+                if let guess = Self.closest(name, in: allowed) { message += "; did you mean '\(guess)'?" } else {
+                    message += "; expected one of: \(allowed.joined(separator: ", "))"
+                }
+                error(message, key)
+                continue
+            }
+            result.append((name, key, value))
+        }
+        return result
+    }
+
+    mutating func string(_ node: Node, at path: String) -> String? {
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .string else {
+            var message = "'\(path)' must be a string, not \(describe(node))"
+            if case .scalar = node { message += "; quote it if it is meant as text" }
+            error(message, node)
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func integer(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .integer, let value = Int(scalar.string) ?? node.int else {
+            error("'\(path)' must be an integer, not \(describe(node))", node)
+            return nil
+        }
+        guard range.contains(value) else {
+            error("'\(path)' is \(value); it must be between \(range.lowerBound) and \(range.upperBound)", node)
+            return nil
+        }
+        return value
+    }
+
+    mutating func boolean(_ node: Node, at path: String) -> Bool? {
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .boolean, let value = node.bool else {
+            error("'\(path)' must be true or false, not \(describe(node))", node)
+            return nil
+        }
+        return value
+    }
+
+    mutating func list(_ node: Node, at path: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            error("'\(path)' must be a list, not \(describe(node))", node)
+            return nil
+        }
+        return Array(sequence)
+    }
+
+    mutating func partitionName(_ node: Node, at path: String) -> String? {
+        guard let name = string(node, at: path) else { return nil }
+        guard Patterns.isPartitionName(name) else {
+            error("'\(path)' is '\(name)'; a partition name is 1 to 63 letters, digits, '-' or '_', starting with a letter or digit", node)
+            return nil
+        }
+        return name
+    }
+
+    /// Levenshtein-close suggestion for a misspelt key.
+    static func closest(_ word: String, in candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for i in 1...max(a.count, 1) where !a.isEmpty {
+                var current = [i] + Array(repeating: 0, count: b.count)
+                for j in 1...max(b.count, 1) where !b.isEmpty {
+                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                }
+                previous = current
+            }
+            return previous[b.count]
+        }
+        let scored = candidates.map { ($0, distance(Array(word.lowercased()), Array($0.lowercased()))) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= 2, best.1 < word.count else { return nil }
+        return best.0
+    }
+
+    // MARK: Document
+
+    mutating func walk(_ root: Node) -> Manifest? {
+        guard let pairs = mapping(root, at: "(document)", allowed: ["apiVersion", "kind", "metadata", "spec"]) else { return nil }
+        var values: [String: Node] = [:]
+        for (key, _, value) in pairs { values[key] = value }
+
+        var ok = true
+        if let node = values["apiVersion"] {
+            if let version = string(node, at: "apiVersion"), version != Manifest.apiVersion {
+                error("unsupported apiVersion '\(version)'; this forbc reads '\(Manifest.apiVersion)'", node)
+                ok = false
+            }
+        } else {
+            error("missing 'apiVersion'; a manifest starts with 'apiVersion: \(Manifest.apiVersion)'", location(root))
+            ok = false
+        }
+        if let node = values["kind"] {
+            if let kind = string(node, at: "kind"), kind != "Host" {
+                error("unsupported kind '\(kind)'; forbc/v1 manifests are of kind 'Host'", node)
+            }
+        } else {
+            error("missing 'kind'; add 'kind: Host'", location(root))
+        }
+        var name = ""
+        if let node = values["metadata"] {
+            if let fields = mapping(node, at: "metadata", allowed: ["name"]) {
+                if let (_, _, value) = fields.first(where: { $0.0 == "name" }) {
+                    if let text = string(value, at: "metadata.name") {
+                        if Patterns.isObjectName(text, max: 63) { name = text } else {
+                            error("'metadata.name' is '\(text)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'", value)
+                        }
+                    }
+                } else {
+                    error("missing 'metadata.name'; it names the host and seeds partition UUIDs", node)
+                }
+            }
+        } else {
+            error("missing 'metadata'; add 'metadata: {name: HOSTNAME}'", location(root))
+        }
+        var manifest = Manifest(file: file, sha256Prefix: Self.hash(text), name: name)
+        if let spec = values["spec"] {
+            walkSpec(spec, into: &manifest)
+        } else {
+            error("missing 'spec'", location(root))
+        }
+        if ok { checkNames(manifest) }
+        return manifest
+    }
+
+    static func hash(_ text: String) -> String {
+        SHA1.hash(Array(text.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    mutating func walkSpec(_ node: Node, into manifest: inout Manifest) {
+        guard let pairs = mapping(node, at: "spec", allowed: ["gpus", "vms", "benchmarks", "prune"]) else { return }
+        for (key, _, value) in pairs {
+            switch key {
+            case "gpus":
+                guard let items = list(value, at: "spec.gpus") else { continue }
+                for (index, item) in items.enumerated() {
+                    if let gpu = walkGPU(item, index: index) { manifest.gpus.append(gpu) }
+                }
+            case "vms":
+                guard let items = list(value, at: "spec.vms") else { continue }
+                for (index, item) in items.enumerated() {
+                    if let vm = walkVM(item, path: "spec.vms[\(index)]") { manifest.vms.append(vm) }
+                }
+            case "benchmarks":
+                guard let items = list(value, at: "spec.benchmarks") else { continue }
+                for (index, item) in items.enumerated() {
+                    if let benchmark = walkBenchmark(item, path: "spec.benchmarks[\(index)]") { manifest.benchmarks.append(benchmark) }
+                }
+            case "prune":
+                guard let text = string(value, at: "spec.prune") else { continue }
+                if let policy = PrunePolicy(rawValue: text) {
+                    manifest.prune = policy
+                    manifest.pruneLocation = location(value)
+                } else {
+                    error("'spec.prune' is '\(text)'; it must be one of: managed, none, all", value)
+                }
+            default: break
+            }
+        }
+    }
+
+    mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
+        let path = "spec.gpus[\(index)]"
+        guard let pairs = mapping(node, at: path, allowed: ["select", "vgpu", "mig", "sriov", "passthrough"]) else { return nil }
+        var selector: GPUSelector?
+        var vgpu: [VGPUSpec] = []
+        var mig: [MIGSpec] = []
+        var sriov: SRIOVSpec?
+        var passthrough: PassthroughSpec?
+        var valid = true
+        for (key, _, value) in pairs {
+            switch key {
+            case "select":
+                selector = walkSelector(value, path: "\(path).select")
+                if selector == nil { valid = false }
+            case "vgpu":
+                guard let items = list(value, at: "\(path).vgpu") else { valid = false; continue }
+                if items.isEmpty { error("'\(path).vgpu' is empty; list at least one partition or leave the key out", value) }
+                for (i, item) in items.enumerated() {
+                    if let spec = walkVGPU(item, path: "\(path).vgpu[\(i)]") { vgpu.append(spec) } else { valid = false }
+                }
+            case "mig":
+                guard let items = list(value, at: "\(path).mig") else { valid = false; continue }
+                if items.isEmpty { error("'\(path).mig' is empty; list at least one instance or leave the key out", value) }
+                for (i, item) in items.enumerated() {
+                    if let spec = walkMIG(item, path: "\(path).mig[\(i)]") { mig.append(spec) } else { valid = false }
+                }
+            case "sriov":
+                sriov = walkSRIOV(value, path: "\(path).sriov")
+                if sriov == nil { valid = false }
+            case "passthrough":
+                passthrough = walkPassthrough(value, path: "\(path).passthrough")
+                if passthrough == nil { valid = false }
+            default: break
+            }
+        }
+        if selector == nil && !pairs.contains(where: { $0.0 == "select" }) {
+            error("'\(path)' has no 'select'; say which GPU, e.g. 'select: {pciAddress: \"0000:3b:00.0\"}'", node)
+            valid = false
+        }
+        let kinds = [!vgpu.isEmpty ? "vgpu" : nil, !mig.isEmpty ? "mig" : nil, sriov != nil ? "sriov" : nil,
+                     passthrough != nil ? "passthrough" : nil].compactMap { $0 }
+        if kinds.isEmpty && valid {
+            error("'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov' or 'passthrough'", node)
+            valid = false
+        } else if kinds.count > 1 {
+            error("'\(path)' combines \(kinds.map { "'\($0)'" }.joined(separator: " and ")); one GPU is partitioned one way", node)
+            valid = false
+        }
+        guard valid, let selector else { return nil }
+        return GPUSpec(select: selector, vgpu: vgpu, mig: mig, sriov: sriov, passthrough: passthrough,
+                       location: location(node), index: index)
+    }
+
+    mutating func walkSelector(_ node: Node, path: String) -> GPUSelector? {
+        let keys = ["pciAddress", "model", "vendor", "index", "all", "parent"]
+        guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
+        guard pairs.count == 1, let (key, _, value) = pairs.first else {
+            if pairs.count > 1 {
+                error("'\(path)' has \(pairs.count) keys; a selector has exactly one of: \(keys.joined(separator: ", "))", node)
+            } else if case .mapping(let m) = node, m.count == 0 {
+                error("'\(path)' is empty; it needs one of: \(keys.joined(separator: ", "))", node)
+            }
+            return nil
+        }
+        switch key {
+        case "pciAddress":
+            guard let address = string(value, at: "\(path).pciAddress") else { return nil }
+            guard Patterns.isPCIAddress(address) else {
+                error("'\(path).pciAddress' is '\(address)'; a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)", value)
+                return nil
+            }
+            return .pciAddress(address.lowercased())
+        case "model":
+            guard let model = string(value, at: "\(path).model") else { return nil }
+            guard !model.isEmpty, model.count <= 128, model.allSatisfy({ $0.isASCII && !$0.isNewline }) else {
+                error("'\(path).model' must be 1 to 128 printable ASCII characters", value)
+                return nil
+            }
+            return .model(model)
+        case "vendor":
+            guard let vendor = string(value, at: "\(path).vendor") else { return nil }
+            guard let known = Vendor(rawValue: vendor.lowercased()) else {
+                error("'\(path).vendor' is '\(vendor)'; it must be one of: nvidia, amd, intel", value)
+                return nil
+            }
+            return .vendor(known)
+        case "index":
+            guard let index = integer(value, at: "\(path).index", range: 0...255) else { return nil }
+            return .index(index)
+        case "all":
+            guard let all = boolean(value, at: "\(path).all") else { return nil }
+            guard all else {
+                error("'\(path).all' is false; use 'all: true' or another selector", value)
+                return nil
+            }
+            return .all
+        case "parent":
+            guard let parent = string(value, at: "\(path).parent") else { return nil }
+            guard Patterns.isParentName(parent) else {
+                error("'\(path).parent' is '\(parent)'; an mdev parent name is letters, digits, '-', '_', '.' or ':'", value)
+                return nil
+            }
+            return .parent(parent)
+        default: return nil
+        }
+    }
+
+    mutating func walkVGPU(_ node: Node, path: String) -> VGPUSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["name", "type", "count", "uuid"]) else { return nil }
+        var name: String?, type: String?, count = 1, uuid: String?, valid = true
+        var countNode: Node?, uuidNode: Node?
+        for (key, _, value) in pairs {
+            switch key {
+            case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
+            case "type":
+                if let text = string(value, at: "\(path).type") {
+                    if Patterns.isTypeReference(text) { type = text } else {
+                        error("'\(path).type' is '\(text)'; a type is an id ('nvidia-558'), a name ('A40-8Q') or 'mtty-2': letters, digits, ' ', '-', '_', '.', '+'", value)
+                        valid = false
+                    }
+                } else { valid = false }
+            case "count":
+                countNode = value
+                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
+            case "uuid":
+                uuidNode = value
+                if let text = string(value, at: "\(path).uuid") {
+                    if Patterns.isUUID(text) { uuid = text.lowercased() } else {
+                        error("'\(path).uuid' is '\(text)'; a UUID looks like '3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f'", value)
+                        valid = false
+                    }
+                } else { valid = false }
+            default: break
+            }
+        }
+        if name == nil && !pairs.contains(where: { $0.0 == "name" }) { error("'\(path)' has no 'name'", node); valid = false }
+        if type == nil && !pairs.contains(where: { $0.0 == "type" }) { error("'\(path)' has no 'type'", node); valid = false }
+        if uuid != nil, count > 1, let uuidNode {
+            error("'\(path).uuid' pins one UUID but 'count' is \(count); pin UUIDs on entries of count 1", uuidNode)
+            valid = false
+        }
+        _ = countNode
+        guard valid, let name, let type else { return nil }
+        return VGPUSpec(name: name, type: type, count: count, uuid: uuid, location: location(node))
+    }
+
+    mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement"]) else { return nil }
+        var name: String?, profile: String?, count = 1, placement: Int?, valid = true
+        for (key, _, value) in pairs {
+            switch key {
+            case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
+            case "profile":
+                if let text = string(value, at: "\(path).profile") {
+                    if Patterns.isMIGProfile(text) { profile = text } else {
+                        error("'\(path).profile' is '\(text)'; a MIG profile looks like '3g.40gb' or '1g.10gb+me'", value)
+                        valid = false
+                    }
+                } else { valid = false }
+            case "count":
+                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
+            case "placement":
+                if let n = integer(value, at: "\(path).placement", range: 0...7) { placement = n } else { valid = false }
+            default: break
+            }
+        }
+        if name == nil && !pairs.contains(where: { $0.0 == "name" }) { error("'\(path)' has no 'name'", node); valid = false }
+        if profile == nil && !pairs.contains(where: { $0.0 == "profile" }) { error("'\(path)' has no 'profile'", node); valid = false }
+        guard valid, let name, let profile else { return nil }
+        return MIGSpec(name: name, profile: profile, count: count, placement: placement, location: location(node))
+    }
+
+    mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["name", "vfs"]) else { return nil }
+        var name = "vf", vfs: Int?, valid = true
+        for (key, _, value) in pairs {
+            switch key {
+            case "name": if let n = partitionName(value, at: "\(path).name") { name = n } else { valid = false }
+            case "vfs": vfs = integer(value, at: "\(path).vfs", range: 0...256); if vfs == nil { valid = false }
+            default: break
+            }
+        }
+        if vfs == nil && !pairs.contains(where: { $0.0 == "vfs" }) { error("'\(path)' has no 'vfs'; say how many virtual functions", node); valid = false }
+        guard valid, let vfs else { return nil }
+        return SRIOVSpec(name: name, vfs: vfs, location: location(node))
+    }
+
+    mutating func walkPassthrough(_ node: Node, path: String) -> PassthroughSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["name"]) else { return nil }
+        guard let (_, _, value) = pairs.first(where: { $0.0 == "name" }) else {
+            error("'\(path)' has no 'name'", node)
+            return nil
+        }
+        guard let name = partitionName(value, at: "\(path).name") else { return nil }
+        return PassthroughSpec(name: name, location: location(node))
+    }
+
+    mutating func walkVM(_ node: Node, path: String) -> VMSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["domain", "attach", "live"]) else { return nil }
+        var domain: String?, attach: [String] = [], locations: [SourceLocation] = [], live = false, valid = true
+        for (key, _, value) in pairs {
+            switch key {
+            case "domain":
+                if let text = string(value, at: "\(path).domain") {
+                    if Patterns.isObjectName(text) { domain = text } else {
+                        error("'\(path).domain' is '\(text)'; a domain name is letters, digits, '-', '_', '.' or '+'", value)
+                        valid = false
+                    }
+                } else { valid = false }
+            case "attach":
+                guard let items = list(value, at: "\(path).attach") else { valid = false; continue }
+                for (i, item) in items.enumerated() {
+                    if let name = partitionName(item, at: "\(path).attach[\(i)]") {
+                        attach.append(name)
+                        locations.append(location(item))
+                    } else { valid = false }
+                }
+            case "live":
+                if let flag = boolean(value, at: "\(path).live") { live = flag } else { valid = false }
+            default: break
+            }
+        }
+        if domain == nil && !pairs.contains(where: { $0.0 == "domain" }) { error("'\(path)' has no 'domain'", node); valid = false }
+        guard valid, let domain else { return nil }
+        return VMSpec(domain: domain, attach: attach, attachLocations: locations, live: live, location: location(node))
+    }
+
+    mutating func walkBenchmark(_ node: Node, path: String) -> BenchmarkSpec? {
+        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions"]) else { return nil }
+        var suite: String?, on: [String] = [], locations: [SourceLocation] = [], workloads: [String] = [], repetitions = 5, valid = true
+        for (key, _, value) in pairs {
+            switch key {
+            case "suite":
+                if let text = string(value, at: "\(path).suite") {
+                    if Patterns.isPartitionName(text) { suite = text } else {
+                        error("'\(path).suite' is '\(text)'; a suite name is letters, digits, '-' or '_'", value)
+                        valid = false
+                    }
+                } else { valid = false }
+            case "on":
+                guard let items = list(value, at: "\(path).on") else { valid = false; continue }
+                for (i, item) in items.enumerated() {
+                    if let name = partitionName(item, at: "\(path).on[\(i)]") { on.append(name); locations.append(location(item)) } else { valid = false }
+                }
+            case "workloads":
+                guard let items = list(value, at: "\(path).workloads") else { valid = false; continue }
+                if items.isEmpty { error("'\(path).workloads' is empty; name at least one workload", value); valid = false }
+                for (i, item) in items.enumerated() {
+                    if let name = string(item, at: "\(path).workloads[\(i)]") {
+                        if Patterns.isPartitionName(name) { workloads.append(name) } else {
+                            error("'\(path).workloads[\(i)]' is '\(name)'; a workload is named by letters, digits, '-' or '_', not a command line", item)
+                            valid = false
+                        }
+                    } else { valid = false }
+                }
+            case "repetitions":
+                if let n = integer(value, at: "\(path).repetitions", range: 1...1000) { repetitions = n } else { valid = false }
+            default: break
+            }
+        }
+        if suite == nil && !pairs.contains(where: { $0.0 == "suite" }) { error("'\(path)' has no 'suite'", node); valid = false }
+        if workloads.isEmpty && !pairs.contains(where: { $0.0 == "workloads" }) { error("'\(path)' has no 'workloads'", node); valid = false }
+        guard valid, let suite else { return nil }
+        return BenchmarkSpec(suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions, location: location(node))
+    }
+
+    // MARK: Cross-checks
+
+    /// Names unique per host; attachments and benchmarks refer to declared partitions.
+    mutating func checkNames(_ manifest: Manifest) {
+        let declared = DeclaredNames(manifest)
+        for (name, locations) in declared.duplicates {
+            for location in locations.dropFirst() {
+                error("partition name '\(name)' is declared more than once (first at line \(locations[0].line)); names are unique per host", location)
+            }
+        }
+        var domains: [String: SourceLocation] = [:]
+        for vm in manifest.vms {
+            if let first = domains[vm.domain] {
+                error("domain '\(vm.domain)' is listed twice (first at line \(first.line)); list its partitions in one entry", vm.location)
+            } else { domains[vm.domain] = vm.location }
+            for (name, location) in zip(vm.attach, vm.attachLocations) where !declared.mayDeclare(name) {
+                error("'\(vm.domain)' attaches '\(name)', which no 'spec.gpus' entry declares", location)
+            }
+        }
+        var attachedTo: [String: String] = [:]
+        for vm in manifest.vms {
+            for (name, location) in zip(vm.attach, vm.attachLocations) {
+                if let other = attachedTo[name], other != vm.domain {
+                    error("partition '\(name)' is attached to both '\(other)' and '\(vm.domain)'; a partition serves one VM", location)
+                }
+                attachedTo[name] = vm.domain
+            }
+        }
+        for benchmark in manifest.benchmarks {
+            for (name, location) in zip(benchmark.on, benchmark.onLocations) where !declared.mayDeclare(name) {
+                error("benchmark suite '\(benchmark.suite)' runs on '\(name)', which no 'spec.gpus' entry declares", location)
+            }
+        }
+    }
+}
+
+/// The partition names a manifest declares, before any host is known. A `count` under a selector that may
+/// match several GPUs continues numbering across them, so its names past `count` are known only at plan time.
+struct DeclaredNames {
+    var exact: [String: [SourceLocation]] = [:]
+    /// Base names whose numbering is open-ended (selector may match several GPUs).
+    var openBases: Set<String> = []
+
+    init(_ manifest: Manifest) {
+        func add(_ name: String, _ location: SourceLocation) { exact[name, default: []].append(location) }
+        func addCounted(_ base: String, count: Int, single: Bool, _ location: SourceLocation) {
+            if count == 1 && single { add(base, location); return }
+            if count == 1 { add(base, location) }
+            if !single { openBases.insert(base) }
+            if count > 1 { for i in 0..<count { add("\(base)-\(i)", location) } }
+        }
+        for gpu in manifest.gpus {
+            let single = gpu.select.matchesAtMostOne
+            for v in gpu.vgpu { addCounted(v.name, count: v.count, single: single, v.location) }
+            for m in gpu.mig { addCounted(m.name, count: m.count, single: single, m.location) }
+            if let s = gpu.sriov { for i in 0..<s.vfs { add("\(s.name)-\(i)", s.location) }; if !single { openBases.insert(s.name) } }
+            if let p = gpu.passthrough { add(p.name, p.location) }
+        }
+    }
+
+    var duplicates: [(String, [SourceLocation])] {
+        exact.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    func mayDeclare(_ name: String) -> Bool {
+        if exact[name] != nil { return true }
+        guard let dash = name.lastIndex(of: "-"), Int(name[name.index(after: dash)...]) != nil else { return false }
+        return openBases.contains(String(name[..<dash]))
+    }
+}

@@ -1,0 +1,159 @@
+/// The state of a simulated host: its devices, type catalogues, pools and the partitions that exist.
+/// Persisted as JSON in the state dir so that one command sees what the previous one did.
+public struct SimulatedHostModel: Sendable, Codable, Equatable {
+    public var profile: String
+    /// Where the profile's numbers come from, shown to users.
+    public var provenance: String
+    public var devices: [SimDevice]
+    public var virtualParents: [SimVirtualParent]
+    public var mdevs: [SimMdev]
+    /// VF address → NVIDIA vGPU type id in `current_vgpu_type`.
+    public var vgpus: [String: Int]
+    public var faults: [SimFault]
+
+    public init(profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
+                mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = []) {
+        self.profile = profile
+        self.provenance = provenance
+        self.devices = devices
+        self.virtualParents = virtualParents
+        self.mdevs = mdevs
+        self.vgpus = vgpus
+        self.faults = faults
+    }
+}
+
+/// How a pool of partition capacity behaves.
+public enum SimPoolKind: String, Sendable, Codable {
+    /// NVIDIA time-sliced vGPU: one type at a time per physical GPU; other types show 0 available.
+    case homogeneous
+    /// Any mix of types, sharing `units` (Intel GVT-g aperture, mtty ports).
+    case shared
+}
+
+/// A physical PCI function.
+public struct SimDevice: Sendable, Codable, Equatable {
+    public var address: String
+    public var vendor: String
+    public var device: String
+    public var subsystemVendor: String
+    public var subsystemDevice: String
+    public var classCode: String
+    public var revision: String
+    public var driver: String?
+    public var numaNode: Int
+    public var iommuGroup: Int?
+    /// mdev types offered by the physical function itself.
+    public var mdevTypes: [SimMdevType]
+    public var sriov: SimSRIOV?
+    public var pool: SimPoolKind
+    /// Capacity units of the pool (framebuffer GiB for NVIDIA).
+    public var poolUnits: Int
+
+    public init(address: String, vendor: String, device: String, subsystemVendor: String, subsystemDevice: String,
+                classCode: String = "0x030200", revision: String = "0xa1", driver: String?, numaNode: Int, iommuGroup: Int?,
+                mdevTypes: [SimMdevType] = [], sriov: SimSRIOV? = nil, pool: SimPoolKind = .homogeneous, poolUnits: Int = 0) {
+        self.address = address
+        self.vendor = vendor
+        self.device = device
+        self.subsystemVendor = subsystemVendor
+        self.subsystemDevice = subsystemDevice
+        self.classCode = classCode
+        self.revision = revision
+        self.driver = driver
+        self.numaNode = numaNode
+        self.iommuGroup = iommuGroup
+        self.mdevTypes = mdevTypes
+        self.sriov = sriov
+        self.pool = pool
+        self.poolUnits = poolUnits
+    }
+}
+
+/// SR-IOV capability of a physical function and what its VFs offer.
+public struct SimSRIOV: Sendable, Codable, Equatable {
+    public var totalVFs: Int
+    public var numVFs: Int
+    public var vfDevice: String
+    /// First VF's routing-id offset and the stride between VFs, as the PCIe capability says.
+    public var offset: Int
+    public var stride: Int
+    public var vfDriver: String?
+    /// mdev types each VF offers (NVIDIA Ampere: one vGPU per VF).
+    public var vfMdevTypes: [SimMdevType]
+    /// NVIDIA vGPU 17+ types each VF offers through `nvidia/creatable_vgpu_types`.
+    public var vfVGPUTypes: [SimMdevType]
+    public var vfIOMMUGroupBase: Int?
+
+    public init(totalVFs: Int, numVFs: Int, vfDevice: String, offset: Int, stride: Int, vfDriver: String?,
+                vfMdevTypes: [SimMdevType] = [], vfVGPUTypes: [SimMdevType] = [], vfIOMMUGroupBase: Int? = nil) {
+        self.totalVFs = totalVFs
+        self.numVFs = numVFs
+        self.vfDevice = vfDevice
+        self.offset = offset
+        self.stride = stride
+        self.vfDriver = vfDriver
+        self.vfMdevTypes = vfMdevTypes
+        self.vfVGPUTypes = vfVGPUTypes
+        self.vfIOMMUGroupBase = vfIOMMUGroupBase
+    }
+}
+
+/// An mdev type (or VF vGPU type) in a catalogue.
+public struct SimMdevType: Sendable, Codable, Equatable {
+    public var id: String
+    public var name: String
+    public var description: String
+    public var deviceAPI: String
+    /// Units of the pool one instance takes.
+    public var cost: Int
+    public var maxInstances: Int
+
+    public init(id: String, name: String, description: String, deviceAPI: String = "vfio-pci", cost: Int, maxInstances: Int) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.deviceAPI = deviceAPI
+        self.cost = cost
+        self.maxInstances = maxInstances
+    }
+}
+
+/// An mdev parent that is not a PCI device (the kernel's mtty sample).
+public struct SimVirtualParent: Sendable, Codable, Equatable {
+    public var name: String
+    public var types: [SimMdevType]
+    public var pool: SimPoolKind
+    public var poolUnits: Int
+
+    public init(name: String, types: [SimMdevType], pool: SimPoolKind, poolUnits: Int) {
+        self.name = name
+        self.types = types
+        self.pool = pool
+        self.poolUnits = poolUnits
+    }
+}
+
+/// An existing simulated mdev.
+public struct SimMdev: Sendable, Codable, Equatable {
+    public var uuid: String
+    public var parent: String
+    public var type: String
+}
+
+/// A write the simulated kernel will refuse: at a path (any write there), or the N-th write from now.
+public struct SimFault: Sendable, Codable, Equatable {
+    public var path: String?
+    /// 1-based ordinal of the write to fail, counted from when the fault was added.
+    public var writeOrdinal: Int?
+    public var errno: Int32
+    /// How many more times it fires; nil for always.
+    public var remaining: Int?
+
+    public init(path: String? = nil, writeOrdinal: Int? = nil, errno: Int32, remaining: Int? = 1) {
+        self.path = path
+        self.writeOrdinal = writeOrdinal
+        self.errno = errno
+        self.remaining = remaining
+    }
+}
