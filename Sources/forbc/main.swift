@@ -1,1 +1,4 @@
-print("x")
+import ForbcCommands
+import Foundation
+
+exit(ForbcCommand.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+internal import Yams
 
 /// Reads forbc/v1 manifests: YAML through Yams, then a strict walk that reports every problem at once,
 /// each at its line and column.

@@ -1,4 +1,4 @@
-import Yams
+internal import Yams
 
 /// The strict walk over a composed YAML document: every key known, every value typed and checked,
 /// every problem collected with its location.

@@ -1,0 +1,59 @@
+import ArgumentParser
+import ForbcCore
+
+/// `forbc apply FILE`: plan, confirm destruction, execute.
+struct Apply: ForbcSubcommand {
+    static let configuration = CommandConfiguration(abstract: "Make the host match the manifest.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
+    var file: String
+
+    @Flag(help: "Destroy partitions without asking.")
+    var yes = false
+
+    @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
+    var noBench = false
+
+    func execute() throws {
+        let manifest = try loadManifest(file)
+        let host = try global.openHost()
+        let plan = try host.plan(manifest)
+        for note in plan.notes { Console.current.err("note: \(note)") }
+        try executePlan(plan, on: host, global: global, yes: yes, verb: "apply")
+        if !noBench && !manifest.benchmarks.isEmpty {
+            Console.current.err("note: the manifest names \(manifest.benchmarks.count) benchmark suite(s); this build of forbc has no benchmark runner yet, so none ran")
+        }
+    }
+}
+
+/// Confirms, applies and reports a plan; shared by apply and destroy.
+func executePlan(_ plan: Plan, on host: HostSession, global: GlobalOptions, yes: Bool, verb: String) throws {
+    let console = Console.current
+    if plan.isEmpty {
+        // Zero writes to the host; the state dir still records that it owns what is declared.
+        _ = try host.apply(plan)
+        if global.json { console.out(Render.reportJSON(Applier.Report(), plan: plan)) } else {
+            console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
+        }
+        return
+    }
+    if !global.json { console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose)) }
+    let destroys = plan.destroys
+    if !destroys.isEmpty && !yes {
+        let names = destroys.map { "'\($0.target)'" }.joined(separator: ", ")
+        guard console.isInteractive else {
+            throw ForbcError(.notConfirmed, "\(verb) would destroy \(destroys.count) partition\(destroys.count == 1 ? "" : "s") (\(names)); refusing without confirmation: rerun with '--yes'")
+        }
+        guard console.confirm("\(verb) will destroy \(names). Proceed?") else {
+            throw ForbcError(.notConfirmed, "nothing changed: destruction of \(names) was not confirmed")
+        }
+    }
+    let report = try host.apply(plan)
+    if global.json { console.out(Render.reportJSON(report, plan: plan)) } else { console.out(Render.reportText(report, total: plan.actions.count)) }
+    if let failed = report.failed {
+        console.err("error: \(failed.error.message)")
+        throw ExitCode.failure
+    }
+}

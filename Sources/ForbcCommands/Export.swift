@@ -1,0 +1,21 @@
+import ArgumentParser
+import ForbcCore
+
+/// `forbc export`: the current state as a manifest that plans to zero changes.
+struct Export: ForbcSubcommand {
+    static let configuration = CommandConfiguration(abstract: "Print the host's partitions as a manifest.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("metadata.name of the exported manifest (default: the name forbc recorded).", valueName: "NAME"))
+    var name: String?
+
+    func execute() throws {
+        if let name, !Patterns.isObjectName(name, max: 63) {
+            throw ForbcError(.invalidInput, "'--name' is '\(name)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'")
+        }
+        let host = try global.openHost()
+        let exporter = Exporter(inventory: try host.discover(), state: try host.store.load())
+        Console.current.out(exporter.manifest(hostName: name))
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import ForbcCore
+import Foundation
+
+/// `forbc`: declarative GPU partitioning for Linux KVM hosts.
+public struct ForbcCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "forbc",
+        abstract: "Partition GPUs on a Linux KVM host from a declarative manifest.",
+        discussion: """
+        Exit codes: 0 success; 1 error (nothing changed unless the report says so); \
+        2 changes or drift present (plan --detailed-exitcode, drift).
+        """,
+        version: ForbcVersion.current,
+        subcommands: [Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self])
+
+    public init() {}
+
+    /// Runs forbc with `arguments` on `console`; returns the process exit code.
+    public static func run(_ arguments: [String], console: Console = .standard) -> Int32 {
+        Console.$current.withValue(console) {
+            do {
+                var command = try parseAsRoot(arguments)
+                try command.run()
+                return 0
+            } catch {
+                let code = exitCode(for: error)
+                if error is ExitCode { return code.rawValue }
+                let message = fullMessage(for: error)
+                if code == .success { console.out(message) } else if !message.isEmpty { console.err(message) }
+                return code.rawValue
+            }
+        }
+    }
+}
+
+public enum ForbcVersion {
+    public static let current = "0.1.0"
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The filesystem root under which /sys is read and written.", valueName: "DIR"))
+    var root: String = "/"
+
+    @Option(help: ArgumentHelp("The libvirt connection URI.", valueName: "URI"))
+    var libvirt: String = "qemu:///system"
+
+    @Option(help: ArgumentHelp("Use a built-in simulated host: \(SimulatedProfiles.names.joined(separator: ", ")).", valueName: "PROFILE"))
+    var simulate: String?
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where forbc keeps what it created (and a simulated host's state).", valueName: "DIR"))
+    var stateDir: String?
+
+    @Option(help: "Output format: text or json.")
+    var output: OutputFormat = .text
+
+    @Flag(name: .shortAndLong, help: "Show the sysfs writes and more detail.")
+    var verbose = false
+
+    enum OutputFormat: String, ExpressibleByArgument, Sendable {
+        case text, json
+    }
+
+    var json: Bool { output == .json }
+
+    /// Opens the host, telling people plainly when it is simulated.
+    func openHost() throws -> HostSession {
+        let session = try HostSession.open(root: root, simulate: simulate, stateDir: stateDir)
+        if session.simulation != nil { Console.current.err("note: \(session.banner)") }
+        return session
+    }
+}
+
+/// Shared error handling: forbc's errors are printed once, in forbc's voice, with exit code 1.
+protocol ForbcSubcommand: ParsableCommand {
+    func execute() throws
+}
+
+extension ForbcSubcommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch let error as DiagnosticsError {
+            for diagnostic in error.diagnostics { Console.current.err(diagnostic.description) }
+            throw ExitCode.failure
+        } catch let error as ForbcError {
+            Console.current.err("error: \(error.message)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Reads a manifest, turning problems into diagnostics.
+func loadManifest(_ path: String) throws -> Manifest {
+    try ManifestParser.parse(contentsOf: path)
+}

@@ -1,0 +1,174 @@
+import ForbcCore
+import Foundation
+
+/// Text and JSON renderings of forbc's values; the core has none.
+enum Render {
+    static func json(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) else {
+            return "{}"
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func json<T: Encodable>(encodable value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    // MARK: Actions
+
+    static func dictionary(_ action: PlannedAction) -> [String: Any] {
+        var object: [String: Any] = ["action": action.action.rawValue, "target": action.target, "reason": action.reason,
+                                     "kind": action.kind.rawValue, "path": action.path, "value": action.value]
+        let optional: [(String, String?)] = [("gpu", action.gpu), ("parent", action.parent), ("type", action.type),
+                                             ("typeName", action.typeName), ("uuid", action.uuid), ("address", action.address)]
+        for (key, value) in optional { if let value { object[key] = value } }
+        return object
+    }
+
+    static func dictionary(_ partition: DesiredPartition) -> [String: Any] {
+        var object: [String: Any] = ["name": partition.name, "kind": partition.kind.rawValue, "gpu": partition.gpu]
+        let optional: [(String, String?)] = [("uuid", partition.uuid), ("type", partition.type), ("typeName", partition.typeName),
+                                             ("address", partition.address), ("parent", partition.parent)]
+        for (key, value) in optional { if let value { object[key] = value } }
+        return object
+    }
+
+    static let symbols: [PlannedAction.Verb: String] = [.create: "+", .destroy: "-", .configure: "~", .update: "~", .attach: ">", .detach: "<"]
+
+    static func what(_ action: PlannedAction) -> String {
+        let type = action.typeName.map { "\($0.replacingOccurrences(of: "NVIDIA ", with: "")) (\(action.type ?? ""))" } ?? action.type ?? ""
+        switch action.kind {
+        case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
+        case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
+        case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
+        case .mig: return "MIG instance \(type)"
+        }
+    }
+
+    static func line(_ action: PlannedAction, verbose: Bool) -> String {
+        let verb = action.action.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)
+        var text = "  \(symbols[action.action] ?? "*") \(verb) '\(action.target)': \(what(action)); \(action.reason)"
+        if verbose { text += "\n        write '\(action.value)' to \(action.path)" }
+        return text
+    }
+
+    static func summary(_ plan: Plan) -> String {
+        let count = { (verb: PlannedAction.Verb) in plan.actions.filter { $0.action == verb }.count }
+        return "\(count(.create)) to create, \(count(.destroy)) to destroy, \(count(.configure)) to configure"
+    }
+
+    static func planText(_ plan: Plan, manifest: Manifest, verbose: Bool) -> String {
+        if plan.isEmpty {
+            return "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
+        }
+        var lines = ["Plan for host '\(plan.host)'\(plan.simulated ? " (simulated)" : ""): \(summary(plan))."]
+        lines += plan.actions.map { line($0, verbose: verbose) }
+        return lines.joined(separator: "\n")
+    }
+
+    static func planJSON(_ plan: Plan, manifest: Manifest) -> String {
+        json(["host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
+              "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary)] as [String: Any])
+    }
+
+    // MARK: Inventory
+
+    static func inventoryText(_ inventory: Inventory) -> String {
+        var lines: [String] = []
+        if inventory.simulated { lines.append("Host: SIMULATED (\(inventory.source))") } else { lines.append("Host: \(inventory.source)") }
+        if inventory.gpus.isEmpty && inventory.mdevParents.isEmpty { lines.append("No NVIDIA, AMD or Intel GPU and no mdev parent found.") }
+        for (index, gpu) in inventory.gpus.enumerated() {
+            var head = "GPU \(index)  \(gpu.address)  \(gpu.model)  [\(gpu.vendorID.dropFirst(2)):\(gpu.deviceID.dropFirst(2))]"
+            head += "  driver \(gpu.driver ?? "none")  NUMA \(gpu.numaNode.map(String.init) ?? "n/a")  IOMMU group \(gpu.iommuGroup.map(String.init) ?? "n/a")"
+            lines.append(head)
+            let parents = inventory.mdevParents.filter { $0.gpu == gpu.address }
+            if let own = parents.first(where: { !$0.isVF }) {
+                lines.append("  mdev types on the GPU (\(own.types.count)):")
+                lines += typeLines(own.types)
+            }
+            let vfParents = parents.filter(\.isVF)
+            if let first = vfParents.first {
+                lines.append("  mdev types on its \(vfParents.count) VFs (one vGPU per VF), free instances summed over VFs:")
+                var summed = first.types
+                for i in summed.indices {
+                    summed[i].availableInstances = vfParents.reduce(0) { $0 + ($1.types.first { $0.id == summed[i].id }?.availableInstances ?? 0) }
+                }
+                lines += typeLines(summed)
+            }
+            if let sriov = gpu.sriov { lines.append("  SR-IOV: \(sriov.numVFs) of \(sriov.totalVFs) VFs enabled") }
+            let vgpuVFs = gpu.vfs.filter { $0.vgpu != nil }
+            if !vgpuVFs.isEmpty {
+                let used = vgpuVFs.filter { $0.vgpu!.current != 0 }
+                var creatable: [VGPUType] = []
+                for vf in vgpuVFs { for type in vf.vgpu!.creatable where !creatable.contains(type) { creatable.append(type) } }
+                lines.append("  NVIDIA vGPU on VFs: \(vgpuVFs.count) VFs, \(used.count) in use; creatable now: "
+                    + (creatable.isEmpty ? "none" : creatable.map { "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }.joined(separator: ", ")))
+                for vf in used { lines.append("    VF \(vf.address): vGPU type \(vf.vgpu!.current)") }
+            }
+            if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil { lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs)") }
+            let names = Set(parents.map(\.name))
+            let mdevs = inventory.mdevs.filter { names.contains($0.parent) }
+            if !mdevs.isEmpty {
+                lines.append("  mdevs (\(mdevs.count)):")
+                for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)  on \(mdev.parent)") }
+            }
+        }
+        for parent in inventory.mdevParents where parent.gpu == nil {
+            lines.append("mdev parent '\(parent.name)' (not a PCI GPU)")
+            lines += typeLines(parent.types)
+            let mdevs = inventory.mdevs.filter { $0.parent == parent.name }
+            if !mdevs.isEmpty {
+                lines.append("  mdevs (\(mdevs.count)):")
+                for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func typeLines(_ types: [MdevType]) -> [String] {
+        types.map { type in
+            var text = "    \(type.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(type.name.padding(toLength: 22, withPad: " ", startingAt: 0)) available \(type.availableInstances)"
+            if let max = type.maxInstances { text += ", max \(max)" }
+            if let fb = type.framebufferMiB { text += ", framebuffer \(fb) MiB" }
+            return text + ", \(type.deviceAPI)"
+        }
+    }
+
+    // MARK: Apply reports
+
+    static func reportText(_ report: Applier.Report, total: Int) -> String {
+        var lines: [String] = []
+        if let failed = report.failed {
+            lines.append("Apply stopped at step \(report.done.count + report.alreadyDone.count + 1) of \(total).")
+            lines.append("done (\(report.done.count + report.alreadyDone.count)):")
+            lines += (report.done + report.alreadyDone).map { line($0, verbose: false) }
+            lines.append("failed:")
+            lines.append(line(failed.action, verbose: false))
+            lines.append("      \(failed.error.message)")
+            lines.append("not attempted (\(report.notAttempted.count)):")
+            lines += report.notAttempted.map { line($0, verbose: false) }
+            lines.append("Nothing outside the plan was touched; fix the cause and run apply again: it continues from here.")
+        } else {
+            var text = "Apply complete: \(report.done.count) change\(report.done.count == 1 ? "" : "s") made"
+            if !report.alreadyDone.isEmpty { text += ", \(report.alreadyDone.count) already held" }
+            lines.append(text + ".")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func reportJSON(_ report: Applier.Report, plan: Plan) -> String {
+        var object: [String: Any] = ["host": plan.host, "simulated": plan.simulated, "succeeded": report.succeeded,
+                                     "done": report.done.map(dictionary), "alreadyDone": report.alreadyDone.map(dictionary),
+                                     "notAttempted": report.notAttempted.map(dictionary)]
+        if let failed = report.failed {
+            var failure = dictionary(failed.action)
+            failure["error"] = failed.error.message
+            if let path = failed.error.path { failure["errorPath"] = path }
+            if let code = failed.error.errno { failure["errno"] = Int(code); failure["errnoName"] = Errno.name(code) }
+            object["failed"] = failure
+        }
+        return json(object)
+    }
+}

@@ -1,0 +1,83 @@
+/// `forbc export`: the host's current partitions as a manifest that `apply` accepts and that plans to zero
+/// changes on the same host. UUIDs are pinned, so the export does not depend on the host name.
+public struct Exporter: Sendable {
+    public var inventory: Inventory
+    public var state: HostState
+
+    public init(inventory: Inventory, state: HostState) {
+        self.inventory = inventory
+        self.state = state
+    }
+
+    func quote(_ s: String) -> String { "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" }
+
+    public func manifest(hostName: String? = nil) -> String {
+        let host = hostName ?? state.host ?? "exported-host"
+        var gpus: [String] = []
+        var used: Set<String> = []
+        func unique(_ name: String) -> String {
+            var candidate = name, n = 1
+            while used.contains(candidate) { candidate = "\(name)-x\(n)"; n += 1 }
+            used.insert(candidate)
+            return candidate
+        }
+        for parent in inventory.mdevParents where parent.gpu == nil {
+            let mdevs = inventory.mdevs.filter { $0.parent == parent.name }
+            guard !mdevs.isEmpty else { continue }
+            gpus.append(entry(select: "{parent: \(quote(parent.name))}", mdevs: mdevs, unique: unique))
+        }
+        for gpu in inventory.gpus {
+            let parents = Set(gpu.parentNames)
+            let mdevs = inventory.mdevs.filter { parents.contains($0.parent) }
+            let select = "{pciAddress: \(quote(gpu.address))}"
+            if !mdevs.isEmpty {
+                gpus.append(entry(select: select, mdevs: mdevs, unique: unique))
+                continue
+            }
+            let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
+            if !vgpus.isEmpty {
+                var lines = ["  - select: \(select)", "    vgpu:"]
+                for vf in vgpus {
+                    let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
+                    let name = unique(owned?.name ?? "vgpu-" + vf.address.split(separator: ":").dropFirst().joined(separator: "-").replacingOccurrences(of: ".", with: "-"))
+                    var fields = "name: \(quote(name)), type: \(quote("\(vf.vgpu!.current)"))"
+                    if let uuid = owned?.uuid { fields += ", uuid: \(quote(uuid))" }
+                    lines.append("      - {\(fields)}")
+                }
+                gpus.append(lines.joined(separator: "\n"))
+                continue
+            }
+            let sriovRecords = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }
+            if let sriov = gpu.sriov, sriov.numVFs > 0, gpu.vendor != .nvidia || !sriovRecords.isEmpty {
+                let base = sriovRecords.first.map { $0.name.split(separator: "-").dropLast().joined(separator: "-") } ?? "vf"
+                used.formUnion((0..<sriov.numVFs).map { "\(base)-\($0)" })
+                gpus.append("  - select: \(select)\n    sriov: {name: \(quote(base)), vfs: \(sriov.numVFs)}")
+                continue
+            }
+            if let passthrough = state.partitions.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address }) {
+                gpus.append("  - select: \(select)\n    passthrough: {name: \(quote(unique(passthrough.name)))}")
+            }
+        }
+        var text = """
+        # Exported by forbc from \(inventory.simulated ? "a SIMULATED host" : "the host") (\(inventory.source)).
+        # Applying it to the same host plans zero changes: every UUID is pinned.
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: \(quote(host))}
+        spec:
+
+        """
+        text += gpus.isEmpty ? "  gpus: []\n" : "  gpus:\n" + gpus.joined(separator: "\n") + "\n"
+        text += "  prune: managed\n"
+        return text
+    }
+
+    func entry(select: String, mdevs: [MediatedDevice], unique: (String) -> String) -> String {
+        var lines = ["  - select: \(select)", "    vgpu:"]
+        for mdev in mdevs {
+            let name = unique(state.owned(uuid: mdev.uuid)?.name ?? "mdev-" + mdev.uuid.prefix(8))
+            lines.append("      - {name: \(quote(name)), type: \(quote(mdev.type)), uuid: \(quote(mdev.uuid))}")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

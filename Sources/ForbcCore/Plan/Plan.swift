@@ -1,0 +1,102 @@
+/// What kind of partition something is, which decides the backend that makes it.
+public enum PartitionKind: String, Sendable, Codable, Equatable {
+    /// A mediated device under /sys/bus/mdev (NVIDIA vGPU up to 16, Intel GVT-g, mtty…).
+    case mdev
+    /// NVIDIA vGPU 17+ on an SR-IOV virtual function (`nvidia/current_vgpu_type`).
+    case vgpuVF = "vgpu-vf"
+    /// A plain SR-IOV virtual function (AMD MxGPU, Intel SR-IOV).
+    case sriovVF = "sriov-vf"
+    /// The whole GPU.
+    case passthrough
+    /// A MIG GPU instance.
+    case mig
+}
+
+/// A partition as the manifest resolves on this host: its name, where it lives and its identity.
+public struct DesiredPartition: Sendable, Equatable, Codable {
+    public var name: String
+    public var kind: PartitionKind
+    /// The GPU's PCI address (or the mdev parent's name for non-PCI parents).
+    public var gpu: String
+    /// The mdev UUID or the vGPU's identity (UUIDv5 of host and name, unless pinned).
+    public var uuid: String?
+    /// The resolved type id ("nvidia-230", "1160", "mtty-2").
+    public var type: String?
+    public var typeName: String?
+    /// The PCI address that a VM gets (VF, or the whole GPU), once known.
+    public var address: String?
+    /// The mdev parent holding it, once known.
+    public var parent: String?
+}
+
+/// What apply checks right before an action, and how it recognizes that the action's result already holds.
+public enum Precondition: Sendable, Equatable {
+    /// Create: no mdev with this UUID yet (if one of the type exists, nothing to do), and a free instance.
+    case mdevAbsent(uuid: String, parent: String, type: String)
+    /// Destroy: the mdev exists (if it is gone, nothing to do).
+    case mdevPresent(uuid: String)
+    /// Configure: `sriov_numvfs` still reads `current` (if it reads the target, nothing to do).
+    case numVFs(pf: String, current: Int)
+    /// vGPU on VF: `current_vgpu_type` still reads `current`.
+    case vgpuType(vf: String, current: Int)
+}
+
+/// One step of a plan.
+public struct PlannedAction: Sendable, Equatable {
+    public enum Verb: String, Sendable, Codable {
+        case detach, destroy, update, configure, create, attach
+    }
+
+    public var action: Verb
+    /// The partition name (or, for undeclared partitions, their UUID or address).
+    public var target: String
+    public var reason: String
+    public var kind: PartitionKind
+    public var gpu: String?
+    public var parent: String?
+    public var type: String?
+    public var typeName: String?
+    public var uuid: String?
+    public var address: String?
+    /// The attribute written and the value, exactly.
+    public var path: String
+    public var value: String
+    public var precondition: Precondition
+    /// What the state dir records once this action is done (nil: nothing new), and which record it drops.
+    public var records: [OwnedPartition]
+    public var forgets: [String]
+
+    public init(action: Verb, target: String, reason: String, kind: PartitionKind, gpu: String? = nil, parent: String? = nil,
+                type: String? = nil, typeName: String? = nil, uuid: String? = nil, address: String? = nil,
+                path: String, value: String, precondition: Precondition, records: [OwnedPartition] = [], forgets: [String] = []) {
+        self.action = action
+        self.target = target
+        self.reason = reason
+        self.kind = kind
+        self.gpu = gpu
+        self.parent = parent
+        self.type = type
+        self.typeName = typeName
+        self.uuid = uuid
+        self.address = address
+        self.path = path
+        self.value = value
+        self.precondition = precondition
+        self.records = records
+        self.forgets = forgets
+    }
+}
+
+/// The ordered actions that converge a host on a manifest, and the partitions it will then hold.
+public struct Plan: Sendable, Equatable {
+    public var host: String
+    public var simulated: Bool
+    public var actions: [PlannedAction]
+    public var partitions: [DesiredPartition]
+    public var prune: PrunePolicy
+    /// Things people should know that do not stop the plan (sections no backend handles yet).
+    public var notes: [String] = []
+
+    public var isEmpty: Bool { actions.isEmpty }
+    public var destroys: [PlannedAction] { actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") } }
+}

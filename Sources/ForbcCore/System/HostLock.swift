@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// One apply at a time per host: an exclusive flock(2) on a file in the state dir, held until released
+/// (or until the process dies, when the kernel drops it).
+public final class HostLock: @unchecked Sendable {
+    private var fd: Int32
+    public let path: String
+
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Takes the lock without waiting; throws `.locked` naming the holder when another forbc has it.
+    public static func acquire(at url: URL) throws -> HostLock {
+        let path = url.path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ForbcError.sysfs("opening the lock", path: path, errno: errno) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            var buffer = [UInt8](repeating: 0, count: 64)
+            let count = pread(fd, &buffer, 63, 0)
+            close(fd)
+            let holder = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            if code == EWOULDBLOCK {
+                throw ForbcError(.locked, "another forbc (pid \(holder)) is applying to this host (lock \(path)); wait for it to finish", path: path)
+            }
+            throw ForbcError.sysfs("locking", path: path, errno: code)
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        return HostLock(fd: fd, path: path)
+    }
+
+    public func release() {
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}
