@@ -34,7 +34,8 @@ struct ManifestWalker {
         // Resolve plain scalars as YAML 1.1 (and PyYAML, which checks the schema) does.
         let node = Node.scalar(scalar)
         if scalar.string.isEmpty || node.null != nil { return .null }
-        if node.bool != nil { return .boolean }
+        // YAML 1.2 core booleans only: 'on', 'yes', 'no' stay strings (benchmarks have an 'on' key).
+        if ["true", "True", "TRUE", "false", "False", "FALSE"].contains(scalar.string) { return .boolean }
         if node.int != nil { return .integer }
         if node.float != nil { return .number }
         if node.timestamp != nil { return .timestamp }
@@ -107,11 +108,11 @@ struct ManifestWalker {
     }
 
     mutating func boolean(_ node: Node, at path: String) -> Bool? {
-        guard case .scalar(let scalar) = node, kind(of: scalar) == .boolean, let value = node.bool else {
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .boolean else {
             error("'\(path)' must be true or false, not \(describe(node))", node)
             return nil
         }
-        return value
+        return scalar.string.lowercased() == "true"
     }
 
     mutating func list(_ node: Node, at path: String) -> [Node]? {
@@ -316,7 +317,7 @@ struct ManifestWalker {
             return .model(model)
         case "vendor":
             guard let vendor = string(value, at: "\(path).vendor") else { return nil }
-            guard let known = Vendor(rawValue: vendor.lowercased()) else {
+            guard let known = Vendor(rawValue: vendor) else {
                 error("'\(path).vendor' is '\(vendor)'; it must be one of: nvidia, amd, intel", value)
                 return nil
             }

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Validates manifests against Schemas/manifest.schema.json with a real JSON Schema (2020-12) validator.
+
+Usage: check.py SCHEMA FILE...; prints one line per file, "valid FILE" or "invalid FILE: reason".
+YAML is read with YAML 1.2 core booleans (true/false only), as forbc reads it, so keys like 'on' stay strings.
+"""
+import json
+import re
+import sys
+
+import jsonschema
+import yaml
+
+
+class Loader(yaml.SafeLoader):
+    pass
+
+
+# Drop YAML 1.1's yes/no/on/off booleans; keep true/false.
+Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def construct_mapping(loader, node, deep=False):
+    """YAML forbids duplicate keys; PyYAML would keep the last one silently."""
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                       lambda loader, node: dict(construct_mapping(loader, node)))
+
+
+def main() -> int:
+    schema = json.load(open(sys.argv[1]))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sys.argv[2:]:
+        try:
+            document = yaml.load(open(path), Loader=Loader)
+        except (yaml.YAMLError, RecursionError) as error:
+            print(f"invalid {path}: YAML: {str(error).splitlines()[0]}")
+            continue
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+        if errors:
+            print(f"invalid {path}: {'/'.join(map(str, errors[0].absolute_path))}: {errors[0].message[:160]}")
+        else:
+            print(f"valid {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
