@@ -73,6 +73,11 @@ public struct VFvGPU: Sendable, Codable, Equatable {
 public struct VGPUType: Sendable, Codable, Equatable, Hashable {
     public var id: Int
     public var name: String
+
+    public init(id: Int, name: String) {
+        self.id = id
+        self.name = name
+    }
 }
 
 /// A device under /sys/class/mdev_bus.

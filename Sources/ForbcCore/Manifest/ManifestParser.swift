@@ -66,7 +66,11 @@ public enum ManifestParser {
         var walker = ManifestWalker(file: file, text: text)
         let manifest = walker.walk(root)
         if !walker.diagnostics.isEmpty || manifest == nil {
-            throw DiagnosticsError(Array(walker.diagnostics.prefix(maximumDiagnostics)))
+            let sorted = walker.diagnostics.enumerated().sorted { a, b in
+                let (l, r) = (a.element.location, b.element.location)
+                return (l?.line ?? 0, l?.column ?? 0, a.offset) < (r?.line ?? 0, r?.column ?? 0, b.offset)
+            }.map(\.element)
+            throw DiagnosticsError(Array(sorted.prefix(maximumDiagnostics)))
         }
         return manifest!
     }

@@ -1,0 +1,56 @@
+import ForbcCore
+import Foundation
+
+/// Paths of the repository, for tests and the benchmark.
+public enum RepositoryPaths {
+    /// The repository root (this file is Sources/ForbcTestSupport/Fixtures.swift).
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static func manifest(_ name: String) -> String { root.appendingPathComponent("Manifests/\(name).yaml").path }
+    public static func fixture(_ path: String) -> String { root.appendingPathComponent("Tests/Fixtures/\(path)").path }
+    /// shared/ beside the checkout, where the real captures live.
+    public static let shared = root.deletingLastPathComponent().appendingPathComponent("shared")
+}
+
+/// A fresh temporary directory, removed by the caller (or left for inspection when a test fails).
+public func makeTemporaryDirectory(_ label: String = "forbc") -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// A simulated host with its own state dir: the profiles of `SimulatedProfiles`, driven in process.
+public final class SimulatedHostFixture: @unchecked Sendable {
+    public let directory: URL
+    public let kernel: SimulatedKernel
+    public let session: HostSession
+
+    public init(profile: String) throws {
+        directory = makeTemporaryDirectory("forbc-\(profile)")
+        session = try HostSession.open(simulate: profile, stateDir: directory.path)
+        kernel = session.simulation!
+    }
+
+    public init(model: SimulatedHostModel) {
+        directory = makeTemporaryDirectory("forbc-\(model.profile)")
+        kernel = SimulatedKernel(model: model)
+        session = HostSession(sysfs: kernel, store: StateStore(directory: directory), simulation: kernel)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    public func manifest(_ name: String) throws -> Manifest { try ManifestParser.parse(contentsOf: RepositoryPaths.manifest(name)) }
+    public func manifest(text: String) throws -> Manifest { try ManifestParser.parse(text: text, file: "test.yaml") }
+
+    public func plan(_ manifest: Manifest) throws -> Plan { try session.plan(manifest) }
+
+    /// Plans and applies; returns the report and how many writes reached the simulated kernel.
+    @discardableResult
+    public func apply(_ manifest: Manifest) throws -> (report: Applier.Report, writes: Int) {
+        let before = kernel.counters.writes
+        let report = try session.apply(try session.plan(manifest))
+        return (report, kernel.counters.writes - before)
+    }
+
+    public func inventory() throws -> Inventory { try session.discover() }
+    public func state() throws -> HostState { try session.store.load() }
+}
