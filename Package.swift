@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(name: "forbc-bench", dependencies: ["ForbcCore", "ForbcTestSupport"]),
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore"]),
         .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcTestSupport"]),
-        .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport"]),
+        .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport", "forbc"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,213 @@
+import ForbcCommands
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// Runs forbc in process on a capturing console.
+struct CLI {
+    let stateDir: URL
+
+    init() { stateDir = makeTemporaryDirectory("cli") }
+
+    struct Result {
+        var code: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(_ arguments: [String], answer: String? = nil) -> Result {
+        let capture = CapturingConsole()
+        let code = ForbcCommand.run(arguments, console: capture.console(answer: answer))
+        return Result(code: code, stdout: capture.stdout, stderr: capture.stderr)
+    }
+
+    /// A subcommand on a simulated host kept in this CLI's state dir.
+    func sim(_ profile: String, _ subcommand: String, _ rest: [String] = [], answer: String? = nil) -> Result {
+        run([subcommand, "--simulate", profile, "--state-dir", stateDir.path] + rest, answer: answer)
+    }
+}
+
+func writeManifest(_ text: String) -> String {
+    let path = makeTemporaryDirectory("manifest").appendingPathComponent("m.yaml").path
+    try! text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite("the forbc command line")
+struct CLITests {
+    @Test("validate: valid files, then every problem of every file, located; exit 1")
+    func validate() {
+        let cli = CLI()
+        let good = RepositoryPaths.manifest("quickstart")
+        #expect(cli.run(["validate", good]).stdout == "\(good): valid\n")
+        let bad1 = RepositoryPaths.fixture("invalid/zero-count.yaml"), bad2 = RepositoryPaths.fixture("invalid/unknown-key.yaml")
+        let result = cli.run(["validate", good, bad1, bad2])
+        #expect(result.code == 1)
+        #expect(result.stderr == """
+        \(bad1):8:42: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024
+        \(bad2):5:3: error: unknown key 'gpu' in 'spec'; did you mean 'gpus'?
+
+        """)
+        let missing = cli.run(["validate", "/nonexistent/m.yaml"])
+        #expect(missing.code == 1)
+        #expect(missing.stderr == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory (ENOENT)\n")
+    }
+
+    @Test("plan, apply, plan --detailed-exitcode, drift and export on the quickstart")
+    func quickstart() throws {
+        let cli = CLI()
+        let quickstart = RepositoryPaths.manifest("quickstart")
+        let plan = cli.sim("nvidia-t4", "plan", [quickstart, "--detailed-exitcode"])
+        #expect(plan.code == 2)
+        #expect(plan.stderr.contains("note: SIMULATED host 'nvidia-t4'"))
+        #expect(plan.stdout.hasPrefix("Plan for host 'quickstart' (simulated): 6 to create, 0 to destroy, 0 to configure.\n  + create    'desk-0': mdev T4-4Q (nvidia-224) on 0000:3b:00.0, uuid \(UUIDv5.partition(host: "quickstart", name: "desk-0")); declared, not present\n"))
+
+        let json = cli.sim("nvidia-t4", "plan", [quickstart, "--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let actions = try #require(object["actions"] as? [[String: Any]])
+        #expect(actions.count == 6)
+        #expect(actions.allSatisfy { $0["action"] as? String == "create" && $0["target"] is String && $0["reason"] is String })
+        #expect(object["simulated"] as? Bool == true)
+
+        let apply = cli.sim("nvidia-t4", "apply", [quickstart])
+        #expect(apply.code == 0, "\(apply.stderr)")
+        #expect(apply.stdout.hasSuffix("Apply complete: 6 changes made.\n"))
+        #expect(cli.sim("nvidia-t4", "plan", [quickstart, "--detailed-exitcode"]).code == 0)
+        let again = cli.sim("nvidia-t4", "apply", [quickstart])
+        #expect(again.stdout == "No changes: host 'quickstart' (simulated) already matches.\n")
+
+        let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
+        let inSync = cli.sim("nvidia-t4", "drift", [quickstart, "--metrics", metrics])
+        #expect(inSync.code == 0)
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_drift{host=\"quickstart\",manifest=\"\(quickstart)\"} 0\n"))
+
+        let exported = cli.sim("nvidia-t4", "export")
+        #expect(exported.code == 0)
+        let exportPath = writeManifest(exported.stdout)
+        #expect(cli.run(["validate", exportPath]).code == 0)
+        #expect(cli.sim("nvidia-t4", "plan", [exportPath, "--detailed-exitcode"]).code == 0)
+    }
+
+    @Test("drift exits 2 naming the partition, in text, JSON and metrics; apply repairs it")
+    func drift() throws {
+        let cli = CLI()
+        let manifest = RepositoryPaths.manifest("mtty")
+        #expect(cli.sim("mtty", "apply", [manifest]).code == 0)
+        // Someone removes 'dual' behind forbc's back.
+        let kernelURL = cli.stateDir.appendingPathComponent("simulated-host.json")
+        let kernel = try SimulatedKernel.load(from: kernelURL)
+        try kernel.write(SysPath.mdev(UUIDv5.partition(host: "mtty-lab", name: "dual"), "remove"), "1")
+        try kernel.save(to: kernelURL)
+
+        let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
+        let text = cli.sim("mtty", "drift", [manifest, "--metrics", metrics])
+        #expect(text.code == 2)
+        #expect(text.stdout == """
+        Drift: host 'mtty-lab' (simulated) differs from \(manifest) in 1 partition:
+          missing 'dual': mdev \(UUIDv5.partition(host: "mtty-lab", name: "dual")) (Dual port serial) on mtty is not present
+
+        """)
+        let prom = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(prom.contains("forbc_drift{host=\"mtty-lab\",manifest=\"\(manifest)\"} 1\n"))
+        #expect(prom.contains("kind=\"missing\"} 1\n"))
+        let json = cli.sim("mtty", "drift", [manifest, "--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["inSync"] as? Bool == false)
+        #expect((object["items"] as? [[String: Any]])?.first?["partition"] as? String == "dual")
+
+        #expect(cli.sim("mtty", "apply", [manifest]).code == 0)
+        #expect(cli.sim("mtty", "drift", [manifest]).code == 0)
+        // An unreadable manifest is an error (1), and the metrics say the check failed.
+        #expect(cli.sim("mtty", "drift", ["/nonexistent.yaml", "--metrics", metrics]).code == 1)
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_drift_check_success{host=\"\",manifest=\"/nonexistent.yaml\"} 0"))
+    }
+
+    @Test("apply asks before destroying; without a terminal and without --yes it refuses and changes nothing")
+    func confirmation() throws {
+        let cli = CLI()
+        let four = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]\n")
+        let three = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]\n")
+        #expect(cli.sim("nvidia-t4", "apply", [four]).code == 0)
+        let refused = cli.sim("nvidia-t4", "apply", [three])
+        #expect(refused.code == 1)
+        #expect(refused.stderr.hasSuffix("error: apply would destroy 1 partition ('ml-3'); refusing without confirmation: rerun with '--yes'\n"))
+        let declined = cli.sim("nvidia-t4", "apply", [three], answer: "n")
+        #expect(declined.code == 1)
+        #expect(declined.stderr.contains("apply will destroy 'ml-3'. Proceed? [y/N]"))
+        #expect(cli.sim("nvidia-t4", "plan", [three, "--detailed-exitcode"]).code == 2, "nothing changed")
+        #expect(cli.sim("nvidia-t4", "apply", [three], answer: "y").code == 0)
+        #expect(cli.sim("nvidia-t4", "plan", [three, "--detailed-exitcode"]).code == 0)
+        let destroy = cli.sim("nvidia-t4", "destroy", [three, "--yes"])
+        #expect(destroy.code == 0)
+        #expect(destroy.stdout.contains("Apply complete: 3 changes made."))
+        #expect(cli.sim("nvidia-t4", "plan", [three, "--detailed-exitcode"]).code == 2)
+    }
+
+    @Test("a failed write stops apply with a report; a rerun converges")
+    func failedApply() throws {
+        let cli = CLI()
+        let manifest = RepositoryPaths.manifest("amd-mi210")
+        #expect(cli.sim("amd-mi210", "plan", [manifest]).code == 0)
+        // Persist a fault into the simulated host the CLI loads.
+        let kernel = SimulatedKernel(model: SimulatedProfiles.make("amd-mi210")!)
+        kernel.inject(SimFault(path: SysPath.pci("0000:c3:00.0", "sriov_numvfs"), errno: Errno.EBUSY))
+        try kernel.save(to: cli.stateDir.appendingPathComponent("simulated-host.json"))
+        let failed = cli.sim("amd-mi210", "apply", [manifest])
+        #expect(failed.code == 1)
+        #expect(failed.stdout.contains("Apply stopped at step 1 of 1.\n"))
+        #expect(failed.stderr.hasSuffix("error: writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: device or resource busy (EBUSY)\n"))
+        let json = cli.sim("amd-mi210", "apply", [manifest, "--output", "json"])
+        #expect(json.code == 0, "the fault fired once; the rerun converges: \(json.stderr)")
+        #expect(cli.sim("amd-mi210", "plan", [manifest, "--detailed-exitcode"]).code == 0)
+    }
+
+    @Test("discover says plainly that a simulated host is simulated; JSON is stable")
+    func discover() throws {
+        let cli = CLI()
+        let text = cli.sim("nvidia-l40s", "discover")
+        #expect(text.stdout.hasPrefix("Host: SIMULATED (simulated host 'nvidia-l40s')\nGPU 0  0000:ca:00.0  NVIDIA L40S  [10de:26b9]  driver nvidia  NUMA 1  IOMMU group 60\n"))
+        let json = cli.sim("nvidia-l40s", "discover", ["--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["simulated"] as? Bool == true)
+        #expect((object["gpus"] as? [[String: Any]])?.first?["model"] as? String == "NVIDIA L40S")
+    }
+
+    @Test("bad arguments and unknown profiles are errors with exit 1", arguments: [
+        (["plan", "--simulate", "nvidia-x1", "m.yaml"], "error: unknown simulated host 'nvidia-x1'; choose one of: nvidia-t4, nvidia-a40, nvidia-l40s, amd-mi210, intel-gvtg, nvidia-h100, mtty\n"),
+        (["discover", "--simulate", "mtty", "--root", "/tmp"], "error: '--root' and '--simulate' exclude each other; a simulated host has no root directory\n"),
+    ])
+    func badArguments(arguments: [String], expected: String) {
+        let cli = CLI()
+        var args = arguments
+        if args[0] == "plan" { args[3] = RepositoryPaths.manifest("mtty") }
+        let result = cli.run(args + ["--state-dir", cli.stateDir.path])
+        #expect(result.code == 1)
+        #expect(result.stderr == expected)
+    }
+
+    @Test("the built binary exits with the documented codes")
+    func binary() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("forbc")
+        let path = FileManager.default.fileExists(atPath: binary.path) ? binary.path
+            : RepositoryPaths.root.appendingPathComponent(".build/debug/forbc").path
+        try #require(FileManager.default.fileExists(atPath: path), "forbc binary not found at \(path)")
+        let state = makeTemporaryDirectory("bin")
+        func run(_ args: [String]) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = args
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        let quickstart = RepositoryPaths.manifest("quickstart")
+        #expect(try run(["plan", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart, "--detailed-exitcode"]) == 2)
+        #expect(try run(["apply", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart]) == 0)
+        #expect(try run(["drift", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart]) == 0)
+        #expect(try run(["validate", RepositoryPaths.fixture("invalid/tabs.yaml")]) == 1)
+        #expect(try run(["--version"]) == 0)
+    }
+}
