@@ -17,6 +17,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         public var successfulWrites = 0
         /// Every successful write, in order, as (path, value).
         public var writeLog: [String] = []
+
+        public init() {}
     }
 
     struct State {
