@@ -5,9 +5,10 @@ import Testing
 
 @Suite("discovery")
 struct DiscoveryTests {
-    /// Copies the real H100 capture into `root`/sys/bus/pci/devices and recreates its recorded links.
+    /// Copies the real H100 capture (a copy of shared/fixtures/nvidia-h100-80gb-hbm3 kept in Tests/Fixtures)
+    /// into `root`/sys/bus/pci/devices and recreates its recorded links.
     static func copyH100Capture(into root: URL) throws -> Bool {
-        let capture = RepositoryPaths.shared.appendingPathComponent("fixtures/nvidia-h100-80gb-hbm3")
+        let capture = URL(fileURLWithPath: RepositoryPaths.fixture("nvidia-h100-80gb-hbm3"))
         guard FileManager.default.fileExists(atPath: capture.path) else { return false }
         let devices = root.appendingPathComponent("sys/bus/pci/devices")
         try FileManager.default.createDirectory(at: devices, withIntermediateDirectories: true)
@@ -27,7 +28,7 @@ struct DiscoveryTests {
     func realH100Capture() throws {
         let root = makeTemporaryDirectory("h100")
         defer { try? FileManager.default.removeItem(at: root) }
-        try #require(try Self.copyH100Capture(into: root), "shared/fixtures/nvidia-h100-80gb-hbm3 is missing beside the checkout")
+        try #require(try Self.copyH100Capture(into: root), "Tests/Fixtures/nvidia-h100-80gb-hbm3 is missing")
         let inventory = try Discovery(sysfs: RealSysfs(root: root.path)).inventory()
         #expect(inventory.gpus.count == 1)
         let gpu = try #require(inventory.gpus.first)
