@@ -75,21 +75,19 @@ public struct Applier: Sendable {
         case .mdevPresent(let uuid):
             return sysfs.exists(SysPath.mdev(uuid))
         case .numVFs(let pf, let current):
-            let path = SysPath.pci(pf, "sriov_numvfs")
-            let now = Int(try sysfs.read(path).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-            if "\(now)" == action.value { return false }
-            if now != current {
-                throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
-            }
-            return true
+            return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
-            let path = SysPath.pci(vf, "nvidia/current_vgpu_type")
-            let now = Int(try sysfs.read(path).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-            if "\(now)" == action.value { return false }
-            if now != current {
-                throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
-            }
-            return true
+            return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
         }
+    }
+
+    /// For attributes that hold one number: false when it already reads `value`, true when it reads `current`.
+    func expect(_ path: String, reads current: Int, before value: String) throws -> Bool {
+        let now = Int(try sysfs.read(path).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        if "\(now)" == value { return false }
+        if now != current {
+            throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
+        }
+        return true
     }
 }

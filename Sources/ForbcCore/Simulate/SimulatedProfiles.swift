@@ -71,12 +71,14 @@ public enum SimulatedProfiles {
         return SimulatedHostModel(profile: "nvidia-t4", provenance: provenanceNVIDIA, devices: gpus)
     }
 
+    /// The series NVIDIA documents for its 48 GiB data-centre boards (A40, L40S).
+    static let series48GiB = series(q: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], b: [("1B", 1), ("2B", 2)],
+                                    a: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], c: [4, 6, 8, 12, 16, 24, 48])
+
     /// One A40 (48 GiB, Ampere): SR-IOV enabled by the driver at boot (32 VFs), mdev types on each VF,
     /// one vGPU per VF, one type at a time per GPU.
     static func nvidiaA40() -> SimulatedHostModel {
-        let types = nvidiaTypes(board: "A40", totalGiB: 48, firstID: 557, idPrefix: "nvidia-",
-                                series(q: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], b: [("1B", 1), ("2B", 2)],
-                                       a: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], c: [4, 6, 8, 12, 16, 24, 48]))
+        let types = nvidiaTypes(board: "A40", totalGiB: 48, firstID: 557, idPrefix: "nvidia-", series48GiB)
         let sriov = SimSRIOV(totalVFs: 32, numVFs: 32, vfDevice: "0x2235", offset: 4, stride: 1, vfDriver: "nvidia",
                              vfMdevTypes: types, vfIOMMUGroupBase: 100)
         let gpu = SimDevice(address: "0000:41:00.0", vendor: "0x10de", device: "0x2235", subsystemVendor: "0x10de",
@@ -88,9 +90,7 @@ public enum SimulatedProfiles {
     /// One L40S (48 GiB, Ada) with vGPU 17+: no mdev; each VF has nvidia/creatable_vgpu_types and
     /// nvidia/current_vgpu_type.
     static func nvidiaL40S() -> SimulatedHostModel {
-        let types = nvidiaTypes(board: "L40S", totalGiB: 48, firstID: 1155, idPrefix: "",
-                                series(q: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], b: [("1B", 1), ("2B", 2)],
-                                       a: [1, 2, 3, 4, 6, 8, 12, 16, 24, 48], c: [4, 6, 8, 12, 16, 24, 48]))
+        let types = nvidiaTypes(board: "L40S", totalGiB: 48, firstID: 1155, idPrefix: "", series48GiB)
         let sriov = SimSRIOV(totalVFs: 32, numVFs: 32, vfDevice: "0x26b9", offset: 4, stride: 1, vfDriver: "nvidia",
                              vfVGPUTypes: types, vfIOMMUGroupBase: 200)
         let gpu = SimDevice(address: "0000:ca:00.0", vendor: "0x10de", device: "0x26b9", subsystemVendor: "0x10de",
