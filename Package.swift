@@ -15,17 +15,22 @@ let package = Package(
     targets: [
         // manifest → discover → plan → apply, plus the simulated host; no C, no ArgumentParser.
         .target(name: "ForbcCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // libvirt's C API (Debian's libvirt-dev), and the one Swift type that owns a connection.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        .target(name: "ForbcLibvirt", dependencies: ["ForbcCore", "CLibvirt"]),
         // The commands: option parsing and rendering for people.
         .target(name: "ForbcCommands", dependencies: [
             "ForbcCore",
+            "ForbcLibvirt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
         // Discovery + plan of a large simulated host, timed; prints figures.
         .executableTarget(name: "forbc-bench", dependencies: ["ForbcCore", "ForbcTestSupport"]),
-        .target(name: "ForbcTestSupport", dependencies: ["ForbcCore"]),
+        .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcLibvirt"]),
         .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcTestSupport"]),
         .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport", "forbc"]),
+        .testTarget(name: "ForbcLibvirtTests", dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,10 +16,13 @@ struct Apply: ForbcSubcommand {
     @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
     var noBench = false
 
+    @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
+    var force = false
+
     func execute() throws {
         let manifest = try loadManifest(file)
         let host = try global.openHost()
-        let plan = try host.plan(manifest)
+        let plan = try host.plan(manifest, force: force)
         for note in plan.notes { Console.current.err("note: \(note)") }
         try executePlan(plan, on: host, global: global, yes: yes, verb: "apply")
         if !noBench && !manifest.benchmarks.isEmpty {
@@ -51,6 +54,7 @@ func executePlan(_ plan: Plan, on host: HostSession, global: GlobalOptions, yes:
         }
     }
     let report = try host.apply(plan)
+    for note in report.notes { console.err("note: \(note)") }
     if global.json { console.out(Render.reportJSON(report, plan: plan)) } else { console.out(Render.reportText(report, total: plan.actions.count)) }
     if let failed = report.failed {
         console.err("error: \(failed.error.message)")

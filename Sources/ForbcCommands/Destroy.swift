@@ -13,10 +13,13 @@ struct Destroy: ForbcSubcommand {
     @Flag(help: "Do not ask before destroying.")
     var yes = false
 
+    @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
+    var force = false
+
     func execute() throws {
         let manifest = try loadManifest(file)
         let host = try global.openHost()
-        let plan = try Planner(manifest: manifest, inventory: host.discover(), state: host.store.load()).destroyPlan()
+        let plan = try host.destroyPlan(manifest, force: force)
         try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy")
     }
 }

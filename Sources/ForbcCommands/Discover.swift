@@ -9,7 +9,13 @@ struct Discover: ForbcSubcommand {
 
     func execute() throws {
         let host = try global.openHost()
-        let inventory = try host.discover()
+        var inventory = try host.discover()
+        // Domains are part of the inventory when libvirt answers; discovery of partitions does not depend on it.
+        do {
+            inventory = try host.discover(domains: true)
+        } catch let error as ForbcError {
+            Console.current.err("note: no VM attachments shown: \(error.message)")
+        }
         Console.current.out(global.json ? Render.json(encodable: inventory) : Render.inventoryText(inventory))
     }
 }

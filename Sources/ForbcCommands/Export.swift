@@ -15,7 +15,13 @@ struct Export: ForbcSubcommand {
             throw ForbcError(.invalidInput, "'--name' is '\(name)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'")
         }
         let host = try global.openHost()
-        let exporter = Exporter(inventory: try host.discover(), state: try host.store.load())
+        var inventory = try host.discover()
+        do {
+            inventory = try host.discover(domains: true)
+        } catch let error as ForbcError {
+            Console.current.err("note: the export has no 'vms': \(error.message)")
+        }
+        let exporter = Exporter(inventory: inventory, state: try host.store.load())
         Console.current.out(exporter.manifest(hostName: name))
     }
 }

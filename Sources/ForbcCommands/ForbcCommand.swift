@@ -1,5 +1,6 @@
 import ArgumentParser
 import ForbcCore
+import ForbcLibvirt
 import Foundation
 
 /// `forbc`: declarative GPU partitioning for Linux KVM hosts.
@@ -43,8 +44,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The filesystem root under which /sys is read and written.", valueName: "DIR"))
     var root: String = "/"
 
-    @Option(help: ArgumentHelp("The libvirt connection URI.", valueName: "URI"))
-    var libvirt: String = "qemu:///system"
+    @Option(help: ArgumentHelp("The libvirt connection URI (simulated hosts default to libvirt's test driver on a file in the state dir).", valueName: "URI"))
+    var libvirt: String = HostSession.defaultLibvirtURI
 
     @Option(help: ArgumentHelp("Use a built-in simulated host: \(SimulatedProfiles.names.joined(separator: ", ")).", valueName: "PROFILE"))
     var simulate: String?
@@ -66,7 +67,8 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the host, telling people plainly when it is simulated.
     func openHost() throws -> HostSession {
-        let session = try HostSession.open(root: root, simulate: simulate, stateDir: stateDir)
+        let session = try HostSession.open(root: root, simulate: simulate, stateDir: stateDir, libvirt: libvirt,
+                                           hypervisor: { try LibvirtConnection(uri: $0) })
         if session.simulation != nil { Console.current.err("note: \(session.banner)") }
         return session
     }

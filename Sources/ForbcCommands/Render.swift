@@ -22,8 +22,10 @@ enum Render {
         var object: [String: Any] = ["action": action.action.rawValue, "target": action.target, "reason": action.reason,
                                      "kind": action.kind.rawValue, "path": action.path, "value": action.value]
         let optional: [(String, String?)] = [("gpu", action.gpu), ("parent", action.parent), ("type", action.type),
-                                             ("typeName", action.typeName), ("uuid", action.uuid), ("address", action.address)]
+                                             ("typeName", action.typeName), ("uuid", action.uuid), ("address", action.address),
+                                             ("domain", action.domain)]
         for (key, value) in optional { if let value { object[key] = value } }
+        if let scope = action.scope { object["live"] = scope.live; object["config"] = scope.config }
         return object
     }
 
@@ -38,6 +40,10 @@ enum Render {
     static let symbols: [PlannedAction.Verb: String] = [.create: "+", .destroy: "-", .configure: "~", .update: "~", .attach: ">", .detach: "<"]
 
     static func what(_ action: PlannedAction) -> String {
+        if let domain = action.domain, let device = action.hostdev {
+            let direction = action.action == .attach ? "to" : "from"
+            return "\(device) \(direction) domain '\(domain)' (\(action.scope?.description ?? ""))"
+        }
         let type = action.typeName.map { "\($0.replacingOccurrences(of: "NVIDIA ", with: "")) (\(action.type ?? ""))" } ?? action.type ?? ""
         switch action.kind {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
@@ -56,7 +62,9 @@ enum Render {
 
     static func summary(_ plan: Plan) -> String {
         let count = { (verb: PlannedAction.Verb) in plan.actions.filter { $0.action == verb }.count }
-        return "\(count(.create)) to create, \(count(.destroy)) to destroy, \(count(.configure)) to configure"
+        var text = "\(count(.create)) to create, \(count(.destroy)) to destroy, \(count(.configure)) to configure"
+        if count(.attach) + count(.detach) > 0 { text += ", \(count(.attach)) to attach, \(count(.detach)) to detach" }
+        return text
     }
 
     static func planText(_ plan: Plan, manifest: Manifest, verbose: Bool) -> String {
@@ -115,6 +123,7 @@ enum Render {
                 for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)  on \(mdev.parent)") }
             }
         }
+        lines += domainLines(inventory)
         for parent in inventory.mdevParents where parent.gpu == nil {
             lines.append("mdev parent '\(parent.name)' (not a PCI GPU)")
             lines += typeLines(parent.types)
@@ -125,6 +134,21 @@ enum Render {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    static func domainLines(_ inventory: Inventory) -> [String] {
+        guard let domains = inventory.domains else { return [] }
+        var lines = ["Domains on \(inventory.hypervisor ?? "libvirt") (\(domains.count)):"]
+        for domain in domains {
+            lines.append("  \(domain.name)  \(domain.state.rawValue)  \(domain.uuid)")
+            var devices: [Hostdev] = []
+            for device in domain.configHostdevs + domain.liveHostdevs where !devices.contains(where: { $0.sameDevice(device) }) { devices.append(device) }
+            for device in devices {
+                let live = domain.liveHostdevs.contains { $0.sameDevice(device) }, config = domain.configHostdevs.contains { $0.sameDevice(device) }
+                lines.append("    hostdev \(device)\(device.kind == .pci ? " managed=\(device.managed ? "yes" : "no")" : "")  \(live && config ? "live and persistent" : live ? "live only" : "persistent only")")
+            }
+        }
+        return lines
     }
 
     static func typeLines(_ types: [MdevType]) -> [String] {

@@ -1,25 +1,44 @@
 import Foundation
 
-/// One host as a command sees it: the sysfs channel (real under `--root`, or a simulated host), the state dir,
-/// and the flow discover → plan → apply over them.
+/// One host as a command sees it: the sysfs channel (real under `--root`, or a simulated host), the
+/// hypervisor (libvirt, opened when a manifest needs it), the state dir, and the flow
+/// discover → plan → apply over them.
 public final class HostSession: @unchecked Sendable {
+    public typealias HypervisorFactory = @Sendable (String) throws -> any HypervisorChannel
+
     public let sysfs: any SysfsChannel
     public let store: StateStore
     /// The simulated kernel, when `--simulate` chose one.
     public let simulation: SimulatedKernel?
+    /// The libvirt URI (for simulated hosts, libvirt's test driver on a file in the state dir).
+    public let libvirtURI: String
+    private let openHypervisor: HypervisorFactory
+    private var openedHypervisor: (any HypervisorChannel)?
+    private let lock = NSLock()
 
-    public init(sysfs: any SysfsChannel, store: StateStore, simulation: SimulatedKernel? = nil) {
+    public static let defaultLibvirtURI = "qemu:///system"
+
+    public init(sysfs: any SysfsChannel, store: StateStore, simulation: SimulatedKernel? = nil,
+                libvirtURI: String = defaultLibvirtURI, hypervisor: @escaping HypervisorFactory = HostSession.noHypervisor) {
         self.sysfs = sysfs
         self.store = store
         self.simulation = simulation
+        self.libvirtURI = libvirtURI
+        openHypervisor = hypervisor
+    }
+
+    /// For builds and tests without libvirt.
+    public static let noHypervisor: HypervisorFactory = { uri in
+        throw ForbcError(.unsupported, "no libvirt backend in this program; cannot connect to '\(uri)'")
     }
 
     /// Opens a real host under `root`, or the simulated host `simulate` whose state lives in the state dir.
     public static func open(root: String = "/", simulate: String? = nil, stateDir: String? = nil,
+                            libvirt: String = defaultLibvirtURI, hypervisor: @escaping HypervisorFactory = noHypervisor,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HostSession {
         guard let profile = simulate else {
             let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? "/var/lib/forbc"))
-            return HostSession(sysfs: RealSysfs(root: root), store: store)
+            return HostSession(sysfs: RealSysfs(root: root), store: store, libvirtURI: libvirt, hypervisor: hypervisor)
         }
         guard root == "/" else {
             throw ForbcError(.invalidInput, "'--root' and '--simulate' exclude each other; a simulated host has no root directory")
@@ -27,7 +46,7 @@ public final class HostSession: @unchecked Sendable {
         guard let fresh = SimulatedProfiles.make(profile) else {
             throw ForbcError(.invalidInput, "unknown simulated host '\(profile)'; choose one of: \(SimulatedProfiles.names.joined(separator: ", "))")
         }
-        let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? defaultSimulationDir(profile, environment)))
+        let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? defaultSimulationDir(profile, environment)).standardizedFileURL)
         let kernel: SimulatedKernel
         if FileManager.default.fileExists(atPath: store.simulatedKernelURL.path) {
             do {
@@ -41,7 +60,16 @@ public final class HostSession: @unchecked Sendable {
         } else {
             kernel = SimulatedKernel(model: fresh)
         }
-        return HostSession(sysfs: kernel, store: store, simulation: kernel)
+        var uri = libvirt
+        if libvirt == defaultLibvirtURI {
+            // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.
+            try store.ensureDirectory()
+            if !FileManager.default.fileExists(atPath: store.simulatedDomainsURL.path) {
+                try SimulatedDomains.initialNodeXML(profile: profile).write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
+            }
+            uri = "test://" + store.simulatedDomainsURL.path
+        }
+        return HostSession(sysfs: kernel, store: store, simulation: kernel, libvirtURI: uri, hypervisor: hypervisor)
     }
 
     static func defaultSimulationDir(_ profile: String, _ environment: [String: String]) -> String {
@@ -53,15 +81,45 @@ public final class HostSession: @unchecked Sendable {
     /// A sentence for people saying plainly what host this is.
     public var banner: String {
         if let simulation {
-            return "SIMULATED host '\(simulation.model.profile)' (\(simulation.model.provenance)); state in \(store.directory.path); no real device is touched"
+            return "SIMULATED host '\(simulation.model.profile)' (\(simulation.model.provenance)); hypervisor \(libvirtURI); state in \(store.directory.path); no real device is touched"
         }
         return sysfs.summary
     }
 
-    public func discover() throws -> Inventory { try Discovery(sysfs: sysfs).inventory() }
+    /// The libvirt connection, opened on first use.
+    public func hypervisor() throws -> any HypervisorChannel {
+        try lock.withLock {
+            if let openedHypervisor { return openedHypervisor }
+            let opened = try openHypervisor(libvirtURI)
+            openedHypervisor = opened
+            return opened
+        }
+    }
 
-    public func plan(_ manifest: Manifest) throws -> Plan {
-        try Planner(manifest: manifest, inventory: discover(), state: store.load()).plan()
+    var hypervisorIfOpen: (any HypervisorChannel)? { lock.withLock { openedHypervisor } }
+
+    /// Partitions from sysfs; domains from libvirt when `domains` says so.
+    public func discover(domains: Bool = false) throws -> Inventory {
+        var inventory = try Discovery(sysfs: sysfs).inventory()
+        if domains {
+            let hypervisor = try hypervisor()
+            inventory.domains = try hypervisor.domains().map { $0.summary() }
+            inventory.hypervisor = hypervisor.uri
+        }
+        return inventory
+    }
+
+    /// Whether planning `manifest` needs libvirt: it declares VMs, or forbc attached something before.
+    public func needsHypervisor(_ manifest: Manifest) throws -> Bool {
+        try !manifest.vms.isEmpty || !store.load().attachments.isEmpty
+    }
+
+    public func plan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
+        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest)), state: store.load(), force: force).plan()
+    }
+
+    public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
+        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest)), state: store.load(), force: force).destroyPlan()
     }
 
     /// Applies a plan under the host lock, saving the simulated host whatever happens.
@@ -70,13 +128,17 @@ public final class HostSession: @unchecked Sendable {
         let lock = try HostLock.acquire(at: store.lockURL)
         defer { lock.release() }
         defer { try? persist() }
-        return try Applier(sysfs: sysfs, store: store).apply(plan)
+        let changesDomains = plan.actions.contains { $0.domain != nil }
+        return try Applier(sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, store: store).apply(plan)
     }
 
-    /// Saves the simulated kernel's state so the next command sees it.
+    /// Saves the simulated kernel, and the test driver's domains, so the next command sees them.
     public func persist() throws {
         guard let simulation else { return }
         try store.ensureDirectory()
         try simulation.save(to: store.simulatedKernelURL)
+        if let hypervisor = hypervisorIfOpen, hypervisor.mutations > 0, hypervisor.uri == "test://" + store.simulatedDomainsURL.path {
+            try SimulatedDomains.nodeXML(from: hypervisor.domains()).write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
+        }
     }
 }

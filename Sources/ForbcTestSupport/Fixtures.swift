@@ -1,4 +1,5 @@
 import ForbcCore
+import ForbcLibvirt
 import Foundation
 
 /// Paths of the repository, for tests and the benchmark.
@@ -26,7 +27,7 @@ public final class SimulatedHostFixture: @unchecked Sendable {
 
     public init(profile: String) throws {
         directory = makeTemporaryDirectory("forbc-\(profile)")
-        session = try HostSession.open(simulate: profile, stateDir: directory.path)
+        session = try HostSession.open(simulate: profile, stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
         kernel = session.simulation!
     }
 
@@ -51,6 +52,9 @@ public final class SimulatedHostFixture: @unchecked Sendable {
         return (report, kernel.counters.writes - before)
     }
 
-    public func inventory() throws -> Inventory { try session.discover() }
+    public func inventory(domains: Bool = false) throws -> Inventory { try session.discover(domains: domains) }
+
+    /// A fresh connection to the simulated host's test driver, as the next command would open it.
+    public func libvirt() throws -> LibvirtConnection { try LibvirtConnection(uri: session.libvirtURI) }
     public func state() throws -> HostState { try session.store.load() }
 }

@@ -3,10 +3,12 @@
 /// report of what was done, what failed and what was not attempted. A rerun converges.
 public struct Applier: Sendable {
     public let sysfs: any SysfsChannel
+    public let hypervisor: (any HypervisorChannel)?
     public let store: StateStore
 
-    public init(sysfs: any SysfsChannel, store: StateStore) {
+    public init(sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, store: StateStore) {
         self.sysfs = sysfs
+        self.hypervisor = hypervisor
         self.store = store
     }
 
@@ -17,6 +19,8 @@ public struct Applier: Sendable {
         public var alreadyDone: [PlannedAction] = []
         public var failed: (action: PlannedAction, error: ForbcError)?
         public var notAttempted: [PlannedAction] = []
+        /// What people should know (a driver that cannot hot-plug).
+        public var notes: [String] = []
         public var succeeded: Bool { failed == nil }
         public init() {}
     }
@@ -27,14 +31,15 @@ public struct Applier: Sendable {
         var state = try store.load()
         for (index, action) in plan.actions.enumerated() {
             do {
-                if try check(action) {
-                    try sysfs.write(action.path, action.value)
+                if try perform(action, state: &state, report: &report) {
                     report.done.append(action)
                 } else {
                     report.alreadyDone.append(action)
                 }
                 for name in action.forgets { state.forget(name) }
                 for record in action.records { state.record(record) }
+                for attachment in action.attachmentForgets { state.forget(attachment) }
+                for attachment in action.attachmentRecords { state.record(attachment) }
                 try store.save(state)
             } catch {
                 let failure = error as? ForbcError ?? ForbcError(.system, "\(error)")
@@ -43,19 +48,30 @@ public struct Applier: Sendable {
                 return report
             }
         }
-        // Converged: the state dir now owns every declared partition, at the identity it has.
+        // Converged: the state dir now owns every declared partition and attachment, at the identity it has.
         state.host = plan.host
         for partition in plan.partitions where partition.kind != .mig {
             state.record(OwnedPartition(name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: partition.uuid,
                                         address: partition.address, parent: partition.parent, type: partition.type,
                                         typeName: partition.typeName))
         }
+        for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)
         return report
     }
 
-    /// Re-reads the host for one action: true to act, false when its result already holds; throws when the
-    /// host changed in a way the plan did not expect.
+    /// Re-reads, then acts; false when the action's result already holds.
+    func perform(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
+        if case .attachment(let domain, let device, let scope, let present) = action.precondition {
+            return try changeAttachment(domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
+        }
+        guard try check(action) else { return false }
+        try sysfs.write(action.path, action.value)
+        return true
+    }
+
+    /// Re-reads the host for one sysfs action: true to act, false when its result already holds; throws when
+    /// the host changed in a way the plan did not expect.
     func check(_ action: PlannedAction) throws -> Bool {
         switch action.precondition {
         case .mdevAbsent(let uuid, let parent, let type):
@@ -78,6 +94,8 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
+        case .attachment:
+            return true
         }
     }
 
@@ -89,5 +107,47 @@ public struct Applier: Sendable {
             throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
         }
         return true
+    }
+
+    /// Attach or detach one hostdev, only in the definitions that still need it. A driver that cannot
+    /// (libvirt's test driver; some drivers for shut-off domains) gets its persistent definition edited and
+    /// redefined; a live change it cannot make is recorded, and waits for the domain's next start.
+    func changeAttachment(domain name: String, device: Hostdev, scope: AttachScope, detach: Bool,
+                          state: inout HostState, report: inout Report) throws -> Bool {
+        guard let hypervisor else {
+            throw ForbcError(.unsupported, "the plan changes domain '\(name)' but no libvirt connection is open")
+        }
+        let domain = try hypervisor.domain(named: name)
+        let now = domain.summary()
+        func needs(_ list: [Hostdev]) -> Bool { list.contains { $0.sameDevice(device) } == detach }
+        var todo = AttachScope(live: scope.live && domain.isActive && needs(now.liveHostdevs),
+                               config: scope.config && needs(now.configHostdevs))
+        guard todo.live || todo.config else { return false }
+        let verb = detach ? "detach" : "attach"
+        func call(_ scope: AttachScope) throws {
+            if detach { try hypervisor.detach(device.xml, from: name, scope: scope) } else { try hypervisor.attach(device.xml, to: name, scope: scope) }
+        }
+        do {
+            try call(todo)
+            return true
+        } catch let error as ForbcError where error.code == .unsupported {
+            if todo.live {
+                if !state.noLiveAttach.contains(hypervisor.uri) { state.noLiveAttach.append(hypervisor.uri) }
+                report.notes.append("the driver of '\(hypervisor.uri)' cannot \(verb) '\(device.id)' live (\(error.message)); '\(name)' sees the change at its next start")
+                todo.live = false
+            }
+            guard todo.config else { return true }
+            if scope.live {
+                // Maybe only the live half was unsupported.
+                do {
+                    try call(todo)
+                    return true
+                } catch let again as ForbcError where again.code == .unsupported {}
+            }
+            let definition = try hypervisor.domain(named: name).persistentXML
+            let edited = detach ? try DomainXML.removing(device, from: definition) : try DomainXML.adding(device, to: definition)
+            try hypervisor.define(edited)
+            return true
+        }
     }
 }

@@ -24,14 +24,50 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
     }
 }
 
+/// A hostdev forbc put into a domain.
+public struct OwnedAttachment: Sendable, Codable, Equatable {
+    public var domain: String
+    public var partition: String
+    public var hostdev: Hostdev
+
+    public init(domain: String, partition: String, hostdev: Hostdev) {
+        self.domain = domain
+        self.partition = partition
+        self.hostdev = hostdev
+    }
+}
+
 /// What forbc remembers about a host between runs.
 public struct HostState: Sendable, Codable, Equatable {
     public var host: String?
     public var partitions: [OwnedPartition]
+    public var attachments: [OwnedAttachment]
+    /// libvirt URIs whose driver cannot hot-plug: live changes there wait for the domain's next start.
+    public var noLiveAttach: [String]
 
-    public init(host: String? = nil, partitions: [OwnedPartition] = []) {
+    public init(host: String? = nil, partitions: [OwnedPartition] = [], attachments: [OwnedAttachment] = [], noLiveAttach: [String] = []) {
         self.host = host
         self.partitions = partitions
+        self.attachments = attachments
+        self.noLiveAttach = noLiveAttach
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        host = try container.decodeIfPresent(String.self, forKey: .host)
+        partitions = try container.decodeIfPresent([OwnedPartition].self, forKey: .partitions) ?? []
+        attachments = try container.decodeIfPresent([OwnedAttachment].self, forKey: .attachments) ?? []
+        noLiveAttach = try container.decodeIfPresent([String].self, forKey: .noLiveAttach) ?? []
+    }
+
+    public mutating func record(_ attachment: OwnedAttachment) {
+        attachments.removeAll { $0.domain == attachment.domain && $0.hostdev.sameDevice(attachment.hostdev) }
+        attachments.append(attachment)
+        attachments.sort { ($0.domain, $0.partition) < ($1.domain, $1.partition) }
+    }
+
+    public mutating func forget(_ attachment: OwnedAttachment) {
+        attachments.removeAll { $0.domain == attachment.domain && $0.hostdev.sameDevice(attachment.hostdev) }
     }
 
     public func owned(uuid: String) -> OwnedPartition? { partitions.first { $0.uuid == uuid } }
@@ -55,6 +91,7 @@ public struct StateStore: Sendable {
     public var stateURL: URL { directory.appendingPathComponent("state.json") }
     public var lockURL: URL { directory.appendingPathComponent("apply.lock") }
     public var simulatedKernelURL: URL { directory.appendingPathComponent("simulated-host.json") }
+    public var simulatedDomainsURL: URL { directory.appendingPathComponent("simulated-libvirt.xml") }
 
     public func load() throws -> HostState {
         guard FileManager.default.fileExists(atPath: stateURL.path) else { return HostState() }

@@ -51,7 +51,9 @@ public struct Discovery: Sendable {
         var vfs: [VirtualFunction] = []
         if let total = try sysfs.value(SysPath.pci(address, "sriov_totalvfs")).flatMap({ Int($0) }) {
             let num = try sysfs.value(SysPath.pci(address, "sriov_numvfs")).flatMap { Int($0) } ?? 0
-            sriov = SRIOVState(totalVFs: total, numVFs: num)
+            sriov = SRIOVState(totalVFs: total, numVFs: num,
+                               offset: try sysfs.value(SysPath.pci(address, "sriov_offset")).flatMap { Int($0) },
+                               stride: try sysfs.value(SysPath.pci(address, "sriov_stride")).flatMap { Int($0) })
             for link in try sysfs.entries(SysPath.pci(address)) where link.hasPrefix("virtfn") {
                 guard let index = Int(link.dropFirst(6)), let vf = try sysfs.linkName(SysPath.pci(address, link)),
                       Patterns.isPCIAddress(vf) else { continue }

@@ -8,6 +8,10 @@ public struct Inventory: Sendable, Codable, Equatable {
     public var simulated: Bool
     /// Where it was read from, for people.
     public var source: String
+    /// libvirt's domains with their hostdevs, when the hypervisor was consulted.
+    public var domains: [Domain]?
+    /// The libvirt URI the domains came from.
+    public var hypervisor: String?
 
     public init(gpus: [GPU] = [], mdevParents: [MdevParent] = [], mdevs: [MediatedDevice] = [], simulated: Bool = false, source: String = "") {
         self.gpus = gpus
@@ -20,6 +24,7 @@ public struct Inventory: Sendable, Codable, Equatable {
     public func gpu(_ address: String) -> GPU? { gpus.first { $0.address == address } }
     public func parent(_ name: String) -> MdevParent? { mdevParents.first { $0.name == name } }
     public func mdev(_ uuid: String) -> MediatedDevice? { mdevs.first { $0.uuid == uuid } }
+    public func domain(_ name: String) -> Domain? { domains?.first { $0.name == name } }
 }
 
 /// A PCI display device of NVIDIA, AMD or Intel (a physical function).
@@ -49,6 +54,31 @@ public struct GPU: Sendable, Codable, Equatable {
 public struct SRIOVState: Sendable, Codable, Equatable {
     public var totalVFs: Int
     public var numVFs: Int
+    /// `sriov_offset` and `sriov_stride`: where VF routing ids start, so VF addresses are known before enabling.
+    public var offset: Int?
+    public var stride: Int?
+
+    /// The address VF `index` will have.
+    public func vfAddress(of pf: String, index: Int) -> String? {
+        guard let offset, let stride else { return nil }
+        return PCIAddressMath.vf(pf, offset: offset, stride: stride, index: index)
+    }
+}
+
+/// Routing-id arithmetic of PCIe SR-IOV: VF n of a PF is at RID(PF) + offset + n × stride.
+public enum PCIAddressMath {
+    public static func vf(_ pf: String, offset: Int, stride: Int, index: Int) -> String {
+        let parts = pf.split(separator: ":")
+        let devfn = parts[2].split(separator: ".")
+        let bus = Int(parts[1], radix: 16)!, device = Int(devfn[0], radix: 16)!, function = Int(devfn[1])!
+        let vf = (bus << 8 | device << 3 | function) + offset + index * stride
+        return "\(parts[0]):" + hex(vf >> 8) + ":" + hex((vf >> 3) & 31) + ".\(vf & 7)"
+    }
+
+    static func hex(_ value: Int) -> String {
+        let text = String(value, radix: 16)
+        return text.count < 2 ? "0" + text : text
+    }
 }
 
 /// A virtual function of a GPU.

@@ -6,7 +6,16 @@ public struct DriftReport: Sendable, Codable, Equatable {
         /// missing (declared, absent), unexpected (present, not declared), changed (present, not as declared)
         public var kind: String
         public var partition: String
+        /// The domain, for attachments.
+        public var domain: String?
         public var detail: String
+
+        public init(kind: String, partition: String, domain: String? = nil, detail: String) {
+            self.kind = kind
+            self.partition = partition
+            self.domain = domain
+            self.detail = detail
+        }
     }
 
     public var host: String
@@ -35,6 +44,12 @@ public struct DriftReport: Sendable, Codable, Equatable {
             case .configure:
                 if action.value == "0" && plan.actions.contains(where: { $0.action == .configure && $0.path == action.path && $0.value != "0" }) { continue }
                 items.append(Item(kind: "changed", partition: action.target, detail: "\(action.path) differs: \(action.reason)"))
+            case .attach:
+                items.append(Item(kind: "missing", partition: action.target, domain: action.domain,
+                                  detail: "'\(action.target)' is not attached to domain '\(action.domain ?? "?")' (\(action.scope?.description ?? "")): \(action.reason)"))
+            case .detach:
+                items.append(Item(kind: "unexpected", partition: action.target, domain: action.domain,
+                                  detail: "'\(action.target)' is attached to domain '\(action.domain ?? "?")' (\(action.scope?.description ?? "")): \(action.reason)"))
             default:
                 items.append(Item(kind: "changed", partition: action.target, detail: action.reason))
             }

@@ -14,6 +14,8 @@ public struct Exporter: Sendable {
     public func manifest(hostName: String? = nil) -> String {
         let host = hostName ?? state.host ?? "exported-host"
         var gpus: [String] = []
+        /// Exported partition names by the hostdev a domain would hold.
+        var byDevice: [(Hostdev, String)] = []
         var used: Set<String> = []
         func unique(_ name: String) -> String {
             var candidate = name, n = 1
@@ -40,6 +42,7 @@ public struct Exporter: Sendable {
                 for vf in vgpus {
                     let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
                     let name = unique(owned?.name ?? "vgpu-" + vf.address.split(separator: ":").dropFirst().joined(separator: "-").replacingOccurrences(of: ".", with: "-"))
+                    byDevice.append((Hostdev.pci(vf.address, managed: false), name))
                     var fields = "name: \(quote(name)), type: \(quote("\(vf.vgpu!.current)"))"
                     if let uuid = owned?.uuid { fields += ", uuid: \(quote(uuid))" }
                     lines.append("      - {\(fields)}")
@@ -51,11 +54,14 @@ public struct Exporter: Sendable {
             if let sriov = gpu.sriov, sriov.numVFs > 0, gpu.vendor != .nvidia || !sriovRecords.isEmpty {
                 let base = sriovRecords.first.map { $0.name.split(separator: "-").dropLast().joined(separator: "-") } ?? "vf"
                 used.formUnion((0..<sriov.numVFs).map { "\(base)-\($0)" })
+                for vf in gpu.vfs { byDevice.append((Hostdev.pci(vf.address, managed: true), "\(base)-\(vf.index)")) }
                 gpus.append("  - select: \(select)\n    sriov: {name: \(quote(base)), vfs: \(sriov.numVFs)}")
                 continue
             }
             if let passthrough = state.partitions.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address }) {
-                gpus.append("  - select: \(select)\n    passthrough: {name: \(quote(unique(passthrough.name)))}")
+                let name = unique(passthrough.name)
+                byDevice.append((Hostdev.pci(gpu.address, managed: true), name))
+                gpus.append("  - select: \(select)\n    passthrough: {name: \(quote(name))}")
             }
         }
         var text = """
@@ -68,14 +74,35 @@ public struct Exporter: Sendable {
 
         """
         text += gpus.isEmpty ? "  gpus: []\n" : "  gpus:\n" + gpus.joined(separator: "\n") + "\n"
+        // Attachments of the exported partitions; other hostdevs of the domains are not forbc's to declare.
+        var vms: [String] = []
+        for domain in inventory.domains ?? [] {
+            var names: [String] = []
+            var live = true
+            for device in domain.configHostdevs {
+                guard let name = byDevice.first(where: { $0.0.sameDevice(device) })?.1 ?? exportedMdevs[device.id] else { continue }
+                names.append(name)
+                if domain.isActive && !domain.liveHostdevs.contains(where: { $0.sameDevice(device) }) { live = false }
+            }
+            guard !names.isEmpty else { continue }
+            vms.append("    - {domain: \(quote(domain.name)), attach: [\(names.map(quote).joined(separator: ", "))], live: \(domain.isActive && live)}")
+        }
+        if !vms.isEmpty { text += "  vms:\n" + vms.joined(separator: "\n") + "\n" }
         text += "  prune: managed\n"
         return text
+    }
+
+    /// The name each mdev is exported under (the recorded name, or one made from its UUID).
+    var exportedMdevs: [String: String] {
+        var names: [String: String] = [:]
+        for mdev in inventory.mdevs { names[mdev.uuid] = state.owned(uuid: mdev.uuid)?.name ?? "mdev-" + mdev.uuid.prefix(8) }
+        return names
     }
 
     func entry(select: String, mdevs: [MediatedDevice], unique: (String) -> String) -> String {
         var lines = ["  - select: \(select)", "    vgpu:"]
         for mdev in mdevs {
-            let name = unique(state.owned(uuid: mdev.uuid)?.name ?? "mdev-" + mdev.uuid.prefix(8))
+            let name = unique(exportedMdevs[mdev.uuid]!)
             lines.append("      - {name: \(quote(name)), type: \(quote(mdev.type)), uuid: \(quote(mdev.uuid))}")
         }
         return lines.joined(separator: "\n")

@@ -39,6 +39,9 @@ public enum Precondition: Sendable, Equatable {
     case numVFs(pf: String, current: Int)
     /// vGPU on VF: `current_vgpu_type` still reads `current`.
     case vgpuType(vf: String, current: Int)
+    /// Attach (present: false) or detach (present: true): the domain's definitions in `scope` still
+    /// (do not) hold the hostdev; a definition that already matches is left alone.
+    case attachment(domain: String, hostdev: Hostdev, scope: AttachScope, present: Bool)
 }
 
 /// One step of a plan.
@@ -65,10 +68,19 @@ public struct PlannedAction: Sendable, Equatable {
     /// What the state dir records once this action is done (nil: nothing new), and which record it drops.
     public var records: [OwnedPartition]
     public var forgets: [String]
+    /// For attach and detach: the domain, the hostdev and the definitions touched.
+    public var domain: String?
+    public var hostdev: Hostdev?
+    public var scope: AttachScope?
+    /// Attachments the state dir records or drops once this action is done.
+    public var attachmentRecords: [OwnedAttachment]
+    public var attachmentForgets: [OwnedAttachment]
 
     public init(action: Verb, target: String, reason: String, kind: PartitionKind, gpu: String? = nil, parent: String? = nil,
                 type: String? = nil, typeName: String? = nil, uuid: String? = nil, address: String? = nil,
-                path: String, value: String, precondition: Precondition, records: [OwnedPartition] = [], forgets: [String] = []) {
+                path: String, value: String, precondition: Precondition, records: [OwnedPartition] = [], forgets: [String] = [],
+                domain: String? = nil, hostdev: Hostdev? = nil, scope: AttachScope? = nil,
+                attachmentRecords: [OwnedAttachment] = [], attachmentForgets: [OwnedAttachment] = []) {
         self.action = action
         self.target = target
         self.reason = reason
@@ -84,6 +96,11 @@ public struct PlannedAction: Sendable, Equatable {
         self.precondition = precondition
         self.records = records
         self.forgets = forgets
+        self.domain = domain
+        self.hostdev = hostdev
+        self.scope = scope
+        self.attachmentRecords = attachmentRecords
+        self.attachmentForgets = attachmentForgets
     }
 }
 
@@ -93,6 +110,8 @@ public struct Plan: Sendable, Equatable {
     public var simulated: Bool
     public var actions: [PlannedAction]
     public var partitions: [DesiredPartition]
+    /// The attachments the manifest declares, as they will be.
+    public var attachments: [OwnedAttachment] = []
     public var prune: PrunePolicy
     /// Things people should know that do not stop the plan (sections no backend handles yet).
     public var notes: [String] = []

@@ -4,8 +4,9 @@ extension Planner {
     public func destroyPlan() throws -> Plan {
         var work = PlanBuilder(manifest: manifest, inventory: inventory, state: state)
         work.buildDestroy()
+        if work.errors.isEmpty { work.planAttachments(force: force, detachOnly: true) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
-        return Plan(host: manifest.name, simulated: inventory.simulated, actions: work.destroyActions + work.configureActions,
+        return Plan(host: manifest.name, simulated: inventory.simulated, actions: work.detachActions + work.destroyActions + work.configureActions,
                     createActions: [], partitions: [], prune: manifest.prune)
     }
 }

@@ -28,9 +28,10 @@ extension PlanBuilder {
             return
         }
         let names = mine.filter { $0.kind == .sriovVF }.map(\.name)
-        for (i, name) in names.enumerated() where i < gpu.vfs.count && wanted == current {
+        // VF addresses are known before the VFs exist: routing id of the PF + sriov_offset + n × sriov_stride.
+        for (i, name) in names.enumerated() {
             if var partition = desired.first(where: { $0.name == name }) {
-                partition.address = gpu.vfs[i].address
+                partition.address = wanted == current && i < gpu.vfs.count ? gpu.vfs[i].address : sriov.vfAddress(of: gpu.address, index: i)
                 replaceDesired(partition)
             }
         }
@@ -54,7 +55,9 @@ extension PlanBuilder {
                 reason: current == 0 ? "declared, not present: the manifest wants \(wanted) VFs and none are enabled" : "re-enabled with \(wanted) VFs",
                 kind: .sriovVF, gpu: gpu.address, address: gpu.address, path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "\(wanted)",
                 precondition: .numVFs(pf: gpu.address, current: 0),
-                records: names.map { OwnedPartition(name: $0, kind: .sriovVF, gpu: gpu.address) }))
+                records: names.enumerated().map { i, name in
+                    OwnedPartition(name: name, kind: .sriovVF, gpu: gpu.address, address: sriov.vfAddress(of: gpu.address, index: i))
+                }))
         }
     }
 

@@ -4,11 +4,14 @@ public struct Planner: Sendable {
     public var manifest: Manifest
     public var inventory: Inventory
     public var state: HostState
+    /// Detach partitions from running domains so that they can be destroyed.
+    public var force: Bool
 
-    public init(manifest: Manifest, inventory: Inventory, state: HostState) {
+    public init(manifest: Manifest, inventory: Inventory, state: HostState, force: Bool = false) {
         self.manifest = manifest
         self.inventory = inventory
         self.state = state
+        self.force = force
     }
 
     /// One GPU (or non-PCI mdev parent) that a `gpus[]` entry selected.
@@ -24,13 +27,15 @@ public struct Planner: Sendable {
     public func plan() throws -> Plan {
         var work = PlanBuilder(manifest: manifest, inventory: inventory, state: state)
         work.build()
+        if work.errors.isEmpty { work.planAttachments(force: force) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
         var plan = Plan(host: manifest.name, simulated: inventory.simulated,
-                        actions: work.destroyActions + work.configureActions + work.createActions,
+                        actions: work.detachActions + work.destroyActions + work.configureActions + work.createActions + work.attachActions,
                         partitions: work.desired, prune: manifest.prune)
-        let attachments = manifest.vms.reduce(0) { $0 + $1.attach.count }
-        if attachments > 0 {
-            plan.notes.append("'spec.vms' asks for \(attachments) attachment(s) to \(manifest.vms.count) domain(s); this build has no libvirt backend yet, so they are not planned")
+        plan.attachments = manifest.vms.flatMap { vm in
+            vm.attach.compactMap { name in
+                work.desired.first { $0.name == name }.flatMap { work.hostdev(for: $0) }.map { OwnedAttachment(domain: vm.domain, partition: name, hostdev: $0) }
+            }
         }
         return plan
     }
@@ -46,6 +51,8 @@ struct PlanBuilder {
     var destroyActions: [PlannedAction] = []
     var configureActions: [PlannedAction] = []
     var createActions: [PlannedAction] = []
+    var detachActions: [PlannedAction] = []
+    var attachActions: [PlannedAction] = []
     /// UUIDs and VF addresses already planned for destruction, so no partition is destroyed twice.
     var destroyed: Set<String> = []
     var targetedIDs: Set<String> = []

@@ -75,17 +75,7 @@ struct SimTree {
 
     /// A VF's address from its PF's routing id, the SR-IOV offset and stride (PCIe SR-IOV capability).
     static func vfAddress(_ pf: String, _ sriov: SimSRIOV, _ index: Int) -> String {
-        let parts = pf.split(separator: ":")
-        let devfn = parts[2].split(separator: ".")
-        let bus = Int(parts[1], radix: 16)!, device = Int(devfn[0], radix: 16)!, function = Int(devfn[1])!
-        let rid = bus << 8 | device << 3 | function
-        let vf = rid + sriov.offset + index * sriov.stride
-        return "\(parts[0]):" + hex(vf >> 8, 2) + ":" + hex((vf >> 3) & 31, 2) + ".\(vf & 7)"
-    }
-
-    static func hex(_ value: Int, _ width: Int) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+        PCIAddressMath.vf(pf, offset: sriov.offset, stride: sriov.stride, index: index)
     }
 
     /// (PF, VF index) for an address; index nil for the PF itself.

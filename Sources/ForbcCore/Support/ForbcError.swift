@@ -17,8 +17,10 @@ public struct ForbcError: Error, LocalizedError, CustomStringConvertible, Sendab
         case locked
         /// The user did not confirm a destructive change.
         case notConfirmed
-        /// A capability this build or host does not have.
+        /// A capability this build, host or driver does not have.
         case unsupported
+        /// The hypervisor (libvirt) refused a call; the message holds libvirt's own words.
+        case hypervisor
     }
 
     public var code: Code

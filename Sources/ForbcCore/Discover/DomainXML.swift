@@ -1,0 +1,69 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// Reading and editing libvirt domain XML: the hostdevs a definition holds, and a definition with one
+/// hostdev added or removed (for drivers that cannot attach, forbc redefines the domain).
+public enum DomainXML {
+    /// The mdev and PCI hostdevs of a domain definition.
+    public static func hostdevs(in xml: String) -> [Hostdev] {
+        guard let document = try? XMLDocument(xmlString: xml, options: []),
+              let nodes = try? document.nodes(forXPath: "/domain/devices/hostdev") else { return [] }
+        return nodes.compactMap { ($0 as? XMLElement).flatMap(hostdev) }
+    }
+
+    static func hostdev(_ element: XMLElement) -> Hostdev? {
+        guard element.attribute(forName: "mode")?.stringValue ?? "subsystem" == "subsystem",
+              let type = element.attribute(forName: "type")?.stringValue,
+              let address = (try? element.nodes(forXPath: "source/address"))?.first as? XMLElement else { return nil }
+        switch type {
+        case "mdev":
+            return address.attribute(forName: "uuid")?.stringValue.map { Hostdev.mdev($0) }
+        case "pci":
+            func field(_ name: String, _ width: Int) -> String? {
+                guard let text = address.attribute(forName: name)?.stringValue else { return name == "domain" ? "0000" : nil }
+                let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+                guard let value = Int(digits, radix: 16) else { return nil }
+                let hex = String(value, radix: 16)
+                return String(repeating: "0", count: max(0, width - hex.count)) + hex
+            }
+            guard let domain = field("domain", 4), let bus = field("bus", 2), let slot = field("slot", 2),
+                  let function = address.attribute(forName: "function")?.stringValue.flatMap({ Int($0.replacingOccurrences(of: "0x", with: ""), radix: 16) })
+            else { return nil }
+            let managed = element.attribute(forName: "managed")?.stringValue == "yes"
+            return Hostdev.pci("\(domain):\(bus):\(slot).\(function)", managed: managed)
+        default:
+            return nil
+        }
+    }
+
+    /// The definition with `hostdev` appended to its devices.
+    public static func adding(_ hostdev: Hostdev, to xml: String) throws -> String {
+        let document = try parse(xml)
+        guard let devices = try document.nodes(forXPath: "/domain/devices").first as? XMLElement else {
+            throw ForbcError(.system, "the domain definition has no <devices> element")
+        }
+        devices.addChild(try XMLElement(xmlString: hostdev.xml))
+        return document.xmlString(options: [.nodePrettyPrint])
+    }
+
+    /// The definition without any hostdev naming the same device.
+    public static func removing(_ hostdev: Hostdev, from xml: String) throws -> String {
+        let document = try parse(xml)
+        for node in try document.nodes(forXPath: "/domain/devices/hostdev") {
+            if let element = node as? XMLElement, let found = Self.hostdev(element), found.sameDevice(hostdev) {
+                element.detach()
+            }
+        }
+        return document.xmlString(options: [.nodePrettyPrint])
+    }
+
+    static func parse(_ xml: String) throws -> XMLDocument {
+        do {
+            return try XMLDocument(xmlString: xml, options: [])
+        } catch {
+            throw ForbcError(.system, "cannot parse the domain XML libvirt returned: \(error)")
+        }
+    }
+}
