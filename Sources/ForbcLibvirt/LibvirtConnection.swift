@@ -111,6 +111,14 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         }
     }
 
+    /// virDomainUndefine (tests and the lab clean up the domains they defined).
+    public func undefine(_ name: String) throws {
+        guard let domain = virDomainLookupByName(connection, name) else { throw Self.error("virDomainLookupByName('\(name)')") }
+        defer { virDomainFree(domain) }
+        counted()
+        guard virDomainUndefine(domain) == 0 else { throw Self.error("virDomainUndefine('\(name)')") }
+    }
+
     public func define(_ domainXML: String) throws {
         counted()
         guard let domain = virDomainDefineXML(connection, domainXML) else { throw Self.error("virDomainDefineXML") }

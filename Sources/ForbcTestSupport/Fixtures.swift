@@ -23,18 +23,25 @@ public func makeTemporaryDirectory(_ label: String = "forbc") -> URL {
 public final class SimulatedHostFixture: @unchecked Sendable {
     public let directory: URL
     public let kernel: SimulatedKernel
-    public let session: HostSession
+    private let first: HostSession
 
     public init(profile: String) throws {
         directory = makeTemporaryDirectory("forbc-\(profile)")
-        session = try HostSession.open(simulate: profile, stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
-        kernel = session.simulation!
+        first = try HostSession.open(simulate: profile, stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
+        kernel = first.simulation!
     }
 
     public init(model: SimulatedHostModel) {
         directory = makeTemporaryDirectory("forbc-\(model.profile)")
         kernel = SimulatedKernel(model: model)
-        session = HostSession(sysfs: kernel, store: StateStore(directory: directory), simulation: kernel)
+        first = HostSession(sysfs: kernel, store: StateStore(directory: directory), simulation: kernel)
+    }
+
+    /// A session as a new command would open it: the same simulated kernel, a fresh libvirt connection that
+    /// starts from the test driver's file (so changes made behind forbc's back are seen).
+    public var session: HostSession {
+        HostSession(sysfs: kernel, store: first.store, simulation: kernel, libvirtURI: first.libvirtURI,
+                    hypervisor: { try LibvirtConnection(uri: $0) })
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -48,6 +55,7 @@ public final class SimulatedHostFixture: @unchecked Sendable {
     @discardableResult
     public func apply(_ manifest: Manifest) throws -> (report: Applier.Report, writes: Int) {
         let before = kernel.counters.writes
+        let session = self.session
         let report = try session.apply(try session.plan(manifest))
         return (report, kernel.counters.writes - before)
     }

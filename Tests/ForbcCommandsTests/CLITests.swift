@@ -212,3 +212,38 @@ struct CLITests {
         #expect(try run(["--version"]) == 0)
     }
 }
+
+@Suite("the command line with libvirt")
+struct CLILibvirtTests {
+    static let profiles = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "mtty"]
+
+    @Test("each profile's manifest plans attach actions on a fresh simulated host, and none after apply", arguments: profiles)
+    func attachActions(profile: String) throws {
+        let cli = CLI()
+        let manifest = RepositoryPaths.manifest(profile)
+        let plan = cli.sim(profile, "plan", [manifest, "--output", "json"])
+        #expect(plan.code == 0, "\(plan.stderr)")
+        let actions = try #require((try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["actions"] as? [[String: Any]])
+        #expect(actions.contains { $0["action"] as? String == "attach" && $0["domain"] is String })
+        #expect(cli.sim(profile, "apply", [manifest]).code == 0)
+        let after = cli.sim(profile, "plan", [manifest, "--output", "json"])
+        let remaining = try #require((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["actions"] as? [[String: Any]])
+        #expect(remaining.isEmpty, "\(remaining)")
+        #expect(cli.sim(profile, "drift", [manifest]).code == 0)
+    }
+
+    @Test("a bad URI and a missing domain exit 1 with libvirt's words and change nothing")
+    func errors() throws {
+        let cli = CLI()
+        let manifest = RepositoryPaths.manifest("mtty")
+        let badURI = cli.sim("mtty", "apply", [manifest, "--libvirt", "test:///nonexistent/forbc.xml"])
+        #expect(badURI.code == 1)
+        #expect(badURI.stderr.contains("error: libvirt: connecting to 'test:///nonexistent/forbc.xml' failed: "))
+        let ghost = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: g}\nspec:\n  gpus:\n    - select: {parent: mtty}\n      vgpu: [{name: s, type: mtty-1}]\n  vms:\n    - {domain: ghost, attach: [s]}\n")
+        let missing = cli.sim("mtty", "apply", [ghost])
+        #expect(missing.code == 1)
+        #expect(missing.stderr.hasSuffix("\(ghost):9:7: error: domain 'ghost' is not defined on 'test://\(cli.stateDir.path)/simulated-libvirt.xml'; define it first, or fix the name\n"))
+        // Nothing changed: the simulated host still has no mdev.
+        #expect(!cli.sim("mtty", "discover").stdout.contains("mdevs ("))
+    }
+}
