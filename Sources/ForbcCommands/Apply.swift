@@ -7,8 +7,7 @@ struct Apply: ForbcSubcommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
-    var file: String
+    @OptionGroup var arguments: ManifestArguments
 
     @Flag(help: "Destroy partitions without asking.")
     var yes = false
@@ -16,14 +15,9 @@ struct Apply: ForbcSubcommand {
     @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
     var noBench = false
 
-    @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
-    var force = false
-
     func execute() throws {
-        let manifest = try loadManifest(file)
         let host = try global.openHost()
-        let plan = try host.plan(manifest, force: force)
-        for note in plan.notes { Console.current.err("note: \(note)") }
+        let (manifest, plan) = try arguments.plan(on: host)
         try executePlan(plan, on: host, global: global, yes: yes, verb: "apply")
         if !noBench && !manifest.benchmarks.isEmpty {
             Console.current.err("note: the manifest names \(manifest.benchmarks.count) benchmark suite(s); this build of forbc has no benchmark runner yet, so none ran")

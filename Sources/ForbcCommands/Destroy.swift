@@ -7,19 +7,14 @@ struct Destroy: ForbcSubcommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
-    var file: String
+    @OptionGroup var arguments: ManifestArguments
 
     @Flag(help: "Do not ask before destroying.")
     var yes = false
 
-    @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
-    var force = false
-
     func execute() throws {
-        let manifest = try loadManifest(file)
         let host = try global.openHost()
-        let plan = try host.destroyPlan(manifest, force: force)
+        let (_, plan) = try arguments.plan(on: host, destroy: true)
         try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy")
     }
 }

@@ -74,6 +74,23 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+/// The manifest a command works on, and how far it may go with partitions in use.
+struct ManifestArguments: ParsableArguments {
+    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
+    var file: String
+
+    @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
+    var force = false
+
+    /// Reads the manifest and plans it on the host, printing the plan's notes.
+    func plan(on host: HostSession, destroy: Bool = false) throws -> (Manifest, Plan) {
+        let manifest = try loadManifest(file)
+        let plan = destroy ? try host.destroyPlan(manifest, force: force) : try host.plan(manifest, force: force)
+        for note in plan.notes { Console.current.err("note: \(note)") }
+        return (manifest, plan)
+    }
+}
+
 /// Shared error handling: forbc's errors are printed once, in forbc's voice, with exit code 1.
 protocol ForbcSubcommand: ParsableCommand {
     func execute() throws

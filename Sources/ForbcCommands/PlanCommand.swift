@@ -7,20 +7,14 @@ struct PlanCommand: ForbcSubcommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
-    var file: String
+    @OptionGroup var arguments: ManifestArguments
 
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 0 when converged, 2 when there are changes, 1 on error.")
     var detailedExitCode = false
 
-    @Flag(help: "Plan as 'apply --force' would: detach partitions from running domains so that they can be destroyed.")
-    var force = false
-
     func execute() throws {
-        let manifest = try loadManifest(file)
         let host = try global.openHost()
-        let plan = try host.plan(manifest, force: force)
-        for note in plan.notes { Console.current.err("note: \(note)") }
+        let (manifest, plan) = try arguments.plan(on: host)
         Console.current.out(global.json ? Render.planJSON(plan, manifest: manifest) : Render.planText(plan, manifest: manifest, verbose: global.verbose))
         if detailedExitCode && !plan.isEmpty { throw ExitCode(2) }
     }
