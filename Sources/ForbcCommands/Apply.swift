@@ -15,10 +15,13 @@ struct Apply: ForbcSubcommand {
     @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
     var noBench = false
 
+    @Flag(name: .customLong("reset-gpu"), help: "Reset a GPU whose MIG mode change is pending (otherwise apply stops there and says so).")
+    var resetGPU = false
+
     func execute() throws {
         let host = try global.openHost()
         let (manifest, plan) = try arguments.plan(on: host)
-        try executePlan(plan, on: host, global: global, yes: yes, verb: "apply")
+        try executePlan(plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
         if !noBench && !manifest.benchmarks.isEmpty {
             Console.current.err("note: the manifest names \(manifest.benchmarks.count) benchmark suite(s); this build of forbc has no benchmark runner yet, so none ran")
         }
@@ -26,7 +29,7 @@ struct Apply: ForbcSubcommand {
 }
 
 /// Confirms, applies and reports a plan; shared by apply and destroy.
-func executePlan(_ plan: Plan, on host: HostSession, global: GlobalOptions, yes: Bool, verb: String) throws {
+func executePlan(_ plan: Plan, on host: HostSession, global: GlobalOptions, yes: Bool, verb: String, force: Bool = false, resetGPU: Bool = false) throws {
     let console = Console.current
     if plan.isEmpty {
         // Zero writes to the host; the state dir still records that it owns what is declared.
@@ -47,7 +50,7 @@ func executePlan(_ plan: Plan, on host: HostSession, global: GlobalOptions, yes:
             throw ForbcError(.notConfirmed, "nothing changed: destruction of \(names) was not confirmed")
         }
     }
-    let report = try host.apply(plan)
+    let report = try host.apply(plan, force: force, resetGPU: resetGPU)
     for note in report.notes { console.err("note: \(note)") }
     if global.json { console.out(Render.reportJSON(report, plan: plan)) } else { console.out(Render.reportText(report, total: plan.actions.count)) }
     if let failed = report.failed {

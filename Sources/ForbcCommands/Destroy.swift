@@ -15,6 +15,6 @@ struct Destroy: ForbcSubcommand {
     func execute() throws {
         let host = try global.openHost()
         let (_, plan) = try arguments.plan(on: host, destroy: true)
-        try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy")
+        try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy", force: arguments.force)
     }
 }

@@ -32,8 +32,9 @@ enum Render {
     static func dictionary(_ partition: DesiredPartition) -> [String: Any] {
         var object: [String: Any] = ["name": partition.name, "kind": partition.kind.rawValue, "gpu": partition.gpu]
         let optional: [(String, String?)] = [("uuid", partition.uuid), ("type", partition.type), ("typeName", partition.typeName),
-                                             ("address", partition.address), ("parent", partition.parent)]
+                                             ("address", partition.address), ("parent", partition.parent), ("access", partition.access)]
         for (key, value) in optional { if let value { object[key] = value } }
+        if let placement = partition.placement { object["placement"] = placement }
         return object
     }
 
@@ -49,7 +50,10 @@ enum Render {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
-        case .mig: return "MIG instance \(type)"
+        case .mig:
+            if action.action == .configure { return "MIG mode of \(action.gpu ?? "?") to \(action.value == "1" ? "enabled" : "disabled")" }
+            let slot = action.value.split(separator: "@").last.map(String.init) ?? "?"
+            return "MIG instance \(action.typeName ?? type) at slot \(slot) of \(action.gpu ?? "?")\(action.uuid.map { " (\($0))" } ?? "")"
         }
     }
 
@@ -115,7 +119,20 @@ enum Render {
                     + (creatable.isEmpty ? "none" : creatable.map { "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }.joined(separator: ", ")))
                 for vf in used { lines.append("    VF \(vf.address): vGPU type \(vf.vgpu!.current)") }
             }
-            if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil { lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs)") }
+            if let mig = gpu.mig {
+                lines.append("  MIG: mode \(mig.currentMode ? "enabled" : "disabled") (pending \(mig.pendingMode ? "enabled" : "disabled")), \(mig.uuid), \(mig.processes) compute process(es)")
+                for profile in mig.profiles {
+                    let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
+                    lines.append("    \(profile.name.padding(toLength: 12, withPad: " ", startingAt: 0)) id \(profile.id), \(profile.slices) slice(s), \(profile.instances) instance(s), \(profile.memoryMiB) MiB, \(profile.multiprocessors) SMs, placements {\(starts)}:\(profile.placements.first?.size ?? 0)")
+                }
+                for instance in mig.instances {
+                    let name = mig.profile(id: instance.profileID)?.name ?? "profile \(instance.profileID)"
+                    lines.append("    instance \(instance.id): \(name) at \(instance.placement)  \(instance.uuids.joined(separator: " "))\(instance.processes > 0 ? "  (\(instance.processes) processes)" : "")")
+                }
+            }
+            if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
+                lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
+            }
             let names = Set(parents.map(\.name))
             let mdevs = inventory.mdevs.filter { names.contains($0.parent) }
             if !mdevs.isEmpty {

@@ -15,6 +15,9 @@ public final class HostSession: @unchecked Sendable {
     private let openHypervisor: HypervisorFactory
     private var openedHypervisor: (any HypervisorChannel)?
     private let lock = NSLock()
+    /// NVML: the simulated one of a simulated host, or the real library loaded on first use (only with root "/").
+    private let loadNVML: @Sendable () -> Result<any NVMLChannel, ForbcError>
+    private var loadedNVML: Result<any NVMLChannel, ForbcError>?
 
     public static let defaultLibvirtURI = "qemu:///system"
 
@@ -25,6 +28,33 @@ public final class HostSession: @unchecked Sendable {
         self.simulation = simulation
         self.libvirtURI = libvirtURI
         openHypervisor = hypervisor
+        if let simulation {
+            loadNVML = {
+                simulation.model.nvml.isEmpty ? .failure(ForbcError(.unsupported, "the simulated host has no NVML device"))
+                    : .success(SimulatedNVML(kernel: simulation))
+            }
+        } else if let real = sysfs as? RealSysfs, real.root == "/" {
+            loadNVML = { NVMLLibrary.load().map { $0 as any NVMLChannel } }
+        } else {
+            loadNVML = { .failure(ForbcError(.unsupported, "NVML is not consulted for a sysfs under '--root'")) }
+        }
+    }
+
+    /// NVML when it is there; a host without it has no MIG capability (not an error).
+    public func nvml() -> (any NVMLChannel)? {
+        lock.withLock {
+            if loadedNVML == nil { loadedNVML = loadNVML() }
+            return try? loadedNVML!.get()
+        }
+    }
+
+    /// Why NVML is not there, for notes.
+    public var nvmlAbsence: String? {
+        _ = nvml()
+        return lock.withLock {
+            if case .failure(let error) = loadedNVML { return error.message }
+            return nil
+        }
     }
 
     /// For builds and tests without libvirt.
@@ -100,7 +130,7 @@ public final class HostSession: @unchecked Sendable {
 
     /// Partitions from sysfs; domains from libvirt when `domains` says so.
     public func discover(domains: Bool = false) throws -> Inventory {
-        var inventory = try Discovery(sysfs: sysfs).inventory()
+        var inventory = try Discovery(sysfs: sysfs, nvml: nvml()).inventory()
         if domains {
             let hypervisor = try hypervisor()
             inventory.domains = try hypervisor.domains().map { $0.summary() }
@@ -123,13 +153,16 @@ public final class HostSession: @unchecked Sendable {
     }
 
     /// Applies a plan under the host lock, saving the simulated host whatever happens.
-    public func apply(_ plan: Plan) throws -> Applier.Report {
+    public func apply(_ plan: Plan, force: Bool = false, resetGPU: Bool = false) throws -> Applier.Report {
         try store.ensureDirectory()
         let lock = try HostLock.acquire(at: store.lockURL)
         defer { lock.release() }
         defer { try? persist() }
         let changesDomains = plan.actions.contains { $0.domain != nil }
-        return try Applier(sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, store: store).apply(plan)
+        var applier = Applier(sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(), store: store)
+        applier.force = force
+        applier.resetGPU = resetGPU
+        return try applier.apply(plan)
     }
 
     /// Saves the simulated kernel, and the test driver's domains, so the next command sees them.

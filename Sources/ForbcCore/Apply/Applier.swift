@@ -4,11 +4,17 @@
 public struct Applier: Sendable {
     public let sysfs: any SysfsChannel
     public let hypervisor: (any HypervisorChannel)?
+    public let nvml: (any NVMLChannel)?
     public let store: StateStore
+    /// Destroy MIG instances that run processes.
+    public var force = false
+    /// Reset a GPU whose MIG mode change is pending, instead of stopping there.
+    public var resetGPU = false
 
-    public init(sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, store: StateStore) {
+    public init(sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil, store: StateStore) {
         self.sysfs = sysfs
         self.hypervisor = hypervisor
+        self.nvml = nvml
         self.store = store
     }
 
@@ -50,10 +56,17 @@ public struct Applier: Sendable {
         }
         // Converged: the state dir now owns every declared partition and attachment, at the identity it has.
         state.host = plan.host
-        for partition in plan.partitions where partition.kind != .mig {
-            state.record(OwnedPartition(name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: partition.uuid,
+        let migNow = plan.partitions.contains { $0.kind == .mig } ? try nvml?.devices() : nil
+        for partition in plan.partitions {
+            var uuid = partition.uuid
+            if partition.kind == .mig {
+                // The MIG UUID of the instance now at the partition's placement.
+                let instance = migNow?[partition.gpu]?.instances.first { $0.placement.start == partition.placement }
+                uuid = instance?.uuids.first ?? state.owned(name: partition.name)?.uuid
+            }
+            state.record(OwnedPartition(name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: uuid,
                                         address: partition.address, parent: partition.parent, type: partition.type,
-                                        typeName: partition.typeName))
+                                        typeName: partition.typeName, placement: partition.placement))
         }
         for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)
@@ -62,8 +75,13 @@ public struct Applier: Sendable {
 
     /// Re-reads, then acts; false when the action's result already holds.
     func perform(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
-        if case .attachment(let domain, let device, let scope, let present) = action.precondition {
+        switch action.precondition {
+        case .attachment(let domain, let device, let scope, let present):
             return try changeAttachment(domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
+        case .migMode, .migAbsent, .migPresent:
+            return try changeMIG(action, state: &state, report: &report)
+        default:
+            break
         }
         guard try check(action) else { return false }
         try sysfs.write(action.path, action.value)
@@ -94,7 +112,7 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
-        case .attachment:
+        case .attachment, .migMode, .migAbsent, .migPresent:
             return true
         }
     }
@@ -107,6 +125,65 @@ public struct Applier: Sendable {
             throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
         }
         return true
+    }
+
+    /// MIG steps, each after re-reading the GPU through NVML.
+    func changeMIG(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
+        guard let nvml else { throw ForbcError(.unsupported, "the plan changes MIG but NVML is not available") }
+        func read(_ gpu: String) throws -> MIGState {
+            guard let mig = try nvml.devices()[gpu] else { throw ForbcError(.changedWorld, "NVML no longer lists GPU \(gpu)") }
+            return mig
+        }
+        func pending(_ gpu: String, _ device: Int) throws {
+            guard resetGPU else {
+                throw ForbcError(.changedWorld, "MIG mode of \(gpu) is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM or host, then run apply again")
+            }
+            try nvml.resetGPU(device: device)
+            report.notes.append("reset GPU \(gpu) to apply its pending MIG mode")
+            guard try read(gpu).currentMode else { throw ForbcError(.system, "MIG mode of \(gpu) is still not on after the reset") }
+        }
+        switch action.precondition {
+        case .migMode(let device, let gpu, let enabled):
+            let mig = try read(gpu)
+            if mig.currentMode == enabled { return false }
+            if mig.pendingMode != enabled {
+                guard mig.processes == 0 else {
+                    throw ForbcError(.changedWorld, "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
+                }
+                if try nvml.setMIGMode(device: device, enabled: enabled) { try pending(gpu, device) }
+            } else {
+                try pending(gpu, device)
+            }
+            return true
+        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices):
+            let mig = try read(gpu)
+            if !mig.currentMode {
+                if mig.pendingMode { try pending(gpu, device) } else {
+                    throw ForbcError(.changedWorld, "MIG mode of \(gpu) is off; run 'forbc plan' again")
+                }
+            }
+            let now = try read(gpu)
+            if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) { return false }
+            if let other = now.instances.first(where: { $0.placement.mask & placement.mask != 0 }) {
+                throw ForbcError(.changedWorld, "slot \(placement.start) of \(gpu) is taken by GPU instance \(other.id) since planning; run 'forbc plan' again")
+            }
+            let created = try nvml.createInstance(device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
+            for var record in action.records {
+                record.uuid = created.uuids.first
+                state.record(record)
+            }
+            return true
+        case .migPresent(let device, let gpu, let profileID, let placement):
+            let mig = try read(gpu)
+            guard let instance = mig.instances.first(where: { $0.profileID == profileID && $0.placement == placement }) else { return false }
+            if instance.processes > 0 && !force {
+                throw ForbcError(.changedWorld, "GPU instance \(instance.id) of \(gpu) now runs \(instance.processes) process(es); forbc does not destroy it without '--force'")
+            }
+            try nvml.destroyInstance(device: device, instanceID: instance.id)
+            return true
+        default:
+            return false
+        }
     }
 
     /// Attach or detach one hostdev, only in the definitions that still need it. A driver that cannot

@@ -10,9 +10,11 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
     public var parent: String?
     public var type: String?
     public var typeName: String?
+    /// MIG: the start slot.
+    public var placement: Int?
 
     public init(name: String, kind: PartitionKind, gpu: String, uuid: String? = nil, address: String? = nil,
-                parent: String? = nil, type: String? = nil, typeName: String? = nil) {
+                parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil) {
         self.name = name
         self.kind = kind
         self.gpu = gpu
@@ -21,6 +23,7 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
         self.parent = parent
         self.type = type
         self.typeName = typeName
+        self.placement = placement
     }
 }
 

@@ -2,8 +2,12 @@
 /// channel. A capability that is absent (no mdev bus, no SR-IOV files) is not an error.
 public struct Discovery: Sendable {
     public let sysfs: any SysfsChannel
+    public let nvml: (any NVMLChannel)?
 
-    public init(sysfs: any SysfsChannel) { self.sysfs = sysfs }
+    public init(sysfs: any SysfsChannel, nvml: (any NVMLChannel)? = nil) {
+        self.sysfs = sysfs
+        self.nvml = nvml
+    }
 
     /// Reads the whole inventory.
     public func inventory() throws -> Inventory {
@@ -32,6 +36,10 @@ public struct Discovery: Sendable {
             let parts = target.split(separator: "/")
             guard parts.count >= 3, parts[parts.count - 2] == "mdev_supported_types" else { continue }
             mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: String(parts[parts.count - 3]), type: String(parts[parts.count - 1])))
+        }
+        if let nvml {
+            let states = try nvml.devices()
+            for i in gpus.indices { gpus[i].mig = states[gpus[i].address] }
         }
         return Inventory(gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
                          simulated: sysfs.isSimulated, source: sysfs.summary)
@@ -67,7 +75,7 @@ public struct Discovery: Sendable {
         let gpu = GPU(address: address, vendor: vendor, vendorID: vendorID, deviceID: deviceID, subsystemID: subsystem,
                       model: PCIDeviceNames.model(vendorID: vendorID, deviceID: deviceID, vendor: vendor),
                       driver: try driver(address), numaNode: numa, iommuGroup: group, sriov: sriov, vfs: vfs,
-                      isMdevParent: !types.isEmpty)
+                      isMdevParent: !types.isEmpty, mig: nil)
         return (gpu, parents)
     }
 

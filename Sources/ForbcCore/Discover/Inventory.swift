@@ -43,6 +43,8 @@ public struct GPU: Sendable, Codable, Equatable {
     public var vfs: [VirtualFunction]
     /// Whether the physical function itself offers mdev types.
     public var isMdevParent: Bool
+    /// MIG through NVML, when NVML knows this GPU.
+    public var mig: MIGState?
 
     /// Every mdev parent name that belongs to this GPU: itself and its VFs.
     public var parentNames: [String] {

@@ -106,6 +106,8 @@ public struct MIGSpec: Sendable, Equatable {
     public var profile: String
     public var count: Int
     public var placement: Int?
+    /// Compute instances of this many slices each, filling the GPU instance; nil: one over all of it.
+    public var computeSlices: Int?
     public var location: SourceLocation
 }
 

@@ -383,8 +383,8 @@ struct ManifestWalker {
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement"]) else { return nil }
-        var name: String?, profile: String?, count = 1, placement: Int?, valid = true
+        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement", "computeSlices"]) else { return nil }
+        var name: String?, profile: String?, count = 1, placement: Int?, computeSlices: Int?, valid = true
         for (key, _, value) in pairs {
             switch key {
             case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
@@ -399,13 +399,19 @@ struct ManifestWalker {
                 if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
             case "placement":
                 if let n = integer(value, at: "\(path).placement", range: 0...7) { placement = n } else { valid = false }
+            case "computeSlices":
+                if let n = integer(value, at: "\(path).computeSlices", range: 1...7) { computeSlices = n } else { valid = false }
             default: break
             }
         }
         if name == nil && !pairs.contains(where: { $0.0 == "name" }) { error("'\(path)' has no 'name'", node); valid = false }
         if profile == nil && !pairs.contains(where: { $0.0 == "profile" }) { error("'\(path)' has no 'profile'", node); valid = false }
         guard valid, let name, let profile else { return nil }
-        return MIGSpec(name: name, profile: profile, count: count, placement: placement, location: location(node))
+        if placement != nil && count > 1 {
+            error("'\(path).placement' places one instance but 'count' is \(count); give placements to entries of count 1", node)
+            return nil
+        }
+        return MIGSpec(name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices, location: location(node))
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {

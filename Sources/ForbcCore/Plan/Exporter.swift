@@ -36,6 +36,22 @@ public struct Exporter: Sendable {
                 gpus.append(entry(select: select, mdevs: mdevs, unique: unique))
                 continue
             }
+            if let mig = gpu.mig, mig.currentMode, !mig.instances.isEmpty {
+                var lines = ["  - select: \(select)", "    mig:"]
+                for instance in mig.instances {
+                    let profile = mig.profile(id: instance.profileID)?.name ?? "\(instance.profileID)"
+                    let owned = state.partitions.first { $0.kind == .mig && $0.gpu == gpu.address && $0.placement == instance.placement.start && $0.type == profile }
+                    let fallback = "mig-" + profile.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() + "-\(instance.placement.start)"
+                    let name = unique(owned?.name ?? fallback)
+                    var fields = "name: \(quote(name)), profile: \(quote(profile)), placement: \(instance.placement.start)"
+                    if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
+                        fields += ", computeSlices: \(slices / instance.uuids.count)"
+                    }
+                    lines.append("      - {\(fields)}")
+                }
+                gpus.append(lines.joined(separator: "\n"))
+                continue
+            }
             let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
             if !vgpus.isEmpty {
                 var lines = ["  - select: \(select)", "    vgpu:"]

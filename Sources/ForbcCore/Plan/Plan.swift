@@ -27,6 +27,12 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var address: String?
     /// The mdev parent holding it, once known.
     public var parent: String?
+    /// MIG: the start slot of the GPU instance.
+    public var placement: Int?
+    /// MIG: the compute-instance split.
+    public var computeSlices: Int?
+    /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known.
+    public var access: String?
 }
 
 /// What apply checks right before an action, and how it recognizes that the action's result already holds.
@@ -42,6 +48,12 @@ public enum Precondition: Sendable, Equatable {
     /// Attach (present: false) or detach (present: true): the domain's definitions in `scope` still
     /// (do not) hold the hostdev; a definition that already matches is left alone.
     case attachment(domain: String, hostdev: Hostdev, scope: AttachScope, present: Bool)
+    /// MIG mode: set it to `enabled` unless it already is (or is pending so).
+    case migMode(device: Int, gpu: String, enabled: Bool)
+    /// Create a GPU instance at this placement unless one of the profile is already there.
+    case migAbsent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?)
+    /// Destroy the GPU instance of the profile at this placement, if it is still there.
+    case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
 }
 
 /// One step of a plan.

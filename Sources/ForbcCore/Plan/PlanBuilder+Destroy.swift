@@ -3,6 +3,7 @@ extension Planner {
     /// recorded on the GPUs it selects; nothing else. Throws when a selection fails or a VF is in use.
     public func destroyPlan() throws -> Plan {
         var work = PlanBuilder(manifest: manifest, inventory: inventory, state: state)
+        work.force = force
         work.buildDestroy()
         if work.errors.isEmpty { work.planAttachments(force: force, detachOnly: true) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
@@ -36,7 +37,16 @@ extension PlanBuilder {
                 if let uuid = partition.uuid, let mdev = inventory.mdev(uuid) {
                     destroyMdev(mdev, target: partition.name, gpu: inventory.parent(mdev.parent)?.gpu, reason: reason)
                 }
-            case .vgpuVF, .mig, .passthrough:
+            case .mig:
+                if let owned, let mig = inventory.gpu(partition.gpu)?.mig, let gpu = inventory.gpu(partition.gpu),
+                   let instance = mig.instances.first(where: { $0.placement.start == owned.placement && mig.profile(id: $0.profileID)?.name == owned.type }) {
+                    if instance.processes > 0 && !force {
+                        fail("MIG instance '\(partition.name)' runs \(instance.processes) process(es); forbc never destroys an instance in use: stop them, or pass '--force'", locations[partition.name])
+                    } else {
+                        destroyMIG(instance, mig, gpu, name: partition.name, reason: reason)
+                    }
+                }
+            case .vgpuVF, .passthrough:
                 break
             case .sriovVF:
                 if let gpu = inventory.gpu(partition.gpu), let sriov = gpu.sriov, sriov.numVFs > 0, !destroyed.contains(gpu.address) {

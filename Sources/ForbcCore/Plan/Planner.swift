@@ -26,6 +26,7 @@ public struct Planner: Sendable {
     /// Builds the plan, or throws `DiagnosticsError` with every reason it cannot.
     public func plan() throws -> Plan {
         var work = PlanBuilder(manifest: manifest, inventory: inventory, state: state)
+        work.force = force
         work.build()
         if work.errors.isEmpty { work.planAttachments(force: force) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
@@ -56,6 +57,8 @@ struct PlanBuilder {
     /// UUIDs and VF addresses already planned for destruction, so no partition is destroyed twice.
     var destroyed: Set<String> = []
     var targetedIDs: Set<String> = []
+    /// Whether partitions in use may be touched (`--force`).
+    var force = false
     /// Where each desired partition was declared, for diagnostics.
     var locations: [String: SourceLocation] = [:]
 
@@ -129,9 +132,7 @@ struct PlanBuilder {
                 if !spec.vgpu.isEmpty { planVGPU(spec, target, mine) }
                 if let sriov = spec.sriov { planSRIOV(sriov, target, mine) }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
-                if !spec.mig.isEmpty {
-                    fail("MIG partitions ('\(spec.mig[0].name)') need forbc's NVML backend, which this build does not have yet", spec.mig[0].location)
-                }
+                if !spec.mig.isEmpty { planMIG(spec, target, mine) }
             }
         }
         pruneUntargeted()
@@ -160,7 +161,11 @@ struct PlanBuilder {
         }
         for entry in spec.mig {
             for (target, list) in zip(targets, names(entry.name, entry.count)) {
-                for name in list { locations[name] = entry.location; desired.append(DesiredPartition(name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile)) }
+                for name in list {
+                    locations[name] = entry.location
+                    desired.append(DesiredPartition(name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
+                                                    address: target.gpu?.address, placement: entry.placement, computeSlices: entry.computeSlices))
+                }
             }
         }
         if let sriov = spec.sriov {

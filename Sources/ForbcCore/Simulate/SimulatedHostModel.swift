@@ -10,9 +10,11 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     /// VF address → NVIDIA vGPU type id in `current_vgpu_type`.
     public var vgpus: [String: Int]
     public var faults: [SimFault]
+    /// NVML devices (GPUs with MIG), when the profile has them.
+    public var nvml: [SimNVMLDevice]
 
     public init(profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
-                mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = []) {
+                mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = [], nvml: [SimNVMLDevice] = []) {
         self.profile = profile
         self.provenance = provenance
         self.devices = devices
@@ -20,6 +22,7 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
         self.mdevs = mdevs
         self.vgpus = vgpus
         self.faults = faults
+        self.nvml = nvml
     }
 }
 

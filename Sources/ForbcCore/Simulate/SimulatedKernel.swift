@@ -17,6 +17,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         public var successfulWrites = 0
         /// Every successful write, in order, as (path, value).
         public var writeLog: [String] = []
+        /// Calls to the simulated NVML that change something.
+        public var nvmlCalls = 0
 
         public init() {}
     }
@@ -50,6 +52,11 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
     }
 
     public func clearFaults() { state.withLock { $0.model.faults.removeAll() } }
+
+    /// Exclusive access to the model and the counters (for the simulated NVML).
+    func withModel<T>(_ body: (inout SimulatedHostModel, inout Counters) throws -> T) throws -> T {
+        try state.withLock { s in try body(&s.model, &s.counters) }
+    }
 
     /// Changes the model directly: what another tool or an administrator does behind forbc's back.
     public func mutate(_ body: (inout SimulatedHostModel) -> Void) { state.withLock { body(&$0.model) } }

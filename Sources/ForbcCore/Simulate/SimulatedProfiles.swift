@@ -4,7 +4,8 @@
 /// `nvidia-h100` is built from the real capture in shared/fixtures/nvidia-h100-80gb-hbm3.
 public enum SimulatedProfiles {
     /// Every profile name, in the order the help lists them.
-    public static let names = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "mtty"]
+    public static let names = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100",
+                               "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty"]
 
     public static func make(_ name: String) -> SimulatedHostModel? {
         switch name {
@@ -14,6 +15,8 @@ public enum SimulatedProfiles {
         case "amd-mi210": amdMI210()
         case "intel-gvtg": intelGVTg()
         case "nvidia-h100": nvidiaH100()
+        case "nvidia-a100-40gb": nvidiaA100(memoryGiB: 40)
+        case "nvidia-a100-80gb": nvidiaA100(memoryGiB: 80)
         case "mtty": mtty()
         default: nil
         }
@@ -128,7 +131,27 @@ public enum SimulatedProfiles {
         let gpu = SimDevice(address: "0000:00:06.0", vendor: "0x10de", device: "0x2330", subsystemVendor: "0x10de",
                             subsystemDevice: "0x16c1", classCode: "0x030200", revision: "0xa1", driver: "nvidia", numaNode: -1,
                             iommuGroup: nil, pool: .homogeneous, poolUnits: 80)
-        return SimulatedHostModel(profile: "nvidia-h100", provenance: "simulated from a real capture (shared/fixtures/nvidia-h100-80gb-hbm3, driver 580.159.04)", devices: [gpu])
+        let nvml = SimNVMLDevice(address: gpu.address, index: 0, uuid: "GPU-0ac371be-ac08-bc04-b91a-57647d64c496",
+                                 name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, profiles: MIGTables.h100_80GB)
+        return SimulatedHostModel(profile: "nvidia-h100", provenance: "simulated from a real capture (shared/fixtures/nvidia-h100-80gb-hbm3, driver 580.159.04)",
+                                  devices: [gpu], nvml: [nvml])
+    }
+
+    /// Two A100 (SXM4, 40 or 80 GB) on bare metal: MIG through NVML; a mode change applies at once when idle.
+    static func nvidiaA100(memoryGiB: Int) -> SimulatedHostModel {
+        let device = memoryGiB == 40 ? "0x20b0" : "0x20b2"
+        let addresses = ["0000:07:00.0", "0000:0f:00.0"]
+        let devices = addresses.enumerated().map { i, address in
+            SimDevice(address: address, vendor: "0x10de", device: device, subsystemVendor: "0x10de", subsystemDevice: memoryGiB == 40 ? "0x134f" : "0x1463",
+                      driver: "nvidia", numaNode: i, iommuGroup: 20 + i, pool: .homogeneous, poolUnits: memoryGiB)
+        }
+        let nvml = addresses.enumerated().map { i, address in
+            SimNVMLDevice(address: address, index: i, uuid: "GPU-" + UUIDv5.make(namespace: UUIDv5.forbcNamespace, name: "a100-\(memoryGiB)/\(i)").uuidString.lowercased(),
+                          name: memoryGiB == 40 ? "NVIDIA A100-SXM4-40GB" : "NVIDIA A100-SXM4-80GB", memoryMiB: memoryGiB == 40 ? 40960 : 81920,
+                          modeChangeNeedsReset: false, profiles: memoryGiB == 40 ? MIGTables.a100_40GB : MIGTables.a100_80GB)
+        }
+        return SimulatedHostModel(profile: "nvidia-a100-\(memoryGiB)gb",
+                                  provenance: "simulated; MIG profiles from NVIDIA's MIG user guide", devices: devices, nvml: nvml)
     }
 
     /// The kernel's mtty sample driver: two types sharing 24 serial ports (mtty-1 one port, mtty-2 two).

@@ -1,0 +1,78 @@
+/// Placement search for MIG layouts. The placement table is small (at most 8 slots, a few dozen placements),
+/// so an exhaustive backtracking search is exact and fast.
+public enum MIGLayout {
+    /// Placements for `wanted` (in its order), avoiding the slots in `occupied`, or nil when none fits.
+    /// `used` counts instances of each profile id that already exist and are kept.
+    public static func place(_ wanted: [MIGProfile], occupied: UInt32, used: [Int: Int] = [:]) -> [MIGPlacement]? {
+        var counts = used
+        for profile in wanted {
+            counts[profile.id, default: 0] += 1
+            if counts[profile.id]! > profile.instances { return nil }
+        }
+        // Largest first prunes the search; results go back in the caller's order.
+        let order = wanted.indices.sorted { (wanted[$0].placements.first?.size ?? 0, -$0) > (wanted[$1].placements.first?.size ?? 0, -$1) }
+        var chosen = [MIGPlacement?](repeating: nil, count: wanted.count)
+        func search(_ k: Int, _ mask: UInt32) -> Bool {
+            if k == order.count { return true }
+            let i = order[k]
+            for placement in wanted[i].placements where placement.mask & mask == 0 {
+                chosen[i] = placement
+                if search(k + 1, mask | placement.mask) { return true }
+            }
+            return false
+        }
+        guard search(0, occupied) else { return nil }
+        return chosen.map { $0! }
+    }
+
+    /// Why `wanted` (with `kept` placements staying) cannot fit, in words.
+    public static func whyNot(_ wanted: [MIGProfile], kept: [(MIGProfile, MIGPlacement)], slots: Int = 8) -> String {
+        var counts: [String: (Int, Int)] = [:]
+        for profile in wanted + kept.map(\.0) { counts[profile.name, default: (0, profile.instances)].0 += 1 }
+        for (name, (count, limit)) in counts.sorted(by: { $0.key < $1.key }) where count > limit {
+            return "\(count) × '\(name)' exceed the \(limit) instance\(limit == 1 ? "" : "s") of '\(name)' the GPU allows"
+        }
+        let needed = (wanted + kept.map(\.0)).reduce(0) { $0 + ($1.placements.first?.size ?? 0) }
+        if needed > slots { return "they need \(needed) memory slices and the GPU has \(slots)" }
+        return "no arrangement of the GPU's placements fits them"
+    }
+
+    /// The fewest kept instances to move so that `new` fits: tries moving none, then each single instance, then
+    /// pairs, … Returns the indices (into `kept`) to move and the placements of `new + moved`.
+    public static func minimalMoves(kept: [(MIGProfile, MIGPlacement)], new: [MIGProfile], fixed: UInt32 = 0, fixedUsed: [Int: Int] = [:],
+                                    movable: (Int) -> Bool = { _ in true }) -> (moved: [Int], placements: [MIGPlacement])? {
+        let candidates = kept.indices.filter(movable)
+        for size in 0...candidates.count {
+            var found: (moved: [Int], placements: [MIGPlacement])?
+            combinations(of: candidates, size: size) { moved in
+                let staying = kept.indices.filter { !moved.contains($0) }
+                let mask = staying.reduce(fixed) { $0 | kept[$1].1.mask }
+                var used = fixedUsed
+                for i in staying { used[kept[i].0.id, default: 0] += 1 }
+                if let placements = place(new + moved.map { kept[$0].0 }, occupied: mask, used: used) {
+                    found = (moved, placements)
+                    return true
+                }
+                return false
+            }
+            if let found { return found }
+        }
+        return nil
+    }
+
+    /// Calls `body` with each `size`-combination of `items`, in lexicographic order, until it returns true.
+    static func combinations(of items: [Int], size: Int, _ body: ([Int]) -> Bool) {
+        var current: [Int] = []
+        func recurse(_ from: Int) -> Bool {
+            if current.count == size { return body(current) }
+            guard from < items.count else { return false }
+            for i in from..<items.count {
+                current.append(items[i])
+                if recurse(i + 1) { return true }
+                current.removeLast()
+            }
+            return false
+        }
+        _ = recurse(0)
+    }
+}

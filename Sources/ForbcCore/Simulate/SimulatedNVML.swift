@@ -1,0 +1,152 @@
+import Foundation
+
+/// A simulated NVML device: its MIG profile table (the real H100 capture's, or NVIDIA's published A100 tables),
+/// MIG mode, instances and processes.
+public struct SimNVMLDevice: Sendable, Codable, Equatable {
+    public var address: String
+    public var index: Int
+    public var uuid: String
+    public var name: String
+    public var memoryMiB: Int
+    public var currentMode: Bool
+    public var pendingMode: Bool
+    /// Whether a mode change waits for a GPU reset (it does in a VM, and on a GPU in use).
+    public var modeChangeNeedsReset: Bool
+    public var profiles: [MIGProfile]
+    public var instances: [MIGInstance]
+    public var nextInstanceID: Int
+    /// Compute processes not inside any MIG instance (MIG off).
+    public var processes: Int
+
+    public init(address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
+                pendingMode: Bool = false, modeChangeNeedsReset: Bool = true, profiles: [MIGProfile]) {
+        self.address = address
+        self.index = index
+        self.uuid = uuid
+        self.name = name
+        self.memoryMiB = memoryMiB
+        self.currentMode = currentMode
+        self.pendingMode = pendingMode
+        self.modeChangeNeedsReset = modeChangeNeedsReset
+        self.profiles = profiles
+        instances = []
+        nextInstanceID = 1
+        processes = 0
+    }
+
+    var state: MIGState {
+        MIGState(index: index, uuid: uuid, name: name, memoryMiB: memoryMiB, currentMode: currentMode, pendingMode: pendingMode,
+                 profiles: profiles, instances: instances, processes: processes + instances.reduce(0) { $0 + $1.processes })
+    }
+}
+
+/// NVML return codes forbc reports by name.
+public enum NVMLReturn {
+    public static let names: [Int32: String] = [
+        1: "NVML_ERROR_UNINITIALIZED", 2: "NVML_ERROR_INVALID_ARGUMENT", 3: "NVML_ERROR_NOT_SUPPORTED",
+        4: "NVML_ERROR_NO_PERMISSION", 6: "NVML_ERROR_NOT_FOUND", 7: "NVML_ERROR_INSUFFICIENT_SIZE",
+        9: "NVML_ERROR_DRIVER_NOT_LOADED", 12: "NVML_ERROR_LIBRARY_NOT_FOUND", 15: "NVML_ERROR_GPU_IS_LOST",
+        19: "NVML_ERROR_IN_USE", 22: "NVML_ERROR_INSUFFICIENT_RESOURCES", 999: "NVML_ERROR_UNKNOWN",
+    ]
+    public static let invalidArgument: Int32 = 2, notSupported: Int32 = 3, notFound: Int32 = 6, inUse: Int32 = 19
+    public static let insufficientResources: Int32 = 22
+
+    public static func error(_ call: String, _ code: Int32, detail: String? = nil) -> ForbcError {
+        ForbcError(code == notSupported ? .unsupported : .system,
+                   "NVML: \(call) failed: \(detail ?? names[code] ?? "error \(code)") (\(names[code] ?? "\(code)"))", errno: code)
+    }
+}
+
+/// The simulated NVML of a simulated host, behind the same seam as the real one. It enforces what the driver
+/// does: MIG mode must be on, placements must be offered and free, per-profile instance limits, and it fails
+/// chosen calls (SimFault with path "nvml:CALL") like the simulated kernel.
+public struct SimulatedNVML: NVMLChannel {
+    let kernel: SimulatedKernel
+
+    public init(kernel: SimulatedKernel) { self.kernel = kernel }
+
+    public var summary: String { "simulated NVML of '\(kernel.model.profile)'" }
+
+    public func devices() throws -> [String: MIGState] {
+        Dictionary(uniqueKeysWithValues: kernel.model.nvml.map { ($0.address, $0.state) })
+    }
+
+    func modify<T>(_ call: String, device: Int, _ body: (inout SimNVMLDevice) throws -> T) throws -> T {
+        try kernel.nvmlCall(call) { model in
+            guard let i = model.nvml.firstIndex(where: { $0.index == device }) else {
+                throw NVMLReturn.error(call, NVMLReturn.invalidArgument, detail: "no device \(device)")
+            }
+            return try body(&model.nvml[i])
+        }
+    }
+
+    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance {
+        try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device) { gpu in
+            let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
+            guard gpu.currentMode else { throw NVMLReturn.error(call, NVMLReturn.notSupported, detail: "MIG mode is disabled") }
+            guard let profile = gpu.profiles.first(where: { $0.id == profileID }), profile.placements.contains(placement) else {
+                throw NVMLReturn.error(call, NVMLReturn.invalidArgument)
+            }
+            let occupied = gpu.instances.reduce(UInt32(0)) { $0 | $1.placement.mask }
+            guard placement.mask & occupied == 0,
+                  gpu.instances.filter({ $0.profileID == profileID }).count < profile.instances else {
+                throw NVMLReturn.error(call, NVMLReturn.insufficientResources)
+            }
+            let slices = computeSlices ?? profile.slices
+            guard slices >= 1, profile.slices % slices == 0 else { throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.invalidArgument) }
+            let id = gpu.nextInstanceID
+            gpu.nextInstanceID += 1
+            let uuids = (0..<(profile.slices / slices)).map { ci in
+                "MIG-" + UUIDv5.make(namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)").uuidString.lowercased()
+            }
+            let instance = MIGInstance(id: id, profileID: profileID, placement: placement, uuids: uuids)
+            gpu.instances.append(instance)
+            return instance
+        }
+    }
+
+    public func destroyInstance(device: Int, instanceID: Int) throws {
+        try modify("nvmlGpuInstanceDestroy", device: device) { gpu in
+            guard let instance = gpu.instances.first(where: { $0.id == instanceID }) else {
+                throw NVMLReturn.error("nvmlGpuInstanceDestroy", NVMLReturn.notFound)
+            }
+            guard instance.processes == 0 else { throw NVMLReturn.error("nvmlComputeInstanceDestroy", NVMLReturn.inUse) }
+            gpu.instances.removeAll { $0.id == instanceID }
+        }
+    }
+
+    public func setMIGMode(device: Int, enabled: Bool) throws -> Bool {
+        try modify("nvmlDeviceSetMigMode", device: device) { gpu in
+            guard gpu.state.processes == 0 else { throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse) }
+            if !enabled && !gpu.instances.isEmpty { throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse, detail: "GPU instances exist") }
+            gpu.pendingMode = enabled
+            if !gpu.modeChangeNeedsReset { gpu.currentMode = enabled }
+            return gpu.currentMode != gpu.pendingMode
+        }
+    }
+
+    public func resetGPU(device: Int) throws {
+        try modify("nvmlDeviceResetGpu", device: device) { gpu in
+            guard gpu.state.processes == 0 else { throw NVMLReturn.error("nvmlDeviceResetGpu", NVMLReturn.inUse) }
+            gpu.currentMode = gpu.pendingMode
+            gpu.instances.removeAll()
+        }
+    }
+}
+
+extension SimulatedKernel {
+    /// Runs one NVML call on the model, failing it first if a fault names "nvml:CALL".
+    func nvmlCall<T>(_ call: String, _ body: (inout SimulatedHostModel) throws -> T) throws -> T {
+        try withModel { model, counters in
+            counters.nvmlCalls += 1
+            if let index = model.faults.firstIndex(where: { $0.path == "nvml:\(call)" }) {
+                let fault = model.faults[index]
+                if let remaining = fault.remaining {
+                    if remaining <= 1 { model.faults.remove(at: index) } else { model.faults[index].remaining = remaining - 1 }
+                }
+                throw NVMLReturn.error(call, fault.errno)
+            }
+            return try body(&model)
+        }
+    }
+}
