@@ -150,8 +150,9 @@ public struct Applier: Sendable {
                 guard mig.processes == 0 else {
                     throw ForbcError(.changedWorld, "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
                 }
-                if try nvml.setMIGMode(device: device, enabled: enabled) { try pending(gpu, device) }
-            } else {
+                // A pending change is still this step done; the next step that needs the mode says what to do.
+                if try nvml.setMIGMode(device: device, enabled: enabled), resetGPU { try pending(gpu, device) }
+            } else if resetGPU {
                 try pending(gpu, device)
             }
             return true

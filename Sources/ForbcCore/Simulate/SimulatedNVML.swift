@@ -36,7 +36,7 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
 
     var state: MIGState {
         MIGState(index: index, uuid: uuid, name: name, memoryMiB: memoryMiB, currentMode: currentMode, pendingMode: pendingMode,
-                 profiles: profiles, instances: instances, processes: processes + instances.reduce(0) { $0 + $1.processes })
+                 profiles: profiles, instances: instances.sorted { $0.placement.start < $1.placement.start }, processes: processes + instances.reduce(0) { $0 + $1.processes })
     }
 }
 
