@@ -18,7 +18,9 @@ struct SimulatedKernelTests {
         let uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
         try kernel.write(SysPath.mdevType("mtty", "mtty-2", "create"), uuid + "\n")
         #expect(try kernel.list(SysPath.mdevDevices) == [uuid])
-        #expect(try kernel.readLink(SysPath.mdev(uuid, "mdev_type"))?.hasSuffix("/mtty/mdev_supported_types/mtty-2") == true)
+        // As the real kernel: the entry links to the device under its parent; mdev_type is relative to it.
+        #expect(try kernel.readLink(SysPath.mdev(uuid)) == "../../../devices/virtual/mtty/mtty/\(uuid)")
+        #expect(try kernel.readLink(SysPath.mdev(uuid, "mdev_type")) == "../mdev_supported_types/mtty-2")
         #expect(try kernel.read(type) == "11\n")
         // The pool is shared: two ports fewer for the single-port type too.
         #expect(try kernel.read(SysPath.mdevType("mtty", "mtty-1", "available_instances")) == "22\n")

@@ -94,9 +94,8 @@ public struct Applier: Sendable {
         switch action.precondition {
         case .mdevAbsent(let uuid, let parent, let type):
             if sysfs.exists(SysPath.mdev(uuid)) {
-                let link = try sysfs.readLink(SysPath.mdev(uuid, "mdev_type")) ?? ""
-                if link.hasSuffix("/\(parent)/mdev_supported_types/\(type)") { return false }
-                throw ForbcError(.changedWorld, "mdev '\(uuid)' appeared since planning as \(link.split(separator: "/").suffix(3).joined(separator: "/")); run 'forbc plan' again",
+                if sysfs.exists(SysPath.mdevType(parent, type, "devices/\(uuid)")) { return false }
+                throw ForbcError(.changedWorld, "mdev '\(uuid)' appeared since planning, not as '\(type)' on '\(parent)'; run 'forbc plan' again",
                                  path: SysPath.mdev(uuid))
             }
             let path = SysPath.mdevType(parent, type, "available_instances")

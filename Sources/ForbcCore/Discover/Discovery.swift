@@ -29,13 +29,17 @@ public struct Discovery: Sendable {
         for name in try sysfs.entries(SysPath.mdevBus) where !known.contains(name) && Patterns.isParentName(name) {
             parents.append(MdevParent(name: name, gpu: nil, isVF: false, types: try readTypes(parent: name)))
         }
+        // Existing mdevs from each type's devices/ directory: the real kernel's mdev_type link is relative to the
+        // device's own directory ("../mdev_supported_types/mtty-2") and does not name the parent.
         var mdevs: [MediatedDevice] = []
-        for uuid in try sysfs.entries(SysPath.mdevDevices) where Patterns.isUUID(uuid) {
-            // mdev_type -> ../../../devices/…/PARENT/mdev_supported_types/TYPE
-            guard let target = try sysfs.readLink(SysPath.mdev(uuid, "mdev_type")) else { continue }
-            let parts = target.split(separator: "/")
-            guard parts.count >= 3, parts[parts.count - 2] == "mdev_supported_types" else { continue }
-            mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: String(parts[parts.count - 3]), type: String(parts[parts.count - 1])))
+        for parent in parents {
+            for type in parent.types {
+                let directory = parent.isVF || parent.gpu != nil ? SysPath.pci(parent.name, "mdev_supported_types/\(type.id)/devices")
+                    : SysPath.mdevType(parent.name, type.id, "devices")
+                for uuid in try sysfs.entries(directory) where Patterns.isUUID(uuid) {
+                    mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: parent.name, type: type.id))
+                }
+            }
         }
         if let nvml {
             let states = try nvml.devices()

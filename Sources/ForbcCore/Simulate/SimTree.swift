@@ -31,6 +31,10 @@ struct SimTree {
                 if rest.count == 2 { return .directory(["devices"]) }
                 guard rest[2] == "devices" else { return nil }
                 if rest.count == 3 { return .directory(model.mdevs.map(\.uuid)) }
+                // As in the real kernel, each entry is a link to the device under its parent.
+                if rest.count == 4, let mdev = model.mdevs.first(where: { $0.uuid == rest[3] }) {
+                    return .link("../../../\(devicePath(mdev.parent))/\(mdev.uuid)")
+                }
                 return mdevNode(String(rest[3]), Array(rest.dropFirst(4)))
             }
             return nil
@@ -174,15 +178,19 @@ struct SimTree {
         }
     }
 
+    /// Where a parent's device directory is under /sys/devices.
+    func devicePath(_ parent: String) -> String {
+        model.virtualParents.contains { $0.name == parent } ? "devices/virtual/\(parent)/\(parent)" : "devices/pci0000:00/\(parent)"
+    }
+
     func mdevNode(_ uuid: String, _ rest: [Substring]) -> Node? {
         guard let mdev = model.mdevs.first(where: { $0.uuid == uuid }) else { return nil }
         guard let first = rest.first else { return .directory(["mdev_type", "remove"]) }
         guard rest.count == 1 else { return nil }
         switch first {
         case "mdev_type":
-            let base = model.virtualParents.contains { $0.name == mdev.parent }
-                ? "devices/virtual/\(mdev.parent)/\(mdev.parent)" : "devices/pci0000:00/\(mdev.parent)"
-            return .link("../../../../\(base)/mdev_supported_types/\(mdev.type)")
+            // Relative to the device's own directory, as the kernel's mdev core makes it.
+            return .link("../mdev_supported_types/\(mdev.type)")
         case "remove": return .file("", .remove(uuid: uuid))
         default: return nil
         }
