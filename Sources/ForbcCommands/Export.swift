@@ -15,9 +15,10 @@ struct Export: ForbcSubcommand {
             throw ForbcError(.invalidInput, "'--name' is '\(name)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'")
         }
         let host = try global.openHost()
-        var inventory = try host.discover()
+        let named = try host.recordedAddresses()
+        var inventory = try host.discover(named: named)
         do {
-            inventory = try host.discover(domains: true)
+            inventory = try host.discover(domains: true, named: named)
         } catch let error as ForbcError {
             Console.current.err("note: the export has no 'vms': \(error.message)")
         }

@@ -128,9 +128,9 @@ public final class HostSession: @unchecked Sendable {
 
     var hypervisorIfOpen: (any HypervisorChannel)? { lock.withLock { openedHypervisor } }
 
-    /// Partitions from sysfs; domains from libvirt when `domains` says so.
-    public func discover(domains: Bool = false) throws -> Inventory {
-        var inventory = try Discovery(sysfs: sysfs, nvml: nvml()).inventory()
+    /// Partitions from sysfs; domains from libvirt when `domains` says so; non-GPU PCI functions when named.
+    public func discover(domains: Bool = false, named: Set<String> = []) throws -> Inventory {
+        var inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
         if domains {
             let hypervisor = try hypervisor()
             inventory.domains = try hypervisor.domains().map { $0.summary() }
@@ -144,12 +144,29 @@ public final class HostSession: @unchecked Sendable {
         try !manifest.vms.isEmpty || !store.load().attachments.isEmpty
     }
 
+    /// The PCI addresses forbc recorded partitions on (for discovery of non-GPU functions it manages).
+    public func recordedAddresses() throws -> Set<String> {
+        Set(try store.load().partitions.map(\.gpu).filter(Patterns.isPCIAddress))
+    }
+
+    /// The PCI addresses a manifest selects, and those forbc recorded partitions on.
+    func namedAddresses(_ manifest: Manifest) throws -> Set<String> {
+        var addresses = Set(manifest.gpus.compactMap { spec -> String? in
+            if case .pciAddress(let address) = spec.select { return address }
+            return nil
+        })
+        addresses.formUnion(try store.load().partitions.map(\.gpu).filter(Patterns.isPCIAddress))
+        return addresses
+    }
+
     public func plan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest)), state: store.load(), force: force).plan()
+        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
+                    state: store.load(), force: force).plan()
     }
 
     public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest)), state: store.load(), force: force).destroyPlan()
+        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
+                    state: store.load(), force: force).destroyPlan()
     }
 
     /// Applies a plan under the host lock, saving the simulated host whatever happens.

@@ -3,10 +3,14 @@
 public struct Discovery: Sendable {
     public let sysfs: any SysfsChannel
     public let nvml: (any NVMLChannel)?
+    /// PCI functions to inventory even though they are not NVIDIA, AMD or Intel display devices (a manifest
+    /// names them by address, e.g. an SR-IOV NVMe controller).
+    public let namedAddresses: Set<String>
 
-    public init(sysfs: any SysfsChannel, nvml: (any NVMLChannel)? = nil) {
+    public init(sysfs: any SysfsChannel, nvml: (any NVMLChannel)? = nil, namedAddresses: Set<String> = []) {
         self.sysfs = sysfs
         self.nvml = nvml
+        self.namedAddresses = namedAddresses
     }
 
     /// Reads the whole inventory.
@@ -16,9 +20,11 @@ public struct Discovery: Sendable {
         var vfAddresses: Set<String> = []
         for address in try sysfs.entries(SysPath.pciDevices) where Patterns.isPCIAddress(address) {
             // Only display controllers (class 0x03xxxx) of known vendors; VFs are read through their PF.
-            guard let classCode = try sysfs.value(SysPath.pci(address, "class")), classCode.hasPrefix("0x03"),
+            let named = namedAddresses.contains(address)
+            guard let classCode = try sysfs.value(SysPath.pci(address, "class")), classCode.hasPrefix("0x03") || named,
                   let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
-                  let vendorID = UInt16(vendorText.dropFirst(2), radix: 16), let vendor = Vendor(pciVendorID: vendorID) else { continue }
+                  let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
+                  let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil) else { continue }
             if sysfs.exists(SysPath.pci(address, "physfn")) { vfAddresses.insert(address); continue }
             let (gpu, gpuParents) = try readGPU(address, vendor: vendor, vendorID: vendorText)
             gpus.append(gpu)

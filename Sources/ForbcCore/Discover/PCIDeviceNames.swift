@@ -18,10 +18,12 @@ enum PCIDeviceNames {
         "8086:3e92": "Intel UHD Graphics 630",
         "8086:3e98": "Intel UHD Graphics 630",
         "8086:5912": "Intel HD Graphics 630",
+        "1b36:0010": "QEMU NVM Express Controller",
     ]
 
     static func model(vendorID: String, deviceID: String, vendor: Vendor) -> String {
         let key = "\(vendorID.replacingOccurrences(of: "0x", with: "")):\(deviceID.replacingOccurrences(of: "0x", with: ""))"
+        if vendor == .other { return names[key] ?? "PCI device \(key)" }
         return names[key] ?? "\(vendor.rawValue.uppercased()) device \(deviceID)"
     }
 }

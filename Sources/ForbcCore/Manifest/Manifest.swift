@@ -146,6 +146,11 @@ public struct BenchmarkSpec: Sendable, Equatable {
 /// GPU vendors forbc knows, by PCI vendor id.
 public enum Vendor: String, Sendable, Codable, CaseIterable {
     case nvidia, amd, intel
+    /// A PCI function of another vendor, inventoried because a manifest names its address (an SR-IOV NIC or NVMe).
+    case other
+
+    /// The vendors a manifest may select by name.
+    public static let selectable: [Vendor] = [.nvidia, .amd, .intel]
 
     public init?(pciVendorID: UInt16) {
         switch pciVendorID {
@@ -153,14 +158,6 @@ public enum Vendor: String, Sendable, Codable, CaseIterable {
         case 0x1002: self = .amd
         case 0x8086: self = .intel
         default: return nil
-        }
-    }
-
-    public var pciVendorID: UInt16 {
-        switch self {
-        case .nvidia: 0x10de
-        case .amd: 0x1002
-        case .intel: 0x8086
         }
     }
 }

@@ -317,7 +317,7 @@ struct ManifestWalker {
             return .model(model)
         case "vendor":
             guard let vendor = string(value, at: "\(path).vendor") else { return nil }
-            guard let known = Vendor(rawValue: vendor) else {
+            guard let known = Vendor(rawValue: vendor), Vendor.selectable.contains(known) else {
                 error("'\(path).vendor' is '\(vendor)'; it must be one of: nvidia, amd, intel", value)
                 return nil
             }

@@ -78,10 +78,11 @@ struct PlanBuilder {
     func label(_ gpu: GPU) -> String { "\(gpu.address) (\(gpu.model))" }
 
     func matches(_ selector: GPUSelector) -> [Planner.Target] {
-        let gpus = inventory.gpus.sorted { $0.address < $1.address }
+        // Other PCI functions are in the inventory only because a manifest names their address.
+        let gpus = inventory.gpus.filter { $0.vendor != .other }.sorted { $0.address < $1.address }
         let chosen: [GPU]
         switch selector {
-        case .pciAddress(let address): chosen = gpus.filter { $0.address == address }
+        case .pciAddress(let address): chosen = inventory.gpus.filter { $0.address == address }
         case .model(let text): chosen = gpus.filter { $0.model.lowercased().contains(text.lowercased()) }
         case .vendor(let vendor): chosen = gpus.filter { $0.vendor == vendor }
         case .index(let index): chosen = index < gpus.count ? [gpus[index]] : []

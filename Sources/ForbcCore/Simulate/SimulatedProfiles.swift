@@ -5,7 +5,7 @@
 public enum SimulatedProfiles {
     /// Every profile name, in the order the help lists them.
     public static let names = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100",
-                               "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty"]
+                               "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty", "qemu-nvme-sriov"]
 
     public static func make(_ name: String) -> SimulatedHostModel? {
         switch name {
@@ -18,6 +18,7 @@ public enum SimulatedProfiles {
         case "nvidia-a100-40gb": nvidiaA100(memoryGiB: 40)
         case "nvidia-a100-80gb": nvidiaA100(memoryGiB: 80)
         case "mtty": mtty()
+        case "qemu-nvme-sriov": qemuNVMe()
         default: nil
         }
     }
@@ -152,6 +153,15 @@ public enum SimulatedProfiles {
         }
         return SimulatedHostModel(profile: "nvidia-a100-\(memoryGiB)gb",
                                   provenance: "simulated; MIG profiles from NVIDIA's MIG user guide", devices: devices, nvml: nvml)
+    }
+
+    /// QEMU's NVMe controller with SR-IOV (2 VFs), as the kernel lab's guest has it: not a GPU, managed when a
+    /// manifest names its address. VF offset and stride are QEMU's (hw/nvme: 1 and 1).
+    static func qemuNVMe() -> SimulatedHostModel {
+        let sriov = SimSRIOV(totalVFs: 2, numVFs: 0, vfDevice: "0x0010", offset: 1, stride: 1, vfDriver: nil)
+        let nvme = SimDevice(address: "0000:01:00.0", vendor: "0x1b36", device: "0x0010", subsystemVendor: "0x1af4", subsystemDevice: "0x1100",
+                             classCode: "0x010802", revision: "0x02", driver: "nvme", numaNode: -1, iommuGroup: nil, sriov: sriov, pool: .shared)
+        return SimulatedHostModel(profile: "qemu-nvme-sriov", provenance: "simulated; QEMU's NVMe SR-IOV as the kernel lab boots it", devices: [nvme])
     }
 
     /// The kernel's mtty sample driver: two types sharing 24 serial ports (mtty-1 one port, mtty-2 two).
