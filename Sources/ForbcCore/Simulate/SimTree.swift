@@ -22,7 +22,21 @@ struct SimTree {
         case "bus":
             if rest.count == 1 { return .directory(hasMdevBus ? ["mdev", "pci"] : ["pci"]) }
             if rest[1] == "pci" {
-                if rest.count == 2 { return .directory(["devices"]) }
+                if rest.count == 2 { return .directory(["devices", "drivers"]) }
+                if rest[2] == "drivers" {
+                    // bind/unbind of the PCI drivers the simulated devices use.
+                    let drivers = Set(model.devices.compactMap(\.driver) + model.devices.compactMap { $0.sriov?.vfDriver }
+                        + ["amdgpu", "i915", "nvidia", "nvme", "vfio-pci"])
+                    if rest.count == 3 { return .directory(drivers.sorted()) }
+                    guard drivers.contains(String(rest[3])) else { return nil }
+                    if rest.count == 4 { return .directory(["bind", "unbind"]) }
+                    guard rest.count == 5 else { return nil }
+                    switch rest[4] {
+                    case "bind": return .file("", .bind(driver: String(rest[3])))
+                    case "unbind": return .file("", .unbind(driver: String(rest[3])))
+                    default: return nil
+                    }
+                }
                 guard rest[2] == "devices" else { return nil }
                 if rest.count == 3 { return .directory(allAddresses) }
                 return pciNode(String(rest[3]), Array(rest.dropFirst(4)))
@@ -250,6 +264,8 @@ enum SimWrite {
     case remove(uuid: String)
     case numVFs(pf: String)
     case vgpuType(vf: String)
+    case bind(driver: String)
+    case unbind(driver: String)
 
     func apply(value: String, to model: inout SimulatedHostModel) throws {
         switch self {
@@ -274,6 +290,8 @@ enum SimWrite {
             guard let index = model.devices.firstIndex(where: { $0.address == pf }), let sriov = model.devices[index].sriov else {
                 throw SimErrno(errno: Errno.ENOENT)
             }
+            // sriov_numvfs_store: no driver bound → ENOENT ("no driver bound to device; cannot configure SR-IOV").
+            guard model.devices[index].driver != nil else { throw SimErrno(errno: Errno.ENOENT) }
             guard wanted <= sriov.totalVFs else { throw SimErrno(errno: Errno.ERANGE) }
             if wanted == sriov.numVFs { return }
             if sriov.numVFs != 0 && wanted != 0 { throw SimErrno(errno: Errno.EBUSY) }
@@ -286,6 +304,16 @@ enum SimWrite {
                 for vf in vfs { model.vgpus.removeValue(forKey: vf) }
             }
             model.devices[index].sriov!.numVFs = wanted
+        case .unbind(let driver):
+            // unbind_store: the device must be bound to this driver, else ENODEV.
+            guard let index = model.devices.firstIndex(where: { $0.address == value && $0.driver == driver }) else {
+                throw SimErrno(errno: Errno.ENODEV)
+            }
+            model.devices[index].driver = nil
+        case .bind(let driver):
+            guard let index = model.devices.firstIndex(where: { $0.address == value }) else { throw SimErrno(errno: Errno.ENODEV) }
+            guard model.devices[index].driver == nil else { throw SimErrno(errno: Errno.EBUSY) }
+            model.devices[index].driver = driver
         case .vgpuType(let vf):
             guard let id = Int(value), id >= 0 else { throw SimErrno(errno: Errno.EINVAL) }
             let current = model.vgpus[vf] ?? 0
