@@ -1,3 +1,5 @@
+import Foundation
+
 /// The only writer. Executes a plan step by step: before each step it re-reads what the step depends on
 /// (assert, then act), skips a step whose result already holds, and stops at the first failure with a
 /// report of what was done, what failed and what was not attempted. A rerun converges.
@@ -10,6 +12,8 @@ public struct Applier: Sendable {
     public var force = false
     /// Reset a GPU whose MIG mode change is pending, instead of stopping there.
     public var resetGPU = false
+    /// How long a live detach may take before the guest is taken not to release the device.
+    public var liveDetachTimeout: Duration = .seconds(15)
 
     public init(sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil, store: StateStore) {
         self.sysfs = sysfs
@@ -126,6 +130,22 @@ public struct Applier: Sendable {
         return true
     }
 
+    /// A live detach of a PCI device is a request to the guest (PCIe or ACPI unplug); libvirt may return before
+    /// the guest releases it. Nothing may be destroyed while the device is still in the guest: wait, then give up
+    /// with the reason rather than block in the kernel's mdev remove.
+    func awaitRelease(_ device: Hostdev, from name: String, hypervisor: any HypervisorChannel) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + liveDetachTimeout
+        while true {
+            let domain = try hypervisor.domain(named: name)
+            if !domain.isActive || !DomainXML.hostdevs(in: domain.liveXML).contains(where: { $0.sameDevice(device) }) { return }
+            if clock.now >= deadline {
+                throw ForbcError(.changedWorld, "libvirt asked domain '\(name)' to release \(device), but the guest has not released it after \(liveDetachTimeout) (a paused guest, or one without an OS, does not answer unplug requests); nothing was destroyed: resume or shut down '\(name)', then run apply again")
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+    }
+
     /// MIG steps, each after re-reading the GPU through NVML.
     func changeMIG(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
         guard let nvml else { throw ForbcError(.unsupported, "the plan changes MIG but NVML is not available") }
@@ -206,6 +226,7 @@ public struct Applier: Sendable {
         }
         do {
             try call(todo)
+            if detach && todo.live { try awaitRelease(device, from: name, hypervisor: hypervisor) }
             return true
         } catch let error as ForbcError where error.code == .unsupported {
             if todo.live {
