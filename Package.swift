@@ -11,16 +11,24 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // manifest → discover → plan → apply, plus the simulated host; no C, no ArgumentParser.
         .target(name: "ForbcCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The benchmark half: workloads, runner, statistics, the SQLite results store.
+        .target(name: "ForbcBench", dependencies: [
+            "ForbcCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // libvirt's C API (Debian's libvirt-dev), and the one Swift type that owns a connection.
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .target(name: "ForbcLibvirt", dependencies: ["ForbcCore", "CLibvirt"]),
         // The commands: option parsing and rendering for people.
         .target(name: "ForbcCommands", dependencies: [
             "ForbcCore",
+            "ForbcBench",
             "ForbcLibvirt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -30,6 +38,7 @@ let package = Package(
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcLibvirt"]),
         .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcTestSupport"]),
         .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport", "forbc"]),
+        .testTarget(name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcTestSupport"]),
         .testTarget(name: "ForbcLibvirtTests", dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -13,7 +13,7 @@ public struct ForbcCommand: ParsableCommand {
         2 changes or drift present (plan --detailed-exitcode, drift).
         """,
         version: ForbcVersion.current,
-        subcommands: [Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self, SysfsWrite.self])
+        subcommands: [Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self, Bench.self, SysfsWrite.self])
 
     public init() {}
 

@@ -140,6 +140,8 @@ public struct BenchmarkSpec: Sendable, Equatable {
     public var onLocations: [SourceLocation]
     public var workloads: [String]
     public var repetitions: Int
+    /// Copies of each workload run at once on each target, behind one barrier (co-tenants).
+    public var tenants: Int = 1
     public var location: SourceLocation
 }
 

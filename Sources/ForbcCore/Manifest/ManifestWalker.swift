@@ -470,8 +470,8 @@ struct ManifestWalker {
     }
 
     mutating func walkBenchmark(_ node: Node, path: String) -> BenchmarkSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions"]) else { return nil }
-        var suite: String?, on: [String] = [], locations: [SourceLocation] = [], workloads: [String] = [], repetitions = 5, valid = true
+        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions", "tenants"]) else { return nil }
+        var suite: String?, on: [String] = [], locations: [SourceLocation] = [], workloads: [String] = [], repetitions = 5, tenants = 1, valid = true
         for (key, _, value) in pairs {
             switch key {
             case "suite":
@@ -499,13 +499,15 @@ struct ManifestWalker {
                 }
             case "repetitions":
                 if let n = integer(value, at: "\(path).repetitions", range: 1...1000) { repetitions = n } else { valid = false }
+            case "tenants":
+                if let n = integer(value, at: "\(path).tenants", range: 1...64) { tenants = n } else { valid = false }
             default: break
             }
         }
         if suite == nil && !pairs.contains(where: { $0.0 == "suite" }) { error("'\(path)' has no 'suite'", node); valid = false }
         if workloads.isEmpty && !pairs.contains(where: { $0.0 == "workloads" }) { error("'\(path)' has no 'workloads'", node); valid = false }
         guard valid, let suite else { return nil }
-        return BenchmarkSpec(suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions, location: location(node))
+        return BenchmarkSpec(suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions, tenants: tenants, location: location(node))
     }
 
     // MARK: Cross-checks

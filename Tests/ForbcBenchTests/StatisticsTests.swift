@@ -1,4 +1,4 @@
-import ForbcCore
+import ForbcBench
 import Testing
 
 /// Against values computed by hand.

@@ -1,0 +1,24 @@
+"""STREAM-like copy and triad on the CPU through numpy: GB/s (bytes read plus written) per repetition."""
+import time
+
+import numpy as np
+
+from common import args, report, wait_for
+
+a = args()
+n = a.size or 8_000_000
+b, c = np.ones(n), np.full(n, 2.0)
+out = np.empty(n)
+for _ in range(a.warmups):
+    np.copyto(out, b)
+wait_for(a.start_at)
+for rep in range(a.repetitions):
+    start = time.perf_counter()
+    np.copyto(out, b)
+    copy = time.perf_counter() - start
+    start = time.perf_counter()
+    np.multiply(c, 3.0, out=out)
+    out += b
+    triad = time.perf_counter() - start
+    report("copy", 2 * 8 * n / copy / 1e9, rep=rep)
+    report("triad", 3 * 8 * n / triad / 1e9, rep=rep)

@@ -1,0 +1,102 @@
+import ForbcCore
+import Foundation
+import Yams
+
+/// A workload: how to run it (an argument vector, never a shell string), how to read its results, what its
+/// metrics mean. Kept as YAML files in Manifests/workloads/.
+public struct WorkloadProfile: Sendable, Codable, Equatable {
+    public struct Metric: Sendable, Codable, Equatable {
+        public var name: String
+        public var unit: String
+        /// "higher" or "lower" is better.
+        public var better: String
+    }
+
+    public var name: String
+    public var version: Int
+    public var description: String
+    /// "device" (a GPU partition) or "host" (CPU).
+    public var bound: String
+    /// The command: argv[0] and its arguments. `{dir}` is the profile's folder, `{repetitions}` the in-process
+    /// repetitions, `{warmups}` the warm-ups, `{start_at}` the barrier (UNIX time in seconds) all tenants wait for.
+    public var run: [String]
+    /// "json-lines" (`{"metric": NAME, "value": NUMBER}` a line) or "regex" (`pattern`, one capture per value).
+    public var parse: String
+    public var pattern: String?
+    public var metrics: [Metric]
+    public var timeout: Double
+
+    /// Loads and checks a profile file.
+    public static func load(_ path: String) throws -> WorkloadProfile {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ForbcError(.invalidInput, "cannot read workload profile '\(path)': \(error.localizedDescription)")
+        }
+        let profile: WorkloadProfile
+        do { profile = try YAMLDecoder().decode(WorkloadProfile.self, from: text) } catch {
+            throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)")
+        }
+        guard Patterns.isPartitionName(profile.name), !profile.run.isEmpty, !profile.metrics.isEmpty,
+              ["json-lines", "regex"].contains(profile.parse), profile.parse != "regex" || profile.pattern != nil,
+              ["device", "host"].contains(profile.bound), profile.metrics.allSatisfy({ ["higher", "lower"].contains($0.better) }),
+              profile.timeout > 0 else {
+            throw ForbcError(.invalidInput, "\(path): a workload needs a name, a 'run' argument vector, 'parse' json-lines or regex (with 'pattern'), 'bound' device or host, metrics with 'better' higher or lower, and a positive 'timeout'")
+        }
+        // An argument vector: a single string with spaces is a shell command line in disguise.
+        if profile.run.count == 1 && profile.run[0].contains(" ") {
+            throw ForbcError(.invalidInput, "\(path): 'run' is one string with spaces; give it as an argument vector: [program, arg, …]")
+        }
+        return profile
+    }
+
+    /// Every profile in a folder, by name.
+    public static func loadAll(in directory: String) throws -> [String: (WorkloadProfile, String)] {
+        var profiles: [String: (WorkloadProfile, String)] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where file.hasSuffix(".yaml") {
+            let profile = try load("\(directory)/\(file)")
+            profiles[profile.name] = (profile, directory)
+        }
+        return profiles
+    }
+
+    /// The argument vector with its placeholders filled.
+    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double) -> [String] {
+        run.map {
+            $0.replacingOccurrences(of: "{dir}", with: directory)
+                .replacingOccurrences(of: "{repetitions}", with: "\(repetitions)")
+                .replacingOccurrences(of: "{warmups}", with: "\(warmups)")
+                .replacingOccurrences(of: "{start_at}", with: String(format: "%.3f", startAt))
+        }
+    }
+}
+
+/// Reads measurements from a workload's output.
+public enum OutputParser {
+    /// Values per metric; throws when the output holds none (garbage, nothing, or the wrong metrics).
+    public static func parse(_ output: String, profile: WorkloadProfile) throws -> [String: [Double]] {
+        var values: [String: [Double]] = [:]
+        let known = Set(profile.metrics.map(\.name))
+        switch profile.parse {
+        case "regex":
+            let regex = try NSRegularExpression(pattern: profile.pattern ?? "")
+            let range = NSRange(output.startIndex..., in: output)
+            for match in regex.matches(in: output, range: range) where match.numberOfRanges > 1 {
+                if let r = Range(match.range(at: 1), in: output), let value = Double(output[r]) {
+                    values[profile.metrics[0].name, default: []].append(value)
+                }
+            }
+        default:
+            for line in output.split(separator: "\n") {
+                guard line.hasPrefix("{"), let data = line.data(using: .utf8),
+                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let metric = object["metric"] as? String, known.contains(metric),
+                      let value = (object["value"] as? NSNumber)?.doubleValue, value.isFinite else { continue }
+                values[metric, default: []].append(value)
+            }
+        }
+        guard !values.isEmpty else {
+            throw ForbcError(.system, "no measurements of \(profile.metrics.map { "'\($0.name)'" }.joined(separator: ", ")) in the output")
+        }
+        return values
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import ForbcBench
+import ForbcCore
+import Foundation
+
+/// `forbc bench run | list | compare`: the benchmark half.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a manifest's benchmarks, list the stored results, compare topologies.",
+        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self])
+}
+
+/// Where results are stored.
+struct StoreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The results database (default: bench.sqlite in the state dir).", valueName: "FILE"))
+    var db: String?
+
+    func open(_ host: HostSession) throws -> ResultStore {
+        let path = db ?? host.store.directory.appendingPathComponent("bench.sqlite").path
+        do { return try ResultStore(path: path) } catch {
+            throw ForbcError(.system, "opening the results store \(path) failed: \(error)")
+        }
+    }
+}
+
+struct BenchRun: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the manifest's benchmark suites on the converged host and store the results.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: ArgumentHelp("Tag the results with this topology (default: MANIFEST/SUITE).", valueName: "NAME"))
+    var topology: String?
+
+    @Option(help: ArgumentHelp("Workload profiles (default: workloads/ beside the manifest).", valueName: "DIR"))
+    var workloads: String?
+
+    @Option(help: "Process launches per workload at least (more while the CV is above 5%, up to --max-launches).")
+    var launches = 3
+
+    @Option(name: .customLong("max-launches"), help: "Process launches per workload at most.")
+    var maxLaunches = 8
+
+    func execute() throws {
+        let manifest = try loadManifest(file)
+        guard !manifest.benchmarks.isEmpty else { throw ForbcError(.invalidInput, "\(file) declares no 'spec.benchmarks'") }
+        let host = try global.openHost()
+        let plan = try host.plan(manifest)
+        guard plan.isEmpty else {
+            throw ForbcError(.invalidInput, "the host does not match \(file) (\(plan.actions.count) change(s) pending); run 'forbc apply' first, so the results describe the manifest's topology")
+        }
+        let directory = workloads ?? ((file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
+        var options = BenchRunner.Options()
+        options.launches = max(1, launches)
+        options.maxLaunches = max(options.launches, maxLaunches)
+        let runner = BenchRunner(profiles: try WorkloadProfile.loadAll(in: directory), options: options)
+        let console = Console.current
+        let results = try runner.run(manifest: manifest, plan: plan, inventory: try host.discover(), topology: topology,
+                                     logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
+        let opened = try store.open(host)
+        try opened.insert(results)
+        console.out(BenchTable.results(results))
+        console.out("Stored \(results.count) result(s) in \(opened.path).")
+        let failed = results.filter { $0.status != "ok" }
+        if !failed.isEmpty {
+            for result in failed { console.err("error: \(result.topology) \(result.workload) on '\(result.tenant)' failed: \(result.failure ?? "?"); logs: \(result.logs)") }
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct BenchList: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored results.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    func execute() throws {
+        let results = try store.open(try global.openHost()).all()
+        if global.json {
+            Console.current.out(Render.json(encodable: results))
+        } else {
+            Console.current.out(results.isEmpty ? "No results stored." : BenchTable.results(results))
+        }
+    }
+}
+
+struct BenchCompare: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "compare", abstract: "Each topology as a ratio to a baseline topology, with a 95% CI.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: ArgumentHelp("The baseline topology.", valueName: "TOPOLOGY"))
+    var baseline: String
+
+    func execute() throws {
+        let rows = try Comparison.rows(try store.open(try global.openHost()).all(), baseline: baseline)
+        if global.json {
+            Console.current.out(Render.json(encodable: rows))
+        } else {
+            Console.current.out(BenchTable.comparison(rows, baseline: baseline))
+        }
+    }
+}
+
+/// Text tables of results.
+enum BenchTable {
+    static func number(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        return value >= 100 ? String(format: "%.1f", value) : String(format: "%.3g", value)
+    }
+
+    static func results(_ results: [BenchResult]) -> String {
+        var lines = ["topology             workload     metric  tenant          median [95% CI]                 unit      CV     n   status"]
+        for r in results {
+            let ci = r.ciLow.map { "[\(number($0)), \(number(r.ciHigh))]" } ?? ""
+            let count = r.valueList.count
+            let cv = r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? (r.fairness.map { String(format: "J=%.3f", $0) } ?? "-")
+            lines.append([r.topology.padding(toLength: 20, withPad: " ", startingAt: 0), r.workload.padding(toLength: 12, withPad: " ", startingAt: 0),
+                          r.metric.padding(toLength: 7, withPad: " ", startingAt: 0), r.tenant.padding(toLength: 15, withPad: " ", startingAt: 0),
+                          "\(number(r.median)) \(ci)".padding(toLength: 31, withPad: " ", startingAt: 0), r.unit.padding(toLength: 9, withPad: " ", startingAt: 0),
+                          cv.padding(toLength: 6, withPad: " ", startingAt: 0), String(count).padding(toLength: 3, withPad: " ", startingAt: 0),
+                          r.status + (r.outliers == "[]" ? "" : " outliers \(r.outliers)")].joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func comparison(_ rows: [Comparison.Row], baseline: String) -> String {
+        var lines = ["Ratios to '\(baseline)' (median of the topology / median of the baseline, bootstrap 95% CI):"]
+        for row in rows {
+            lines.append("  \(row.topology.padding(toLength: 20, withPad: " ", startingAt: 0)) \(row.workload.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) \(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  \(row.significant ? "significant" : "not significant")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
