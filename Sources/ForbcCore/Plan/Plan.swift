@@ -128,6 +128,14 @@ public struct Plan: Sendable, Equatable {
     /// Things people should know that do not stop the plan (sections no backend handles yet).
     public var notes: [String] = []
 
+    public init(host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy) {
+        self.host = host
+        self.simulated = simulated
+        self.actions = actions
+        self.partitions = partitions
+        self.prune = prune
+    }
+
     public var isEmpty: Bool { actions.isEmpty }
     public var destroys: [PlannedAction] { actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") } }
 }
