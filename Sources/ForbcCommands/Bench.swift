@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a manifest's benchmarks, list the stored results, compare topologies.",
-        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self])
+        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self])
 }
 
 /// Where results are stored.
@@ -104,6 +104,30 @@ struct BenchCompare: ForbcSubcommand {
         } else {
             Console.current.out(BenchTable.comparison(rows, baseline: baseline))
         }
+    }
+}
+
+struct BenchReport: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Write one self-contained HTML report with SVG plots.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: ArgumentHelp("The baseline topology (default: the first stored).", valueName: "TOPOLOGY"))
+    var baseline: String?
+
+    @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
+    var out: String
+
+    func execute() throws {
+        let results = try store.open(try global.openHost()).all()
+        guard !results.isEmpty else { throw ForbcError(.invalidInput, "no results stored; run 'forbc bench run' first") }
+        do {
+            try Report.html(results, baseline: baseline).write(toFile: out, atomically: true, encoding: .utf8)
+        } catch {
+            throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
+        }
+        Console.current.out("Wrote \(out) (\(results.count) results).")
     }
 }
 
