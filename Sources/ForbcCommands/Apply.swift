@@ -15,6 +15,8 @@ struct Apply: ForbcSubcommand {
     @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
     var noBench = false
 
+    @OptionGroup var store: StoreOptions
+
     @Flag(name: .customLong("reset-gpu"), help: "Reset a GPU whose MIG mode change is pending (otherwise apply stops there and says so).")
     var resetGPU = false
 
@@ -22,8 +24,13 @@ struct Apply: ForbcSubcommand {
         let host = try global.openHost()
         let (manifest, plan) = try arguments.plan(on: host)
         try executePlan(plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
-        if !noBench && !manifest.benchmarks.isEmpty {
-            Console.current.err("note: the manifest names \(manifest.benchmarks.count) benchmark suite(s); this build of forbc has no benchmark runner yet, so none ran")
+        if !noBench && !manifest.benchmarks.isEmpty && host.simulation != nil {
+            Console.current.err("note: the manifest's \(manifest.benchmarks.count) benchmark suite(s) did not run: a simulated host has no partitions to measure")
+        } else if !noBench && !manifest.benchmarks.isEmpty {
+            // The host now matches the manifest: its suites measure this topology.
+            let converged = try host.plan(manifest)
+            try BenchRun.runSuites(manifest: manifest, file: arguments.file, plan: converged, host: host, store: store,
+                                   topology: nil, workloads: nil)
         }
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a manifest's benchmarks, list the stored results, compare topologies.",
-        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self])
+        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self])
 }
 
 /// Where results are stored.
@@ -44,14 +44,30 @@ struct BenchRun: ForbcSubcommand {
     @Option(name: .customLong("max-launches"), help: "Process launches per workload at most.")
     var maxLaunches = 8
 
+    @Option(help: ArgumentHelp("Run only this suite (repeatable; default: all).", valueName: "NAME"))
+    var suite: [String] = []
+
     func execute() throws {
-        let manifest = try loadManifest(file)
+        var manifest = try loadManifest(file)
         guard !manifest.benchmarks.isEmpty else { throw ForbcError(.invalidInput, "\(file) declares no 'spec.benchmarks'") }
+        if !suite.isEmpty {
+            for name in suite where !manifest.benchmarks.contains(where: { $0.suite == name }) {
+                throw ForbcError(.invalidInput, "'--suite \(name)': \(file) has no such suite; it has \(manifest.benchmarks.map(\.suite).joined(separator: ", "))")
+            }
+            manifest.benchmarks = manifest.benchmarks.filter { suite.contains($0.suite) }
+        }
         let host = try global.openHost()
         let plan = try host.plan(manifest)
         guard plan.isEmpty else {
             throw ForbcError(.invalidInput, "the host does not match \(file) (\(plan.actions.count) change(s) pending); run 'forbc apply' first, so the results describe the manifest's topology")
         }
+        try Self.runSuites(manifest: manifest, file: file, plan: plan, host: host, store: store, topology: topology,
+                           workloads: workloads, launches: launches, maxLaunches: maxLaunches)
+    }
+
+    /// Runs, stores and prints a manifest's suites on a converged host (shared with `apply`).
+    static func runSuites(manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
+                          workloads: String?, launches: Int = 3, maxLaunches: Int = 8) throws {
         let directory = workloads ?? ((file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
         var options = BenchRunner.Options()
         options.launches = max(1, launches)
@@ -128,6 +144,60 @@ struct BenchReport: ForbcSubcommand {
             throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
         }
         Console.current.out("Wrote \(out) (\(results.count) results).")
+    }
+}
+
+struct BenchImport: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "import", abstract: "Store results measured elsewhere (JSON lines, as 'bench export' writes).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: ArgumentHelp("A JSON-lines file.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: ArgumentHelp("Where they were measured (default: import:FILE).", valueName: "NAME"))
+    var source: String?
+
+    func execute() throws {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw ForbcError(.invalidInput, "cannot read '\(file)': \(error.localizedDescription)")
+        }
+        let results = try Interchange.readJSONLines(text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")
+        try store.open(try global.openHost()).insert(results)
+        Console.current.out("Imported \(results.count) result(s) from \(file).")
+    }
+}
+
+struct BenchExport: ForbcSubcommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the stored results as JSON lines or Phoronix composite XML.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "jsonl or phoronix.")
+    var format = "jsonl"
+
+    @Option(help: ArgumentHelp("The file to write (default: stdout).", valueName: "FILE"))
+    var out: String?
+
+    func execute() throws {
+        let results = try store.open(try global.openHost()).all()
+        let text: String
+        switch format {
+        case "jsonl": text = try Interchange.jsonLines(results)
+        case "phoronix": text = Interchange.phoronix(results)
+        default: throw ForbcError(.invalidInput, "'--format' is '\(format)'; it must be jsonl or phoronix")
+        }
+        if let out {
+            do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+                throw ForbcError(.system, "writing \(out) failed: \(error.localizedDescription)")
+            }
+            Console.current.out("Wrote \(results.count) result(s) to \(out).")
+        } else {
+            Console.current.out(text)
+        }
     }
 }
 

@@ -71,6 +71,11 @@ extension PlanBuilder {
             fail("'\(spec.name)' asks for passthrough of \(target.label), which is not a PCI GPU", spec.location)
             return
         }
+        // On the host (before a VM takes it), workloads reach the whole GPU by its UUID.
+        if let uuid = gpu.mig?.uuid, var partition = desired.first(where: { $0.name == spec.name && $0.gpu == gpu.address }) {
+            partition.access = "CUDA_VISIBLE_DEVICES=\(uuid)"
+            replaceDesired(partition)
+        }
         let parentNames = Set(target.parents.map(\.name))
         for mdev in inventory.mdevs where parentNames.contains(mdev.parent) {
             let owned = state.owned(uuid: mdev.uuid)
