@@ -17,6 +17,8 @@ public struct BenchRunner: Sendable {
 
     public var profiles: [String: (WorkloadProfile, String)]
     public var options: Options
+    /// Seconds the workload processes ran (the slowest tenant of each launch), for the harness's overhead.
+    public let processSeconds = Locked(0.0)
 
     public init(profiles: [String: (WorkloadProfile, String)], options: Options = Options()) {
         self.profiles = profiles
@@ -86,6 +88,7 @@ public struct BenchRunner: Sendable {
                 }
                 outcomes.update { $0[i] = outcome }
             }
+            processSeconds.update { $0 += outcomes.value.compactMap { $0?.seconds }.max() ?? 0 }
             for (i, outcome) in outcomes.value.enumerated() {
                 guard let outcome else { continue }
                 logPaths[i].append(outcome.log)
@@ -165,10 +168,10 @@ public enum ForbcBench {
 }
 
 /// A value behind a lock, for results written from concurrent tenants.
-final class Locked<T>: @unchecked Sendable {
+public final class Locked<T>: @unchecked Sendable {
     private var stored: T
     private let lock = NSLock()
-    init(_ value: T) { stored = value }
-    var value: T { lock.withLock { stored } }
-    func update(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
+    public init(_ value: T) { stored = value }
+    public var value: T { lock.withLock { stored } }
+    public func update(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
 }

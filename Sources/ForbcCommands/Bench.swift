@@ -74,8 +74,11 @@ struct BenchRun: ForbcSubcommand {
         options.maxLaunches = max(options.launches, maxLaunches)
         let runner = BenchRunner(profiles: try WorkloadProfile.loadAll(in: directory), options: options)
         let console = Console.current
-        let results = try runner.run(manifest: manifest, plan: plan, inventory: try host.discover(), topology: topology,
+        let results = try runner.run(manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,
                                      logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
+        let wall = Date().timeIntervalSince(ForbcCommand.started), processes = runner.processSeconds.value
+        console.err(String(format: "bench: %.2f s wall since forbc started, %.2f s in workload processes: the harness took %.2f s (%.2f%%)",
+                           wall, processes, wall - processes, processes > 0 ? (wall / processes - 1) * 100 : 0))
         let opened = try store.open(host)
         try opened.insert(results)
         console.out(BenchTable.results(results))

@@ -17,9 +17,13 @@ public struct ForbcCommand: ParsableCommand {
 
     public init() {}
 
+    /// When this forbc started (for the benchmark harness's own overhead).
+    nonisolated(unsafe) static var started = Date()
+
     /// Runs forbc with `arguments` on `console`; returns the process exit code.
     public static func run(_ arguments: [String], console: Console = .standard) -> Int32 {
-        Console.$current.withValue(console) {
+        started = Date()
+        return Console.$current.withValue(console) { () -> Int32 in
             do {
                 var command = try parseAsRoot(arguments)
                 try command.run()

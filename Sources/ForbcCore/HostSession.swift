@@ -159,9 +159,13 @@ public final class HostSession: @unchecked Sendable {
         return addresses
     }
 
+    /// The inventory the last plan was made from (the benchmark runner records its provenance from it).
+    public private(set) var lastInventory: Inventory?
+
     public func plan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
-                    state: store.load(), force: force).plan()
+        let inventory = try discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest))
+        lastInventory = inventory
+        return try Planner(manifest: manifest, inventory: inventory, state: store.load(), force: force).plan()
     }
 
     public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {

@@ -12,8 +12,8 @@ M=Manifests/bench-h100.yaml
 run=(bench run --state-dir "$S" "$M" --launches 2 --max-launches 2)
 log=$OUT/run.log
 finish() {
-    "$F" bench compare --state-dir "$S" --baseline full-gpu > "$OUT/compare.txt" 2>&1
-    "$F" bench report --state-dir "$S" --baseline full-gpu --out "$OUT/report.html" >> "$log" 2>&1
+    "$F" bench compare --state-dir "$S" --baseline "${FORBC_BASELINE:-full-gpu}" > "$OUT/compare.txt" 2>&1
+    "$F" bench report --state-dir "$S" --baseline "${FORBC_BASELINE:-full-gpu}" --out "$OUT/report.html" >> "$log" 2>&1
     "$F" bench export --state-dir "$S" --out "$OUT/results.jsonl" >> "$log" 2>&1
     "$F" bench export --state-dir "$S" --format phoronix --out "$OUT/composite.xml" >> "$log" 2>&1
     tar czf "$OUT/logs.tar.gz" -C "$S" bench-logs 2>/dev/null
@@ -24,6 +24,8 @@ finish() {
     python3 -c 'import torch, torchvision; print("torch", torch.__version__, "torchvision", torchvision.__version__, torch.cuda.get_device_name(0))'
     "$F" --version
 } > "$log" 2>&1
+# FORBC_ONLY=overhead runs the overhead comparison alone.
+if [ "${FORBC_ONLY:-}" != overhead ]; then
 "$F" "${run[@]}" --suite full --topology full-gpu >> "$log" 2>&1; finish
 for n in 2 4 7; do "$F" "${run[@]}" --suite "ts$n" --topology "time-sliced-$n" >> "$log" 2>&1; done; finish
 # CUDA MPS, started by this command and stopped at the end.
@@ -35,6 +37,7 @@ CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=14 "$F" "${run[@]}" --suite mps7 --topology mp
 echo quit | nvidia-cuda-mps-control >> "$log" 2>&1
 unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
 finish
+fi
 # Overhead: the same code bare (3 launches each) and through forbc (3 launches), one after the other.
 mkdir -p /tmp/bare
 t0=$(date +%s.%N)
@@ -47,5 +50,6 @@ t1=$(date +%s.%N)
 t2=$(date +%s.%N)
 finish
 python3 Tests/Bench/overhead.py /tmp/bare "$OUT/results.jsonl" "$(python3 -c "print($t1 - $t0)")" "$(python3 -c "print($t2 - $t1)")" > "$OUT/overhead.txt" 2>&1
+grep "harness took" "$log" >> "$OUT/overhead.txt"
 cat "$OUT/compare.txt" "$OUT/overhead.txt"
 tail -5 "$log"

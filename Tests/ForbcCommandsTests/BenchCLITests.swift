@@ -58,3 +58,42 @@ struct BenchCLITests {
         #expect((pixels["c0392b"] ?? 0) > 300, "ideal lines: \(pixels)")
     }
 }
+
+/// The run on the lent H100 (Tests/Fixtures/h100-bench, made by Tests/Bench/h100-run.sh): imported, compared and
+/// reported like any results.
+@Suite("the H100 benchmark results")
+struct H100BenchTests {
+    static let directory = RepositoryPaths.fixture("h100-bench")
+
+    @Test("import, compare against the full GPU, report: every topology is there and plausible")
+    func importCompareReport() throws {
+        let cli = CLI()
+        let state = ["--state-dir", cli.stateDir.path]
+        let imported = cli.run(["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-25"])
+        #expect(imported.code == 0 && imported.stdout == "Imported 150 result(s) from \(Self.directory)/results.jsonl.\n")
+        let results = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
+        #expect(Set(results.map(\.topology)) == ["full-gpu", "time-sliced-2", "time-sliced-4", "time-sliced-7", "mps-2x50", "mps-7x14", "overhead-harness"])
+        #expect(results.allSatisfy { $0.status == "ok" && $0.source == "h100-2026-11-25" })
+        let full = Dictionary(uniqueKeysWithValues: results.filter { $0.topology == "full-gpu" }.map { ("\($0.workload)/\($0.metric)", $0) })
+        #expect(full["gemm/bf16"]?.gpuModel == "NVIDIA H100 80GB HBM3" && full["gemm/bf16"]?.partitionKind == "passthrough")
+        #expect((600...900).contains(full["gemm/bf16"]?.median ?? 0), "bf16 TFLOP/s")
+        #expect((2500...3400).contains(full["stream/copy"]?.median ?? 0), "HBM3 copy GB/s")
+        // Time-slicing splits the GPU: each of n tenants gets about 1/n of the bf16 matrix throughput.
+        let rows = try JSONDecoder().decode([Comparison.Row].self, from: Data(cli.run(["bench", "compare"] + state + ["--baseline", "full-gpu", "--output", "json"]).stdout.utf8))
+        for n in [2, 4, 7] {
+            let tenant = try #require(rows.first { $0.topology == "time-sliced-\(n)" && $0.workload == "gemm" && $0.metric == "bf16" && $0.tenant == "gpu#0" })
+            #expect(abs(tenant.ratio * Double(n) - 1) < 0.2, "time-sliced-\(n): \(tenant.ratio)")
+        }
+        // The harness reports what the bare code reports (overhead suite against the full GPU).
+        let overhead = rows.filter { $0.topology == "overhead-harness" }
+        #expect(overhead.count == 5 && overhead.allSatisfy { abs($0.ratio - 1) < 0.05 })
+        let html = cli.stateDir.appendingPathComponent("h100.html").path
+        #expect(cli.run(["bench", "report"] + state + ["--baseline", "full-gpu", "--out", html]).code == 0)
+        let text = try String(contentsOfFile: html, encoding: .utf8)
+        for topology in ["time-sliced-7", "mps-2x50", "mps-7x14"] { #expect(text.contains(topology)) }
+        #expect(text.components(separatedBy: "<svg class=\"bars\"").count - 1 == 10, "one chart a workload and metric")
+        // The Phoronix export names each topology as a system.
+        let xml = cli.run(["bench", "export"] + state + ["--format", "phoronix"]).stdout
+        #expect(xml.components(separatedBy: "<System>").count - 1 == 7 && xml.contains("<Proportion>LIB</Proportion>"))
+    }
+}
