@@ -83,6 +83,9 @@ struct H100BenchTests {
         for n in [2, 4, 7] {
             let tenant = try #require(rows.first { $0.topology == "time-sliced-\(n)" && $0.workload == "gemm" && $0.metric == "bf16" && $0.tenant == "gpu#0" })
             #expect(abs(tenant.ratio * Double(n) - 1) < 0.2, "time-sliced-\(n): \(tenant.ratio)")
+            // … and together they get the whole GPU: the aggregate is the sum of the tenants' medians.
+            let aggregate = try #require(rows.first { $0.topology == "time-sliced-\(n)" && $0.workload == "gemm" && $0.metric == "bf16" && $0.tenant == "(aggregate)" })
+            #expect(abs(aggregate.ratio - 1) < 0.1 && aggregate.low <= aggregate.ratio && aggregate.ratio <= aggregate.high, "aggregate \(aggregate.ratio)")
         }
         // The harness reports what the bare code reports (overhead suite against the full GPU).
         let overhead = rows.filter { $0.topology == "overhead-harness" }
@@ -92,6 +95,9 @@ struct H100BenchTests {
         let text = try String(contentsOfFile: html, encoding: .utf8)
         for topology in ["time-sliced-7", "mps-2x50", "mps-7x14"] { #expect(text.contains(topology)) }
         #expect(text.components(separatedBy: "<svg class=\"bars\"").count - 1 == 10, "one chart a workload and metric")
+        // The report made on the H100 itself is kept beside its results.
+        let kept = try String(contentsOfFile: "\(Self.directory)/report.html", encoding: .utf8)
+        #expect(kept.contains("NVIDIA H100 80GB HBM3") && kept.components(separatedBy: "<svg class=\"bars\"").count - 1 == 10)
         // The Phoronix export names each topology as a system.
         let xml = cli.run(["bench", "export"] + state + ["--format", "phoronix"]).stdout
         #expect(xml.components(separatedBy: "<System>").count - 1 == 7 && xml.contains("<Proportion>LIB</Proportion>"))
