@@ -1,9 +1,7 @@
 """CPU matrix product (float64) through numpy: GFLOP/s per repetition."""
-import time
-
 import numpy as np
 
-from common import args, report, wait_for
+from common import args, report, seconds_per_step, wait_for
 
 a = args()
 n = a.size or 768
@@ -13,7 +11,5 @@ for _ in range(a.warmups):
     x @ y
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    start = time.perf_counter()
-    x @ y
-    seconds = time.perf_counter() - start
+    seconds = seconds_per_step(lambda: x @ y, 1, a.window)
     report("gflops", 2 * n**3 / seconds / 1e9, rep=rep)

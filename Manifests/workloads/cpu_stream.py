@@ -1,9 +1,7 @@
 """STREAM-like copy and triad on the CPU through numpy: GB/s (bytes read plus written) per repetition."""
-import time
-
 import numpy as np
 
-from common import args, report, wait_for
+from common import args, report, seconds_per_step, wait_for
 
 a = args()
 n = a.size or 8_000_000
@@ -13,12 +11,12 @@ for _ in range(a.warmups):
     np.copyto(out, b)
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    start = time.perf_counter()
-    np.copyto(out, b)
-    copy = time.perf_counter() - start
-    start = time.perf_counter()
-    np.multiply(c, 3.0, out=out)
-    out += b
-    triad = time.perf_counter() - start
+    copy = seconds_per_step(lambda: np.copyto(out, b), 1, a.window)
+
+    def triad_step():
+        np.multiply(c, 3.0, out=out)
+        out.__iadd__(b)
+
+    triad = seconds_per_step(triad_step, 1, a.window)
     report("copy", 2 * 8 * n / copy / 1e9, rep=rep)
     report("triad", 3 * 8 * n / triad / 1e9, rep=rep)

@@ -14,5 +14,5 @@ for _ in range(max(a.warmups, 1)):
 torch.cuda.synchronize()
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    report("pinned", 4 * n / timed(lambda: device.copy_(pinned, non_blocking=True), 5) / 1e9, rep=rep)
-    report("pageable", 4 * n / timed(lambda: device.copy_(pageable), 5) / 1e9, rep=rep)
+    report("pinned", 4 * n / timed(lambda: device.copy_(pinned, non_blocking=True), 5, a.window) / 1e9, rep=rep)
+    report("pageable", 4 * n / timed(lambda: device.copy_(pageable), 5, a.window) / 1e9, rep=rep)

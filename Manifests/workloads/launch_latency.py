@@ -9,4 +9,4 @@ for _ in range(max(a.warmups, 1)):
     timed(lambda: x.add_(1), 1000)
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    report("latency", timed(lambda: x.add_(1), 10_000) * 1e6, rep=rep)
+    report("latency", timed(lambda: x.add_(1), 10_000, a.window) * 1e6, rep=rep)

@@ -26,4 +26,4 @@ for _ in range(max(a.warmups, 1) * 3):
 torch.cuda.synchronize()
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    report("images", batch / timed(step, 5), rep=rep)
+    report("images", batch / timed(step, 5, a.window), rep=rep)

@@ -14,7 +14,7 @@ for _ in range(max(a.warmups, 1)):
 torch.cuda.synchronize()
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    copy = timed(lambda: z.copy_(x), 10)
-    triad = timed(lambda: torch.add(y, x, alpha=3.0, out=z), 10)
+    copy = timed(lambda: z.copy_(x), 10, a.window)
+    triad = timed(lambda: torch.add(y, x, alpha=3.0, out=z), 10, a.window)
     report("copy", 2 * 4 * n / copy / 1e9, rep=rep)
     report("triad", 3 * 4 * n / triad / 1e9, rep=rep)

@@ -21,4 +21,4 @@ for _ in range(max(a.warmups, 1) * 3):
 torch.cuda.synchronize()
 wait_for(a.start_at)
 for rep in range(a.repetitions):
-    report("sequences", batch / timed(step, 10), rep=rep)
+    report("sequences", batch / timed(step, 10, a.window), rep=rep)

@@ -18,7 +18,8 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     /// "device" (a GPU partition) or "host" (CPU).
     public var bound: String
     /// The command: argv[0] and its arguments. `{dir}` is the profile's folder, `{repetitions}` the in-process
-    /// repetitions, `{warmups}` the warm-ups, `{start_at}` the barrier (UNIX time in seconds) all tenants wait for.
+    /// repetitions, `{warmups}` the warm-ups, `{start_at}` the barrier (UNIX time in seconds) all tenants wait for,
+    /// `{window}` the seconds of wall-clock time each co-tenant measures (0 when alone: the workload's own timing).
     public var run: [String]
     /// "json-lines" (`{"metric": NAME, "value": NUMBER}` a line) or "regex" (`pattern`, one capture per value).
     public var parse: String
@@ -60,9 +61,10 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     }
 
     /// The argument vector with its placeholders filled.
-    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double) -> [String] {
+    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0) -> [String] {
         run.map {
             $0.replacingOccurrences(of: "{dir}", with: directory)
+                .replacingOccurrences(of: "{window}", with: String(format: "%.3f", window))
                 .replacingOccurrences(of: "{repetitions}", with: "\(repetitions)")
                 .replacingOccurrences(of: "{warmups}", with: "\(warmups)")
                 .replacingOccurrences(of: "{start_at}", with: String(format: "%.3f", startAt))

@@ -14,8 +14,8 @@ public struct WorkloadRunner: Sendable {
     public init() {}
 
     public func run(_ profile: WorkloadProfile, directory: String, environment: [String: String], repetitions: Int,
-                    warmups: Int, startAt: Double, log: URL) -> Outcome {
-        let arguments = profile.arguments(directory: directory, repetitions: repetitions, warmups: warmups, startAt: startAt)
+                    warmups: Int, startAt: Double, window: Double = 0, log: URL) -> Outcome {
+        let arguments = profile.arguments(directory: directory, repetitions: repetitions, warmups: warmups, startAt: startAt, window: window)
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let start = Date()
@@ -34,7 +34,7 @@ public struct WorkloadRunner: Sendable {
         do { try process.run() } catch { return done([:], "could not start '\(arguments[0])': \(error.localizedDescription)") }
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
-        if finished.wait(timeout: .now() + profile.timeout + max(0, startAt - Date().timeIntervalSince1970)) == .timedOut {
+        if finished.wait(timeout: .now() + profile.timeout + max(0, startAt - Date().timeIntervalSince1970) + window * Double(repetitions)) == .timedOut {
             process.terminate()
             if finished.wait(timeout: .now() + 5) == .timedOut { kill(process.processIdentifier, SIGKILL); finished.wait() }
             return done([:], "timed out after \(Int(profile.timeout)) s")

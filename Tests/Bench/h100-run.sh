@@ -38,6 +38,7 @@ echo quit | nvidia-cuda-mps-control >> "$log" 2>&1
 unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
 finish
 fi
+[ -n "${FORBC_SKIP_OVERHEAD:-}" ] && { finish; exit 0; }
 # Overhead: the same code bare (3 launches each) and through forbc (3 launches), one after the other.
 mkdir -p /tmp/bare
 t0=$(date +%s.%N)
