@@ -15,6 +15,8 @@ public struct BenchRunner: Sendable {
         /// With co-tenants, each repetition measures this many seconds of wall-clock time after the barrier, so the
         /// tenants' windows coincide and their rates add up to the aggregate (short device-timed windows do not).
         public var window = 1.0
+        /// Measure a lone tenant in a wall-clock window too (to compare with co-tenants by the same method).
+        public var windowAlways = false
         public init() {}
     }
 
@@ -87,7 +89,7 @@ public struct BenchRunner: Sendable {
                     outcome = WorkloadRunner.Outcome(values: [:], failure: "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), which forbc's runner does not do yet", log: log.path, seconds: 0)
                 } else {
                     outcome = WorkloadRunner().run(profile, directory: directory, environment: tenant.environment, repetitions: suite.repetitions,
-                                                   warmups: options.warmups, startAt: startAt, window: tenants.count > 1 ? options.window : 0, log: log)
+                                                   warmups: options.warmups, startAt: startAt, window: tenants.count > 1 || options.windowAlways ? options.window : 0, log: log)
                 }
                 outcomes.update { $0[i] = outcome }
             }

@@ -47,6 +47,9 @@ struct BenchRun: ForbcSubcommand {
     @Option(help: ArgumentHelp("Run only this suite (repeatable; default: all).", valueName: "NAME"))
     var suite: [String] = []
 
+    @Flag(name: .customLong("window-always"), help: "Time a lone tenant over a wall-clock window too, as co-tenants are (the same method for both).")
+    var windowAlways = false
+
     func execute() throws {
         var manifest = try loadManifest(file)
         guard !manifest.benchmarks.isEmpty else { throw ForbcError(.invalidInput, "\(file) declares no 'spec.benchmarks'") }
@@ -62,16 +65,17 @@ struct BenchRun: ForbcSubcommand {
             throw ForbcError(.invalidInput, "the host does not match \(file) (\(plan.actions.count) change(s) pending); run 'forbc apply' first, so the results describe the manifest's topology")
         }
         try Self.runSuites(manifest: manifest, file: file, plan: plan, host: host, store: store, topology: topology,
-                           workloads: workloads, launches: launches, maxLaunches: maxLaunches)
+                           workloads: workloads, launches: launches, maxLaunches: maxLaunches, windowAlways: windowAlways)
     }
 
     /// Runs, stores and prints a manifest's suites on a converged host (shared with `apply`).
     static func runSuites(manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
-                          workloads: String?, launches: Int = 3, maxLaunches: Int = 8) throws {
+                          workloads: String?, launches: Int = 3, maxLaunches: Int = 8, windowAlways: Bool = false) throws {
         let directory = workloads ?? ((file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
         var options = BenchRunner.Options()
         options.launches = max(1, launches)
         options.maxLaunches = max(options.launches, maxLaunches)
+        options.windowAlways = windowAlways
         let runner = BenchRunner(profiles: try WorkloadProfile.loadAll(in: directory), options: options)
         let console = Console.current
         let results = try runner.run(manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,

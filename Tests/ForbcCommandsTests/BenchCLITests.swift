@@ -70,9 +70,9 @@ struct H100BenchTests {
         let cli = CLI()
         let state = ["--state-dir", cli.stateDir.path]
         let imported = cli.run(["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-25"])
-        #expect(imported.code == 0 && imported.stdout == "Imported 150 result(s) from \(Self.directory)/results.jsonl.\n")
+        #expect(imported.code == 0 && imported.stdout == "Imported 145 result(s) from \(Self.directory)/results.jsonl.\n")
         let results = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
-        #expect(Set(results.map(\.topology)) == ["full-gpu", "time-sliced-2", "time-sliced-4", "time-sliced-7", "mps-2x50", "mps-7x14", "overhead-harness"])
+        #expect(Set(results.map(\.topology)) == ["full-gpu", "time-sliced-2", "time-sliced-4", "time-sliced-7", "mps-2x50", "mps-7x14"])
         #expect(results.allSatisfy { $0.status == "ok" && $0.source == "h100-2026-11-25" })
         let full = Dictionary(uniqueKeysWithValues: results.filter { $0.topology == "full-gpu" }.map { ("\($0.workload)/\($0.metric)", $0) })
         #expect(full["gemm/bf16"]?.gpuModel == "NVIDIA H100 80GB HBM3" && full["gemm/bf16"]?.partitionKind == "passthrough")
@@ -83,13 +83,17 @@ struct H100BenchTests {
         for n in [2, 4, 7] {
             let tenant = try #require(rows.first { $0.topology == "time-sliced-\(n)" && $0.workload == "gemm" && $0.metric == "bf16" && $0.tenant == "gpu#0" })
             #expect(abs(tenant.ratio * Double(n) - 1) < 0.2, "time-sliced-\(n): \(tenant.ratio)")
-            // … and together they get the whole GPU: the aggregate is the sum of the tenants' medians.
+            // … and together they get most of the GPU: the aggregate is the sum of the tenants' medians over one common
+            // window, never more than the card can do.
             let aggregate = try #require(rows.first { $0.topology == "time-sliced-\(n)" && $0.workload == "gemm" && $0.metric == "bf16" && $0.tenant == "(aggregate)" })
-            #expect(abs(aggregate.ratio - 1) < 0.1 && aggregate.low <= aggregate.ratio && aggregate.ratio <= aggregate.high, "aggregate \(aggregate.ratio)")
+            #expect((0.75...1.05).contains(aggregate.ratio) && aggregate.low <= aggregate.ratio && aggregate.ratio <= aggregate.high, "aggregate \(aggregate.ratio)")
         }
-        // The harness reports what the bare code reports (overhead suite against the full GPU).
-        let overhead = rows.filter { $0.topology == "overhead-harness" }
-        #expect(overhead.count == 5 && overhead.allSatisfy { abs($0.ratio - 1) < 0.05 })
+        for row in rows where row.tenant == "(aggregate)" && row.workload == "stream" {
+            #expect(row.ratio < 1.1, "\(row.topology) \(row.metric): co-tenants cannot move more than the card's bandwidth")
+        }
+        // The harness reports what the bare code reports, and takes ≤ 1% of the wall time (its second run).
+        let overhead = try String(contentsOfFile: "\(Self.directory)/overhead-run2.txt", encoding: .utf8)
+        #expect(overhead.contains("overhead worst |ratio - 1|: 2.36% (target <= 3%)") && overhead.contains("the harness took 0.04 s (0.16%)"))
         let html = cli.stateDir.appendingPathComponent("h100.html").path
         #expect(cli.run(["bench", "report"] + state + ["--baseline", "full-gpu", "--out", html]).code == 0)
         let text = try String(contentsOfFile: html, encoding: .utf8)
@@ -100,6 +104,6 @@ struct H100BenchTests {
         #expect(kept.contains("NVIDIA H100 80GB HBM3") && kept.components(separatedBy: "<svg class=\"bars\"").count - 1 == 10)
         // The Phoronix export names each topology as a system.
         let xml = cli.run(["bench", "export"] + state + ["--format", "phoronix"]).stdout
-        #expect(xml.components(separatedBy: "<System>").count - 1 == 7 && xml.contains("<Proportion>LIB</Proportion>"))
+        #expect(xml.components(separatedBy: "<System>").count - 1 == 6 && xml.contains("<Proportion>LIB</Proportion>"))
     }
 }
