@@ -26,14 +26,14 @@ public struct Exporter: Sendable {
         for parent in inventory.mdevParents where parent.gpu == nil {
             let mdevs = inventory.mdevs.filter { $0.parent == parent.name }
             guard !mdevs.isEmpty else { continue }
-            gpus.append(entry(select: "{parent: \(quote(parent.name))}", mdevs: mdevs, unique: unique))
+            gpus.append(entry(select: "{parent: \(quote(parent.name))}", mdevs: mdevs, unique: unique, names: &byDevice))
         }
         for gpu in inventory.gpus {
             let parents = Set(gpu.parentNames)
             let mdevs = inventory.mdevs.filter { parents.contains($0.parent) }
             let select = "{pciAddress: \(quote(gpu.address))}"
             if !mdevs.isEmpty {
-                gpus.append(entry(select: select, mdevs: mdevs, unique: unique))
+                gpus.append(entry(select: select, mdevs: mdevs, unique: unique, names: &byDevice))
                 continue
             }
             if let mig = gpu.mig, mig.currentMode, !mig.instances.isEmpty {
@@ -96,7 +96,7 @@ public struct Exporter: Sendable {
             var names: [String] = []
             var live = true
             for device in domain.configHostdevs {
-                guard let name = byDevice.first(where: { $0.0.sameDevice(device) })?.1 ?? exportedMdevs[device.id] else { continue }
+                guard let name = byDevice.first(where: { $0.0.sameDevice(device) })?.1 else { continue }
                 names.append(name)
                 if domain.isActive && !domain.liveHostdevs.contains(where: { $0.sameDevice(device) }) { live = false }
             }
@@ -115,10 +115,12 @@ public struct Exporter: Sendable {
         return names
     }
 
-    func entry(select: String, mdevs: [MediatedDevice], unique: (String) -> String) -> String {
+    /// A `vgpu` entry per mdev, each under the name it is exported as (recorded in `names` for the `vms`).
+    func entry(select: String, mdevs: [MediatedDevice], unique: (String) -> String, names: inout [(Hostdev, String)]) -> String {
         var lines = ["  - select: \(select)", "    vgpu:"]
         for mdev in mdevs {
             let name = unique(exportedMdevs[mdev.uuid]!)
+            names.append((Hostdev.mdev(mdev.uuid), name))
             lines.append("      - {name: \(quote(name)), type: \(quote(mdev.type)), uuid: \(quote(mdev.uuid))}")
         }
         return lines.joined(separator: "\n")
