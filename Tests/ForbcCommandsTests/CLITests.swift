@@ -247,3 +247,23 @@ struct CLILibvirtTests {
         #expect(!cli.sim("mtty", "discover").stdout.contains("mdevs ("))
     }
 }
+
+@Suite("bad input changes nothing")
+struct BadInputTests {
+    static let invalid: [String] = {
+        let text = try! String(contentsOfFile: RepositoryPaths.fixture("invalid/EXPECTED"), encoding: .utf8)
+        return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: "\t")[0]) }
+    }()
+
+    @Test("apply of each invalid manifest exits 1 with its located error, and the simulated host is untouched", arguments: invalid)
+    func applyInvalid(file: String) throws {
+        let cli = CLI()
+        let path = RepositoryPaths.fixture("invalid/\(file)")
+        let result = cli.sim("nvidia-t4", "apply", [path, "--yes"])
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("\(path):") && result.stderr.contains(": error: "), "\(result.stderr)")
+        // No step ran: the simulated kernel was never saved, so nothing on the host changed.
+        #expect(!FileManager.default.fileExists(atPath: cli.stateDir.appendingPathComponent("simulated-host.json").path))
+        #expect(!FileManager.default.fileExists(atPath: cli.stateDir.appendingPathComponent("state.json").path))
+    }
+}
