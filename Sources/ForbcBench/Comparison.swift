@@ -1,3 +1,5 @@
+import ForbcCore
+
 /// Each topology as a ratio to a baseline: per workload and metric, each tenant's values (and the aggregate of
 /// co-tenants) against the baseline's first tenant, with a bootstrap 95% CI and whether it excludes 1.
 public enum Comparison {
@@ -16,7 +18,7 @@ public enum Comparison {
         let base = results.filter { $0.topology == baseline && $0.status == "ok" && $0.tenant != "(aggregate)" }
         guard !base.isEmpty else {
             let known = Array(Set(results.map(\.topology))).sorted()
-            throw ForbcErrorBridge.invalid("no results for baseline topology '\(baseline)'; stored topologies: \(known.joined(separator: ", "))")
+            throw ForbcError(.invalidInput, "no results for baseline topology '\(baseline)'; stored topologies: \(known.joined(separator: ", "))")
         }
         var rows: [Row] = []
         for result in results where result.topology != baseline && result.status == "ok" {
@@ -38,10 +40,4 @@ public enum Comparison {
         }
         return rows
     }
-}
-
-import ForbcCore
-
-enum ForbcErrorBridge {
-    static func invalid(_ message: String) -> ForbcError { ForbcError(.invalidInput, message) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Read-only discovery of GPUs, their partitioning capabilities and existing partitions, through a sysfs
 /// channel. A capability that is absent (no mdev bus, no SR-IOV files) is not an error.
 public struct Discovery: Sendable {
@@ -126,5 +128,3 @@ public struct Discovery: Sendable {
         }
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What discovery found on a host: GPUs, their partitioning capabilities and the partitions that exist.
 public struct Inventory: Sendable, Codable, Equatable {
     public var gpus: [GPU]
@@ -155,5 +157,3 @@ public struct MediatedDevice: Sendable, Codable, Equatable {
     public var parent: String
     public var type: String
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one seam between forbc and the kernel's sysfs. Paths are kernel paths ("/sys/bus/pci/devices");
 /// the real side joins them under `--root`, the simulated side answers them from its model.
 public protocol SysfsChannel: Sendable {
@@ -46,7 +48,6 @@ extension SysfsChannel {
     }
 }
 
-import Foundation
 
 /// Kernel paths forbc reads and writes, built in one place from validated components.
 public enum SysPath {

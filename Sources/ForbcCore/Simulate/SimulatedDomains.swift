@@ -1,3 +1,5 @@
+import Foundation
+
 /// The hypervisor of a simulated host: libvirt's test driver, loaded from a node XML in the state dir.
 /// The test driver keeps its state in memory per connection, so forbc writes the domains back to that file
 /// after each change; the next command starts from it.
@@ -47,5 +49,3 @@ public enum SimulatedDomains {
         return parts.joined(separator: "\n")
     }
 }
-
-import Foundation
