@@ -14,8 +14,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // manifest → discover → plan → apply, plus the simulated host; no C, no ArgumentParser.
+        // manifest → discover → plan → apply over the OS seams (Ports/); no C, no ArgumentParser, no simulator.
         .target(name: "ForbcCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.
+        .target(name: "ForbcSimulator", dependencies: ["ForbcCore"]),
         // The benchmark half: workloads, runner, statistics, the SQLite results store.
         .target(name: "ForbcBench", dependencies: [
             "ForbcCore",
@@ -28,18 +30,21 @@ let package = Package(
         // The commands: option parsing and rendering for people.
         .target(name: "ForbcCommands", dependencies: [
             "ForbcCore",
+            "ForbcSimulator",
             "ForbcBench",
             "ForbcLibvirt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
-        // Discovery + plan of a large simulated host, timed; prints figures.
-        .executableTarget(name: "forbc-bench", dependencies: ["ForbcCore", "ForbcTestSupport"]),
-        .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcLibvirt"]),
-        .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcTestSupport"]),
-        .testTarget(name: "ForbcCommandsTests", dependencies: ["ForbcCommands", "ForbcCore", "ForbcTestSupport", "forbc"]),
-        .testTarget(name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcTestSupport"]),
-        .testTarget(name: "ForbcLibvirtTests", dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcTestSupport"]),
+        // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
+        .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcLibvirt"]),
+        .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .testTarget(
+            name: "ForbcCommandsTests",
+            dependencies: ["ForbcCommands", "ForbcCore", "ForbcSimulator", "ForbcTestSupport", "forbc"]),
+        .testTarget(name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .testTarget(name: "ForbcLibvirtTests", dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

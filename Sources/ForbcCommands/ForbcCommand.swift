@@ -1,6 +1,7 @@
 import ArgumentParser
 import ForbcCore
 import ForbcLibvirt
+import ForbcSimulator
 import Foundation
 
 /// `forbc`: declarative GPU partitioning for Linux KVM hosts.
@@ -43,24 +44,40 @@ public enum ForbcVersion {
     public static let current = "0.1.0"
 }
 
-/// Options every command takes.
+/// Options every command takes. `--root`, `--state-dir` and `--libvirt` default to `FORBC_ROOT`,
+/// `FORBC_STATE_DIR` and `FORBC_LIBVIRT_URI` when those are set, so a fleet sets them once.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The filesystem root under which /sys is read and written.", valueName: "DIR"))
-    var root: String = "/"
+    @Option(
+        help: ArgumentHelp(
+            "The filesystem root under which /sys is read and written (env FORBC_ROOT; default /).",
+            valueName: "DIR"))
+    var root: String?
 
-    @Option(help: ArgumentHelp("The libvirt connection URI (simulated hosts default to libvirt's test driver on a file in the state dir).", valueName: "URI"))
-    var libvirt: String = HostSession.defaultLibvirtURI
+    @Option(
+        help: ArgumentHelp(
+            "The libvirt connection URI (env FORBC_LIBVIRT_URI; default qemu:///system; simulated hosts use "
+                + "libvirt's test driver on a file in the state dir).",
+            valueName: "URI"))
+    var libvirt: String?
 
-    @Option(help: ArgumentHelp("Use a built-in simulated host: \(SimulatedProfiles.names.joined(separator: ", ")).", valueName: "PROFILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Use a built-in simulated host: \(SimulatedProfiles.names.joined(separator: ", ")).",
+            valueName: "PROFILE"))
     var simulate: String?
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp("Where forbc keeps what it created (and a simulated host's state).", valueName: "DIR"))
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp(
+            "Where forbc keeps what it created, and a simulated host's state (env FORBC_STATE_DIR; default "
+                + "/var/lib/forbc, or ~/.local/state/forbc/simulate/PROFILE).",
+            valueName: "DIR"))
     var stateDir: String?
 
     @Option(help: "Output format: text or json.")
     var output: OutputFormat = .text
 
-    @Flag(name: .shortAndLong, help: "Show the sysfs writes and more detail.")
+    @Flag(name: .shortAndLong, help: "Show the sysfs writes, the causes of errors and more detail.")
     var verbose = false
 
     enum OutputFormat: String, ExpressibleByArgument, Sendable {
@@ -69,11 +86,27 @@ struct GlobalOptions: ParsableArguments {
 
     var json: Bool { output == .json }
 
+    /// An option's value: the flag, else its environment variable when set and not empty.
+    static func resolve(_ flag: String?, _ variable: String, _ environment: [String: String]) -> String? {
+        flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// Opens the host, telling people plainly when it is simulated.
-    func openHost() throws -> HostSession {
-        let session = try HostSession.open(root: root, simulate: simulate, stateDir: stateDir, libvirt: libvirt,
-                                           hypervisor: { try LibvirtConnection(uri: $0) })
-        if session.simulation != nil { Console.current.err("note: \(session.banner)") }
+    func openHost(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HostSession {
+        let root = Self.resolve(self.root, "FORBC_ROOT", environment) ?? "/"
+        let stateDir = Self.resolve(self.stateDir, "FORBC_STATE_DIR", environment)
+        let libvirt = Self.resolve(self.libvirt, "FORBC_LIBVIRT_URI", environment) ?? HostSession.defaultLibvirtURI
+        let connect: HostSession.HypervisorFactory = { try LibvirtConnection(uri: $0) }
+        guard let simulate else {
+            return HostSession.open(root: root, stateDir: stateDir, libvirt: libvirt, hypervisor: connect)
+        }
+        guard root == "/" else {
+            throw ForbcError(
+                .invalidInput, "'--root' and '--simulate' exclude each other; a simulated host has no root directory")
+        }
+        let session = try SimulatedHost.open(
+            profile: simulate, stateDir: stateDir, libvirt: libvirt, hypervisor: connect, environment: environment)
+        Console.current.err("note: \(session.banner)")
         return session
     }
 }
@@ -86,11 +119,10 @@ struct ManifestArguments: ParsableArguments {
     @Flag(help: "Detach partitions from running domains (live) so that they can be destroyed.")
     var force = false
 
-    /// Reads the manifest and plans it on the host, printing the plan's notes.
+    /// Reads the manifest and plans it on the host.
     func plan(on host: HostSession, destroy: Bool = false) throws -> (Manifest, Plan) {
         let manifest = try loadManifest(file)
         let plan = destroy ? try host.destroyPlan(manifest, force: force) : try host.plan(manifest, force: force)
-        for note in plan.notes { Console.current.err("note: \(note)") }
         return (manifest, plan)
     }
 }

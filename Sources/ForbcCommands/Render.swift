@@ -38,7 +38,7 @@ enum Render {
         return object
     }
 
-    static let symbols: [PlannedAction.Verb: String] = [.create: "+", .destroy: "-", .configure: "~", .update: "~", .attach: ">", .detach: "<"]
+    static let symbols: [PlannedAction.Verb: String] = [.create: "+", .destroy: "-", .configure: "~", .attach: ">", .detach: "<"]
 
     static func what(_ action: PlannedAction) -> String {
         if let domain = action.domain, let device = action.hostdev {

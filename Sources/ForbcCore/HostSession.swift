@@ -9,7 +9,7 @@ public final class HostSession: @unchecked Sendable {
     public let sysfs: any SysfsChannel
     public let store: StateStore
     /// The simulated kernel, when `--simulate` chose one.
-    public let simulation: SimulatedKernel?
+    public let simulation: (any HostSimulation)?
     /// The libvirt URI (for simulated hosts, libvirt's test driver on a file in the state dir).
     public let libvirtURI: String
     private let openHypervisor: HypervisorFactory
@@ -21,18 +21,18 @@ public final class HostSession: @unchecked Sendable {
 
     public static let defaultLibvirtURI = "qemu:///system"
 
-    public init(sysfs: any SysfsChannel, store: StateStore, simulation: SimulatedKernel? = nil,
-                libvirtURI: String = defaultLibvirtURI, hypervisor: @escaping HypervisorFactory = HostSession.noHypervisor) {
-        self.sysfs = sysfs
+    /// A session over `sysfs`; with `simulation`, over the simulated host (whose sysfs it uses).
+    public init(
+        sysfs: any SysfsChannel, store: StateStore, simulation: (any HostSimulation)? = nil,
+        libvirtURI: String = defaultLibvirtURI, hypervisor: @escaping HypervisorFactory = HostSession.noHypervisor
+    ) {
+        self.sysfs = simulation?.sysfs ?? sysfs
         self.store = store
         self.simulation = simulation
         self.libvirtURI = libvirtURI
         openHypervisor = hypervisor
         if let simulation {
-            loadNVML = {
-                simulation.model.nvml.isEmpty ? .failure(ForbcError(.unsupported, "the simulated host has no NVML device"))
-                    : .success(SimulatedNVML(kernel: simulation))
-            }
+            loadNVML = { simulation.nvml() }
         } else if let real = sysfs as? RealSysfs, real.root == "/" {
             loadNVML = { NVMLLibrary.load().map { $0 as any NVMLChannel } }
         } else {
@@ -62,56 +62,19 @@ public final class HostSession: @unchecked Sendable {
         throw ForbcError(.unsupported, "no libvirt backend in this program; cannot connect to '\(uri)'")
     }
 
-    /// Opens a real host under `root`, or the simulated host `simulate` whose state lives in the state dir.
-    public static func open(root: String = "/", simulate: String? = nil, stateDir: String? = nil,
-                            libvirt: String = defaultLibvirtURI, hypervisor: @escaping HypervisorFactory = noHypervisor,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> HostSession {
-        guard let profile = simulate else {
-            let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? "/var/lib/forbc"))
-            return HostSession(sysfs: RealSysfs(root: root), store: store, libvirtURI: libvirt, hypervisor: hypervisor)
-        }
-        guard root == "/" else {
-            throw ForbcError(.invalidInput, "'--root' and '--simulate' exclude each other; a simulated host has no root directory")
-        }
-        guard let fresh = SimulatedProfiles.make(profile) else {
-            throw ForbcError(.invalidInput, "unknown simulated host '\(profile)'; choose one of: \(SimulatedProfiles.names.joined(separator: ", "))")
-        }
-        let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? defaultSimulationDir(profile, environment)).standardizedFileURL)
-        let kernel: SimulatedKernel
-        if FileManager.default.fileExists(atPath: store.simulatedKernelURL.path) {
-            do {
-                kernel = try SimulatedKernel.load(from: store.simulatedKernelURL)
-            } catch {
-                throw ForbcError(.system, "reading the simulated host \(store.simulatedKernelURL.path) failed: \(error); delete it to start afresh")
-            }
-            guard kernel.model.profile == profile else {
-                throw ForbcError(.invalidInput, "the state dir \(store.directory.path) holds simulated host '\(kernel.model.profile)', not '\(profile)'; pass another '--state-dir'")
-            }
-        } else {
-            kernel = SimulatedKernel(model: fresh)
-        }
-        var uri = libvirt
-        if libvirt == defaultLibvirtURI {
-            // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.
-            try store.ensureDirectory()
-            if !FileManager.default.fileExists(atPath: store.simulatedDomainsURL.path) {
-                try SimulatedDomains.initialNodeXML(profile: profile).write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
-            }
-            uri = "test://" + store.simulatedDomainsURL.path
-        }
-        return HostSession(sysfs: kernel, store: store, simulation: kernel, libvirtURI: uri, hypervisor: hypervisor)
-    }
-
-    static func defaultSimulationDir(_ profile: String, _ environment: [String: String]) -> String {
-        let base = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.local/state")
-        return base + "/forbc/simulate/\(profile)"
+    /// Opens the real host under `root`; simulated hosts are opened by `ForbcSimulator`'s `SimulatedHost.open`.
+    public static func open(
+        root: String = "/", stateDir: String? = nil, libvirt: String = defaultLibvirtURI,
+        hypervisor: @escaping HypervisorFactory = noHypervisor
+    ) -> HostSession {
+        let store = StateStore(directory: URL(fileURLWithPath: stateDir ?? "/var/lib/forbc"))
+        return HostSession(sysfs: RealSysfs(root: root), store: store, libvirtURI: libvirt, hypervisor: hypervisor)
     }
 
     /// A sentence for people saying plainly what host this is.
     public var banner: String {
         if let simulation {
-            return "SIMULATED host '\(simulation.model.profile)' (\(simulation.model.provenance)); hypervisor \(libvirtURI); state in \(store.directory.path); no real device is touched"
+            return "SIMULATED host '\(simulation.profile)' (\(simulation.provenance)); hypervisor \(libvirtURI); state in \(store.directory.path); no real device is touched"
         }
         return sysfs.summary
     }
@@ -186,13 +149,8 @@ public final class HostSession: @unchecked Sendable {
         return try applier.apply(plan)
     }
 
-    /// Saves the simulated kernel, and the test driver's domains, so the next command sees them.
+    /// Saves the simulated host, and the test driver's domains, so the next command sees them.
     public func persist() throws {
-        guard let simulation else { return }
-        try store.ensureDirectory()
-        try simulation.save(to: store.simulatedKernelURL)
-        if let hypervisor = hypervisorIfOpen, hypervisor.mutations > 0, hypervisor.uri == "test://" + store.simulatedDomainsURL.path {
-            try SimulatedDomains.nodeXML(from: hypervisor.domains()).write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
-        }
+        try simulation?.persist(into: store, hypervisor: hypervisorIfOpen)
     }
 }

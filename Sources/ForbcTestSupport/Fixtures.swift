@@ -1,15 +1,14 @@
 import ForbcCore
 import ForbcLibvirt
+import ForbcSimulator
 import Foundation
 
-/// Paths of the repository, for tests and the benchmark.
+/// Paths of the repository, for tests and the scale benchmark.
 public enum RepositoryPaths {
     /// The repository root (this file is Sources/ForbcTestSupport/Fixtures.swift).
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     public static func manifest(_ name: String) -> String { root.appendingPathComponent("Manifests/\(name).yaml").path }
     public static func fixture(_ path: String) -> String { root.appendingPathComponent("Tests/Fixtures/\(path)").path }
-    /// shared/ beside the checkout, where the real captures live.
-    public static let shared = root.deletingLastPathComponent().appendingPathComponent("shared")
 }
 
 /// A fresh temporary directory, removed by the caller (or left for inspection when a test fails).
@@ -27,8 +26,9 @@ public final class SimulatedHostFixture: @unchecked Sendable {
 
     public init(profile: String) throws {
         directory = makeTemporaryDirectory("forbc-\(profile)")
-        first = try HostSession.open(simulate: profile, stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
-        kernel = first.simulation!
+        first = try SimulatedHost.open(
+            profile: profile, stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
+        kernel = first.simulation as! SimulatedKernel
     }
 
     public init(model: SimulatedHostModel) {

@@ -1,4 +1,5 @@
 import ForbcCore
+import ForbcSimulator
 
 /// A large simulated host for the benchmark: GPUs with PF mdev types in a homogeneous pool big enough for
 /// `perGPU` partitions each (a synthetic catalogue, not a real product).

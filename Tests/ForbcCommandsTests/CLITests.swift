@@ -1,5 +1,6 @@
 import ForbcCommands
 import ForbcCore
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ForbcCore
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ForbcCore
+import ForbcSimulator
 import ForbcLibvirt
 import ForbcTestSupport
 import Foundation

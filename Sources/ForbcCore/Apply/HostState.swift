@@ -93,8 +93,6 @@ public struct StateStore: Sendable {
 
     public var stateURL: URL { directory.appendingPathComponent("state.json") }
     public var lockURL: URL { directory.appendingPathComponent("apply.lock") }
-    public var simulatedKernelURL: URL { directory.appendingPathComponent("simulated-host.json") }
-    public var simulatedDomainsURL: URL { directory.appendingPathComponent("simulated-libvirt.xml") }
 
     public func load() throws -> HostState {
         guard FileManager.default.fileExists(atPath: stateURL.path) else { return HostState() }

@@ -108,19 +108,3 @@ public struct MIGState: Sendable, Codable, Equatable {
     public func profile(named name: String) -> MIGProfile? { profiles.first { $0.name == name } }
     public func profile(id: Int) -> MIGProfile? { profiles.first { $0.id == id } }
 }
-
-/// The seam to NVML: real (dlopen of libnvidia-ml.so.1) or simulated.
-public protocol NVMLChannel: Sendable {
-    /// Every NVML device by PCI address ("0000:00:06.0"), with its MIG state.
-    func devices() throws -> [String: MIGState]
-    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it (`computeSlices` each; nil = one
-    /// over the whole instance). Returns the new instance.
-    func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance
-    /// Destroys the compute instances of a GPU instance, then the instance.
-    func destroyInstance(device: Int, instanceID: Int) throws
-    /// nvmlDeviceSetMigMode; returns whether the change is pending (a reset applies it).
-    func setMIGMode(device: Int, enabled: Bool) throws -> Bool
-    /// Resets the GPU, applying a pending MIG mode (only when asked for).
-    func resetGPU(device: Int) throws
-    var summary: String { get }
-}

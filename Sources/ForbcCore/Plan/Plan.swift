@@ -59,7 +59,7 @@ public enum Precondition: Sendable, Equatable {
 /// One step of a plan.
 public struct PlannedAction: Sendable, Equatable {
     public enum Verb: String, Sendable, Codable {
-        case detach, destroy, update, configure, create, attach
+        case detach, destroy, configure, create, attach
     }
 
     public var action: Verb
@@ -125,8 +125,6 @@ public struct Plan: Sendable, Equatable {
     /// The attachments the manifest declares, as they will be.
     public var attachments: [OwnedAttachment] = []
     public var prune: PrunePolicy
-    /// Things people should know that do not stop the plan (sections no backend handles yet).
-    public var notes: [String] = []
 
     public init(host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy) {
         self.host = host

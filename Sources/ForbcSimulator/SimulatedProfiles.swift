@@ -1,3 +1,6 @@
+import ForbcCore
+import Foundation
+
 /// The built-in simulated hosts. Type catalogues follow the vendors' public documentation (NVIDIA's vGPU
 /// user guide tables of virtual GPU types: names, frame buffer, maximum instances; Intel's GVT-g setup
 /// guide; the kernel's mtty sample). Type ids that the documentation does not give are the simulator's own.

@@ -1,6 +1,7 @@
-// Discovery + plan of a large simulated host, timed; prints figures (run it with `swift run -c release forbc-bench`).
+// Discovery + plan of a large simulated host, timed; prints figures (run it with `swift run -c release forbc-scale`).
 // Not a test: speed is measured here, never asserted in unit tests.
 import ForbcCore
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 

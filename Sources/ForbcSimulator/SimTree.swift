@@ -1,3 +1,6 @@
+import ForbcCore
+import Foundation
+
 /// The sysfs tree a simulated host shows, computed from its model on each access, and the write handlers
 /// that change the model as the kernel would.
 struct SimTree {
@@ -207,124 +210,6 @@ struct SimTree {
             return .link("../mdev_supported_types/\(mdev.type)")
         case "remove": return .file("", .remove(uuid: uuid))
         default: return nil
-        }
-    }
-}
-
-/// The pool arithmetic of simulated drivers: what `available_instances` and `creatable_vgpu_types` show.
-struct SimPools {
-    let model: SimulatedHostModel
-
-    /// The type ids of every instance living on a PF or its VFs.
-    func instances(of device: SimDevice) -> [String] {
-        var parents: Set<String> = [device.address]
-        if let sriov = device.sriov {
-            for i in 0..<sriov.numVFs { parents.insert(SimTree.vfAddress(device.address, sriov, i)) }
-        }
-        var types = model.mdevs.filter { parents.contains($0.parent) }.map(\.type)
-        for (vf, id) in model.vgpus where parents.contains(vf) && id != 0 { types.append("\(id)") }
-        return types
-    }
-
-    func available(kind: SimPoolKind, units: Int, catalogue: [SimMdevType], existing: [String], type: SimMdevType) -> Int {
-        if kind == .homogeneous && existing.contains(where: { $0 != type.id }) { return 0 }
-        let used = existing.reduce(0) { sum, id in sum + (catalogue.first { $0.id == id }?.cost ?? 0) }
-        let byUnits = (units - used) / max(type.cost, 1)
-        let byMax = type.maxInstances - existing.filter { $0 == type.id }.count
-        return max(0, min(byUnits, byMax))
-    }
-
-    func catalogue(_ device: SimDevice) -> [SimMdevType] {
-        device.mdevTypes + (device.sriov?.vfMdevTypes ?? []) + (device.sriov?.vfVGPUTypes ?? [])
-    }
-
-    /// `available_instances` of `type` on mdev parent `parent` (a PF, a VF, or a virtual parent).
-    func available(parent: String, type: SimMdevType) -> Int {
-        if let virtual = model.virtualParents.first(where: { $0.name == parent }) {
-            let existing = model.mdevs.filter { $0.parent == parent }.map(\.type)
-            return available(kind: virtual.pool, units: virtual.poolUnits, catalogue: virtual.types, existing: existing, type: type)
-        }
-        guard let (device, vfIndex) = SimTree(model: model).locate(parent) else { return 0 }
-        if vfIndex != nil { return available(owner: device, type: type, onVF: parent) }
-        return available(kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device), type: type)
-    }
-
-    /// On a VF, one instance at most: 1 while the VF is free and the PF's pool has room.
-    func available(owner device: SimDevice, type: SimMdevType, onVF vf: String) -> Int {
-        let busy = model.mdevs.contains { $0.parent == vf } || (model.vgpus[vf] ?? 0) != 0
-        if busy { return 0 }
-        let pool = available(kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device), type: type)
-        return min(1, pool)
-    }
-}
-
-/// What a write to a simulated attribute does.
-enum SimWrite {
-    case create(parent: String, type: String)
-    case remove(uuid: String)
-    case numVFs(pf: String)
-    case vgpuType(vf: String)
-    case bind(driver: String)
-    case unbind(driver: String)
-
-    func apply(value: String, to model: inout SimulatedHostModel) throws {
-        switch self {
-        case .create(let parent, let typeID):
-            guard Patterns.isUUID(value) else { throw SimErrno(errno: Errno.EINVAL) }
-            let uuid = value.lowercased()
-            guard !model.mdevs.contains(where: { $0.uuid == uuid }) else { throw SimErrno(errno: Errno.EEXIST) }
-            let tree = SimTree(model: model)
-            let types = model.virtualParents.first { $0.name == parent }?.types
-                ?? tree.locate(parent).map { $0.1 == nil ? $0.0.mdevTypes : ($0.0.sriov?.vfMdevTypes ?? []) } ?? []
-            guard let type = types.first(where: { $0.id == typeID }) else { throw SimErrno(errno: Errno.ENODEV) }
-            guard SimPools(model: model).available(parent: parent, type: type) > 0 else { throw SimErrno(errno: Errno.ENOSPC) }
-            model.mdevs.append(SimMdev(uuid: uuid, parent: parent, type: typeID))
-        case .remove(let uuid):
-            // remove_store: kstrtoul, then a non-zero value removes the device.
-            guard let flag = UInt(value) else { throw SimErrno(errno: Errno.EINVAL) }
-            if flag != 0 { model.mdevs.removeAll { $0.uuid == uuid } }
-        case .numVFs(let pf):
-            // sriov_numvfs_store: kstrtou16; > totalvfs is ERANGE; same value is a no-op; non-zero to
-            // non-zero is EBUSY ("VFs already enabled. Disable before enabling").
-            guard let wanted = UInt16(value).map(Int.init) else { throw SimErrno(errno: Errno.EINVAL) }
-            guard let index = model.devices.firstIndex(where: { $0.address == pf }), let sriov = model.devices[index].sriov else {
-                throw SimErrno(errno: Errno.ENOENT)
-            }
-            // sriov_numvfs_store: no driver bound → ENOENT ("no driver bound to device; cannot configure SR-IOV").
-            guard model.devices[index].driver != nil else { throw SimErrno(errno: Errno.ENOENT) }
-            guard wanted <= sriov.totalVFs else { throw SimErrno(errno: Errno.ERANGE) }
-            if wanted == sriov.numVFs { return }
-            if sriov.numVFs != 0 && wanted != 0 { throw SimErrno(errno: Errno.EBUSY) }
-            if wanted == 0 {
-                let vfs = Set((0..<sriov.numVFs).map { SimTree.vfAddress(pf, sriov, $0) })
-                // The vendor driver refuses to disable VFs that hold partitions (they are assigned).
-                if model.mdevs.contains(where: { vfs.contains($0.parent) }) || model.vgpus.contains(where: { vfs.contains($0.key) && $0.value != 0 }) {
-                    throw SimErrno(errno: Errno.EBUSY)
-                }
-                for vf in vfs { model.vgpus.removeValue(forKey: vf) }
-            }
-            model.devices[index].sriov!.numVFs = wanted
-        case .unbind(let driver):
-            // unbind_store: the device must be bound to this driver, else ENODEV.
-            guard let index = model.devices.firstIndex(where: { $0.address == value && $0.driver == driver }) else {
-                throw SimErrno(errno: Errno.ENODEV)
-            }
-            model.devices[index].driver = nil
-        case .bind(let driver):
-            guard let index = model.devices.firstIndex(where: { $0.address == value }) else { throw SimErrno(errno: Errno.ENODEV) }
-            guard model.devices[index].driver == nil else { throw SimErrno(errno: Errno.EBUSY) }
-            model.devices[index].driver = driver
-        case .vgpuType(let vf):
-            guard let id = Int(value), id >= 0 else { throw SimErrno(errno: Errno.EINVAL) }
-            let current = model.vgpus[vf] ?? 0
-            if id == 0 { model.vgpus.removeValue(forKey: vf); return }
-            guard current == 0 else { throw SimErrno(errno: Errno.EBUSY) }
-            guard let (device, _) = SimTree(model: model).locate(vf),
-                  let type = device.sriov?.vfVGPUTypes.first(where: { $0.id == "\(id)" }),
-                  SimPools(model: model).available(owner: device, type: type, onVF: vf) > 0 else {
-                throw SimErrno(errno: Errno.EINVAL)
-            }
-            model.vgpus[vf] = id
         }
     }
 }

@@ -1,3 +1,4 @@
+import ForbcCore
 import Foundation
 import Synchronization
 

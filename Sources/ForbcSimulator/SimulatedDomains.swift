@@ -1,3 +1,4 @@
+import ForbcCore
 import Foundation
 
 /// The hypervisor of a simulated host: libvirt's test driver, loaded from a node XML in the state dir.

@@ -1,3 +1,6 @@
+import ForbcCore
+import Foundation
+
 /// The state of a simulated host: its devices, type catalogues, pools and the partitions that exist.
 /// Persisted as JSON in the state dir so that one command sees what the previous one did.
 public struct SimulatedHostModel: Sendable, Codable, Equatable {

@@ -1,3 +1,4 @@
+import ForbcCore
 import Foundation
 
 /// A simulated NVML device: its MIG profile table (the real H100 capture's, or NVIDIA's published A100 tables),
@@ -40,22 +41,6 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     }
 }
 
-/// NVML return codes forbc reports by name.
-public enum NVMLReturn {
-    public static let names: [Int32: String] = [
-        1: "NVML_ERROR_UNINITIALIZED", 2: "NVML_ERROR_INVALID_ARGUMENT", 3: "NVML_ERROR_NOT_SUPPORTED",
-        4: "NVML_ERROR_NO_PERMISSION", 6: "NVML_ERROR_NOT_FOUND", 7: "NVML_ERROR_INSUFFICIENT_SIZE",
-        9: "NVML_ERROR_DRIVER_NOT_LOADED", 12: "NVML_ERROR_LIBRARY_NOT_FOUND", 15: "NVML_ERROR_GPU_IS_LOST",
-        19: "NVML_ERROR_IN_USE", 22: "NVML_ERROR_INSUFFICIENT_RESOURCES", 999: "NVML_ERROR_UNKNOWN",
-    ]
-    public static let invalidArgument: Int32 = 2, notSupported: Int32 = 3, notFound: Int32 = 6, inUse: Int32 = 19
-    public static let insufficientResources: Int32 = 22
-
-    public static func error(_ call: String, _ code: Int32, detail: String? = nil) -> ForbcError {
-        ForbcError(code == notSupported ? .unsupported : .system,
-                   "NVML: \(call) failed: \(detail ?? names[code] ?? "error \(code)") (\(names[code] ?? "\(code)"))", errno: code)
-    }
-}
 
 /// The simulated NVML of a simulated host, behind the same seam as the real one. It enforces what the driver
 /// does: MIG mode must be on, placements must be offered and free, per-profile instance limits, and it fails

@@ -1,0 +1,32 @@
+/// The seam to NVML: real (dlopen of libnvidia-ml.so.1) or simulated.
+public protocol NVMLChannel: Sendable {
+    /// Every NVML device by PCI address ("0000:00:06.0"), with its MIG state.
+    func devices() throws -> [String: MIGState]
+    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it (`computeSlices` each; nil = one
+    /// over the whole instance). Returns the new instance.
+    func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance
+    /// Destroys the compute instances of a GPU instance, then the instance.
+    func destroyInstance(device: Int, instanceID: Int) throws
+    /// nvmlDeviceSetMigMode; returns whether the change is pending (a reset applies it).
+    func setMIGMode(device: Int, enabled: Bool) throws -> Bool
+    /// Resets the GPU, applying a pending MIG mode (only when asked for).
+    func resetGPU(device: Int) throws
+    var summary: String { get }
+}
+
+/// NVML return codes forbc reports by name.
+public enum NVMLReturn {
+    public static let names: [Int32: String] = [
+        1: "NVML_ERROR_UNINITIALIZED", 2: "NVML_ERROR_INVALID_ARGUMENT", 3: "NVML_ERROR_NOT_SUPPORTED",
+        4: "NVML_ERROR_NO_PERMISSION", 6: "NVML_ERROR_NOT_FOUND", 7: "NVML_ERROR_INSUFFICIENT_SIZE",
+        9: "NVML_ERROR_DRIVER_NOT_LOADED", 12: "NVML_ERROR_LIBRARY_NOT_FOUND", 15: "NVML_ERROR_GPU_IS_LOST",
+        19: "NVML_ERROR_IN_USE", 22: "NVML_ERROR_INSUFFICIENT_RESOURCES", 999: "NVML_ERROR_UNKNOWN",
+    ]
+    public static let invalidArgument: Int32 = 2, notSupported: Int32 = 3, notFound: Int32 = 6, inUse: Int32 = 19
+    public static let insufficientResources: Int32 = 22
+
+    public static func error(_ call: String, _ code: Int32, detail: String? = nil) -> ForbcError {
+        ForbcError(code == notSupported ? .unsupported : .system,
+                   "NVML: \(call) failed: \(detail ?? names[code] ?? "error \(code)") (\(names[code] ?? "\(code)"))", errno: code)
+    }
+}

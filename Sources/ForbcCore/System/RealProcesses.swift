@@ -1,0 +1,40 @@
+import Foundation
+
+/// Real processes through Foundation's `Process`, started by `/usr/bin/env` so the program is found in `PATH`.
+public struct RealProcesses: ProcessChannel {
+    public init() {}
+
+    public func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
+        try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: log.path) {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
+        guard let handle = try? FileHandle(forWritingTo: log) else { return .notStarted("cannot write its log \(log.path)") }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        do {
+            try process.run()
+        } catch {
+            return .notStarted("could not start '\(arguments.first ?? "")': \(error.localizedDescription)")
+        }
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            process.terminate()
+            if finished.wait(timeout: .now() + 5) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                finished.wait()
+            }
+            return .timedOut
+        }
+        return process.terminationReason == .exit
+            ? .exited(process.terminationStatus) : .signalled(process.terminationStatus)
+    }
+}
