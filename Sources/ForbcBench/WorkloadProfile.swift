@@ -31,11 +31,13 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     public static func load(_ path: String) throws -> WorkloadProfile {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ForbcError(.invalidInput, "cannot read workload profile '\(path)': \(error.localizedDescription)")
+            throw ForbcError(
+                .invalidInput, "cannot read workload profile '\(path)': \(error.localizedDescription)", path: path,
+                cause: error)
         }
         let profile: WorkloadProfile
         do { profile = try YAMLDecoder().decode(WorkloadProfile.self, from: text) } catch {
-            throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)")
+            throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)", path: path, cause: error)
         }
         guard Patterns.isPartitionName(profile.name), !profile.run.isEmpty, !profile.metrics.isEmpty,
               ["json-lines", "regex"].contains(profile.parse), profile.parse != "regex" || profile.pattern != nil,

@@ -2,8 +2,14 @@ import ArgumentParser
 import ForbcCore
 
 /// `forbc apply FILE`: plan, confirm destruction, execute.
-struct Apply: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Make the host match the manifest.")
+struct Apply: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the host match the manifest.",
+        discussion: """
+        Examples:
+          forbc apply host.yaml
+          forbc apply host.yaml --yes --no-bench   # unattended, e.g. at boot
+        """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -3,10 +3,16 @@ import ForbcBench
 import ForbcCore
 import Foundation
 
-/// `forbc bench run | list | compare`: the benchmark half.
+/// `forbc bench run | list | compare | report | import | export`: the benchmark half.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a manifest's benchmarks, list the stored results, compare topologies.",
+        abstract: "Benchmarks: run a manifest's suites, list, compare, report, import and export the results.",
+        discussion: """
+        Examples:
+          forbc bench run Manifests/bench-cpu.yaml --simulate nvidia-t4
+          forbc bench compare --baseline full-gpu
+          forbc bench report --out report.html
+        """,
         subcommands: [BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self])
 }
 
@@ -23,8 +29,14 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
-struct BenchRun: ForbcSubcommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the manifest's benchmark suites on the converged host and store the results.")
+struct BenchRun: HostCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the manifest's benchmark suites on the converged host and store the results.",
+        discussion: """
+        Examples:
+          forbc bench run Manifests/bench-cpu.yaml
+          forbc bench run Manifests/bench-h100.yaml --suite gpu-basic --topology full-gpu
+        """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -95,7 +107,7 @@ struct BenchRun: ForbcSubcommand {
     }
 }
 
-struct BenchList: ForbcSubcommand {
+struct BenchList: HostCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the stored results.")
 
     @OptionGroup var global: GlobalOptions
@@ -111,7 +123,7 @@ struct BenchList: ForbcSubcommand {
     }
 }
 
-struct BenchCompare: ForbcSubcommand {
+struct BenchCompare: HostCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Each topology as a ratio to a baseline topology, with a 95% CI.")
 
     @OptionGroup var global: GlobalOptions
@@ -130,7 +142,7 @@ struct BenchCompare: ForbcSubcommand {
     }
 }
 
-struct BenchReport: ForbcSubcommand {
+struct BenchReport: HostCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Write one self-contained HTML report with SVG plots.")
 
     @OptionGroup var global: GlobalOptions
@@ -154,7 +166,7 @@ struct BenchReport: ForbcSubcommand {
     }
 }
 
-struct BenchImport: ForbcSubcommand {
+struct BenchImport: HostCommand {
     static let configuration = CommandConfiguration(commandName: "import", abstract: "Store results measured elsewhere (JSON lines, as 'bench export' writes).")
 
     @OptionGroup var global: GlobalOptions
@@ -177,7 +189,7 @@ struct BenchImport: ForbcSubcommand {
     }
 }
 
-struct BenchExport: ForbcSubcommand {
+struct BenchExport: HostCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the stored results as JSON lines or Phoronix composite XML.")
 
     @OptionGroup var global: GlobalOptions

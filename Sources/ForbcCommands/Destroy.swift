@@ -2,8 +2,14 @@ import ArgumentParser
 import ForbcCore
 
 /// `forbc destroy FILE`: remove everything the manifest manages.
-struct Destroy: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Remove every partition the manifest manages.")
+struct Destroy: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove every partition the manifest manages.",
+        discussion: """
+        Examples:
+          forbc destroy host.yaml
+          forbc destroy host.yaml --yes --force   # detaches live from running domains first
+        """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -2,8 +2,14 @@ import ArgumentParser
 import ForbcCore
 
 /// `forbc discover`: the inventory, read-only.
-struct Discover: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Show GPUs, their partitioning capabilities and existing partitions.")
+struct Discover: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show GPUs, their partitioning capabilities and existing partitions.",
+        discussion: """
+        Examples:
+          forbc discover
+          forbc discover --simulate nvidia-t4 --output json
+        """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -3,8 +3,14 @@ import ForbcCore
 import Foundation
 
 /// `forbc drift FILE`: 0 in sync, 2 drift, 1 error; Prometheus textfile metrics on request.
-struct Drift: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Tell whether the host still matches the manifest (exit 0 in sync, 2 drift, 1 error).")
+struct Drift: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tell whether the host still matches the manifest (exit 0 in sync, 2 drift, 1 error).",
+        discussion: """
+        Examples:
+          forbc drift host.yaml
+          forbc drift host.yaml --metrics /var/lib/node_exporter/textfile/forbc.prom
+        """)
 
     @OptionGroup var global: GlobalOptions
 

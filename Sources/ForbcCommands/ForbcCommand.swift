@@ -12,6 +12,13 @@ public struct ForbcCommand: ParsableCommand {
         discussion: """
         Exit codes: 0 success; 1 error (nothing changed unless the report says so); \
         2 changes or drift present (plan --detailed-exitcode, drift).
+
+        Environment: FORBC_ROOT, FORBC_STATE_DIR and FORBC_LIBVIRT_URI give '--root', '--state-dir' and \
+        '--libvirt' when those are not passed.
+
+        Examples:
+          forbc plan Manifests/quickstart.yaml --simulate nvidia-t4
+          FORBC_STATE_DIR=/srv/forbc forbc drift /etc/forbc/host.yaml --metrics /run/forbc.prom
         """,
         version: ForbcVersion.current,
         subcommands: [Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self, Bench.self, SysfsWrite.self])
@@ -132,6 +139,11 @@ protocol ForbcSubcommand: ParsableCommand {
     func execute() throws
 }
 
+/// A command that opens the host, with the options every such command takes.
+protocol HostCommand: ForbcSubcommand {
+    var global: GlobalOptions { get }
+}
+
 extension ForbcSubcommand {
     func run() throws {
         do {
@@ -141,6 +153,9 @@ extension ForbcSubcommand {
             throw ExitCode.failure
         } catch let error as ForbcError {
             Console.current.err("error: \(error.message)")
+            if (self as? any HostCommand)?.global.verbose == true, let cause = error.causeDescription {
+                Console.current.err("  cause: \(cause)")
+            }
             throw ExitCode.failure
         }
     }

@@ -2,8 +2,15 @@ import ArgumentParser
 import ForbcCore
 
 /// `forbc plan FILE`: the ordered actions that would converge the host, each with its reason.
-struct PlanCommand: ForbcSubcommand {
-    static let configuration = CommandConfiguration(commandName: "plan", abstract: "Show what apply would change, and why.")
+struct PlanCommand: HostCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change, and why.",
+        discussion: """
+        Examples:
+          forbc plan host.yaml
+          forbc plan host.yaml --detailed-exitcode --output json   # 2 when something would change
+        """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -3,7 +3,7 @@ import ForbcCore
 
 /// `forbc sysfs-write PATH VALUE`: one write through forbc's sysfs channel, as another tool would make it behind
 /// forbc's back; prints the kernel's (or the simulated kernel's) answer. For labs, demos and bug reports.
-struct SysfsWrite: ForbcSubcommand {
+struct SysfsWrite: HostCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysfs-write",
         abstract: "Write one sysfs attribute (under --root, or of a --simulate host) and print the kernel's answer.",

@@ -3,7 +3,13 @@ import ForbcCore
 
 /// `forbc validate FILE…`: every problem in every file, each `FILE:LINE:COL: error: message`.
 struct Validate: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Check manifests; report every problem at once.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check manifests; report every problem at once.",
+        discussion: """
+        Examples:
+          forbc validate Manifests/*.yaml
+          forbc validate host.yaml --output json
+        """)
 
     @Argument(help: ArgumentHelp("Manifest files.", valueName: "FILE"))
     var files: [String]

@@ -2,7 +2,7 @@ import ForbcCore
 import Foundation
 
 /// MIG GPU-instance profile tables. The H100 80GB HBM3 table is the real capture's
-/// (shared/fixtures/nvidia-h100-80gb-hbm3: nvml.txt and `nvidia-smi mig -lgip/-lgipp`; a test checks it against
+/// (Tests/Fixtures/nvidia-h100-80gb-hbm3: nvml.txt and `nvidia-smi mig -lgip/-lgipp`; a test checks it against
 /// them); the A100 tables follow NVIDIA's MIG user guide (profile ids, slices, instance counts, placements, SM
 /// counts), with memory sizes as NVML reports them to the best of the guide's numbers.
 public enum MIGTables {

@@ -39,7 +39,9 @@ public enum SimulatedHost {
         do {
             kernel = try SimulatedKernel.load(from: url)
         } catch {
-            throw ForbcError(.system, "reading the simulated host \(url.path) failed: \(error); delete it to start afresh")
+            throw ForbcError(
+                .system, "reading the simulated host \(url.path) failed: \(error); delete it to start afresh",
+                path: url.path, cause: error)
         }
         guard kernel.model.profile == profile else {
             throw ForbcError(

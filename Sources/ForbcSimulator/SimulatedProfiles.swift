@@ -4,7 +4,7 @@ import Foundation
 /// The built-in simulated hosts. Type catalogues follow the vendors' public documentation (NVIDIA's vGPU
 /// user guide tables of virtual GPU types: names, frame buffer, maximum instances; Intel's GVT-g setup
 /// guide; the kernel's mtty sample). Type ids that the documentation does not give are the simulator's own.
-/// `nvidia-h100` is built from the real capture in shared/fixtures/nvidia-h100-80gb-hbm3.
+/// `nvidia-h100` is built from the real capture kept in Tests/Fixtures/nvidia-h100-80gb-hbm3.
 public enum SimulatedProfiles {
     /// Every profile name, in the order the help lists them.
     public static let names = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100",
@@ -130,14 +130,14 @@ public enum SimulatedProfiles {
         return SimulatedHostModel(profile: "intel-gvtg", provenance: "simulated; i915-GVTg_V5_* types after Intel's GVT-g setup guide, the aperture as one shared pool", devices: [igpu])
     }
 
-    /// The real H100 80GB HBM3 of shared/fixtures (a VM's passthrough GPU): no mdev, no SR-IOV.
+    /// The real H100 80GB HBM3 captured in Tests/Fixtures/nvidia-h100-80gb-hbm3 (a VM's passthrough GPU): no mdev, no SR-IOV.
     static func nvidiaH100() -> SimulatedHostModel {
         let gpu = SimDevice(address: "0000:00:06.0", vendor: "0x10de", device: "0x2330", subsystemVendor: "0x10de",
                             subsystemDevice: "0x16c1", classCode: "0x030200", revision: "0xa1", driver: "nvidia", numaNode: -1,
                             iommuGroup: nil, pool: .homogeneous, poolUnits: 80)
         let nvml = SimNVMLDevice(address: gpu.address, index: 0, uuid: "GPU-0ac371be-ac08-bc04-b91a-57647d64c496",
                                  name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, profiles: MIGTables.h100_80GB)
-        return SimulatedHostModel(profile: "nvidia-h100", provenance: "simulated from a real capture (shared/fixtures/nvidia-h100-80gb-hbm3, driver 580.159.04)",
+        return SimulatedHostModel(profile: "nvidia-h100", provenance: "simulated from a real capture (an H100 80GB HBM3 passed through to a VM, driver 580.159.04; Tests/Fixtures/nvidia-h100-80gb-hbm3)",
                                   devices: [gpu], nvml: [nvml])
     }
 

@@ -1,5 +1,6 @@
 import ForbcBench
 import ForbcCore
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing
@@ -71,5 +72,52 @@ struct RunnerTests {
         try store.insert(results)
         #expect(try store.all().count == results.count)
         #expect(try store.all().first { $0.workload == "good" }?.manifestHash == manifest.sha256Prefix)
+    }
+}
+
+@Suite("benchmark runner over the simulated process seam")
+struct ScriptedRunnerTests {
+    func profile() throws -> WorkloadProfile {
+        try WorkloadProfile.load(RepositoryPaths.fixture("workloads") + "/good.yaml")
+    }
+
+    func run(_ script: ScriptedProcesses.Script?) throws -> (WorkloadRunner.Outcome, ScriptedProcesses) {
+        let profile = try profile()
+        let program = profile.arguments(directory: "/w", repetitions: 2, warmups: 1, startAt: 0)[0]
+        let processes = ScriptedProcesses(script.map { [program: $0] } ?? [:])
+        let log = makeTemporaryDirectory("scripted").appendingPathComponent("run.log")
+        let outcome = WorkloadRunner(processes: processes).run(
+            profile, directory: "/w", environment: ["CUDA_VISIBLE_DEVICES": "MIG-1"], repetitions: 2, warmups: 1,
+            startAt: 0, log: log)
+        return (outcome, processes)
+    }
+
+    @Test(
+        "each way a process ends is reported in the runner's words",
+        arguments: [
+            (ProcessExit.signalled(9), "was killed by signal 9; see its log"),
+            (ProcessExit.exited(2), "exited with status 2; see its log"),
+            (ProcessExit.timedOut, "timed out after 30 s"),
+        ])
+    func endings(exit: ProcessExit, reason: String) throws {
+        let (outcome, _) = try run(.init(output: "{\"metric\": \"score\", \"value\": 1}\n", exit: exit))
+        #expect(outcome.failure == reason)
+        #expect(outcome.values.isEmpty)
+    }
+
+    @Test("the argument vector and environment reach the process unchanged; its output is parsed from the log")
+    func passesThrough() throws {
+        let (outcome, processes) = try run(.init(output: "{\"metric\": \"score\", \"value\": 4}\nnoise\n"))
+        #expect(outcome.failure == nil)
+        #expect(outcome.values == ["score": [4]])
+        let profile = try profile()
+        #expect(processes.calls.map(\.arguments) == [profile.arguments(directory: "/w", repetitions: 2, warmups: 1, startAt: 0)])
+        #expect(processes.calls.first?.environment == ["CUDA_VISIBLE_DEVICES": "MIG-1"])
+    }
+
+    @Test("a program that cannot start is recorded with the reason")
+    func missing() throws {
+        let (outcome, _) = try run(nil)
+        #expect(outcome.failure?.hasPrefix("could not start '") == true)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("discovery")
 struct DiscoveryTests {
-    /// Copies the real H100 capture (a copy of shared/fixtures/nvidia-h100-80gb-hbm3 kept in Tests/Fixtures)
+    /// Copies the real H100 capture (kept in Tests/Fixtures/nvidia-h100-80gb-hbm3)
     /// into `root`/sys/bus/pci/devices and recreates its recorded links.
     static func copyH100Capture(into root: URL) throws -> Bool {
         let capture = URL(fileURLWithPath: RepositoryPaths.fixture("nvidia-h100-80gb-hbm3"))

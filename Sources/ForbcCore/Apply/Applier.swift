@@ -52,7 +52,7 @@ public struct Applier: Sendable {
                 for attachment in action.attachmentRecords { state.record(attachment) }
                 try store.save(state)
             } catch {
-                let failure = error as? ForbcError ?? ForbcError(.system, "\(error)")
+                let failure = error as? ForbcError ?? ForbcError(.system, "\(error)", cause: error)
                 report.failed = (action, failure)
                 report.notAttempted = Array(plan.actions[(index + 1)...])
                 return report

@@ -99,7 +99,9 @@ public struct StateStore: Sendable {
         do {
             return try JSONDecoder().decode(HostState.self, from: Data(contentsOf: stateURL))
         } catch {
-            throw ForbcError(.system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record")
+            throw ForbcError(
+                .system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record",
+                path: stateURL.path, cause: error)
         }
     }
 
@@ -114,7 +116,10 @@ public struct StateStore: Sendable {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ForbcError(.system, "creating the state dir \(directory.path) failed: \(error.localizedDescription); pass '--state-dir' to choose another")
+            throw ForbcError(
+                .system,
+                "creating the state dir \(directory.path) failed: \(error.localizedDescription); pass '--state-dir' "
+                    + "to choose another", path: directory.path, cause: error)
         }
     }
 }

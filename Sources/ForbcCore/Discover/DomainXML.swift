@@ -63,7 +63,7 @@ public enum DomainXML {
         do {
             return try XMLDocument(xmlString: xml, options: [])
         } catch {
-            throw ForbcError(.system, "cannot parse the domain XML libvirt returned: \(error)")
+            throw ForbcError(.system, "cannot parse the domain XML libvirt returned: \(error)", cause: error)
         }
     }
 }

@@ -29,12 +29,25 @@ public struct ForbcError: Error, LocalizedError, CustomStringConvertible, Sendab
     public var path: String?
     /// The errno of the failed call, when there is one.
     public var errno: Int32?
+    /// The underlying error (Foundation's, Yams', SQLite's…) that the message summarizes; `-v` shows it.
+    public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil) {
+    public init(_ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.path = path
         self.errno = errno
+        self.cause = cause
+    }
+
+    /// Equal when code, message, path and errno are; the cause is detail for people, not identity.
+    public static func == (lhs: ForbcError, rhs: ForbcError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.path == rhs.path && lhs.errno == rhs.errno
+    }
+
+    /// The cause as people read it with `-v` (its type and its own description), or nil.
+    public var causeDescription: String? {
+        cause.map { "\(type(of: $0)): \(String(describing: $0))" }
     }
 
     public var description: String { message }

@@ -45,7 +45,7 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         } catch let error as ForbcError {
             return .failure(error)
         } catch {
-            return .failure(ForbcError(.system, "\(error)"))
+            return .failure(ForbcError(.system, "\(error)", cause: error))
         }
         return .success(nvml)
     }
