@@ -14,7 +14,7 @@ public enum MIGTables {
     }
 
     /// NVIDIA H100 80GB HBM3, from the real capture (NVML profile indices 0–4, 7, 9).
-    public static let h100_80GB: [MIGProfile] = [
+    public static let h100HBM3x80GB: [MIGProfile] = [
         profile(0, 19, 1, 7, 9984, 16, [0, 1, 2, 3, 4, 5, 6], 1),
         profile(1, 14, 2, 3, 20096, 32, [0, 2, 4], 2),
         profile(2, 9, 3, 2, 40448, 60, [0, 4], 4),
@@ -25,7 +25,7 @@ public enum MIGTables {
     ]
 
     /// NVIDIA A100-SXM4-40GB.
-    public static let a100_40GB: [MIGProfile] = [
+    public static let a100x40GB: [MIGProfile] = [
         profile(0, 19, 1, 7, 4864, 14, [0, 1, 2, 3, 4, 5, 6], 1),
         profile(1, 14, 2, 3, 9856, 28, [0, 2, 4], 2),
         profile(2, 9, 3, 2, 19968, 42, [0, 4], 4),
@@ -36,7 +36,7 @@ public enum MIGTables {
     ]
 
     /// NVIDIA A100 80GB (SXM4).
-    public static let a100_80GB: [MIGProfile] = [
+    public static let a100x80GB: [MIGProfile] = [
         profile(0, 19, 1, 7, 9984, 14, [0, 1, 2, 3, 4, 5, 6], 1),
         profile(1, 14, 2, 3, 20096, 28, [0, 2, 4], 2),
         profile(2, 9, 3, 2, 40448, 42, [0, 4], 4),

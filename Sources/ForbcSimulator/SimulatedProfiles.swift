@@ -136,7 +136,7 @@ public enum SimulatedProfiles {
                             subsystemDevice: "0x16c1", classCode: "0x030200", revision: "0xa1", driver: "nvidia", numaNode: -1,
                             iommuGroup: nil, pool: .homogeneous, poolUnits: 80)
         let nvml = SimNVMLDevice(address: gpu.address, index: 0, uuid: "GPU-0ac371be-ac08-bc04-b91a-57647d64c496",
-                                 name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, profiles: MIGTables.h100_80GB)
+                                 name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, profiles: MIGTables.h100HBM3x80GB)
         return SimulatedHostModel(profile: "nvidia-h100", provenance: "simulated from a real capture (an H100 80GB HBM3 passed through to a VM, driver 580.159.04; Tests/Fixtures/nvidia-h100-80gb-hbm3)",
                                   devices: [gpu], nvml: [nvml])
     }
@@ -152,7 +152,7 @@ public enum SimulatedProfiles {
         let nvml = addresses.enumerated().map { i, address in
             SimNVMLDevice(address: address, index: i, uuid: "GPU-" + UUIDv5.make(namespace: UUIDv5.forbcNamespace, name: "a100-\(memoryGiB)/\(i)").uuidString.lowercased(),
                           name: memoryGiB == 40 ? "NVIDIA A100-SXM4-40GB" : "NVIDIA A100-SXM4-80GB", memoryMiB: memoryGiB == 40 ? 40960 : 81920,
-                          modeChangeNeedsReset: false, profiles: memoryGiB == 40 ? MIGTables.a100_40GB : MIGTables.a100_80GB)
+                          modeChangeNeedsReset: false, profiles: memoryGiB == 40 ? MIGTables.a100x40GB : MIGTables.a100x80GB)
         }
         return SimulatedHostModel(profile: "nvidia-a100-\(memoryGiB)gb",
                                   provenance: "simulated; MIG profiles from NVIDIA's MIG user guide", devices: devices, nvml: nvml)

@@ -41,7 +41,7 @@ struct DeviceRunTests {
             #expect(lgipp[profile.id] == "{\(profile.placements.map { "\($0.start)" }.joined(separator: ","))}:\(profile.placements[0].size)")
         }
         // The simulated H100 carries the same table.
-        #expect(mig.profiles == MIGTables.h100_80GB)
+        #expect(mig.profiles == MIGTables.h100HBM3x80GB)
     }
 
     @Test("plan of the MIG manifest there: MIG mode enabled (pending a reset), then the four instances, the 3g.40gb at slot 4")

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("MIG")
 struct MIGTests {
-    static let tables: [(String, [MIGProfile])] = [("H100 80GB", MIGTables.h100_80GB), ("A100 40GB", MIGTables.a100_40GB), ("A100 80GB", MIGTables.a100_80GB)]
+    static let tables: [(String, [MIGProfile])] = [("H100 80GB", MIGTables.h100HBM3x80GB), ("A100 40GB", MIGTables.a100x40GB), ("A100 80GB", MIGTables.a100x80GB)]
 
     /// Every multiset of profiles (as sorted profile indices into `table`), up to 8 instances.
     static func multisets(_ table: [MIGProfile], maxSize: Int = 8) -> [[Int]] {
@@ -45,8 +45,8 @@ struct MIGTests {
             func after(_ key: String) -> Int { Int(words[words.firstIndex(of: key)! + 1])! }
             fromNVML[after("profile")] = (after("id"), after("slices"), after("instances"), after("mult"), after("memMB"))
         }
-        #expect(fromNVML.count == MIGTables.h100_80GB.count)
-        for profile in MIGTables.h100_80GB {
+        #expect(fromNVML.count == MIGTables.h100HBM3x80GB.count)
+        for profile in MIGTables.h100HBM3x80GB {
             let real = try #require(fromNVML[profile.index])
             #expect((profile.id, profile.slices, profile.instances, profile.multiprocessors, profile.memoryMiB) == (real.id, real.slices, real.instances, real.sms, real.mem))
         }
@@ -59,8 +59,8 @@ struct MIGTests {
             let i = words.firstIndex(of: "MIG")!
             rows[words[i + 1]] = Array(words[(i + 2)...])
         }
-        #expect(rows.count == MIGTables.h100_80GB.count)
-        for profile in MIGTables.h100_80GB {
+        #expect(rows.count == MIGTables.h100HBM3x80GB.count)
+        for profile in MIGTables.h100HBM3x80GB {
             let row = try #require(rows[profile.name], "\(profile.name) not in -lgip")
             #expect(row[0] == "\(profile.id)")
             #expect(row[1] == "\(profile.instances)/\(profile.instances)")
@@ -68,7 +68,7 @@ struct MIGTests {
             #expect(row[4] == "\(profile.multiprocessors)")
         }
         let lgipp = try String(contentsOfFile: "\(base)/nvidia-smi-mig-lgipp.txt", encoding: .utf8)
-        for profile in MIGTables.h100_80GB {
+        for profile in MIGTables.h100HBM3x80GB {
             let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
             let size = profile.placements[0].size
             #expect(lgipp.split(separator: "\n").contains { $0.contains("Profile ID \(String(profile.id).leftPadded(2))") && $0.hasSuffix("{\(starts)}:\(size)") },
@@ -104,7 +104,7 @@ struct MIGTests {
 
     @Test("the issue's examples: {3g, 2g, 1g, 1g} puts the 3g at slot 4; two 4g.40gb and eight 1g.10gb are refused with why")
     func examples() {
-        let t = Dictionary(uniqueKeysWithValues: MIGTables.h100_80GB.map { ($0.name, $0) })
+        let t = Dictionary(uniqueKeysWithValues: MIGTables.h100HBM3x80GB.map { ($0.name, $0) })
         let placed = MIGLayout.place([t["3g.40gb"]!, t["2g.20gb"]!, t["1g.10gb"]!, t["1g.10gb"]!], occupied: 0)
         #expect(placed?.first == MIGPlacement(start: 4, size: 4))
         #expect(MIGLayout.place([t["4g.40gb"]!, t["4g.40gb"]!], occupied: 0) == nil)

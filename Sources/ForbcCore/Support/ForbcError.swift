@@ -62,6 +62,8 @@ public struct ForbcError: Error, LocalizedError, CustomStringConvertible, Sendab
 }
 
 /// Errno numbers and their texts, as Linux defines them, without importing the C library into the core.
+/// The constants keep the C names (EBUSY), which is what people search for.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public enum Errno {
     public static let EPERM: Int32 = 1
     public static let ENOENT: Int32 = 2
