@@ -39,7 +39,9 @@ let package = Package(
         // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcLibvirt"]),
-        .testTarget(name: "ForbcCoreTests", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .testTarget(
+            name: "ForbcCoreTests",
+            dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "ForbcCommandsTests",
             dependencies: ["ForbcCommands", "ForbcCore", "ForbcSimulator", "ForbcTestSupport", "forbc"]),

@@ -1,7 +1,7 @@
 import ArgumentParser
 import ForbcCore
 
-/// `forbc export`: the current state as a manifest that plans to zero changes.
+/// `forbc export`: the current state as a manifest that plans to zero changes (YAML, or JSON with `--output json`).
 struct Export: ForbcSubcommand {
     static let configuration = CommandConfiguration(abstract: "Print the host's partitions as a manifest.")
 
@@ -23,6 +23,10 @@ struct Export: ForbcSubcommand {
             Console.current.err("note: the export has no 'vms': \(error.message)")
         }
         let exporter = Exporter(inventory: inventory, state: try host.store.load())
-        Console.current.out(exporter.manifest(hostName: name))
+        if global.json {
+            Console.current.out(Render.json(exporter.jsonObject(hostName: name)))
+        } else {
+            Console.current.out(exporter.manifest(hostName: name))
+        }
     }
 }

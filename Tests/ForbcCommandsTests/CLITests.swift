@@ -89,6 +89,15 @@ struct CLITests {
         let exportPath = writeManifest(exported.stdout)
         #expect(cli.run(["validate", exportPath]).code == 0)
         #expect(cli.sim("nvidia-t4", "plan", [exportPath, "--detailed-exitcode"]).code == 0)
+
+        // --output json: the same document as JSON (which is YAML too, so it plans nothing either).
+        let exportedJSON = cli.sim("nvidia-t4", "export", ["--output", "json"])
+        #expect(exportedJSON.code == 0)
+        let parsed = try JSONSerialization.jsonObject(with: Data(exportedJSON.stdout.utf8))
+        let document = try #require(parsed as? [String: Any])
+        #expect(document["apiVersion"] as? String == "forbc/v1")
+        #expect((document["metadata"] as? [String: Any])?["name"] as? String == "quickstart")
+        #expect(cli.sim("nvidia-t4", "plan", [writeManifest(exportedJSON.stdout), "--detailed-exitcode"]).code == 0)
     }
 
     @Test("drift exits 2 naming the partition, in text, JSON and metrics; apply repairs it")

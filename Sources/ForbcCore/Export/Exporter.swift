@@ -1,5 +1,13 @@
+internal import Yams
+
 /// `forbc export`: the host's current partitions as a manifest that `apply` accepts and that plans to zero
-/// changes on the same host. UUIDs are pinned, so the export does not depend on the host name.
+/// changes on the same host. The document is a YAML node tree emitted by Yams, so every value is quoted and
+/// escaped as YAML needs; `jsonObject` is the same document for `--output json`.
+///
+/// Partitions are listed in natural name order within each `gpus[]` entry (`ml-2` before `ml-10`); vGPU types
+/// by the readable name the planner resolves back to the same type (`T4-4Q`); a run `NAME-0` … `NAME-(N-1)`
+/// whose UUIDs are the ones the planner derives from the exported host name becomes `count: N`, and every
+/// other UUID is pinned.
 public struct Exporter: Sendable {
     public var inventory: Inventory
     public var state: HostState
@@ -9,89 +17,176 @@ public struct Exporter: Sendable {
         self.state = state
     }
 
-    func quote(_ s: String) -> String { "\"\(s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" }
-
+    /// The export as YAML: two comment lines, then the document. `hostName` is `metadata.name` (default: the
+    /// name forbc recorded).
     public func manifest(hostName: String? = nil) -> String {
+        let origin = inventory.simulated ? "a SIMULATED host" : "the host"
+        // A comment ends at a line break: keep the source on its line.
+        let source = String(inventory.source.map { $0.isNewline ? " " : $0 })
+        return """
+            # Exported by forbc from \(origin) (\(source)).
+            # Applying it to the same host plans zero changes: UUIDs are pinned or derived from metadata.name.
+
+            """ + ExportNode.yaml(document(hostName: hostName))
+    }
+
+    /// The same document as `JSONSerialization` objects (dictionaries, arrays, strings, integers, booleans).
+    public func jsonObject(hostName: String? = nil) -> [String: Any] {
+        ExportNode.json(document(hostName: hostName)) as? [String: Any] ?? [:]
+    }
+
+    /// The document: `apiVersion`, `kind`, `metadata`, then `spec` with `gpus`, `vms` (when any) and `prune`.
+    func document(hostName: String?) -> Node {
         let host = hostName ?? state.host ?? "exported-host"
-        var gpus: [String] = []
-        /// Exported partition names by the hostdev a domain would hold.
-        var byDevice: [(Hostdev, String)] = []
-        var used: Set<String> = []
-        func unique(_ name: String) -> String {
-            var candidate = name, n = 1
-            while used.contains(candidate) { candidate = "\(name)-x\(n)"; n += 1 }
-            used.insert(candidate)
-            return candidate
+        var builder = ExportBuilder(inventory: inventory, state: state, host: host)
+        var spec = [("gpus", ExportNode.list(builder.gpuEntries(), flow: false))]
+        let vms = builder.vmEntries()
+        if !vms.isEmpty { spec.append(("vms", ExportNode.list(vms, flow: false))) }
+        spec.append(("prune", ExportNode.string(PrunePolicy.managed.rawValue)))
+        return ExportNode.block([
+            ("apiVersion", ExportNode.string(Manifest.apiVersion)),
+            ("kind", ExportNode.string("Host")),
+            ("metadata", ExportNode.flow([("name", ExportNode.string(host))])),
+            ("spec", ExportNode.block(spec)),
+        ])
+    }
+}
+
+/// One pass over the inventory that names every exported partition once (names are unique per host) and
+/// remembers the hostdev each name stands for, so that `vms` names attachments as the `gpus` entries do.
+struct ExportBuilder {
+    let inventory: Inventory
+    let state: HostState
+    /// `metadata.name`: the seed of the UUIDs a `count` entry stands for.
+    let host: String
+    var used: Set<String> = []
+    /// Exported partition names by the hostdev a domain would hold.
+    var byDevice: [(Hostdev, String)] = []
+
+    init(inventory: Inventory, state: HostState, host: String) {
+        self.inventory = inventory
+        self.state = state
+        self.host = host
+    }
+
+    /// `name`, or `name-xN` when an earlier partition took it.
+    mutating func unique(_ name: String) -> String {
+        var candidate = name, n = 1
+        while used.contains(candidate) {
+            candidate = "\(name)-x\(n)"
+            n += 1
         }
+        used.insert(candidate)
+        return candidate
+    }
+
+    /// `{select: {KEY: VALUE}, KIND: VALUE}`.
+    func entry(_ select: (String, String), _ kind: String, _ value: Node) -> Node {
+        ExportNode.block([("select", ExportNode.flow([(select.0, ExportNode.string(select.1))])), (kind, value)])
+    }
+
+    /// The `gpus` entries: non-PCI mdev parents holding mdevs, then each GPU with partitions, in inventory order.
+    mutating func gpuEntries() -> [Node] {
+        var entries: [Node] = []
         for parent in inventory.mdevParents where parent.gpu == nil {
             let mdevs = inventory.mdevs.filter { $0.parent == parent.name }
             guard !mdevs.isEmpty else { continue }
-            gpus.append(entry(select: "{parent: \(quote(parent.name))}", mdevs: mdevs, unique: unique, names: &byDevice))
+            let partitions = mdevPartitions(mdevs, catalogue: ExportTypes.mdevCatalogue([parent]))
+            entries.append(entry(("parent", parent.name), "vgpu", vgpuList(partitions)))
         }
         for gpu in inventory.gpus {
-            let parents = Set(gpu.parentNames)
-            let mdevs = inventory.mdevs.filter { parents.contains($0.parent) }
-            let select = "{pciAddress: \(quote(gpu.address))}"
-            if !mdevs.isEmpty {
-                gpus.append(entry(select: select, mdevs: mdevs, unique: unique, names: &byDevice))
-                continue
-            }
-            if let mig = gpu.mig, mig.currentMode, !mig.instances.isEmpty {
-                var lines = ["  - select: \(select)", "    mig:"]
-                for instance in mig.instances {
-                    let profile = mig.profile(id: instance.profileID)?.name ?? "\(instance.profileID)"
-                    let owned = state.partitions.first { $0.kind == .mig && $0.gpu == gpu.address && $0.placement == instance.placement.start && $0.type == profile }
-                    let fallback = "mig-" + profile.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() + "-\(instance.placement.start)"
-                    let name = unique(owned?.name ?? fallback)
-                    var fields = "name: \(quote(name)), profile: \(quote(profile)), placement: \(instance.placement.start)"
-                    if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
-                        fields += ", computeSlices: \(slices / instance.uuids.count)"
-                    }
-                    lines.append("      - {\(fields)}")
-                }
-                gpus.append(lines.joined(separator: "\n"))
-                continue
-            }
-            let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
-            if !vgpus.isEmpty {
-                var lines = ["  - select: \(select)", "    vgpu:"]
-                for vf in vgpus {
-                    let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
-                    let name = unique(owned?.name ?? "vgpu-" + vf.address.split(separator: ":").dropFirst().joined(separator: "-").replacingOccurrences(of: ".", with: "-"))
-                    byDevice.append((Hostdev.pci(vf.address, managed: false), name))
-                    var fields = "name: \(quote(name)), type: \(quote("\(vf.vgpu!.current)"))"
-                    if let uuid = owned?.uuid { fields += ", uuid: \(quote(uuid))" }
-                    lines.append("      - {\(fields)}")
-                }
-                gpus.append(lines.joined(separator: "\n"))
-                continue
-            }
-            let sriovRecords = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }
-            if let sriov = gpu.sriov, sriov.numVFs > 0, gpu.vendor != .nvidia || !sriovRecords.isEmpty {
-                let base = sriovRecords.first.map { $0.name.split(separator: "-").dropLast().joined(separator: "-") } ?? "vf"
-                used.formUnion((0..<sriov.numVFs).map { "\(base)-\($0)" })
-                for vf in gpu.vfs { byDevice.append((Hostdev.pci(vf.address, managed: true), "\(base)-\(vf.index)")) }
-                gpus.append("  - select: \(select)\n    sriov: {name: \(quote(base)), vfs: \(sriov.numVFs)}")
-                continue
-            }
-            if let passthrough = state.partitions.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address }) {
-                let name = unique(passthrough.name)
-                byDevice.append((Hostdev.pci(gpu.address, managed: true), name))
-                gpus.append("  - select: \(select)\n    passthrough: {name: \(quote(name))}")
-            }
+            if let node = gpuEntry(gpu) { entries.append(node) }
         }
-        var text = """
-        # Exported by forbc from \(inventory.simulated ? "a SIMULATED host" : "the host") (\(inventory.source)).
-        # Applying it to the same host plans zero changes: every UUID is pinned.
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: \(quote(host))}
-        spec:
+        return entries
+    }
 
-        """
-        text += gpus.isEmpty ? "  gpus: []\n" : "  gpus:\n" + gpus.joined(separator: "\n") + "\n"
-        // Attachments of the exported partitions; other hostdevs of the domains are not forbc's to declare.
-        var vms: [String] = []
+    /// A GPU's entry by what it holds: mdevs, MIG instances, VF-based vGPUs, VFs, or passthrough; nil if none.
+    mutating func gpuEntry(_ gpu: GPU) -> Node? {
+        let select = ("pciAddress", gpu.address)
+        let parents = Set(gpu.parentNames)
+        let mdevs = inventory.mdevs.filter { parents.contains($0.parent) }
+        if !mdevs.isEmpty {
+            let catalogue = ExportTypes.mdevCatalogue(inventory.mdevParents.filter { $0.gpu == gpu.address })
+            return entry(select, "vgpu", vgpuList(mdevPartitions(mdevs, catalogue: catalogue)))
+        }
+        if let mig = gpu.mig, mig.currentMode, !mig.instances.isEmpty {
+            return entry(select, "mig", ExportNode.list(migEntries(gpu, mig), flow: false))
+        }
+        let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
+        if !vgpus.isEmpty { return entry(select, "vgpu", vgpuList(vfPartitions(gpu, vgpus))) }
+        let sriovRecords = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }
+        if let sriov = gpu.sriov, sriov.numVFs > 0, gpu.vendor != .nvidia || !sriovRecords.isEmpty {
+            let recorded = sriovRecords.first.map { $0.name.split(separator: "-").dropLast().joined(separator: "-") }
+            let base = recorded ?? "vf"
+            used.formUnion((0..<sriov.numVFs).map { "\(base)-\($0)" })
+            for vf in gpu.vfs { byDevice.append((Hostdev.pci(vf.address, managed: true), "\(base)-\(vf.index)")) }
+            let fields = [("name", ExportNode.string(base)), ("vfs", ExportNode.int(sriov.numVFs))]
+            return entry(select, "sriov", ExportNode.flow(fields))
+        }
+        if let passthrough = state.partitions.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address }) {
+            let name = unique(passthrough.name)
+            byDevice.append((Hostdev.pci(gpu.address, managed: true), name))
+            return entry(select, "passthrough", ExportNode.flow([("name", ExportNode.string(name))]))
+        }
+        return nil
+    }
+
+    /// A `vgpu` list: sorted, runs collapsed into `count` (`ExportOrder.vgpuEntries`).
+    func vgpuList(_ partitions: [ExportedVGPU]) -> Node {
+        ExportNode.list(ExportOrder.vgpuEntries(partitions, host: host), flow: false)
+    }
+
+    /// Each mdev under its recorded name (or one made from its UUID), with its UUID.
+    mutating func mdevPartitions(_ mdevs: [MediatedDevice], catalogue: [PlanBuilder.TypeRef]) -> [ExportedVGPU] {
+        mdevs.map { mdev in
+            let name = unique(state.owned(uuid: mdev.uuid)?.name ?? "mdev-" + mdev.uuid.prefix(8))
+            byDevice.append((Hostdev.mdev(mdev.uuid), name))
+            let type = ExportTypes.reference(mdev.type, in: catalogue)
+            return ExportedVGPU(name: name, type: type, typeID: mdev.type, uuid: mdev.uuid)
+        }
+    }
+
+    /// Each VF holding a vGPU under its recorded name (or one made from its address), with the recorded UUID.
+    mutating func vfPartitions(_ gpu: GPU, _ vfs: [VirtualFunction]) -> [ExportedVGPU] {
+        let catalogue = ExportTypes.vfCatalogue(gpu, state: state)
+        return vfs.map { vf in
+            let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
+            let fallback = "vgpu-" + vf.address.split(separator: ":").dropFirst().joined(separator: "-")
+                .replacingOccurrences(of: ".", with: "-")
+            let name = unique(owned?.name ?? fallback)
+            byDevice.append((Hostdev.pci(vf.address, managed: false), name))
+            let id = "\(vf.vgpu?.current ?? 0)"
+            let type = ExportTypes.reference(id, in: catalogue)
+            return ExportedVGPU(name: name, type: type, typeID: id, uuid: owned?.uuid)
+        }
+    }
+
+    /// Each MIG instance pinned to its placement, under its recorded name (or one made from profile and slot),
+    /// in natural name order.
+    mutating func migEntries(_ gpu: GPU, _ mig: MIGState) -> [Node] {
+        var entries: [(String, Node)] = []
+        for instance in mig.instances {
+            let profile = mig.profile(id: instance.profileID)?.name ?? "\(instance.profileID)"
+            let start = instance.placement.start
+            let owned = state.partitions.first {
+                $0.kind == .mig && $0.gpu == gpu.address && $0.placement == start && $0.type == profile
+            }
+            let slug = profile.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+            let name = unique(owned?.name ?? "mig-\(slug)-\(start)")
+            var fields = [("name", ExportNode.string(name)), ("profile", ExportNode.string(profile)),
+                          ("placement", ExportNode.int(start))]
+            if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
+                fields.append(("computeSlices", ExportNode.int(slices / instance.uuids.count)))
+            }
+            entries.append((name, ExportNode.flow(fields)))
+        }
+        return entries.sorted { ExportOrder.precedes($0.0, $1.0) }.map(\.1)
+    }
+
+    /// The `vms` entries: each domain holding exported partitions, naming them as the `gpus` entries do, in the
+    /// order of its definition; other hostdevs of the domains are not forbc's to declare.
+    func vmEntries() -> [Node] {
+        var entries: [Node] = []
         for domain in inventory.domains ?? [] {
             var names: [String] = []
             var live = true
@@ -101,28 +196,12 @@ public struct Exporter: Sendable {
                 if domain.isActive && !domain.liveHostdevs.contains(where: { $0.sameDevice(device) }) { live = false }
             }
             guard !names.isEmpty else { continue }
-            vms.append("    - {domain: \(quote(domain.name)), attach: [\(names.map(quote).joined(separator: ", "))], live: \(domain.isActive && live)}")
+            entries.append(ExportNode.flow([
+                ("domain", ExportNode.string(domain.name)),
+                ("attach", ExportNode.list(names.map(ExportNode.string), flow: true)),
+                ("live", ExportNode.bool(domain.isActive && live)),
+            ]))
         }
-        if !vms.isEmpty { text += "  vms:\n" + vms.joined(separator: "\n") + "\n" }
-        text += "  prune: managed\n"
-        return text
-    }
-
-    /// The name each mdev is exported under (the recorded name, or one made from its UUID).
-    var exportedMdevs: [String: String] {
-        var names: [String: String] = [:]
-        for mdev in inventory.mdevs { names[mdev.uuid] = state.owned(uuid: mdev.uuid)?.name ?? "mdev-" + mdev.uuid.prefix(8) }
-        return names
-    }
-
-    /// A `vgpu` entry per mdev, each under the name it is exported as (recorded in `names` for the `vms`).
-    func entry(select: String, mdevs: [MediatedDevice], unique: (String) -> String, names: inout [(Hostdev, String)]) -> String {
-        var lines = ["  - select: \(select)", "    vgpu:"]
-        for mdev in mdevs {
-            let name = unique(exportedMdevs[mdev.uuid]!)
-            names.append((Hostdev.mdev(mdev.uuid), name))
-            lines.append("      - {name: \(quote(name)), type: \(quote(mdev.type)), uuid: \(quote(mdev.uuid))}")
-        }
-        return lines.joined(separator: "\n")
+        return entries
     }
 }
