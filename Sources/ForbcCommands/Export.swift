@@ -2,8 +2,14 @@ import ArgumentParser
 import ForbcCore
 
 /// `forbc export`: the current state as a manifest that plans to zero changes (YAML, or JSON with `--output json`).
-struct Export: ForbcSubcommand {
-    static let configuration = CommandConfiguration(abstract: "Print the host's partitions as a manifest.")
+struct Export: HostCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the host's partitions as a manifest.",
+        discussion: """
+        Examples:
+          forbc export > host.yaml && forbc plan host.yaml   # plans zero changes
+          forbc export --name gpu-node-01 --output json
+        """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -26,7 +32,7 @@ struct Export: ForbcSubcommand {
         if global.json {
             Console.current.out(Render.json(exporter.jsonObject(hostName: name)))
         } else {
-            Console.current.out(exporter.manifest(hostName: name))
+            Console.current.out(try exporter.manifest(hostName: name))
         }
     }
 }

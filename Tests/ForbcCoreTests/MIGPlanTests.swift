@@ -95,7 +95,7 @@ struct MIGPlanTests {
         let partitions = try fixture.plan(mig).partitions
         #expect(partitions.allSatisfy { $0.access?.hasPrefix("CUDA_VISIBLE_DEVICES=MIG-") == true })
         // Export round trip.
-        let exported = Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty, "\(exported)")
         // Processes on the GPU block a mode change.
         let other = try SimulatedHostFixture(profile: "nvidia-h100")
@@ -125,7 +125,7 @@ struct MIGPlanTests {
         let before = fixture.kernel.counters.nvmlCalls
         _ = try fixture.apply(manifest)
         #expect(fixture.kernel.counters.nvmlCalls == before, "a converged host gets no NVML change")
-        let exported = Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
         // Destroy removes the MIG instances.
         let destroy = try fixture.session.destroyPlan(manifest)

@@ -64,7 +64,7 @@ struct ReconcileTests {
         #expect(DriftReport(plan: try fixture.plan(manifest), manifest: manifest).inSync)
 
         // export → plan of the export shows zero changes
-        let exported = Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
         let reparsed = try fixture.manifest(text: exported)
         #expect(try fixture.plan(reparsed).isEmpty, "export:\n\(exported)")
 

@@ -43,11 +43,11 @@ enum ExportNode {
 
     /// The document as YAML. Yams' emitter fails only on a malformed event stream, which these builders never
     /// make (every value is a Swift string, so valid UTF-8); no line is folded (`width: -1`).
-    static func yaml(_ node: Node) -> String {
+    static func yaml(_ node: Node) throws -> String {
         do {
             return try Yams.serialize(node: node, width: -1, allowUnicode: true)
         } catch {
-            preconditionFailure("the export's YAML emitter failed: \(error)")
+            throw ForbcError(.system, "emitting the export as YAML failed: \(error)", cause: error)
         }
     }
 

@@ -19,15 +19,16 @@ public struct Exporter: Sendable {
 
     /// The export as YAML: two comment lines, then the document. `hostName` is `metadata.name` (default: the
     /// name forbc recorded).
-    public func manifest(hostName: String? = nil) -> String {
+    public func manifest(hostName: String? = nil) throws -> String {
         let origin = inventory.simulated ? "a SIMULATED host" : "the host"
         // A comment ends at a line break: keep the source on its line.
         let source = String(inventory.source.map { $0.isNewline ? " " : $0 })
-        return """
+        let header = """
             # Exported by forbc from \(origin) (\(source)).
             # Applying it to the same host plans zero changes: UUIDs are pinned or derived from metadata.name.
 
-            """ + ExportNode.yaml(document(hostName: hostName))
+            """
+        return header + (try ExportNode.yaml(document(hostName: hostName)))
     }
 
     /// The same document as `JSONSerialization` objects (dictionaries, arrays, strings, integers, booleans).
