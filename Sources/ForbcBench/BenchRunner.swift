@@ -70,31 +70,46 @@ public struct BenchRunner: Sendable {
         return results
     }
 
-    func measure(_ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec, manifest: Manifest,
-                 inventory: Inventory, topology: String, runID: String, logs: URL, progress: @Sendable (String) -> Void) -> [BenchResult] {
-        var values = [[String: [Double]]](repeating: [:], count: tenants.count)
-        var failures = [String?](repeating: nil, count: tenants.count)
-        var logPaths = [[String]](repeating: [], count: tenants.count)
+    /// One workload on every tenant: launches until the spread settles (or the cap), then one result per tenant
+    /// and metric.
+    func measure(_ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
+                 manifest: Manifest, inventory: Inventory, topology: String, runID: String, logs: URL,
+                 progress: @Sendable (String) -> Void) -> [BenchResult] {
+        var gathered = Gathered(tenants: tenants.count)
         var launch = 0
         while launch < options.maxLaunches {
-            // A lone tenant waits for nobody: no barrier, so the harness adds no idle time.
-            let startAt = tenants.count > 1 ? Date().timeIntervalSince1970 + options.barrierDelay : 0
-            let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: tenants.count))
-            let current = launch
-            DispatchQueue.concurrentPerform(iterations: tenants.count) { i in
-                let tenant = tenants[i]
-                let log = logs.appendingPathComponent("\(suite.suite)-\(profile.name)-\(tenant.name.replacingOccurrences(of: "#", with: "_"))-\(current).log")
-                let outcome: WorkloadRunner.Outcome
-                if tenant.vmOnly {
-                    outcome = WorkloadRunner.Outcome(values: [:], failure: "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), which forbc's runner does not do yet", log: log.path, seconds: 0)
-                } else {
-                    outcome = WorkloadRunner().run(profile, directory: directory, environment: tenant.environment, repetitions: suite.repetitions,
-                                                   warmups: options.warmups, startAt: startAt, window: tenants.count > 1 || options.windowAlways ? options.window : 0, log: log)
-                }
-                outcomes.update { $0[i] = outcome }
+            let outcomes = launchTenants(profile, directory: directory, tenants: tenants, suite: suite, launch: launch,
+                                         logs: logs)
+            processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
+            gathered.add(outcomes, launch: launch)
+            launch += 1
+            let someFailed = gathered.failures.contains { $0 != nil } ? ", some failed" : ""
+            progress("\(topology): \(profile.name) launch \(launch), \(tenants.count) tenant(s)\(someFailed)")
+            // More launches only while some tenant's spread is still above the threshold.
+            if launch >= options.launches {
+                if !gathered.noisy(above: options.cvThreshold) || gathered.failures.allSatisfy({ $0 != nil }) { break }
             }
-            processSeconds.update { $0 += outcomes.value.compactMap { $0?.seconds }.max() ?? 0 }
-            for (i, outcome) in outcomes.value.enumerated() {
+        }
+        return results(profile, tenants: tenants, gathered: gathered, suite: suite, manifest: manifest,
+                       inventory: inventory, topology: topology, runID: runID)
+    }
+
+    /// What the launches of one workload gathered, per tenant (in tenant order).
+    struct Gathered {
+        var values: [[String: [Double]]]
+        /// The first failure of each tenant, with the launch it happened in.
+        var failures: [String?]
+        var logPaths: [[String]]
+
+        init(tenants: Int) {
+            values = Array(repeating: [:], count: tenants)
+            failures = Array(repeating: nil, count: tenants)
+            logPaths = Array(repeating: [], count: tenants)
+        }
+
+        /// Adds one launch's outcomes: every log, and the values or (the first) failure of each tenant.
+        mutating func add(_ outcomes: [WorkloadRunner.Outcome?], launch: Int) {
+            for (i, outcome) in outcomes.enumerated() {
                 guard let outcome else { continue }
                 logPaths[i].append(outcome.log)
                 if let failure = outcome.failure {
@@ -103,27 +118,59 @@ public struct BenchRunner: Sendable {
                     for (metric, list) in outcome.values { values[i][metric, default: []] += list }
                 }
             }
-            launch += 1
-            progress("\(topology): \(profile.name) launch \(launch), \(tenants.count) tenant(s)\(failures.contains { $0 != nil } ? ", some failed" : "")")
-            // More launches only while some tenant's spread is still above the threshold.
-            if launch >= options.launches {
-                let noisy = values.contains { $0.values.contains { $0.count > 1 && Statistics.cv($0) > options.cvThreshold } }
-                if !noisy || failures.allSatisfy({ $0 != nil }) { break }
-            }
         }
+
+        /// Whether some tenant's values of some metric still vary by more than `threshold` (coefficient of variation).
+        func noisy(above threshold: Double) -> Bool {
+            values.contains { $0.values.contains { $0.count > 1 && Statistics.cv($0) > threshold } }
+        }
+    }
+
+    /// One launch: a process per tenant, all started together (behind a barrier when there are co-tenants);
+    /// the outcomes in tenant order.
+    func launchTenants(_ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
+                       launch: Int, logs: URL) -> [WorkloadRunner.Outcome?] {
+        // A lone tenant waits for nobody: no barrier, so the harness adds no idle time.
+        let startAt = tenants.count > 1 ? Date().timeIntervalSince1970 + options.barrierDelay : 0
+        let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: tenants.count))
+        DispatchQueue.concurrentPerform(iterations: tenants.count) { i in
+            let tenant = tenants[i]
+            let name = tenant.name.replacingOccurrences(of: "#", with: "_")
+            let log = logs.appendingPathComponent("\(suite.suite)-\(profile.name)-\(name)-\(launch).log")
+            let outcome: WorkloadRunner.Outcome
+            if tenant.vmOnly {
+                let failure = "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), "
+                    + "which forbc's runner does not do yet"
+                outcome = WorkloadRunner.Outcome(values: [:], failure: failure, log: log.path, seconds: 0)
+            } else {
+                let window = tenants.count > 1 || options.windowAlways ? options.window : 0
+                outcome = WorkloadRunner().run(profile, directory: directory, environment: tenant.environment,
+                                               repetitions: suite.repetitions, warmups: options.warmups,
+                                               startAt: startAt, window: window, log: log)
+            }
+            outcomes.update { $0[i] = outcome }
+        }
+        return outcomes.value
+    }
+
+    /// A result per tenant and metric (failed where a tenant has no values of it) and, with co-tenants who all
+    /// measured a metric, an aggregate of their medians with Jain's fairness.
+    func results(_ profile: WorkloadProfile, tenants: [Tenant], gathered: Gathered, suite: BenchmarkSpec,
+                 manifest: Manifest, inventory: Inventory, topology: String, runID: String) -> [BenchResult] {
         var results: [BenchResult] = []
         let cotenants = tenants.map(\.name).joined(separator: ",")
         for metric in profile.metrics {
             var medians: [Double] = []
             for (i, tenant) in tenants.enumerated() {
-                let list = values[i][metric.name] ?? []
-                var result = base(profile, metric, tenant: tenant.name, tenants: tenants.count, cotenants: cotenants, suite: suite,
-                                  manifest: manifest, inventory: inventory, partition: tenant.partition, topology: topology, runID: runID)
-                result.logs = Self.json(logPaths[i])
+                let list = gathered.values[i][metric.name] ?? []
+                var result = base(profile, metric, tenant: tenant.name, tenants: tenants.count, cotenants: cotenants,
+                                  suite: suite, manifest: manifest, inventory: inventory, partition: tenant.partition,
+                                  topology: topology, runID: runID)
+                result.logs = Self.json(gathered.logPaths[i])
                 result.values = Self.json(list)
                 if list.isEmpty {
                     result.status = "failed"
-                    result.failure = failures[i] ?? "no '\(metric.name)' measurements"
+                    result.failure = gathered.failures[i] ?? "no '\(metric.name)' measurements"
                 } else {
                     let summary = Statistics.summarize(list)
                     medians.append(summary.median)
@@ -133,13 +180,14 @@ public struct BenchRunner: Sendable {
                     result.ciLow = summary.ciLow
                     result.ciHigh = summary.ciHigh
                     result.outliers = Self.json(summary.outliers)
-                    result.failure = failures[i]
+                    result.failure = gathered.failures[i]
                 }
                 results.append(result)
             }
             if tenants.count > 1 && medians.count == tenants.count {
-                var aggregate = base(profile, metric, tenant: "(aggregate)", tenants: tenants.count, cotenants: cotenants, suite: suite,
-                                     manifest: manifest, inventory: inventory, partition: nil, topology: topology, runID: runID)
+                var aggregate = base(profile, metric, tenant: "(aggregate)", tenants: tenants.count,
+                                     cotenants: cotenants, suite: suite, manifest: manifest, inventory: inventory,
+                                     partition: nil, topology: topology, runID: runID)
                 aggregate.median = medians.reduce(0, +)
                 aggregate.values = Self.json(medians)
                 aggregate.fairness = Statistics.jainFairness(medians)
@@ -158,9 +206,9 @@ public struct BenchRunner: Sendable {
             workloadVersion: profile.version, metric: metric.name, unit: metric.unit, better: metric.better, tenant: tenant,
             tenants: tenants, cotenants: cotenants, host: ProcessInfo.processInfo.hostName, gpuModel: gpu?.model,
             gpuUUID: gpu?.mig?.uuid, driver: gpu?.driver, partitionKind: partition?.kind.rawValue,
-            partitionProfile: partition?.typeName ?? partition?.type, manifestHash: manifest.sha256Prefix, forbcVersion: ForbcBench.version,
-            status: "ok", failure: nil, values: "[]", outliers: "[]", logs: "[]", median: nil, mad: nil, cv: nil, ciLow: nil,
-            ciHigh: nil, fairness: nil, source: "forbc")
+            partitionProfile: partition?.typeName ?? partition?.type, manifestHash: manifest.contentHash,
+            forbcVersion: ForbcBench.version, status: "ok", failure: nil, values: "[]", outliers: "[]", logs: "[]",
+            median: nil, mad: nil, cv: nil, ciLow: nil, ciHigh: nil, fairness: nil, source: "forbc")
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

@@ -88,59 +88,99 @@ enum Render {
     // MARK: Inventory
 
     static func inventoryText(_ inventory: Inventory) -> String {
-        var lines: [String] = []
-        if inventory.simulated { lines.append("Host: SIMULATED (\(inventory.source))") } else { lines.append("Host: \(inventory.source)") }
-        if inventory.gpus.isEmpty && inventory.mdevParents.isEmpty { lines.append("No NVIDIA, AMD or Intel GPU and no mdev parent found.") }
-        for (index, gpu) in inventory.gpus.enumerated() {
-            var head = "GPU \(index)  \(gpu.address)  \(gpu.model)  [\(gpu.vendorID.dropFirst(2)):\(gpu.deviceID.dropFirst(2))]"
-            head += "  driver \(gpu.driver ?? "none")  NUMA \(gpu.numaNode.map(String.init) ?? "n/a")  IOMMU group \(gpu.iommuGroup.map(String.init) ?? "n/a")"
-            lines.append(head)
-            let parents = inventory.mdevParents.filter { $0.gpu == gpu.address }
-            if let own = parents.first(where: { !$0.isVF }) {
-                lines.append("  mdev types on the GPU (\(own.types.count)):")
-                lines += typeLines(own.types)
-            }
-            let vfParents = parents.filter(\.isVF)
-            if let first = vfParents.first {
-                lines.append("  mdev types on its \(vfParents.count) VFs (one vGPU per VF), free instances summed over VFs:")
-                var summed = first.types
-                for i in summed.indices {
-                    summed[i].availableInstances = vfParents.reduce(0) { $0 + ($1.types.first { $0.id == summed[i].id }?.availableInstances ?? 0) }
-                }
-                lines += typeLines(summed)
-            }
-            if let sriov = gpu.sriov { lines.append("  SR-IOV: \(sriov.numVFs) of \(sriov.totalVFs) VFs enabled") }
-            let vgpuVFs = gpu.vfs.filter { $0.vgpu != nil }
-            if !vgpuVFs.isEmpty {
-                let used = vgpuVFs.filter { $0.vgpu!.current != 0 }
-                var creatable: [VGPUType] = []
-                for vf in vgpuVFs { for type in vf.vgpu!.creatable where !creatable.contains(type) { creatable.append(type) } }
-                lines.append("  NVIDIA vGPU on VFs: \(vgpuVFs.count) VFs, \(used.count) in use; creatable now: "
-                    + (creatable.isEmpty ? "none" : creatable.map { "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }.joined(separator: ", ")))
-                for vf in used { lines.append("    VF \(vf.address): vGPU type \(vf.vgpu!.current)") }
-            }
-            if let mig = gpu.mig {
-                lines.append("  MIG: mode \(mig.currentMode ? "enabled" : "disabled") (pending \(mig.pendingMode ? "enabled" : "disabled")), \(mig.uuid), \(mig.processes) compute process(es)")
-                for profile in mig.profiles {
-                    let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
-                    lines.append("    \(profile.name.padding(toLength: 12, withPad: " ", startingAt: 0)) id \(profile.id), \(profile.slices) slice(s), \(profile.instances) instance(s), \(profile.memoryMiB) MiB, \(profile.multiprocessors) SMs, placements {\(starts)}:\(profile.placements.first?.size ?? 0)")
-                }
-                for instance in mig.instances {
-                    let name = mig.profile(id: instance.profileID)?.name ?? "profile \(instance.profileID)"
-                    lines.append("    instance \(instance.id): \(name) at \(instance.placement)  \(instance.uuids.joined(separator: " "))\(instance.processes > 0 ? "  (\(instance.processes) processes)" : "")")
-                }
-            }
-            if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
-                lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
-            }
-            let names = Set(parents.map(\.name))
-            let mdevs = inventory.mdevs.filter { names.contains($0.parent) }
-            if !mdevs.isEmpty {
-                lines.append("  mdevs (\(mdevs.count)):")
-                for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)  on \(mdev.parent)") }
-            }
+        var lines = [inventory.simulated ? "Host: SIMULATED (\(inventory.source))" : "Host: \(inventory.source)"]
+        if inventory.gpus.isEmpty && inventory.mdevParents.isEmpty {
+            lines.append("No NVIDIA, AMD or Intel GPU and no mdev parent found.")
         }
+        for (index, gpu) in inventory.gpus.enumerated() { lines += gpuLines(gpu, index: index, inventory) }
         lines += domainLines(inventory)
+        lines += nonPCIParentLines(inventory)
+        return lines.joined(separator: "\n")
+    }
+
+    /// One GPU: its identity, mdev types (its own, and summed over its VFs), SR-IOV, vGPU on VFs, MIG, its mdevs.
+    static func gpuLines(_ gpu: GPU, index: Int, _ inventory: Inventory) -> [String] {
+        var head = "GPU \(index)  \(gpu.address)  \(gpu.model)"
+        head += "  [\(gpu.vendorID.dropFirst(2)):\(gpu.deviceID.dropFirst(2))]"
+        head += "  driver \(gpu.driver ?? "none")  NUMA \(gpu.numaNode.map(String.init) ?? "n/a")"
+        head += "  IOMMU group \(gpu.iommuGroup.map(String.init) ?? "n/a")"
+        var lines = [head]
+        let parents = inventory.mdevParents.filter { $0.gpu == gpu.address }
+        lines += mdevTypeLines(parents)
+        if let sriov = gpu.sriov { lines.append("  SR-IOV: \(sriov.numVFs) of \(sriov.totalVFs) VFs enabled") }
+        let vgpuVFs = gpu.vfs.filter { $0.vgpu != nil }
+        lines += vgpuOnVFLines(vgpuVFs)
+        if let mig = gpu.mig { lines += migLines(mig) }
+        if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
+            lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
+        }
+        let names = Set(parents.map(\.name))
+        let mdevs = inventory.mdevs.filter { names.contains($0.parent) }
+        if !mdevs.isEmpty {
+            lines.append("  mdevs (\(mdevs.count)):")
+            for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)  on \(mdev.parent)") }
+        }
+        return lines
+    }
+
+    /// A GPU's mdev types: those of the GPU itself, then those of its VFs with free instances summed over the VFs.
+    static func mdevTypeLines(_ parents: [MdevParent]) -> [String] {
+        var lines: [String] = []
+        if let own = parents.first(where: { !$0.isVF }) {
+            lines.append("  mdev types on the GPU (\(own.types.count)):")
+            lines += typeLines(own.types)
+        }
+        let vfParents = parents.filter(\.isVF)
+        if let first = vfParents.first {
+            lines.append("  mdev types on its \(vfParents.count) VFs (one vGPU per VF), "
+                + "free instances summed over VFs:")
+            var summed = first.types
+            for i in summed.indices {
+                summed[i].availableInstances = vfParents.reduce(0) {
+                    $0 + ($1.types.first { $0.id == summed[i].id }?.availableInstances ?? 0)
+                }
+            }
+            lines += typeLines(summed)
+        }
+        return lines
+    }
+
+    /// NVIDIA vGPU on VFs: how many VFs, how many in use, the types creatable now, and the type of each VF in use.
+    static func vgpuOnVFLines(_ vgpuVFs: [VirtualFunction]) -> [String] {
+        guard !vgpuVFs.isEmpty else { return [] }
+        let used = vgpuVFs.filter { $0.vgpu!.current != 0 }
+        var creatable: [VGPUType] = []
+        for vf in vgpuVFs { for type in vf.vgpu!.creatable where !creatable.contains(type) { creatable.append(type) } }
+        let names = creatable.map { "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }
+        var lines = ["  NVIDIA vGPU on VFs: \(vgpuVFs.count) VFs, \(used.count) in use; creatable now: "
+            + (creatable.isEmpty ? "none" : names.joined(separator: ", "))]
+        for vf in used { lines.append("    VF \(vf.address): vGPU type \(vf.vgpu!.current)") }
+        return lines
+    }
+
+    /// MIG: the mode, each profile with its placements, each instance.
+    static func migLines(_ mig: MIGState) -> [String] {
+        let mode = { (enabled: Bool) in enabled ? "enabled" : "disabled" }
+        var lines = ["  MIG: mode \(mode(mig.currentMode)) (pending \(mode(mig.pendingMode))), \(mig.uuid), "
+            + "\(mig.processes) compute process(es)"]
+        for profile in mig.profiles {
+            let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
+            lines.append("    \(profile.name.padding(toLength: 12, withPad: " ", startingAt: 0)) id \(profile.id), "
+                + "\(profile.slices) slice(s), \(profile.instances) instance(s), \(profile.memoryMiB) MiB, "
+                + "\(profile.multiprocessors) SMs, placements {\(starts)}:\(profile.placements.first?.size ?? 0)")
+        }
+        for instance in mig.instances {
+            let name = mig.profile(id: instance.profileID)?.name ?? "profile \(instance.profileID)"
+            let processes = instance.processes > 0 ? "  (\(instance.processes) processes)" : ""
+            lines.append("    instance \(instance.id): \(name) at \(instance.placement)  "
+                + "\(instance.uuids.joined(separator: " "))\(processes)")
+        }
+        return lines
+    }
+
+    /// mdev parents that are not PCI GPUs (mtty, say), with their types and mdevs.
+    static func nonPCIParentLines(_ inventory: Inventory) -> [String] {
+        var lines: [String] = []
         for parent in inventory.mdevParents where parent.gpu == nil {
             lines.append("mdev parent '\(parent.name)' (not a PCI GPU)")
             lines += typeLines(parent.types)
@@ -150,7 +190,7 @@ enum Render {
                 for mdev in mdevs { lines.append("    \(mdev.uuid)  \(mdev.type)") }
             }
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 
     static func domainLines(_ inventory: Inventory) -> [String] {

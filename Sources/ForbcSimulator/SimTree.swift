@@ -110,12 +110,41 @@ struct SimTree {
         return nil
     }
 
+    /// A PCI device's directory (PF or VF) or an entry under it: attributes, links, `sriov_numvfs`, mdev types and,
+    /// on a VF with NVIDIA vGPU, the `nvidia` directory.
     func pciNode(_ address: String, _ rest: [Substring]) -> Node? {
         guard let (device, vfIndex) = locate(address) else { return nil }
         let isVF = vfIndex != nil
         let sriov = device.sriov
         let types = isVF ? (sriov?.vfMdevTypes ?? []) : device.mdevTypes
         let hasVGPU = isVF && !(sriov?.vfVGPUTypes.isEmpty ?? true)
+        let (files, links) = pciAttributes(address, device: device, vfIndex: vfIndex)
+        var directories: [String] = []
+        if !types.isEmpty { directories.append("mdev_supported_types") }
+        if hasVGPU { directories.append("nvidia") }
+        var names = Array(files.keys) + Array(links.keys) + directories
+        if sriov != nil && !isVF { names.append("sriov_numvfs") }
+
+        guard let first = rest.first else { return .directory(names.sorted()) }
+        if rest.count == 1 {
+            if first == "sriov_numvfs", let sriov, !isVF { return .file("\(sriov.numVFs)", .numVFs(pf: address)) }
+            if let value = files[String(first)] { return .file(value, nil) }
+            if let target = links[String(first)] { return .link(target) }
+        }
+        if first == "mdev_supported_types", !types.isEmpty {
+            return typesNode(parent: address, types: types, Array(rest.dropFirst()))
+        }
+        if first == "nvidia", hasVGPU, let sriov {
+            return vgpuNode(vf: address, device: device, sriov: sriov, Array(rest.dropFirst()))
+        }
+        return nil
+    }
+
+    /// The attribute files and links of a PF's or VF's directory (not `sriov_numvfs`, which is written through).
+    func pciAttributes(_ address: String, device: SimDevice, vfIndex: Int?)
+        -> (files: [String: String], links: [String: String]) {
+        let isVF = vfIndex != nil
+        let sriov = device.sriov
         let driver = isVF ? sriov?.vfDriver : device.driver
         let group: Int? = isVF ? sriov?.vfIOMMUGroupBase.map { $0 + vfIndex! } : device.iommuGroup
         var files: [String: String] = [
@@ -139,39 +168,28 @@ struct SimTree {
             for i in 0..<sriov.numVFs { links["virtfn\(i)"] = "../\(Self.vfAddress(address, sriov, i))" }
         }
         if isVF { links["physfn"] = "../\(device.address)" }
-        var directories: [String] = []
-        if !types.isEmpty { directories.append("mdev_supported_types") }
-        if hasVGPU { directories.append("nvidia") }
-        var names = Array(files.keys) + Array(links.keys) + directories
-        if sriov != nil && !isVF { names.append("sriov_numvfs") }
+        return (files, links)
+    }
 
-        guard let first = rest.first else { return .directory(names.sorted()) }
-        if rest.count == 1 {
-            if first == "sriov_numvfs", let sriov, !isVF { return .file("\(sriov.numVFs)", .numVFs(pf: address)) }
-            if let value = files[String(first)] { return .file(value, nil) }
-            if let target = links[String(first)] { return .link(target) }
-        }
-        if first == "mdev_supported_types", !types.isEmpty {
-            return typesNode(parent: address, types: types, Array(rest.dropFirst()))
-        }
-        if first == "nvidia", hasVGPU, let sriov {
-            if rest.count == 1 { return .directory(["creatable_vgpu_types", "current_vgpu_type"]) }
-            guard rest.count == 2 else { return nil }
-            let current = model.vgpus[address] ?? 0
-            switch rest[1] {
-            case "current_vgpu_type": return .file("\(current)", .vgpuType(vf: address))
-            case "creatable_vgpu_types":
-                var text = "ID    : vGPU Name\n"
-                if current == 0 {
-                    for type in sriov.vfVGPUTypes where SimPools(model: model).available(owner: device, type: type, onVF: address) > 0 {
-                        text += "\(type.id.padding(toLength: 5, withPad: " ", startingAt: 0)) : \(type.name)\n"
-                    }
+    /// A VF's `nvidia` directory (`rest` is below it): `current_vgpu_type`, written through, and
+    /// `creatable_vgpu_types`, the types the VF's PF has room for while the VF has none.
+    func vgpuNode(vf address: String, device: SimDevice, sriov: SimSRIOV, _ rest: [Substring]) -> Node? {
+        guard let entry = rest.first else { return .directory(["creatable_vgpu_types", "current_vgpu_type"]) }
+        guard rest.count == 1 else { return nil }
+        let current = model.vgpus[address] ?? 0
+        switch entry {
+        case "current_vgpu_type": return .file("\(current)", .vgpuType(vf: address))
+        case "creatable_vgpu_types":
+            var text = "ID    : vGPU Name\n"
+            if current == 0 {
+                let pools = SimPools(model: model)
+                for type in sriov.vfVGPUTypes where pools.available(owner: device, type: type, onVF: address) > 0 {
+                    text += "\(type.id.padding(toLength: 5, withPad: " ", startingAt: 0)) : \(type.name)\n"
                 }
-                return .file(text, nil)
-            default: return nil
             }
+            return .file(text, nil)
+        default: return nil
         }
-        return nil
     }
 
     func typesNode(parent: String, types: [SimMdevType], _ rest: [Substring]) -> Node? {

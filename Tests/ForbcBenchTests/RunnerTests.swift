@@ -71,7 +71,7 @@ struct RunnerTests {
         let store = try ResultStore(path: makeTemporaryDirectory("db").appendingPathComponent("r.sqlite").path)
         try store.insert(results)
         #expect(try store.all().count == results.count)
-        #expect(try store.all().first { $0.workload == "good" }?.manifestHash == manifest.sha256Prefix)
+        #expect(try store.all().first { $0.workload == "good" }?.manifestHash == manifest.contentHash)
     }
 }
 

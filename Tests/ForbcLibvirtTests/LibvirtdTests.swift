@@ -63,41 +63,61 @@ struct LibvirtdTests {
         let kernel = SimulatedKernel(model: SimulatedProfiles.make("mtty")!)
         let state = makeTemporaryDirectory("libvirtd")
         defer { try? FileManager.default.removeItem(at: state) }
-        let serial0 = UUIDv5.partition(host: "it", name: "serial-0"), serial1 = UUIDv5.partition(host: "it", name: "serial-1")
-        let dual = UUIDv5.partition(host: "it", name: "dual")
 
-        // 1. Attach partitions to shut-off domains; read the definitions back with the C API.
-        let first = try manifest("    - {domain: forbc-it-1, attach: [serial-0, dual]}\n    - {domain: forbc-it-2, attach: [serial-1]}")
-        var (host, connection) = session(kernel, state)
+        try attachToShutOffDomains(admin, kernel, state)
+        try changeAttachments(admin, kernel, state)
+        try secondApplyChangesNothing(kernel, state)
+        try libvirtFailureMidApply(admin, kernel, state)
+        try errorsBeforeAnythingChanges(kernel, state)
+    }
+
+    static let serial0 = UUIDv5.partition(host: "it", name: "serial-0")
+    static let serial1 = UUIDv5.partition(host: "it", name: "serial-1")
+    static let dual = UUIDv5.partition(host: "it", name: "dual")
+    /// The attachments after step 2, which step 3 applies again.
+    static let changedVMs = "    - {domain: forbc-it-1, attach: [serial-0]}\n    - {domain: forbc-it-2, attach: [dual]}"
+
+    /// 1. Attach partitions to shut-off domains; read the definitions back with the C API.
+    func attachToShutOffDomains(_ admin: LibvirtConnection, _ kernel: SimulatedKernel, _ state: URL) throws {
+        let first = try manifest("    - {domain: forbc-it-1, attach: [serial-0, dual]}\n"
+                                 + "    - {domain: forbc-it-2, attach: [serial-1]}")
+        let (host, _) = session(kernel, state)
         let plan = try host.plan(first)
         #expect(plan.actions.filter { $0.action == .attach }.count == 3)
         #expect(try host.apply(plan).succeeded)
-        #expect(try hostdevs(admin, "forbc-it-1") == [serial0, dual])
-        #expect(try hostdevs(admin, "forbc-it-2") == [serial1])
+        #expect(try hostdevs(admin, "forbc-it-1") == [Self.serial0, Self.dual])
+        #expect(try hostdevs(admin, "forbc-it-2") == [Self.serial1])
+    }
 
-        // 2. Change the manifest: 'dual' moves to forbc-it-2, 'serial-1' is no longer attached.
-        let second = try manifest("    - {domain: forbc-it-1, attach: [serial-0]}\n    - {domain: forbc-it-2, attach: [dual]}")
-        (host, connection) = session(kernel, state)
+    /// 2. Change the manifest: 'dual' moves to forbc-it-2, 'serial-1' is no longer attached.
+    func changeAttachments(_ admin: LibvirtConnection, _ kernel: SimulatedKernel, _ state: URL) throws {
+        let second = try manifest(Self.changedVMs)
+        let (host, _) = session(kernel, state)
         let change = try host.plan(second)
         #expect(Set(change.actions.map { "\($0.action.rawValue) \($0.target) \($0.domain ?? "")" })
                 == ["detach dual forbc-it-1", "detach serial-1 forbc-it-2", "attach dual forbc-it-2"])
         #expect(change.actions.first?.action == .detach)
         #expect(try host.apply(change).succeeded)
-        #expect(try hostdevs(admin, "forbc-it-1") == [serial0])
-        #expect(try hostdevs(admin, "forbc-it-2") == [dual])
+        #expect(try hostdevs(admin, "forbc-it-1") == [Self.serial0])
+        #expect(try hostdevs(admin, "forbc-it-2") == [Self.dual])
+    }
 
-        // 3. A second apply: zero libvirt mutations, zero sysfs writes.
-        (host, connection) = session(kernel, state)
+    /// 3. A second apply: zero libvirt mutations, zero sysfs writes.
+    func secondApplyChangesNothing(_ kernel: SimulatedKernel, _ state: URL) throws {
+        let (host, connection) = session(kernel, state)
         let writes = kernel.counters.writes
-        let again = try host.plan(second)
+        let again = try host.plan(try manifest(Self.changedVMs))
         #expect(again.isEmpty)
         #expect(try host.apply(again).succeeded)
         #expect(connection()?.mutations == 0)
         #expect(kernel.counters.writes == writes)
+    }
 
-        // 4. A libvirt failure mid-apply: the domain vanishes between plan and apply.
-        let third = try manifest("    - {domain: forbc-it-1, attach: [serial-0, serial-1]}\n    - {domain: forbc-it-2, attach: [dual]}")
-        (host, connection) = session(kernel, state)
+    /// 4. A libvirt failure mid-apply: the domain vanishes between plan and apply.
+    func libvirtFailureMidApply(_ admin: LibvirtConnection, _ kernel: SimulatedKernel, _ state: URL) throws {
+        let third = try manifest("    - {domain: forbc-it-1, attach: [serial-0, serial-1]}\n"
+                                 + "    - {domain: forbc-it-2, attach: [dual]}")
+        var (host, _) = session(kernel, state)
         let plan3 = try host.plan(third)
         try admin.undefine("forbc-it-1")
         let report = try host.apply(plan3)
@@ -105,14 +125,17 @@ struct LibvirtdTests {
         #expect(failed.error.message == "libvirt: virDomainLookupByName('forbc-it-1') failed: Domain not found: no domain with matching name 'forbc-it-1'")
         // The cause gone, a rerun converges.
         try admin.define(Self.domainXML("forbc-it-1"))
-        (host, connection) = session(kernel, state)
+        (host, _) = session(kernel, state)
         #expect(try host.apply(try host.plan(third)).succeeded)
-        #expect(try Set(hostdevs(admin, "forbc-it-1")) == [serial0, serial1])
-        (host, connection) = session(kernel, state)
+        #expect(try Set(hostdevs(admin, "forbc-it-1")) == [Self.serial0, Self.serial1])
+        (host, _) = session(kernel, state)
         #expect(try host.plan(third).isEmpty)
+    }
 
-        // 5. A missing domain and a bad URI are errors before anything changes.
+    /// 5. A missing domain and a bad URI are errors before anything changes.
+    func errorsBeforeAnythingChanges(_ kernel: SimulatedKernel, _ state: URL) throws {
         let ghost = try manifest("    - {domain: forbc-it-ghost, attach: [serial-0]}")
+        let (host, _) = session(kernel, state)
         #expect(throws: DiagnosticsError.self) { try host.plan(ghost) }
         do {
             _ = try LibvirtConnection(uri: "qemu:///nonsense")

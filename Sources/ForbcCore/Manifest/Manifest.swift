@@ -3,8 +3,10 @@ public struct Manifest: Sendable, Equatable {
     public static let apiVersion = "forbc/v1"
 
     public var file: String
-    /// A stable hash of the manifest's text, recorded with results and state.
-    public var sha256Prefix: String
+    /// A stable hash of the manifest's text: the first 16 hex digits (8 bytes) of the SHA-1 of the file's UTF-8
+    /// text (`ManifestWalker.hash`); benchmark results record it as `manifestHash`. An identity, not a checksum
+    /// to trust against tampering.
+    public var contentHash: String
     public var name: String
     public var gpus: [GPUSpec]
     public var vms: [VMSpec]
@@ -12,10 +14,10 @@ public struct Manifest: Sendable, Equatable {
     public var prune: PrunePolicy
     public var pruneLocation: SourceLocation?
 
-    public init(file: String, sha256Prefix: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],
+    public init(file: String, contentHash: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],
                 benchmarks: [BenchmarkSpec] = [], prune: PrunePolicy = .managed, pruneLocation: SourceLocation? = nil) {
         self.file = file
-        self.sha256Prefix = sha256Prefix
+        self.contentHash = contentHash
         self.name = name
         self.gpus = gpus
         self.vms = vms

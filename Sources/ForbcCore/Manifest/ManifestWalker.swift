@@ -123,13 +123,43 @@ struct ManifestWalker {
         return Array(sequence)
     }
 
-    mutating func partitionName(_ node: Node, at path: String) -> String? {
-        guard let name = string(node, at: path) else { return nil }
-        guard Patterns.isPartitionName(name) else {
-            error("'\(path)' is '\(name)'; a partition name is 1 to 63 letters, digits, '-' or '_', starting with a letter or digit", node)
+    /// The string at `path` turned into a value by `parse`; where `parse` gives nil, the one error
+    /// "'`path`' is '`text`'; `expected`" is reported (a non-string reports `string`'s error instead).
+    mutating func parsed<T>(_ node: Node, at path: String, expected: String, _ parse: (String) -> T?) -> T? {
+        guard let text = string(node, at: path) else { return nil }
+        guard let value = parse(text) else {
+            error("'\(path)' is '\(text)'; \(expected)", node)
             return nil
         }
-        return name
+        return value
+    }
+
+    /// The string at `path` if `check` accepts it; otherwise the error "'`path`' is '`text`'; `expected`".
+    mutating func matching(_ node: Node, at path: String, _ check: (String) -> Bool, expected: String) -> String? {
+        parsed(node, at: path, expected: expected) { check($0) ? $0 : nil }
+    }
+
+    /// A partition name at `path` (also used for the names that refer to partitions).
+    mutating func partitionName(_ node: Node, at path: String) -> String? {
+        matching(node, at: path, Patterns.isPartitionName, expected: Expected.partitionName)
+    }
+
+    /// What a value that fails its pattern should have looked like: the tail of "'path' is 'text'; …".
+    enum Expected {
+        static let partitionName = "a partition name is 1 to 63 letters, digits, '-' or '_', "
+            + "starting with a letter or digit"
+        static let hostName = "a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'"
+        static let prune = "it must be one of: managed, none, all"
+        static let pciAddress = "a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)"
+        static let vendor = "it must be one of: nvidia, amd, intel"
+        static let parent = "an mdev parent name is letters, digits, '-', '_', '.' or ':'"
+        static let typeReference = "a type is an id ('nvidia-558'), a name ('A40-8Q') or 'mtty-2': "
+            + "letters, digits, ' ', '-', '_', '.', '+'"
+        static let uuid = "a UUID looks like '3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f'"
+        static let migProfile = "a MIG profile looks like '3g.40gb' or '1g.10gb+me'"
+        static let domain = "a domain name is letters, digits, '-', '_', '.' or '+'"
+        static let suite = "a suite name is letters, digits, '-' or '_'"
+        static let workload = "a workload is named by letters, digits, '-' or '_', not a command line"
     }
 
     /// Levenshtein-close suggestion for a misspelt key.
@@ -178,11 +208,8 @@ struct ManifestWalker {
         if let node = values["metadata"] {
             if let fields = mapping(node, at: "metadata", allowed: ["name"]) {
                 if let (_, _, value) = fields.first(where: { $0.0 == "name" }) {
-                    if let text = string(value, at: "metadata.name") {
-                        if Patterns.isObjectName(text, max: 63) { name = text } else {
-                            error("'metadata.name' is '\(text)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'", value)
-                        }
-                    }
+                    if let text = matching(value, at: "metadata.name", { Patterns.isObjectName($0, max: 63) },
+                                           expected: Expected.hostName) { name = text }
                 } else {
                     error("missing 'metadata.name'; it names the host and seeds partition UUIDs", node)
                 }
@@ -190,7 +217,7 @@ struct ManifestWalker {
         } else {
             error("missing 'metadata'; add 'metadata: {name: HOSTNAME}'", location(root))
         }
-        var manifest = Manifest(file: file, sha256Prefix: Self.hash(text), name: name)
+        var manifest = Manifest(file: file, contentHash: Self.hash(text), name: name)
         if let spec = values["spec"] {
             walkSpec(spec, into: &manifest)
         } else {
@@ -200,6 +227,7 @@ struct ManifestWalker {
         return manifest
     }
 
+    /// The manifest's `contentHash`: the first 16 hex digits (8 bytes) of the SHA-1 of its UTF-8 text.
     static func hash(_ text: String) -> String {
         SHA1.hash(Array(text.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
@@ -224,12 +252,9 @@ struct ManifestWalker {
                     if let benchmark = walkBenchmark(item, path: "spec.benchmarks[\(index)]") { manifest.benchmarks.append(benchmark) }
                 }
             case "prune":
-                guard let text = string(value, at: "spec.prune") else { continue }
-                if let policy = PrunePolicy(rawValue: text) {
+                if let policy = parsed(value, at: "spec.prune", expected: Expected.prune, PrunePolicy.init(rawValue:)) {
                     manifest.prune = policy
                     manifest.pruneLocation = location(value)
-                } else {
-                    error("'spec.prune' is '\(text)'; it must be one of: managed, none, all", value)
                 }
             default: break
             }
@@ -302,12 +327,9 @@ struct ManifestWalker {
         }
         switch key {
         case "pciAddress":
-            guard let address = string(value, at: "\(path).pciAddress") else { return nil }
-            guard Patterns.isPCIAddress(address) else {
-                error("'\(path).pciAddress' is '\(address)'; a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)", value)
-                return nil
-            }
-            return .pciAddress(address.lowercased())
+            let address = matching(value, at: "\(path).pciAddress", Patterns.isPCIAddress,
+                                   expected: Expected.pciAddress)
+            return address.map { .pciAddress($0.lowercased()) }
         case "model":
             guard let model = string(value, at: "\(path).model") else { return nil }
             guard !model.isEmpty, model.count <= 128, model.allSatisfy({ $0.isASCII && !$0.isNewline }) else {
@@ -316,12 +338,10 @@ struct ManifestWalker {
             }
             return .model(model)
         case "vendor":
-            guard let vendor = string(value, at: "\(path).vendor") else { return nil }
-            guard let known = Vendor(rawValue: vendor), Vendor.selectable.contains(known) else {
-                error("'\(path).vendor' is '\(vendor)'; it must be one of: nvidia, amd, intel", value)
-                return nil
+            let known = parsed(value, at: "\(path).vendor", expected: Expected.vendor) { text in
+                Vendor(rawValue: text).flatMap { Vendor.selectable.contains($0) ? $0 : nil }
             }
-            return .vendor(known)
+            return known.map { .vendor($0) }
         case "index":
             guard let index = integer(value, at: "\(path).index", range: 0...255) else { return nil }
             return .index(index)
@@ -333,12 +353,8 @@ struct ManifestWalker {
             }
             return .all
         case "parent":
-            guard let parent = string(value, at: "\(path).parent") else { return nil }
-            guard Patterns.isParentName(parent) else {
-                error("'\(path).parent' is '\(parent)'; an mdev parent name is letters, digits, '-', '_', '.' or ':'", value)
-                return nil
-            }
-            return .parent(parent)
+            let parent = matching(value, at: "\(path).parent", Patterns.isParentName, expected: Expected.parent)
+            return parent.map { .parent($0) }
         default: return nil
         }
     }
@@ -351,22 +367,17 @@ struct ManifestWalker {
             switch key {
             case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
             case "type":
-                if let text = string(value, at: "\(path).type") {
-                    if Patterns.isTypeReference(text) { type = text } else {
-                        error("'\(path).type' is '\(text)'; a type is an id ('nvidia-558'), a name ('A40-8Q') or 'mtty-2': letters, digits, ' ', '-', '_', '.', '+'", value)
-                        valid = false
-                    }
+                if let text = matching(value, at: "\(path).type", Patterns.isTypeReference,
+                                       expected: Expected.typeReference) {
+                    type = text
                 } else { valid = false }
             case "count":
                 countNode = value
                 if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
             case "uuid":
                 uuidNode = value
-                if let text = string(value, at: "\(path).uuid") {
-                    if Patterns.isUUID(text) { uuid = text.lowercased() } else {
-                        error("'\(path).uuid' is '\(text)'; a UUID looks like '3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f'", value)
-                        valid = false
-                    }
+                if let text = matching(value, at: "\(path).uuid", Patterns.isUUID, expected: Expected.uuid) {
+                    uuid = text.lowercased()
                 } else { valid = false }
             default: break
             }
@@ -389,11 +400,9 @@ struct ManifestWalker {
             switch key {
             case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
             case "profile":
-                if let text = string(value, at: "\(path).profile") {
-                    if Patterns.isMIGProfile(text) { profile = text } else {
-                        error("'\(path).profile' is '\(text)'; a MIG profile looks like '3g.40gb' or '1g.10gb+me'", value)
-                        valid = false
-                    }
+                if let text = matching(value, at: "\(path).profile", Patterns.isMIGProfile,
+                                       expected: Expected.migProfile) {
+                    profile = text
                 } else { valid = false }
             case "count":
                 if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
@@ -445,11 +454,9 @@ struct ManifestWalker {
         for (key, _, value) in pairs {
             switch key {
             case "domain":
-                if let text = string(value, at: "\(path).domain") {
-                    if Patterns.isObjectName(text) { domain = text } else {
-                        error("'\(path).domain' is '\(text)'; a domain name is letters, digits, '-', '_', '.' or '+'", value)
-                        valid = false
-                    }
+                if let text = matching(value, at: "\(path).domain", { Patterns.isObjectName($0) },
+                                       expected: Expected.domain) {
+                    domain = text
                 } else { valid = false }
             case "attach":
                 guard let items = list(value, at: "\(path).attach") else { valid = false; continue }
@@ -475,11 +482,9 @@ struct ManifestWalker {
         for (key, _, value) in pairs {
             switch key {
             case "suite":
-                if let text = string(value, at: "\(path).suite") {
-                    if Patterns.isPartitionName(text) { suite = text } else {
-                        error("'\(path).suite' is '\(text)'; a suite name is letters, digits, '-' or '_'", value)
-                        valid = false
-                    }
+                if let text = matching(value, at: "\(path).suite", Patterns.isPartitionName,
+                                       expected: Expected.suite) {
+                    suite = text
                 } else { valid = false }
             case "on":
                 guard let items = list(value, at: "\(path).on") else { valid = false; continue }
@@ -490,11 +495,9 @@ struct ManifestWalker {
                 guard let items = list(value, at: "\(path).workloads") else { valid = false; continue }
                 if items.isEmpty { error("'\(path).workloads' is empty; name at least one workload", value); valid = false }
                 for (i, item) in items.enumerated() {
-                    if let name = string(item, at: "\(path).workloads[\(i)]") {
-                        if Patterns.isPartitionName(name) { workloads.append(name) } else {
-                            error("'\(path).workloads[\(i)]' is '\(name)'; a workload is named by letters, digits, '-' or '_', not a command line", item)
-                            valid = false
-                        }
+                    if let name = matching(item, at: "\(path).workloads[\(i)]", Patterns.isPartitionName,
+                                           expected: Expected.workload) {
+                        workloads.append(name)
                     } else { valid = false }
                 }
             case "repetitions":
