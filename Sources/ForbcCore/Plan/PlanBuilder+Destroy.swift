@@ -12,14 +12,21 @@ extension Planner {
     }
 }
 
-extension Plan {
-    init(host: String, simulated: Bool, actions: [PlannedAction], createActions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy) {
-        self.init(host: host, simulated: simulated, actions: actions + createActions, partitions: partitions, prune: prune)
-    }
-}
-
 extension PlanBuilder {
+    /// Why `forbc destroy` removes each partition.
+    private static let destroyReason = "'forbc destroy' removes what the manifest manages"
+
+    /// The work of `forbc destroy`: select and name as `build` does, then destroy what is declared or recorded.
     mutating func buildDestroy() {
+        let selections = selectForDestroy()
+        for (spec, targets) in selections { expand(spec, targets) }
+        guard errors.isEmpty else { return }
+        for partition in desired { destroyDeclared(partition) }
+        destroyRecordedUnderOldNames()
+    }
+
+    /// Select: the targets of every `gpus[]` entry; one that matches nothing gets a diagnostic.
+    private mutating func selectForDestroy() -> [(GPUSpec, [Planner.Target])] {
         var selections: [(GPUSpec, [Planner.Target])] = []
         for spec in manifest.gpus {
             let targets = matches(spec.select)
@@ -27,53 +34,85 @@ extension PlanBuilder {
             targets.forEach { targetedIDs.insert($0.id) }
             selections.append((spec, targets))
         }
-        for (spec, targets) in selections { expand(spec, targets) }
-        guard errors.isEmpty else { return }
-        let reason = "'forbc destroy' removes what the manifest manages"
-        for partition in desired {
-            let owned = state.owned(name: partition.name)
-            switch partition.kind {
-            case .mdev:
-                if let uuid = partition.uuid, let mdev = inventory.mdev(uuid) {
-                    destroyMdev(mdev, target: partition.name, gpu: inventory.parent(mdev.parent)?.gpu, reason: reason)
-                }
-            case .mig:
-                if let owned, let mig = inventory.gpu(partition.gpu)?.mig, let gpu = inventory.gpu(partition.gpu),
-                   let instance = mig.instances.first(where: { $0.placement.start == owned.placement && mig.profile(id: $0.profileID)?.name == owned.type }) {
-                    if instance.processes > 0 && !force {
-                        fail("MIG instance '\(partition.name)' runs \(instance.processes) process(es); forbc never destroys an instance in use: stop them, or pass '--force'", locations[partition.name])
-                    } else {
-                        destroyMIG(instance, mig, gpu, name: partition.name, reason: reason)
-                    }
-                }
-            case .vgpuVF, .passthrough:
-                break
-            case .sriovVF:
-                if let gpu = inventory.gpu(partition.gpu), let sriov = gpu.sriov, sriov.numVFs > 0, !destroyed.contains(gpu.address) {
-                    destroyed.insert(gpu.address)
-                    if let use = firstUse(gpu) {
-                        fail("cannot disable the VFs of \(label(gpu)): \(use); detach and remove it first", locations[partition.name])
-                        continue
-                    }
-                    configureActions.append(PlannedAction(
-                        action: .configure, target: range(partition.name.split(separator: "-").dropLast().joined(separator: "-"), sriov.numVFs),
-                        reason: reason, kind: .sriovVF, gpu: gpu.address, address: gpu.address,
-                        path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0", precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
-                        forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
-                }
+        return selections
+    }
+
+    /// Destroy: one declared partition where it exists, then a vGPU on a VF recorded under its name.
+    private mutating func destroyDeclared(_ partition: DesiredPartition) {
+        let reason = Self.destroyReason
+        let owned = state.owned(name: partition.name)
+        switch partition.kind {
+        case .mdev:
+            if let uuid = partition.uuid, let mdev = inventory.mdev(uuid) {
+                destroyMdev(mdev, target: partition.name, gpu: inventory.parent(mdev.parent)?.gpu, reason: reason)
             }
-            // Declared vGPUs on VFs, and anything recorded under a declared name.
-            if let owned, owned.kind == .vgpuVF, let address = owned.address, let gpu = inventory.gpu(owned.gpu),
-               let vf = gpu.vfs.first(where: { $0.address == address }), (vf.vgpu?.current ?? 0) != 0 {
-                destroyVGPU(vf, gpu: gpu.address, target: owned.name, reason: reason)
-            }
+        case .mig:
+            if let owned { destroyDeclaredMIG(partition, recorded: owned) }
+        case .vgpuVF, .passthrough:
+            break
+        case .sriovVF:
+            guard disableDeclaredVFs(partition) else { return }
         }
-        // What forbc recorded on the selected GPUs under names the manifest no longer has.
+        // Declared vGPUs on VFs, and anything recorded under a declared name.
+        if let owned, owned.kind == .vgpuVF, let address = owned.address, let gpu = inventory.gpu(owned.gpu),
+           let vf = gpu.vfs.first(where: { $0.address == address }), (vf.vgpu?.current ?? 0) != 0 {
+            destroyVGPU(vf, gpu: gpu.address, target: owned.name, reason: reason)
+        }
+    }
+
+    /// Destroy: the MIG instance recorded for a declared partition, unless it runs processes and `--force` is off.
+    private mutating func destroyDeclaredMIG(_ partition: DesiredPartition, recorded owned: OwnedPartition) {
+        guard let mig = inventory.gpu(partition.gpu)?.mig, let gpu = inventory.gpu(partition.gpu),
+              let instance = mig.instances.first(where: {
+                  $0.placement.start == owned.placement && mig.profile(id: $0.profileID)?.name == owned.type
+              }) else { return }
+        if instance.processes > 0 && !force {
+            fail("MIG instance '\(partition.name)' runs \(instance.processes) process(es); forbc never destroys an "
+                    + "instance in use: stop them, or pass '--force'",
+                 locations[partition.name])
+        } else {
+            destroyMIG(instance, mig, gpu, name: partition.name, reason: Self.destroyReason)
+        }
+    }
+
+    /// Destroy: disable the VFs of a declared VF's GPU, once per GPU; false (with a diagnostic) when one is in use.
+    private mutating func disableDeclaredVFs(_ partition: DesiredPartition) -> Bool {
+        guard let gpu = inventory.gpu(partition.gpu), let sriov = gpu.sriov, sriov.numVFs > 0,
+              !destroyed.contains(gpu.address) else { return true }
+        destroyed.insert(gpu.address)
+        if let use = firstUse(gpu) {
+            fail("cannot disable the VFs of \(label(gpu)): \(use); detach and remove it first",
+                 locations[partition.name])
+            return false
+        }
+        let base = partition.name.split(separator: "-").dropLast().joined(separator: "-")
+        configureActions.append(PlannedAction(
+            action: .configure, target: range(base, sriov.numVFs),
+            reason: Self.destroyReason, kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+            path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+            precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
+            forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
+        return true
+    }
+
+    /// Destroy: what forbc recorded on the selected GPUs under names the manifest no longer has.
+    private mutating func destroyRecordedUnderOldNames() {
         let names = Set(desired.map(\.name))
         for owned in state.partitions where targetedIDs.contains(owned.gpu) && !names.contains(owned.name) {
             if owned.kind == .mdev, let uuid = owned.uuid, let mdev = inventory.mdev(uuid) {
-                destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: reason)
+                destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: Self.destroyReason)
             }
         }
+    }
+}
+
+// Last in the file: the function-length check (Tests/style/function-lengths.py) reads `self.init(` as a
+// declaration and would count its body on to the next opening brace.
+extension Plan {
+    /// A plan whose actions run in the order given, the creations last.
+    init(host: String, simulated: Bool, actions: [PlannedAction], createActions: [PlannedAction],
+         partitions: [DesiredPartition], prune: PrunePolicy) {
+        self.init(host: host, simulated: simulated, actions: actions + createActions, partitions: partitions,
+                  prune: prune)
     }
 }

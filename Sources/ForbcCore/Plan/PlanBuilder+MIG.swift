@@ -2,138 +2,269 @@
 /// (exhaustive search of the placement table), and move a kept instance only when the wanted layout cannot be
 /// reached otherwise, saying which one and why.
 extension PlanBuilder {
+    /// The GPU a `gpus[]` entry partitions with MIG, and what the planning of its instances reads.
+    private struct MIGHost {
+        var gpu: GPU
+        var mig: MIGState
+        var label: String
+        /// Where GPU-wide diagnostics point: the first `mig:` entry, else the `gpus[]` entry.
+        var location: SourceLocation
+        /// What the state dir recorded of forbc's MIG instances on this GPU.
+        var recorded: [OwnedPartition]
+        /// The GPU instances that exist now (none while MIG mode is off).
+        var existing: [MIGInstance] { mig.currentMode ? mig.instances : [] }
+    }
+
+    /// A declared MIG partition and the profile it names (its placements narrowed to a pinned slot).
+    private struct MIGWant {
+        var partition: DesiredPartition
+        var profile: MIGProfile
+    }
+
+    /// A declared MIG partition that an existing instance already holds.
+    private struct KeptMIG {
+        var partition: DesiredPartition
+        var profile: MIGProfile
+        var instance: MIGInstance
+    }
+
+    /// An instance the manifest does not declare and prune keeps: it stays where it is.
+    private struct ForeignMIG {
+        var profile: MIGProfile
+        var instance: MIGInstance
+    }
+
+    /// The declared partitions split into those existing instances keep and those still to place.
+    private struct MIGMatch {
+        var kept: [KeptMIG] = []
+        var new: [MIGWant] = []
+        /// Ids of the existing instances that declared partitions keep.
+        var claimed: Set<Int> = []
+    }
+
+    /// One target's MIG instances: resolve the profiles, keep matching instances, prune the rest, place the new.
     mutating func planMIG(_ spec: GPUSpec, _ target: Planner.Target, _ mine: [DesiredPartition]) {
+        guard let host = migHost(spec, target), let resolved = resolveMIG(mine, on: host) else { return }
+        let match = keepMIG(resolved, on: host)
+        let foreign = pruneMIG(match, on: host)
+        placeMIG(resolved, match, foreign: foreign, on: host)
+    }
+
+    /// Resolve: the target's MIG capability, or nil (with a diagnostic) when it has none.
+    private mutating func migHost(_ spec: GPUSpec, _ target: Planner.Target) -> MIGHost? {
         let location = spec.mig.first?.location ?? spec.location
         guard let gpu = target.gpu else {
             fail("MIG needs a PCI GPU; \(target.label) is not one", location)
-            return
+            return nil
         }
         guard let mig = gpu.mig, !mig.profiles.isEmpty else {
-            fail("\(target.label) has no MIG capability: \(gpu.mig == nil ? "NVML does not know this GPU (is NVIDIA's driver loaded?)" : "NVML lists no GPU-instance profile")",
-                 location)
-            return
+            let why = gpu.mig == nil
+                ? "NVML does not know this GPU (is NVIDIA's driver loaded?)" : "NVML lists no GPU-instance profile"
+            fail("\(target.label) has no MIG capability: \(why)", location)
+            return nil
         }
-        let wanted = mine.filter { $0.kind == .mig }
-        var resolved: [(DesiredPartition, MIGProfile)] = []
-        for partition in wanted {
-            guard var profile = mig.profile(named: partition.type ?? "") else {
-                fail("MIG profile '\(partition.type ?? "")' is not offered by \(target.label); it offers: \(mig.profiles.map(\.name).joined(separator: ", "))",
-                     locations[partition.name])
-                continue
-            }
-            if let start = partition.placement {
-                guard let placement = profile.placements.first(where: { $0.start == start }) else {
-                    fail("'\(partition.name)': '\(profile.name)' cannot start at slot \(start) on \(target.label); its placements start at \(profile.placements.map { "\($0.start)" }.joined(separator: ", "))",
-                         locations[partition.name])
-                    continue
-                }
-                profile.placements = [placement]
-            }
-            if let slices = partition.computeSlices, profile.slices % slices != 0 {
-                fail("'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' does not split into compute instances of \(slices) slices", locations[partition.name])
-                continue
-            }
-            resolved.append((partition, profile))
-        }
-        guard resolved.count == wanted.count else { return }
-
-        // Match existing instances: first by what the state dir recorded, then adopt unrecorded ones of the same profile.
-        let existing = mig.currentMode ? mig.instances : []
         let recorded = state.partitions.filter { $0.kind == .mig && $0.gpu == gpu.address }
-        var claimed: Set<Int> = []
-        var kept: [(DesiredPartition, MIGProfile, MIGInstance)] = []
-        var new: [(DesiredPartition, MIGProfile)] = []
-        func fits(_ instance: MIGInstance, _ profile: MIGProfile) -> Bool {
-            instance.profileID == profile.id && profile.placements.contains(instance.placement)
+        return MIGHost(gpu: gpu, mig: mig, label: target.label, location: location, recorded: recorded)
+    }
+
+    /// Resolve: the profile of every declared MIG partition, or nil when any does not resolve.
+    private mutating func resolveMIG(_ mine: [DesiredPartition], on host: MIGHost) -> [MIGWant]? {
+        let wanted = mine.filter { $0.kind == .mig }
+        var resolved: [MIGWant] = []
+        for partition in wanted {
+            guard let profile = migProfile(for: partition, on: host) else { continue }
+            resolved.append(MIGWant(partition: partition, profile: profile))
         }
-        for (partition, profile) in resolved {
-            if let record = recorded.first(where: { $0.name == partition.name }),
-               let instance = existing.first(where: { !claimed.contains($0.id) && $0.placement.start == record.placement && fits($0, profile) }) {
-                claimed.insert(instance.id)
-                kept.append((partition, profile, instance))
+        return resolved.count == wanted.count ? resolved : nil
+    }
+
+    /// Resolve: one partition's profile, its placements narrowed to a pinned slot, or nil with a diagnostic.
+    private mutating func migProfile(for partition: DesiredPartition, on host: MIGHost) -> MIGProfile? {
+        let mig = host.mig
+        guard var profile = mig.profile(named: partition.type ?? "") else {
+            let offers = mig.profiles.map(\.name).joined(separator: ", ")
+            fail("MIG profile '\(partition.type ?? "")' is not offered by \(host.label); it offers: \(offers)",
+                 locations[partition.name])
+            return nil
+        }
+        if let start = partition.placement {
+            guard let placement = profile.placements.first(where: { $0.start == start }) else {
+                let starts = profile.placements.map { "\($0.start)" }.joined(separator: ", ")
+                fail("'\(partition.name)': '\(profile.name)' cannot start at slot \(start) on \(host.label); "
+                        + "its placements start at \(starts)",
+                     locations[partition.name])
+                return nil
+            }
+            profile.placements = [placement]
+        }
+        if let slices = partition.computeSlices, profile.slices % slices != 0 {
+            fail("'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' does not split into compute "
+                    + "instances of \(slices) slices",
+                 locations[partition.name])
+            return nil
+        }
+        return profile
+    }
+
+    /// Whether `instance` is of `profile` at one of the placements it may take.
+    private static func fits(_ instance: MIGInstance, _ profile: MIGProfile) -> Bool {
+        instance.profileID == profile.id && profile.placements.contains(instance.placement)
+    }
+
+    /// Keep: match existing instances first by what the state dir recorded, then adopt unrecorded ones of the
+    /// same profile; the rest are new.
+    private func keepMIG(_ resolved: [MIGWant], on host: MIGHost) -> MIGMatch {
+        let existing = host.existing
+        var match = MIGMatch()
+        for want in resolved {
+            if let record = host.recorded.first(where: { $0.name == want.partition.name }),
+               let instance = existing.first(where: {
+                   !match.claimed.contains($0.id) && $0.placement.start == record.placement
+                       && Self.fits($0, want.profile)
+               }) {
+                match.claimed.insert(instance.id)
+                match.kept.append(KeptMIG(partition: want.partition, profile: want.profile, instance: instance))
             } else {
-                new.append((partition, profile))
+                match.new.append(want)
             }
         }
-        let recordedStarts = Set(recorded.compactMap(\.placement))
-        new = new.filter { partition, profile in
-            guard let instance = existing.first(where: { !claimed.contains($0.id) && !recordedStarts.contains($0.placement.start) && fits($0, profile) }) else { return true }
-            claimed.insert(instance.id)
-            kept.append((partition, profile, instance))
-            return false
+        let recordedStarts = Set(host.recorded.compactMap(\.placement))
+        var unmatched: [MIGWant] = []
+        for want in match.new {
+            guard let instance = existing.first(where: {
+                !match.claimed.contains($0.id) && !recordedStarts.contains($0.placement.start)
+                    && Self.fits($0, want.profile)
+            }) else {
+                unmatched.append(want)
+                continue
+            }
+            match.claimed.insert(instance.id)
+            match.kept.append(KeptMIG(partition: want.partition, profile: want.profile, instance: instance))
         }
-        // Instances the manifest does not declare.
-        var foreign: [(MIGProfile, MIGInstance)] = []
-        for instance in existing where !claimed.contains(instance.id) {
-            let owned = recorded.first { $0.placement == instance.placement.start && mig.profile(id: instance.profileID)?.name == $0.type }
+        match.new = unmatched
+        return match
+    }
+
+    /// Prune: destroy the instances the manifest does not declare where prune lets them go; returns the ones
+    /// forbc keeps.
+    private mutating func pruneMIG(_ match: MIGMatch, on host: MIGHost) -> [ForeignMIG] {
+        let mig = host.mig
+        var foreign: [ForeignMIG] = []
+        for instance in host.existing where !match.claimed.contains(instance.id) {
+            let owned = host.recorded.first {
+                $0.placement == instance.placement.start && mig.profile(id: instance.profileID)?.name == $0.type
+            }
             let name = owned?.name ?? "gi\(instance.id)"
             if let reason = pruneReason(owned: owned) {
                 if instance.processes > 0 && !force {
-                    fail("MIG instance '\(name)' on \(target.label) runs \(instance.processes) process(es); forbc never destroys an instance in use: stop them, or pass '--force'", location)
+                    fail("MIG instance '\(name)' on \(host.label) runs \(instance.processes) process(es); "
+                            + "forbc never destroys an instance in use: stop them, or pass '--force'",
+                         host.location)
                     continue
                 }
-                destroyMIG(instance, mig, gpu, name: name, reason: reason)
+                destroyMIG(instance, mig, host.gpu, name: name, reason: reason)
             } else if let profile = mig.profile(id: instance.profileID) {
-                foreign.append((profile, instance))
+                foreign.append(ForeignMIG(profile: profile, instance: instance))
             }
         }
+        return foreign
+    }
 
-        // Place the new instances around the kept ones; move kept ones only if nothing else fits.
-        let fixedMask = foreign.reduce(UInt32(0)) { $0 | $1.1.placement.mask }
+    /// Place: the new instances go around the kept and foreign ones; kept ones move only if nothing else fits.
+    private mutating func placeMIG(_ resolved: [MIGWant], _ match: MIGMatch, foreign: [ForeignMIG], on host: MIGHost) {
+        guard let solution = layoutMIG(resolved, match, foreign: foreign, on: host) else { return }
+        guard settleKeptMIG(match.kept, moving: solution.moved, on: host) else { return }
+        let placing = match.new + solution.moved.map { MIGWant(partition: match.kept[$0].partition,
+                                                               profile: match.kept[$0].profile) }
+        guard enableMIGMode(on: host) else { return }
+        for (want, placement) in zip(placing, solution.placements) { createMIG(want, at: placement, on: host) }
+    }
+
+    /// Place: the fewest kept instances to move and the placements of `new + moved`, or nil with a diagnostic.
+    private mutating func layoutMIG(_ resolved: [MIGWant], _ match: MIGMatch, foreign: [ForeignMIG],
+                                    on host: MIGHost) -> (moved: [Int], placements: [MIGPlacement])? {
+        let fixedMask = foreign.reduce(UInt32(0)) { $0 | $1.instance.placement.mask }
         var fixedUsed: [Int: Int] = [:]
-        for (profile, _) in foreign { fixedUsed[profile.id, default: 0] += 1 }
-        let keptLayout = kept.map { ($0.1, $0.2.placement) }
-        guard let solution = MIGLayout.minimalMoves(kept: keptLayout, new: new.map(\.1), fixed: fixedMask, fixedUsed: fixedUsed) else {
-            let kinds = resolved.map(\.1.name).sorted().joined(separator: ", ")
-            fail("no MIG layout of {\(kinds)} fits \(target.label): \(MIGLayout.whyNot(resolved.map(\.1) + foreign.map(\.0), kept: []))\(foreign.isEmpty ? "" : " (with \(foreign.count) undeclared instance(s) forbc keeps)")",
-                 location)
-            return
+        for entry in foreign { fixedUsed[entry.profile.id, default: 0] += 1 }
+        let keptLayout = match.kept.map { ($0.profile, $0.instance.placement) }
+        if let solution = MIGLayout.minimalMoves(kept: keptLayout, new: match.new.map(\.profile),
+                                                 fixed: fixedMask, fixedUsed: fixedUsed) {
+            return solution
         }
-        for (index, (partition, profile, instance)) in kept.enumerated() {
+        let kinds = resolved.map(\.profile.name).sorted().joined(separator: ", ")
+        let why = MIGLayout.whyNot(resolved.map(\.profile) + foreign.map(\.profile), kept: [])
+        let undeclared = foreign.isEmpty ? "" : " (with \(foreign.count) undeclared instance(s) forbc keeps)"
+        fail("no MIG layout of {\(kinds)} fits \(host.label): \(why)\(undeclared)", host.location)
+        return nil
+    }
+
+    /// Place: record where each kept instance is and destroy those that must move; false (with a diagnostic)
+    /// when one that must move is in use.
+    private mutating func settleKeptMIG(_ kept: [KeptMIG], moving moved: [Int], on host: MIGHost) -> Bool {
+        for (index, entry) in kept.enumerated() {
+            let (partition, profile, instance) = (entry.partition, entry.profile, entry.instance)
             var updated = partition
             updated.placement = instance.placement.start
             updated.uuid = instance.uuids.first
             updated.access = instance.uuids.first.map { "CUDA_VISIBLE_DEVICES=\($0)" }
             updated.typeName = profile.name
             replaceDesired(updated)
-            guard solution.moved.contains(index) else { continue }
+            guard moved.contains(index) else { continue }
             if instance.processes > 0 && !force {
-                fail("'\(partition.name)' (\(profile.name) at slot \(instance.placement.start)) must move for the wanted layout to fit, but it runs \(instance.processes) process(es); stop them, or pass '--force'",
+                fail("'\(partition.name)' (\(profile.name) at slot \(instance.placement.start)) must move for the "
+                        + "wanted layout to fit, but it runs \(instance.processes) process(es); "
+                        + "stop them, or pass '--force'",
                      locations[partition.name])
-                return
+                return false
             }
-            destroyMIG(instance, mig, gpu, name: partition.name,
-                       reason: "the wanted layout cannot be reached with '\(partition.name)' at slot \(instance.placement.start): it must move")
+            destroyMIG(instance, host.mig, host.gpu, name: partition.name,
+                       reason: "the wanted layout cannot be reached with '\(partition.name)' at slot "
+                           + "\(instance.placement.start): it must move")
         }
-        let placedPartitions = new.map { ($0.0, $0.1) } + solution.moved.map { (kept[$0].0, kept[$0].1) }
-        if !mig.currentMode {
-            if mig.processes > 0 {
-                fail("MIG mode of \(target.label) is off and \(mig.processes) compute process(es) use the GPU; MIG mode cannot change while it is in use", location)
-                return
-            }
-            if !mig.pendingMode {
-                configureActions.append(PlannedAction(
-                    action: .configure, target: gpu.address,
-                    reason: "MIG mode is off and the manifest declares MIG instances; the change may stay pending until a GPU reset",
-                    kind: .mig, gpu: gpu.address, path: "NVML nvmlDeviceSetMigMode(device \(mig.index))", value: "1",
-                    precondition: .migMode(device: mig.index, gpu: gpu.address, enabled: true)))
-            }
+        return true
+    }
+
+    /// Place: turn MIG mode on when it is off and not yet pending; false (with a diagnostic) when it is off and
+    /// the GPU is in use.
+    private mutating func enableMIGMode(on host: MIGHost) -> Bool {
+        let (gpu, mig) = (host.gpu, host.mig)
+        guard !mig.currentMode else { return true }
+        if mig.processes > 0 {
+            fail("MIG mode of \(host.label) is off and \(mig.processes) compute process(es) use the GPU; "
+                    + "MIG mode cannot change while it is in use",
+                 host.location)
+            return false
         }
-        for ((partition, profile), placement) in zip(placedPartitions, solution.placements) {
-            var placed = partition
-            placed.placement = placement.start
-            placed.typeName = profile.name
-            replaceDesired(placed)
-            var reason = existing.isEmpty && !mig.currentMode ? "declared, not present; created once MIG mode is on" : "declared, not present"
-            if mig.pendingMode && !mig.currentMode { reason += " (MIG mode is pending a GPU reset)" }
-            createActions.append(PlannedAction(
-                action: .create, target: partition.name, reason: reason, kind: .mig, gpu: gpu.address, type: "\(profile.id)",
-                typeName: profile.name, address: gpu.address,
-                path: "NVML nvmlDeviceCreateGpuInstanceWithPlacement(device \(mig.index))", value: "\(profile.name)@\(placement.start)",
-                precondition: .migAbsent(device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement, computeSlices: partition.computeSlices),
-                records: [OwnedPartition(name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address, type: profile.name,
-                                         typeName: profile.name, placement: placement.start)]))
+        if !mig.pendingMode {
+            configureActions.append(PlannedAction(
+                action: .configure, target: gpu.address,
+                reason: "MIG mode is off and the manifest declares MIG instances; "
+                    + "the change may stay pending until a GPU reset",
+                kind: .mig, gpu: gpu.address, path: "NVML nvmlDeviceSetMigMode(device \(mig.index))", value: "1",
+                precondition: .migMode(device: mig.index, gpu: gpu.address, enabled: true)))
         }
+        return true
+    }
+
+    /// Place: record a new instance's placement and plan its creation.
+    private mutating func createMIG(_ want: MIGWant, at placement: MIGPlacement, on host: MIGHost) {
+        let (gpu, mig, partition, profile) = (host.gpu, host.mig, want.partition, want.profile)
+        var placed = partition
+        placed.placement = placement.start
+        placed.typeName = profile.name
+        replaceDesired(placed)
+        var reason = host.existing.isEmpty && !mig.currentMode
+            ? "declared, not present; created once MIG mode is on" : "declared, not present"
+        if mig.pendingMode && !mig.currentMode { reason += " (MIG mode is pending a GPU reset)" }
+        createActions.append(PlannedAction(
+            action: .create, target: partition.name, reason: reason, kind: .mig, gpu: gpu.address,
+            type: "\(profile.id)", typeName: profile.name, address: gpu.address,
+            path: "NVML nvmlDeviceCreateGpuInstanceWithPlacement(device \(mig.index))",
+            value: "\(profile.name)@\(placement.start)",
+            precondition: .migAbsent(device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement,
+                                     computeSlices: partition.computeSlices),
+            records: [OwnedPartition(name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address,
+                                     type: profile.name, typeName: profile.name, placement: placement.start)]))
     }
 
     mutating func destroyMIG(_ instance: MIGInstance, _ mig: MIGState, _ gpu: GPU, name: String, reason: String) {
