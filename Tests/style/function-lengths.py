@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-DECL = re.compile(r'\b(func\s+[^\s(<]+|init[?!]?\s*[(<]|deinit\b)')
+DECL = re.compile(r'(?<![.\w])(func\s+[^\s(<]+|init[?!]?\s*[(<]|deinit\b)')
 
 
 def strip(text):
