@@ -19,22 +19,26 @@ let package = Package(
         // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.
         .target(name: "ForbcSimulator", dependencies: ["ForbcCore"]),
         // The benchmark half: workloads, runner, statistics, the SQLite results store.
-        .target(name: "ForbcBench", dependencies: [
-            "ForbcCore",
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .target(
+            name: "ForbcBench",
+            dependencies: [
+                "ForbcCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
         // libvirt's C API (Debian's libvirt-dev), and the one Swift type that owns a connection.
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .target(name: "ForbcLibvirt", dependencies: ["ForbcCore", "CLibvirt"]),
         // The commands: option parsing and rendering for people.
-        .target(name: "ForbcCommands", dependencies: [
-            "ForbcCore",
-            "ForbcSimulator",
-            "ForbcBench",
-            "ForbcLibvirt",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "ForbcCommands",
+            dependencies: [
+                "ForbcCore",
+                "ForbcSimulator",
+                "ForbcBench",
+                "ForbcLibvirt",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
         // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
@@ -45,8 +49,11 @@ let package = Package(
         .testTarget(
             name: "ForbcCommandsTests",
             dependencies: ["ForbcCommands", "ForbcCore", "ForbcSimulator", "ForbcTestSupport", "forbc"]),
-        .testTarget(name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
-        .testTarget(name: "ForbcLibvirtTests", dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .testTarget(
+            name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        .testTarget(
+            name: "ForbcLibvirtTests",
+            dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

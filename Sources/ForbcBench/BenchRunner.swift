@@ -39,13 +39,19 @@ public struct BenchRunner: Sendable {
     }
 
     /// Runs every suite; `progress` gets a line per launch (for stderr).
-    public func run(manifest: Manifest, plan: Plan, inventory: Inventory, topology: String?, logs: URL,
-                    progress: @Sendable (String) -> Void = { _ in }) throws -> [BenchResult] {
+    public func run(
+        manifest: Manifest, plan: Plan, inventory: Inventory, topology: String?, logs: URL,
+        progress: @Sendable (String) -> Void = { _ in }
+    ) throws -> [BenchResult] {
         let runID = UUID().uuidString.lowercased()
         var results: [BenchResult] = []
         for suite in manifest.benchmarks {
             for workload in suite.workloads where profiles[workload] == nil {
-                throw ForbcError(.invalidInput, "suite '\(suite.suite)' names workload '\(workload)', which has no profile; known: \(profiles.keys.sorted().joined(separator: ", "))")
+                throw ForbcError(
+                    .invalidInput,
+                    "suite '\(suite.suite)' names workload '\(workload)', which has no profile; known: "
+                        + "\(profiles.keys.sorted().joined(separator: ", "))"
+                )
             }
             var tenants: [Tenant] = []
             let targets = suite.on.isEmpty ? ["host"] : suite.on
@@ -57,14 +63,19 @@ public struct BenchRunner: Sendable {
                 }
                 let vmOnly = partition.map { [.mdev, .vgpuVF, .sriovVF].contains($0.kind) } ?? false
                 for copy in 0..<suite.tenants {
-                    tenants.append(Tenant(name: suite.tenants > 1 ? "\(target)#\(copy)" : target, partition: partition, environment: environment, vmOnly: vmOnly))
+                    tenants.append(
+                        Tenant(
+                            name: suite.tenants > 1 ? "\(target)#\(copy)" : target, partition: partition,
+                            environment: environment, vmOnly: vmOnly))
                 }
             }
             for workload in suite.workloads {
                 let (profile, directory) = profiles[workload]!
-                results += measure(profile, directory: directory, tenants: tenants, suite: suite, manifest: manifest, inventory: inventory,
-                                   topology: topology ?? "\(manifest.name)/\(suite.suite)", runID: runID,
-                                   logs: logs.appendingPathComponent(runID), progress: progress)
+                results += measure(
+                    profile, directory: directory, tenants: tenants, suite: suite, manifest: manifest,
+                    inventory: inventory,
+                    topology: topology ?? "\(manifest.name)/\(suite.suite)", runID: runID,
+                    logs: logs.appendingPathComponent(runID), progress: progress)
             }
         }
         return results
@@ -72,14 +83,17 @@ public struct BenchRunner: Sendable {
 
     /// One workload on every tenant: launches until the spread settles (or the cap), then one result per tenant
     /// and metric.
-    func measure(_ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
-                 manifest: Manifest, inventory: Inventory, topology: String, runID: String, logs: URL,
-                 progress: @Sendable (String) -> Void) -> [BenchResult] {
+    func measure(
+        _ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
+        manifest: Manifest, inventory: Inventory, topology: String, runID: String, logs: URL,
+        progress: @Sendable (String) -> Void
+    ) -> [BenchResult] {
         var gathered = Gathered(tenants: tenants.count)
         var launch = 0
         while launch < options.maxLaunches {
-            let outcomes = launchTenants(profile, directory: directory, tenants: tenants, suite: suite, launch: launch,
-                                         logs: logs)
+            let outcomes = launchTenants(
+                profile, directory: directory, tenants: tenants, suite: suite, launch: launch,
+                logs: logs)
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch)
             launch += 1
@@ -90,8 +104,9 @@ public struct BenchRunner: Sendable {
                 if !gathered.noisy(above: options.cvThreshold) || gathered.failures.allSatisfy({ $0 != nil }) { break }
             }
         }
-        return results(profile, tenants: tenants, gathered: gathered, suite: suite, manifest: manifest,
-                       inventory: inventory, topology: topology, runID: runID)
+        return results(
+            profile, tenants: tenants, gathered: gathered, suite: suite, manifest: manifest,
+            inventory: inventory, topology: topology, runID: runID)
     }
 
     /// What the launches of one workload gathered, per tenant (in tenant order).
@@ -128,8 +143,10 @@ public struct BenchRunner: Sendable {
 
     /// One launch: a process per tenant, all started together (behind a barrier when there are co-tenants);
     /// the outcomes in tenant order.
-    func launchTenants(_ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
-                       launch: Int, logs: URL) -> [WorkloadRunner.Outcome?] {
+    func launchTenants(
+        _ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
+        launch: Int, logs: URL
+    ) -> [WorkloadRunner.Outcome?] {
         // A lone tenant waits for nobody: no barrier, so the harness adds no idle time.
         let startAt = tenants.count > 1 ? Date().timeIntervalSince1970 + options.barrierDelay : 0
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: tenants.count))
@@ -139,14 +156,16 @@ public struct BenchRunner: Sendable {
             let log = logs.appendingPathComponent("\(suite.suite)-\(profile.name)-\(name)-\(launch).log")
             let outcome: WorkloadRunner.Outcome
             if tenant.vmOnly {
-                let failure = "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), "
+                let failure =
+                    "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), "
                     + "which forbc's runner does not do yet"
                 outcome = WorkloadRunner.Outcome(values: [:], failure: failure, log: log.path, seconds: 0)
             } else {
                 let window = tenants.count > 1 || options.windowAlways ? options.window : 0
-                outcome = WorkloadRunner().run(profile, directory: directory, environment: tenant.environment,
-                                               repetitions: suite.repetitions, warmups: options.warmups,
-                                               startAt: startAt, window: window, log: log)
+                outcome = WorkloadRunner().run(
+                    profile, directory: directory, environment: tenant.environment,
+                    repetitions: suite.repetitions, warmups: options.warmups,
+                    startAt: startAt, window: window, log: log)
             }
             outcomes.update { $0[i] = outcome }
         }
@@ -155,17 +174,20 @@ public struct BenchRunner: Sendable {
 
     /// A result per tenant and metric (failed where a tenant has no values of it) and, with co-tenants who all
     /// measured a metric, an aggregate of their medians with Jain's fairness.
-    func results(_ profile: WorkloadProfile, tenants: [Tenant], gathered: Gathered, suite: BenchmarkSpec,
-                 manifest: Manifest, inventory: Inventory, topology: String, runID: String) -> [BenchResult] {
+    func results(
+        _ profile: WorkloadProfile, tenants: [Tenant], gathered: Gathered, suite: BenchmarkSpec,
+        manifest: Manifest, inventory: Inventory, topology: String, runID: String
+    ) -> [BenchResult] {
         var results: [BenchResult] = []
         let cotenants = tenants.map(\.name).joined(separator: ",")
         for metric in profile.metrics {
             var medians: [Double] = []
             for (i, tenant) in tenants.enumerated() {
                 let list = gathered.values[i][metric.name] ?? []
-                var result = base(profile, metric, tenant: tenant.name, tenants: tenants.count, cotenants: cotenants,
-                                  suite: suite, manifest: manifest, inventory: inventory, partition: tenant.partition,
-                                  topology: topology, runID: runID)
+                var result = base(
+                    profile, metric, tenant: tenant.name, tenants: tenants.count, cotenants: cotenants,
+                    suite: suite, manifest: manifest, inventory: inventory, partition: tenant.partition,
+                    topology: topology, runID: runID)
                 result.logs = Self.json(gathered.logPaths[i])
                 result.values = Self.json(list)
                 if list.isEmpty {
@@ -185,9 +207,10 @@ public struct BenchRunner: Sendable {
                 results.append(result)
             }
             if tenants.count > 1 && medians.count == tenants.count {
-                var aggregate = base(profile, metric, tenant: "(aggregate)", tenants: tenants.count,
-                                     cotenants: cotenants, suite: suite, manifest: manifest, inventory: inventory,
-                                     partition: nil, topology: topology, runID: runID)
+                var aggregate = base(
+                    profile, metric, tenant: "(aggregate)", tenants: tenants.count,
+                    cotenants: cotenants, suite: suite, manifest: manifest, inventory: inventory,
+                    partition: nil, topology: topology, runID: runID)
                 aggregate.median = medians.reduce(0, +)
                 aggregate.values = Self.json(medians)
                 aggregate.fairness = Statistics.jainFairness(medians)
@@ -197,13 +220,16 @@ public struct BenchRunner: Sendable {
         return results
     }
 
-    func base(_ profile: WorkloadProfile, _ metric: WorkloadProfile.Metric, tenant: String, tenants: Int, cotenants: String,
-              suite: BenchmarkSpec, manifest: Manifest, inventory: Inventory, partition: DesiredPartition?, topology: String,
-              runID: String) -> BenchResult {
+    func base(
+        _ profile: WorkloadProfile, _ metric: WorkloadProfile.Metric, tenant: String, tenants: Int, cotenants: String,
+        suite: BenchmarkSpec, manifest: Manifest, inventory: Inventory, partition: DesiredPartition?, topology: String,
+        runID: String
+    ) -> BenchResult {
         let gpu = partition.flatMap { p in inventory.gpus.first { $0.address == p.gpu } }
         return BenchResult(
             id: nil, runID: runID, time: Date(), topology: topology, suite: suite.suite, workload: profile.name,
-            workloadVersion: profile.version, metric: metric.name, unit: metric.unit, better: metric.better, tenant: tenant,
+            workloadVersion: profile.version, metric: metric.name, unit: metric.unit, better: metric.better,
+            tenant: tenant,
             tenants: tenants, cotenants: cotenants, host: ProcessInfo.processInfo.hostName, gpuModel: gpu?.model,
             gpuUUID: gpu?.mig?.uuid, driver: gpu?.driver, partitionKind: partition?.kind.rawValue,
             partitionProfile: partition?.typeName ?? partition?.type, manifestHash: manifest.contentHash,

@@ -25,14 +25,16 @@ public enum Interchange {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var results: [BenchResult] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             do {
                 var result = try decoder.decode(BenchResult.self, from: Data(line.utf8))
                 result.id = nil
                 result.source = source
                 results.append(result)
             } catch {
-                throw ForbcError(.invalidInput, "\(file):\(number + 1):1: error: not a forbc result line: \(Self.reason(error))")
+                throw ForbcError(
+                    .invalidInput, "\(file):\(number + 1):1: error: not a forbc result line: \(Self.reason(error))")
             }
         }
         return results
@@ -41,14 +43,16 @@ public enum Interchange {
     static func reason(_ error: Error) -> String {
         switch error {
         case DecodingError.keyNotFound(let key, _): "missing '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context): "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "'\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
         case DecodingError.dataCorrupted: "not JSON"
         default: "\(error)"
         }
     }
 
     static func xml(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 
     /// Phoronix Test Suite composite.xml: one <System> per topology, one <Result> per workload and metric.
@@ -56,20 +60,32 @@ public enum Interchange {
         let ok = results.filter { $0.status == "ok" && $0.median != nil && $0.tenant != "(aggregate)" }
         var systems: [String] = []
         for r in ok where !systems.contains(r.topology) { systems.append(r.topology) }
-        var text = "<?xml version=\"1.0\"?>\n<PhoronixTestSuite>\n  <Generated>\n    <Title>forbc</Title>\n    <Description>exported by forbc \(ForbcBench.version)</Description>\n  </Generated>\n"
+        var text =
+            "<?xml version=\"1.0\"?>\n<PhoronixTestSuite>\n  <Generated>\n    <Title>forbc</Title>\n    "
+            + "<Description>exported by forbc \(ForbcBench.version)</Description>\n  </Generated>\n"
         for system in systems {
             let sample = ok.first { $0.topology == system }!
-            text += "  <System>\n    <Identifier>\(xml(system))</Identifier>\n    <Hardware>\(xml(sample.gpuModel ?? "CPU")) on \(xml(sample.host))</Hardware>\n    <Software>forbc \(xml(sample.forbcVersion)); \(xml(sample.driver ?? ""))</Software>\n  </System>\n"
+            text +=
+                "  <System>\n    <Identifier>\(xml(system))</Identifier>\n    "
+                + "<Hardware>\(xml(sample.gpuModel ?? "CPU")) on \(xml(sample.host))</Hardware>\n    "
+                + "<Software>forbc \(xml(sample.forbcVersion)); \(xml(sample.driver ?? ""))</Software>\n  "
+                + "</System>\n"
         }
         var keys: [String] = []
         for r in ok where !keys.contains("\(r.workload)|\(r.metric)") { keys.append("\(r.workload)|\(r.metric)") }
         for key in keys {
             let rows = ok.filter { "\($0.workload)|\($0.metric)" == key }
             let first = rows[0]
-            text += "  <Result>\n    <Identifier>forbc/\(xml(first.workload))-\(first.workloadVersion)</Identifier>\n    <Title>\(xml(first.workload))</Title>\n    <Description>\(xml(first.metric))</Description>\n    <Scale>\(xml(first.unit))</Scale>\n    <Proportion>\(first.better == "higher" ? "HIB" : "LIB")</Proportion>\n    <Data>\n"
+            text +=
+                "  <Result>\n    <Identifier>forbc/\(xml(first.workload))-\(first.workloadVersion)</Identifier>\n   "
+                + " <Title>\(xml(first.workload))</Title>\n    "
+                + "<Description>\(xml(first.metric))</Description>\n    <Scale>\(xml(first.unit))</Scale>\n "
+                + "   <Proportion>\(first.better == "higher" ? "HIB" : "LIB")</Proportion>\n    <Data>\n"
             for r in rows {
                 let raw = r.valueList.map { String($0) }.joined(separator: ":")
-                text += "      <Entry>\n        <Identifier>\(xml(r.topology))\(r.tenant == "host" ? "" : " [\(xml(r.tenant))]")</Identifier>\n        <Value>\(r.median!)</Value>\n        <RawString>\(raw)</RawString>\n      </Entry>\n"
+                text +=
+                    "      <Entry>\n        "
+                    + "<Identifier>\(xml(r.topology))\(r.tenant == "host" ? "" : " [\(xml(r.tenant))]")</Identifier>\n        <Value>\(r.median!)</Value>\n        <RawString>\(raw)</RawString>\n      </Entry>\n"
             }
             text += "    </Data>\n  </Result>\n"
         }

@@ -7,41 +7,50 @@ public enum Report {
     public static let idealColor = "#c0392b"
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;"
+        )
+        .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     static func format(_ v: Double) -> String { v >= 100 ? String(format: "%.1f", v) : String(format: "%.3g", v) }
 
-    public static func html(_ results: [BenchResult], baseline: String?, title: String = "forbc benchmark report") -> String {
+    public static func html(_ results: [BenchResult], baseline: String?, title: String = "forbc benchmark report")
+        -> String
+    {
         let ok = results.filter { $0.status == "ok" }
         let topologies = orderedUnique(ok.map(\.topology))
         let base = baseline ?? topologies.first ?? ""
         let series = orderedUnique(ok.map { "\($0.workload) · \($0.metric)" })
         var body = "<h1>\(escape(title))</h1>\n"
-        body += "<p class=meta>\(ok.count) results of \(Set(results.map(\.runID)).count) run(s); hosts: \(escape(Set(results.map(\.host)).sorted().joined(separator: ", "))); GPUs: \(escape(Set(results.compactMap(\.gpuModel)).sorted().joined(separator: ", ").nilIfEmpty ?? "none (CPU)")); forbc \(escape(Set(results.map(\.forbcVersion)).sorted().joined(separator: ", "))); baseline topology <b>\(escape(base))</b>.</p>\n"
+        body +=
+            "<p class=meta>\(ok.count) results of \(Set(results.map(\.runID)).count) run(s); hosts: "
+            + "\(escape(Set(results.map(\.host)).sorted().joined(separator: ", "))); GPUs: "
+            + "\(escape(Set(results.compactMap(\.gpuModel)).sorted().joined(separator: ", ").nilIfEmpty ?? "none (CPU)")); forbc \(escape(Set(results.map(\.forbcVersion)).sorted().joined(separator: ", "))); baseline topology <b>\(escape(base))</b>.</p>\n"
         for name in series {
             let parts = name.components(separatedBy: " · ")
             let rows = ok.filter { $0.workload == parts[0] && $0.metric == parts[1] }
-            body += "<section><h2>\(escape(name)) <small>(\(escape(rows.first?.unit ?? "")), \(rows.first?.better ?? "higher") is better)</small></h2>\n"
+            body +=
+                "<section><h2>\(escape(name)) <small>(\(escape(rows.first?.unit ?? "")), "
+                + "\(rows.first?.better ?? "higher") is better)</small></h2>\n"
             body += normalizedBars(rows, topologies: topologies, baseline: base)
             body += scaling(rows)
             body += "</section>\n"
         }
         body += table(results)
         return """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>
-        body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }
-        h2 { font-size: 17px; margin-top: 28px; } small { color: #666; font-weight: normal; }
-        .meta { color: #555; } svg { background: #fff; margin: 6px 12px 6px 0; border: 1px solid #ddd; }
-        table { border-collapse: collapse; font-size: 12px; margin-top: 24px; } td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
-        th { background: #f3f3f3; } td.l, th.l { text-align: left; } .failed { color: #b00; }
-        </style></head><body>
-        \(body)
-        </body></html>
-        """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <style>
+            body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }
+            h2 { font-size: 17px; margin-top: 28px; } small { color: #666; font-weight: normal; }
+            .meta { color: #555; } svg { background: #fff; margin: 6px 12px 6px 0; border: 1px solid #ddd; }
+            table { border-collapse: collapse; font-size: 12px; margin-top: 24px; } td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+            th { background: #f3f3f3; } td.l, th.l { text-align: left; } .failed { color: #b00; }
+            </style></head><body>
+            \(body)
+            </body></html>
+            """
     }
 
     static func orderedUnique(_ items: [String]) -> [String] {
@@ -56,36 +65,58 @@ public enum Report {
     }
 
     static func normalizedBars(_ rows: [BenchResult], topologies: [String], baseline: String) -> String {
-        guard let base = representative(rows, baseline), let baseMedian = base.median, baseMedian != 0 else { return "" }
+        guard let base = representative(rows, baseline), let baseMedian = base.median, baseMedian != 0 else {
+            return ""
+        }
         let baseValues = base.tenant == "(aggregate)" ? [baseMedian] : base.valueList
         var bars: [(String, Double, Double, Double)] = []
         for topology in topologies {
             guard let r = representative(rows, topology), let median = r.median else { continue }
-            var low = median / baseMedian, high = median / baseMedian
+            var low = median / baseMedian
+            var high = median / baseMedian
             if r.tenant != "(aggregate)" && base.tenant != "(aggregate)" {
                 let ratio = Statistics.ratio(r.valueList, to: baseValues)
                 (low, high) = (ratio.low, ratio.high)
             }
             bars.append((topology, median / baseMedian, low, high))
         }
-        let width = 120 + bars.count * 90, height = 260
+        let width = 120 + bars.count * 90
+        let height = 260
         let top = max(1.2, (bars.map(\.3).max() ?? 1) * 1.1)
         func y(_ v: Double) -> Double { 220 - v / top * 190 }
-        var svg = "<svg class=\"bars\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">"
+        var svg =
+            "<svg class=\"bars\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
+            + "xmlns=\"http://www.w3.org/2000/svg\">"
         svg += "<text x=\"10\" y=\"18\" font-size=\"12\">normalized to '\(escape(baseline))' (= 1), 95% CI</text>"
-        svg += "<line x1=\"60\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>"
-        svg += "<line x1=\"60\" y1=\"220\" x2=\"\(width - 10)\" y2=\"220\" stroke=\"#444\"/><line x1=\"60\" y1=\"25\" x2=\"60\" y2=\"220\" stroke=\"#444\"/>"
+        svg +=
+            "<line x1=\"60\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\" "
+            + "stroke-dasharray=\"4 3\"/>"
+        svg +=
+            "<line x1=\"60\" y1=\"220\" x2=\"\(width - 10)\" y2=\"220\" stroke=\"#444\"/><line x1=\"60\" y1=\"25\" "
+            + "x2=\"60\" y2=\"220\" stroke=\"#444\"/>"
         for tick in stride(from: 0.0, through: top, by: top > 3 ? 1 : 0.5) {
             svg += "<text x=\"54\" y=\"\(y(tick) + 4)\" font-size=\"10\" text-anchor=\"end\">\(format(tick))</text>"
         }
         for (i, bar) in bars.enumerated() {
             let x = 80 + Double(i) * 90
-            svg += "<rect x=\"\(x)\" y=\"\(y(bar.1))\" width=\"50\" height=\"\(220 - y(bar.1))\" fill=\"\(barColor)\"><title>\(escape(bar.0)): \(format(bar.1))</title></rect>"
-            svg += "<line x1=\"\(x + 25)\" y1=\"\(y(bar.2))\" x2=\"\(x + 25)\" y2=\"\(y(bar.3))\" stroke=\"#111\" stroke-width=\"2\"/>"
-            svg += "<line x1=\"\(x + 17)\" y1=\"\(y(bar.2))\" x2=\"\(x + 33)\" y2=\"\(y(bar.2))\" stroke=\"#111\" stroke-width=\"2\"/>"
-            svg += "<line x1=\"\(x + 17)\" y1=\"\(y(bar.3))\" x2=\"\(x + 33)\" y2=\"\(y(bar.3))\" stroke=\"#111\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(x + 25)\" y=\"\(y(bar.1) - 6)\" font-size=\"11\" text-anchor=\"middle\">\(format(bar.1))</text>"
-            svg += "<text x=\"\(x + 25)\" y=\"238\" font-size=\"10\" text-anchor=\"middle\">\(escape(String(bar.0.suffix(14))))</text>"
+            svg +=
+                "<rect x=\"\(x)\" y=\"\(y(bar.1))\" width=\"50\" height=\"\(220 - y(bar.1))\" "
+                + "fill=\"\(barColor)\"><title>\(escape(bar.0)): \(format(bar.1))</title></rect>"
+            svg +=
+                "<line x1=\"\(x + 25)\" y1=\"\(y(bar.2))\" x2=\"\(x + 25)\" y2=\"\(y(bar.3))\" stroke=\"#111\" "
+                + "stroke-width=\"2\"/>"
+            svg +=
+                "<line x1=\"\(x + 17)\" y1=\"\(y(bar.2))\" x2=\"\(x + 33)\" y2=\"\(y(bar.2))\" stroke=\"#111\" "
+                + "stroke-width=\"2\"/>"
+            svg +=
+                "<line x1=\"\(x + 17)\" y1=\"\(y(bar.3))\" x2=\"\(x + 33)\" y2=\"\(y(bar.3))\" stroke=\"#111\" "
+                + "stroke-width=\"2\"/>"
+            svg +=
+                "<text x=\"\(x + 25)\" y=\"\(y(bar.1) - 6)\" font-size=\"11\" "
+                + "text-anchor=\"middle\">\(format(bar.1))</text>"
+            svg +=
+                "<text x=\"\(x + 25)\" y=\"238\" font-size=\"10\" "
+                + "text-anchor=\"middle\">\(escape(String(bar.0.suffix(14))))</text>"
         }
         return svg + "</svg>\n"
     }
@@ -95,36 +126,63 @@ public enum Report {
         var points: [Int: Double] = [:]
         for r in rows {
             guard let median = r.median else { continue }
-            if r.tenant == "(aggregate)" { points[r.tenants] = max(points[r.tenants] ?? 0, median) }
-            else if r.tenants == 1 { points[1] = max(points[1] ?? 0, median) }
+            if r.tenant == "(aggregate)" {
+                points[r.tenants] = max(points[r.tenants] ?? 0, median)
+            } else if r.tenants == 1 {
+                points[1] = max(points[1] ?? 0, median)
+            }
         }
         guard points.count > 1, let single = points[1] else { return "" }
         let maxTenants = points.keys.max()!
         let top = max(points.values.max()!, single * Double(maxTenants)) * 1.1
-        let width = 360, height = 260
+        let width = 360
+        let height = 260
         func x(_ n: Int) -> Double { 60 + Double(n - 1) / Double(max(maxTenants - 1, 1)) * 270 }
         func y(_ v: Double) -> Double { 220 - v / top * 190 }
-        var svg = "<svg class=\"scaling\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" xmlns=\"http://www.w3.org/2000/svg\">"
+        var svg =
+            "<svg class=\"scaling\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
+            + "xmlns=\"http://www.w3.org/2000/svg\">"
         svg += "<text x=\"10\" y=\"18\" font-size=\"12\">aggregate vs tenants; dashed: ideal</text>"
-        svg += "<line x1=\"60\" y1=\"220\" x2=\"340\" y2=\"220\" stroke=\"#444\"/><line x1=\"60\" y1=\"25\" x2=\"60\" y2=\"220\" stroke=\"#444\"/>"
-        svg += "<line x1=\"\(x(1))\" y1=\"\(y(single))\" x2=\"\(x(maxTenants))\" y2=\"\(y(single * Double(maxTenants)))\" stroke=\"\(idealColor)\" stroke-width=\"3\" stroke-dasharray=\"8 5\"/>"
+        svg +=
+            "<line x1=\"60\" y1=\"220\" x2=\"340\" y2=\"220\" stroke=\"#444\"/><line x1=\"60\" y1=\"25\" x2=\"60\" "
+            + "y2=\"220\" stroke=\"#444\"/>"
+        svg +=
+            "<line x1=\"\(x(1))\" y1=\"\(y(single))\" x2=\"\(x(maxTenants))\" "
+            + "y2=\"\(y(single * Double(maxTenants)))\" stroke=\"\(idealColor)\" stroke-width=\"3\" "
+            + "stroke-dasharray=\"8 5\"/>"
         let sorted = points.sorted { $0.key < $1.key }
-        svg += "<polyline fill=\"none\" stroke=\"\(barColor)\" stroke-width=\"3\" points=\"\(sorted.map { "\(x($0.key)),\(y($0.value))" }.joined(separator: " "))\"/>"
+        svg +=
+            "<polyline fill=\"none\" stroke=\"\(barColor)\" stroke-width=\"3\" "
+            + "points=\"\(sorted.map { "\(x($0.key)),\(y($0.value))" }.joined(separator: " "))\"/>"
         for (n, v) in sorted {
-            svg += "<circle cx=\"\(x(n))\" cy=\"\(y(v))\" r=\"5\" fill=\"\(barColor)\"><title>\(n) tenant(s): \(format(v))</title></circle>"
+            svg +=
+                "<circle cx=\"\(x(n))\" cy=\"\(y(v))\" r=\"5\" fill=\"\(barColor)\"><title>\(n) tenant(s): "
+                + "\(format(v))</title></circle>"
             svg += "<text x=\"\(x(n))\" y=\"238\" font-size=\"10\" text-anchor=\"middle\">\(n)</text>"
         }
         return svg + "</svg>\n"
     }
 
     static func table(_ results: [BenchResult]) -> String {
-        var html = "<table><tr><th class=l>topology</th><th class=l>workload</th><th class=l>metric</th><th class=l>tenant</th><th>median</th><th>95% CI</th><th>MAD</th><th>CV</th><th>n</th><th>outliers</th><th class=l>partition</th><th class=l>status</th></tr>\n"
+        var html =
+            "<table><tr><th class=l>topology</th><th class=l>workload</th><th class=l>metric</th><th "
+            + "class=l>tenant</th><th>median</th><th>95% "
+            + "CI</th><th>MAD</th><th>CV</th><th>n</th><th>outliers</th><th class=l>partition</th><th "
+            + "class=l>status</th></tr>\n"
         for r in results {
             let ci = r.ciLow.map { "\(format($0)) – \(format(r.ciHigh ?? $0))" } ?? ""
-            html += "<tr><td class=l>\(escape(r.topology))</td><td class=l>\(escape(r.workload)) v\(r.workloadVersion)</td><td class=l>\(escape(r.metric)) (\(escape(r.unit)))</td><td class=l>\(escape(r.tenant))</td>"
-            html += "<td>\(r.median.map(format) ?? "")</td><td>\(ci)</td><td>\(r.mad.map(format) ?? "")</td><td>\(r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? (r.fairness.map { String(format: "Jain %.3f", $0) } ?? ""))</td>"
-            html += "<td>\(r.valueList.count)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td><td class=l>\(escape([r.partitionKind, r.partitionProfile, r.gpuModel].compactMap { $0 }.joined(separator: " ")))</td>"
-            html += "<td class=\"l \(r.status == "ok" ? "" : "failed")\">\(escape(r.status == "ok" ? "ok" : "failed: \(r.failure ?? "")"))</td></tr>\n"
+            html +=
+                "<tr><td class=l>\(escape(r.topology))</td><td class=l>\(escape(r.workload)) "
+                + "v\(r.workloadVersion)</td><td class=l>\(escape(r.metric)) (\(escape(r.unit)))</td><td "
+                + "class=l>\(escape(r.tenant))</td>"
+            html +=
+                "<td>\(r.median.map(format) ?? "")</td><td>\(ci)</td><td>\(r.mad.map(format) ?? "")</td><td>\(r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? (r.fairness.map { String(format: "Jain %.3f", $0) } ?? ""))</td>"
+            html +=
+                "<td>\(r.valueList.count)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td><td "
+                + "class=l>\(escape([r.partitionKind, r.partitionProfile, r.gpuModel].compactMap { $0 }.joined(separator: " ")))</td>"
+            html +=
+                "<td class=\"l "
+                + "\(r.status == "ok" ? "" : "failed")\">\(escape(r.status == "ok" ? "ok" : "failed: \(r.failure ?? "")"))</td></tr>\n"
         }
         return html + "</table>\n"
     }

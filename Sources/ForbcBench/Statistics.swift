@@ -44,14 +44,17 @@ public enum Statistics {
 
     /// Modified Z-scores 0.6745 (x − median) / MAD; all 0 when MAD is 0.
     public static func modifiedZScores(_ values: [Double]) -> [Double] {
-        let m = median(values), d = mad(values)
+        let m = median(values)
+        let d = mad(values)
         guard d > 0 else { return values.map { _ in 0 } }
         return values.map { 0.6745 * ($0 - m) / d }
     }
 
     /// Percentile-bootstrap 95% CI of the median: `resamples` resamples drawn with a seeded generator, so the
     /// same values always give the same interval.
-    public static func bootstrapMedianCI(_ values: [Double], resamples: Int = 2000, seed: UInt64 = 0x5eed) -> (Double, Double) {
+    public static func bootstrapMedianCI(_ values: [Double], resamples: Int = 2000, seed: UInt64 = 0x5eed) -> (
+        Double, Double
+    ) {
         guard values.count > 1 else { return (values.first ?? 0, values.first ?? 0) }
         var generator = SplitMix64(seed: seed)
         var medians: [Double] = []
@@ -68,19 +71,23 @@ public enum Statistics {
     /// Linear-interpolation quantile (type 7) of sorted values.
     public static func quantile(sorted: [Double], _ q: Double) -> Double {
         let position = q * Double(sorted.count - 1)
-        let lower = Int(position.rounded(.down)), upper = Int(position.rounded(.up))
+        let lower = Int(position.rounded(.down))
+        let upper = Int(position.rounded(.up))
         return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - Double(lower))
     }
 
     public static func summarize(_ values: [Double]) -> Summary {
         let (low, high) = bootstrapMedianCI(values)
-        return Summary(count: values.count, median: median(values), mean: mean(values), mad: mad(values), cv: cv(values),
-                       ciLow: low, ciHigh: high, outliers: modifiedZScores(values).enumerated().filter { abs($0.element) > 3.5 }.map(\.offset))
+        return Summary(
+            count: values.count, median: median(values), mean: mean(values), mad: mad(values), cv: cv(values),
+            ciLow: low, ciHigh: high,
+            outliers: modifiedZScores(values).enumerated().filter { abs($0.element) > 3.5 }.map(\.offset))
     }
 
     /// The ratio of two medians (candidate / baseline) with a bootstrap 95% CI, and whether it excludes 1.
     public static func ratio(_ candidate: [Double], to baseline: [Double], resamples: Int = 2000, seed: UInt64 = 0x5eed)
-        -> (ratio: Double, low: Double, high: Double, significant: Bool) {
+        -> (ratio: Double, low: Double, high: Double, significant: Bool)
+    {
         var generator = SplitMix64(seed: seed)
         var ratios: [Double] = []
         ratios.reserveCapacity(resamples)
@@ -93,13 +100,15 @@ public enum Statistics {
         ratios.sort()
         let point = median(candidate) / median(baseline)
         guard !ratios.isEmpty else { return (point, point, point, false) }
-        let low = quantile(sorted: ratios, 0.025), high = quantile(sorted: ratios, 0.975)
+        let low = quantile(sorted: ratios, 0.025)
+        let high = quantile(sorted: ratios, 0.975)
         return (point, low, high, low > 1 || high < 1)
     }
 
     /// Jain's fairness index of per-tenant throughputs: 1 when equal, 1/n when one tenant has everything.
     public static func jainFairness(_ throughputs: [Double]) -> Double {
-        let sum = throughputs.reduce(0, +), squares = throughputs.reduce(0) { $0 + $1 * $1 }
+        let sum = throughputs.reduce(0, +)
+        let squares = throughputs.reduce(0) { $0 + $1 * $1 }
         guard squares > 0 else { return 0 }
         return sum * sum / (Double(throughputs.count) * squares)
     }
@@ -110,10 +119,10 @@ struct SplitMix64 {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
+        state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
 }

@@ -40,14 +40,23 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
             throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)", path: path, cause: error)
         }
         guard Patterns.isPartitionName(profile.name), !profile.run.isEmpty, !profile.metrics.isEmpty,
-              ["json-lines", "regex"].contains(profile.parse), profile.parse != "regex" || profile.pattern != nil,
-              ["device", "host"].contains(profile.bound), profile.metrics.allSatisfy({ ["higher", "lower"].contains($0.better) }),
-              profile.timeout > 0 else {
-            throw ForbcError(.invalidInput, "\(path): a workload needs a name, a 'run' argument vector, 'parse' json-lines or regex (with 'pattern'), 'bound' device or host, metrics with 'better' higher or lower, and a positive 'timeout'")
+            ["json-lines", "regex"].contains(profile.parse), profile.parse != "regex" || profile.pattern != nil,
+            ["device", "host"].contains(profile.bound),
+            profile.metrics.allSatisfy({ ["higher", "lower"].contains($0.better) }),
+            profile.timeout > 0
+        else {
+            throw ForbcError(
+                .invalidInput,
+                "\(path): a workload needs a name, a 'run' argument vector, 'parse' json-lines or regex (with "
+                    + "'pattern'), 'bound' device or host, metrics with 'better' higher or lower, and a "
+                    + "positive 'timeout'"
+            )
         }
         // An argument vector: a single string with spaces is a shell command line in disguise.
         if profile.run.count == 1 && profile.run[0].contains(" ") {
-            throw ForbcError(.invalidInput, "\(path): 'run' is one string with spaces; give it as an argument vector: [program, arg, …]")
+            throw ForbcError(
+                .invalidInput,
+                "\(path): 'run' is one string with spaces; give it as an argument vector: [program, arg, …]")
         }
         return profile
     }
@@ -55,7 +64,8 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     /// Every profile in a folder, by name.
     public static func loadAll(in directory: String) throws -> [String: (WorkloadProfile, String)] {
         var profiles: [String: (WorkloadProfile, String)] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where file.hasSuffix(".yaml") {
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        where file.hasSuffix(".yaml") {
             let profile = try load("\(directory)/\(file)")
             profiles[profile.name] = (profile, directory)
         }
@@ -63,7 +73,9 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     }
 
     /// The argument vector with its placeholders filled.
-    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0) -> [String] {
+    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0)
+        -> [String]
+    {
         run.map {
             $0.replacingOccurrences(of: "{dir}", with: directory)
                 .replacingOccurrences(of: "{window}", with: String(format: "%.3f", window))
@@ -92,14 +104,17 @@ public enum OutputParser {
         default:
             for line in output.split(separator: "\n") {
                 guard line.hasPrefix("{"), let data = line.data(using: .utf8),
-                      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let metric = object["metric"] as? String, known.contains(metric),
-                      let value = (object["value"] as? NSNumber)?.doubleValue, value.isFinite else { continue }
+                    let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let metric = object["metric"] as? String, known.contains(metric),
+                    let value = (object["value"] as? NSNumber)?.doubleValue, value.isFinite
+                else { continue }
                 values[metric, default: []].append(value)
             }
         }
         guard !values.isEmpty else {
-            throw ForbcError(.system, "no measurements of \(profile.metrics.map { "'\($0.name)'" }.joined(separator: ", ")) in the output")
+            throw ForbcError(
+                .system,
+                "no measurements of \(profile.metrics.map { "'\($0.name)'" }.joined(separator: ", ")) in the output")
         }
         return values
     }

@@ -8,12 +8,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: run a manifest's suites, list, compare, report, import and export the results.",
         discussion: """
-        Examples:
-          forbc bench run Manifests/bench-cpu.yaml --simulate nvidia-t4
-          forbc bench compare --baseline full-gpu
-          forbc bench report --out report.html
-        """,
-        subcommands: [BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self])
+            Examples:
+              forbc bench run Manifests/bench-cpu.yaml --simulate nvidia-t4
+              forbc bench compare --baseline full-gpu
+              forbc bench report --out report.html
+            """,
+        subcommands: [
+            BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self,
+        ])
 }
 
 /// Where results are stored.
@@ -31,12 +33,13 @@ struct StoreOptions: ParsableArguments {
 
 struct BenchRun: HostCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run the manifest's benchmark suites on the converged host and store the results.",
+        commandName: "run",
+        abstract: "Run the manifest's benchmark suites on the converged host and store the results.",
         discussion: """
-        Examples:
-          forbc bench run Manifests/bench-cpu.yaml
-          forbc bench run Manifests/bench-h100.yaml --suite gpu-basic --topology full-gpu
-        """)
+            Examples:
+              forbc bench run Manifests/bench-cpu.yaml
+              forbc bench run Manifests/bench-h100.yaml --suite gpu-basic --topology full-gpu
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -59,49 +62,78 @@ struct BenchRun: HostCommand {
     @Option(help: ArgumentHelp("Run only this suite (repeatable; default: all).", valueName: "NAME"))
     var suite: [String] = []
 
-    @Flag(name: .customLong("window-always"), help: "Time a lone tenant over a wall-clock window too, as co-tenants are (the same method for both).")
+    @Flag(
+        name: .customLong("window-always"),
+        help: "Time a lone tenant over a wall-clock window too, as co-tenants are (the same method for both).")
     var windowAlways = false
 
     func execute() throws {
         var manifest = try loadManifest(file)
-        guard !manifest.benchmarks.isEmpty else { throw ForbcError(.invalidInput, "\(file) declares no 'spec.benchmarks'") }
+        guard !manifest.benchmarks.isEmpty else {
+            throw ForbcError(.invalidInput, "\(file) declares no 'spec.benchmarks'")
+        }
         if !suite.isEmpty {
             for name in suite where !manifest.benchmarks.contains(where: { $0.suite == name }) {
-                throw ForbcError(.invalidInput, "'--suite \(name)': \(file) has no such suite; it has \(manifest.benchmarks.map(\.suite).joined(separator: ", "))")
+                throw ForbcError(
+                    .invalidInput,
+                    "'--suite \(name)': \(file) has no such suite; it has "
+                        + "\(manifest.benchmarks.map(\.suite).joined(separator: ", "))"
+                )
             }
             manifest.benchmarks = manifest.benchmarks.filter { suite.contains($0.suite) }
         }
         let host = try global.openHost()
         let plan = try host.plan(manifest)
         guard plan.isEmpty else {
-            throw ForbcError(.invalidInput, "the host does not match \(file) (\(plan.actions.count) change(s) pending); run 'forbc apply' first, so the results describe the manifest's topology")
+            throw ForbcError(
+                .invalidInput,
+                "the host does not match \(file) (\(plan.actions.count) change(s) pending); run 'forbc apply' "
+                    + "first, so the results describe the manifest's topology"
+            )
         }
-        try Self.runSuites(manifest: manifest, file: file, plan: plan, host: host, store: store, topology: topology,
-                           workloads: workloads, launches: launches, maxLaunches: maxLaunches, windowAlways: windowAlways)
+        try Self.runSuites(
+            manifest: manifest, file: file, plan: plan, host: host, store: store, topology: topology,
+            workloads: workloads, launches: launches, maxLaunches: maxLaunches, windowAlways: windowAlways)
     }
 
     /// Runs, stores and prints a manifest's suites on a converged host (shared with `apply`).
-    static func runSuites(manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
-                          workloads: String?, launches: Int = 3, maxLaunches: Int = 8, windowAlways: Bool = false) throws {
-        let directory = workloads ?? ((file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
+    static func runSuites(
+        manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
+        workloads: String?, launches: Int = 3, maxLaunches: Int = 8, windowAlways: Bool = false
+    ) throws {
+        let directory =
+            workloads
+            ?? ((file as NSString).deletingLastPathComponent.isEmpty
+                ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
         var options = BenchRunner.Options()
         options.launches = max(1, launches)
         options.maxLaunches = max(options.launches, maxLaunches)
         options.windowAlways = windowAlways
         let runner = BenchRunner(profiles: try WorkloadProfile.loadAll(in: directory), options: options)
         let console = Console.current
-        let results = try runner.run(manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,
-                                     logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
-        let wall = Date().timeIntervalSince(ForbcCommand.started), processes = runner.processSeconds.value
-        console.err(String(format: "bench: %.2f s wall since forbc started, %.2f s in workload processes: the harness took %.2f s (%.2f%%)",
-                           wall, processes, wall - processes, processes > 0 ? (wall / processes - 1) * 100 : 0))
+        let results = try runner.run(
+            manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,
+            logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
+        let wall = Date().timeIntervalSince(ForbcCommand.started)
+        let processes = runner.processSeconds.value
+        console.err(
+            String(
+                format:
+                    "bench: %.2f s wall since forbc started, %.2f s in workload processes: the harness took %.2f s "
+                    + "(%.2f%%)",
+                wall, processes, wall - processes, processes > 0 ? (wall / processes - 1) * 100 : 0))
         let opened = try store.open(host)
         try opened.insert(results)
         console.out(BenchTable.results(results))
         console.out("Stored \(results.count) result(s) in \(opened.path).")
         let failed = results.filter { $0.status != "ok" }
         if !failed.isEmpty {
-            for result in failed { console.err("error: \(result.topology) \(result.workload) on '\(result.tenant)' failed: \(result.failure ?? "?"); logs: \(result.logs)") }
+            for result in failed {
+                console.err(
+                    "error: \(result.topology) \(result.workload) on '\(result.tenant)' failed: "
+                        + "\(result.failure ?? "?"); logs: \(result.logs)"
+                )
+            }
             throw ExitCode.failure
         }
     }
@@ -124,7 +156,8 @@ struct BenchList: HostCommand {
 }
 
 struct BenchCompare: HostCommand {
-    static let configuration = CommandConfiguration(commandName: "compare", abstract: "Each topology as a ratio to a baseline topology, with a 95% CI.")
+    static let configuration = CommandConfiguration(
+        commandName: "compare", abstract: "Each topology as a ratio to a baseline topology, with a 95% CI.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -143,7 +176,8 @@ struct BenchCompare: HostCommand {
 }
 
 struct BenchReport: HostCommand {
-    static let configuration = CommandConfiguration(commandName: "report", abstract: "Write one self-contained HTML report with SVG plots.")
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Write one self-contained HTML report with SVG plots.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -156,7 +190,9 @@ struct BenchReport: HostCommand {
 
     func execute() throws {
         let results = try store.open(try global.openHost()).all()
-        guard !results.isEmpty else { throw ForbcError(.invalidInput, "no results stored; run 'forbc bench run' first") }
+        guard !results.isEmpty else {
+            throw ForbcError(.invalidInput, "no results stored; run 'forbc bench run' first")
+        }
         do {
             try Report.html(results, baseline: baseline).write(toFile: out, atomically: true, encoding: .utf8)
         } catch {
@@ -167,7 +203,8 @@ struct BenchReport: HostCommand {
 }
 
 struct BenchImport: HostCommand {
-    static let configuration = CommandConfiguration(commandName: "import", abstract: "Store results measured elsewhere (JSON lines, as 'bench export' writes).")
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Store results measured elsewhere (JSON lines, as 'bench export' writes).")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -183,14 +220,16 @@ struct BenchImport: HostCommand {
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
             throw ForbcError(.invalidInput, "cannot read '\(file)': \(error.localizedDescription)")
         }
-        let results = try Interchange.readJSONLines(text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")
+        let results = try Interchange.readJSONLines(
+            text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")
         try store.open(try global.openHost()).insert(results)
         Console.current.out("Imported \(results.count) result(s) from \(file).")
     }
 }
 
 struct BenchExport: HostCommand {
-    static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the stored results as JSON lines or Phoronix composite XML.")
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write the stored results as JSON lines or Phoronix composite XML.")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var store: StoreOptions
@@ -228,16 +267,28 @@ enum BenchTable {
     }
 
     static func results(_ results: [BenchResult]) -> String {
-        var lines = ["topology             workload     metric  tenant          median [95% CI]                 unit      CV     n   status"]
+        var lines = [
+            "topology             workload     metric  tenant          median [95% CI]                 unit      CV "
+                + "    n   status"
+        ]
         for r in results {
             let ci = r.ciLow.map { "[\(number($0)), \(number(r.ciHigh))]" } ?? ""
             let count = r.valueList.count
-            let cv = r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? (r.fairness.map { String(format: "J=%.3f", $0) } ?? "-")
-            lines.append([r.topology.padding(toLength: 20, withPad: " ", startingAt: 0), r.workload.padding(toLength: 12, withPad: " ", startingAt: 0),
-                          r.metric.padding(toLength: 7, withPad: " ", startingAt: 0), r.tenant.padding(toLength: 15, withPad: " ", startingAt: 0),
-                          "\(number(r.median)) \(ci)".padding(toLength: 31, withPad: " ", startingAt: 0), r.unit.padding(toLength: 9, withPad: " ", startingAt: 0),
-                          cv.padding(toLength: 6, withPad: " ", startingAt: 0), String(count).padding(toLength: 3, withPad: " ", startingAt: 0),
-                          r.status + (r.outliers == "[]" ? "" : " outliers \(r.outliers)")].joined(separator: " "))
+            let cv =
+                r.cv.map { String(format: "%.1f%%", $0 * 100) }
+                ?? (r.fairness.map { String(format: "J=%.3f", $0) } ?? "-")
+            lines.append(
+                [
+                    r.topology.padding(toLength: 20, withPad: " ", startingAt: 0),
+                    r.workload.padding(toLength: 12, withPad: " ", startingAt: 0),
+                    r.metric.padding(toLength: 7, withPad: " ", startingAt: 0),
+                    r.tenant.padding(toLength: 15, withPad: " ", startingAt: 0),
+                    "\(number(r.median)) \(ci)".padding(toLength: 31, withPad: " ", startingAt: 0),
+                    r.unit.padding(toLength: 9, withPad: " ", startingAt: 0),
+                    cv.padding(toLength: 6, withPad: " ", startingAt: 0),
+                    String(count).padding(toLength: 3, withPad: " ", startingAt: 0),
+                    r.status + (r.outliers == "[]" ? "" : " outliers \(r.outliers)"),
+                ].joined(separator: " "))
         }
         return lines.joined(separator: "\n")
     }
@@ -245,7 +296,14 @@ enum BenchTable {
     static func comparison(_ rows: [Comparison.Row], baseline: String) -> String {
         var lines = ["Ratios to '\(baseline)' (median of the topology / median of the baseline, bootstrap 95% CI):"]
         for row in rows {
-            lines.append("  \(row.topology.padding(toLength: 20, withPad: " ", startingAt: 0)) \(row.workload.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) \(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  \(row.significant ? "significant" : "not significant")")
+            lines.append(
+                "  \(row.topology.padding(toLength: 20, withPad: " ", startingAt: 0)) "
+                    + "\(row.workload.padding(toLength: 12, withPad: " ", startingAt: 0)) "
+                    + "\(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) "
+                    + "\(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) "
+                    + "\(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  "
+                    + "\(row.significant ? "significant" : "not significant")"
+            )
         }
         return lines.joined(separator: "\n")
     }

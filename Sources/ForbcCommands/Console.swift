@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Where commands write: stdout for people and JSON, stderr for diagnostics and progress. Tests bind a
 /// capturing console to run commands in process.
@@ -15,8 +16,10 @@ public final class Console: @unchecked Sendable {
     public let isInteractive: Bool
     private let readAnswer: () -> String?
 
-    public init(out: @escaping (String) -> Void, err: @escaping (String) -> Void, isInteractive: Bool = false,
-                readAnswer: @escaping () -> String? = { nil }) {
+    public init(
+        out: @escaping (String) -> Void, err: @escaping (String) -> Void, isInteractive: Bool = false,
+        readAnswer: @escaping () -> String? = { nil }
+    ) {
         writeOut = out
         writeErr = err
         self.isInteractive = isInteractive
@@ -55,8 +58,9 @@ public final class CapturingConsole: @unchecked Sendable {
     public var stderr: String { lock.withLock { errText } }
 
     public func console(answer: String? = nil) -> Console {
-        Console(out: { [self] text in lock.withLock { outText += text } },
-                err: { [self] text in lock.withLock { errText += text } },
-                isInteractive: answer != nil, readAnswer: { answer })
+        Console(
+            out: { [self] text in lock.withLock { outText += text } },
+            err: { [self] text in lock.withLock { errText += text } },
+            isInteractive: answer != nil, readAnswer: { answer })
     }
 }

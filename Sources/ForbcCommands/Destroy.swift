@@ -6,10 +6,10 @@ struct Destroy: HostCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove every partition the manifest manages.",
         discussion: """
-        Examples:
-          forbc destroy host.yaml
-          forbc destroy host.yaml --yes --force   # detaches live from running domains first
-        """)
+            Examples:
+              forbc destroy host.yaml
+              forbc destroy host.yaml --yes --force   # detaches live from running domains first
+            """)
 
     @OptionGroup var global: GlobalOptions
 

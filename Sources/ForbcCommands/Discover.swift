@@ -6,14 +6,17 @@ struct Discover: HostCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show GPUs, their partitioning capabilities and existing partitions.",
         discussion: """
-        Examples:
-          forbc discover
-          forbc discover --simulate nvidia-t4 --output json
-        """)
+            Examples:
+              forbc discover
+              forbc discover --simulate nvidia-t4 --output json
+            """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customLong("include"), help: ArgumentHelp("Also inventory this PCI function, GPU or not (an SR-IOV NIC or NVMe).", valueName: "ADDRESS"))
+    @Option(
+        name: .customLong("include"),
+        help: ArgumentHelp(
+            "Also inventory this PCI function, GPU or not (an SR-IOV NIC or NVMe).", valueName: "ADDRESS"))
     var include: [String] = []
 
     func execute() throws {

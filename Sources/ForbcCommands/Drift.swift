@@ -7,17 +7,20 @@ struct Drift: HostCommand {
     static let configuration = CommandConfiguration(
         abstract: "Tell whether the host still matches the manifest (exit 0 in sync, 2 drift, 1 error).",
         discussion: """
-        Examples:
-          forbc drift host.yaml
-          forbc drift host.yaml --metrics /var/lib/node_exporter/textfile/forbc.prom
-        """)
+            Examples:
+              forbc drift host.yaml
+              forbc drift host.yaml --metrics /var/lib/node_exporter/textfile/forbc.prom
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("The manifest.", valueName: "FILE"))
     var file: String
 
-    @Option(help: ArgumentHelp("Write Prometheus text-format metrics to this file (for node_exporter's textfile collector).", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Write Prometheus text-format metrics to this file (for node_exporter's textfile collector).",
+            valueName: "FILE"))
     var metrics: String?
 
     func execute() throws {
@@ -34,9 +37,13 @@ struct Drift: HostCommand {
         if global.json {
             Console.current.out(Render.json(encodable: report))
         } else if report.inSync {
-            Console.current.out("In sync: host '\(report.host)'\(report.simulated ? " (simulated)" : "") matches \(file).")
+            Console.current.out(
+                "In sync: host '\(report.host)'\(report.simulated ? " (simulated)" : "") matches \(file).")
         } else {
-            Console.current.out("Drift: host '\(report.host)'\(report.simulated ? " (simulated)" : "") differs from \(file) in \(report.items.count) partition\(report.items.count == 1 ? "" : "s"):")
+            Console.current.out(
+                "Drift: host '\(report.host)'\(report.simulated ? " (simulated)" : "") differs from \(file) in "
+                    + "\(report.items.count) partition\(report.items.count == 1 ? "" : "s"):"
+            )
             for item in report.items { Console.current.out("  \(item.kind) '\(item.partition)': \(item.detail)") }
         }
         if !report.inSync { throw ExitCode(2) }

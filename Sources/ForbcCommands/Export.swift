@@ -6,19 +6,22 @@ struct Export: HostCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the host's partitions as a manifest.",
         discussion: """
-        Examples:
-          forbc export > host.yaml && forbc plan host.yaml   # plans zero changes
-          forbc export --name gpu-node-01 --output json
-        """)
+            Examples:
+              forbc export > host.yaml && forbc plan host.yaml   # plans zero changes
+              forbc export --name gpu-node-01 --output json
+            """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("metadata.name of the exported manifest (default: the name forbc recorded).", valueName: "NAME"))
+    @Option(
+        help: ArgumentHelp(
+            "metadata.name of the exported manifest (default: the name forbc recorded).", valueName: "NAME"))
     var name: String?
 
     func execute() throws {
         if let name, !Patterns.isObjectName(name, max: 63) {
-            throw ForbcError(.invalidInput, "'--name' is '\(name)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'")
+            throw ForbcError(
+                .invalidInput, "'--name' is '\(name)'; a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'")
         }
         let host = try global.openHost()
         let named = try host.recordedAddresses()

@@ -10,18 +10,21 @@ public struct ForbcCommand: ParsableCommand {
         commandName: "forbc",
         abstract: "Partition GPUs on a Linux KVM host from a declarative manifest.",
         discussion: """
-        Exit codes: 0 success; 1 error (nothing changed unless the report says so); \
-        2 changes or drift present (plan --detailed-exitcode, drift).
+            Exit codes: 0 success; 1 error (nothing changed unless the report says so); \
+            2 changes or drift present (plan --detailed-exitcode, drift).
 
-        Environment: FORBC_ROOT, FORBC_STATE_DIR and FORBC_LIBVIRT_URI give '--root', '--state-dir' and \
-        '--libvirt' when those are not passed.
+            Environment: FORBC_ROOT, FORBC_STATE_DIR and FORBC_LIBVIRT_URI give '--root', '--state-dir' and \
+            '--libvirt' when those are not passed.
 
-        Examples:
-          forbc plan Manifests/quickstart.yaml --simulate nvidia-t4
-          FORBC_STATE_DIR=/srv/forbc forbc drift /etc/forbc/host.yaml --metrics /run/forbc.prom
-        """,
+            Examples:
+              forbc plan Manifests/quickstart.yaml --simulate nvidia-t4
+              FORBC_STATE_DIR=/srv/forbc forbc drift /etc/forbc/host.yaml --metrics /run/forbc.prom
+            """,
         version: ForbcVersion.current,
-        subcommands: [Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self, Bench.self, SysfsWrite.self])
+        subcommands: [
+            Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self,
+            Bench.self, SysfsWrite.self,
+        ])
 
     public init() {}
 

@@ -7,10 +7,10 @@ struct PlanCommand: HostCommand {
         commandName: "plan",
         abstract: "Show what apply would change, and why.",
         discussion: """
-        Examples:
-          forbc plan host.yaml
-          forbc plan host.yaml --detailed-exitcode --output json   # 2 when something would change
-        """)
+            Examples:
+              forbc plan host.yaml
+              forbc plan host.yaml --detailed-exitcode --output json   # 2 when something would change
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -22,7 +22,10 @@ struct PlanCommand: HostCommand {
     func execute() throws {
         let host = try global.openHost()
         let (manifest, plan) = try arguments.plan(on: host)
-        Console.current.out(global.json ? Render.planJSON(plan, manifest: manifest) : Render.planText(plan, manifest: manifest, verbose: global.verbose))
+        Console.current.out(
+            global.json
+                ? Render.planJSON(plan, manifest: manifest)
+                : Render.planText(plan, manifest: manifest, verbose: global.verbose))
         if detailedExitCode && !plan.isEmpty { throw ExitCode(2) }
     }
 }

@@ -4,7 +4,10 @@ import Foundation
 /// Text and JSON renderings of forbc's values; the core has none.
 enum Render {
     static func json(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) else {
+        guard
+            let data = try? JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        else {
             return "{}"
         }
         return String(decoding: data, as: UTF8.self)
@@ -19,41 +22,58 @@ enum Render {
     // MARK: Actions
 
     static func dictionary(_ action: PlannedAction) -> [String: Any] {
-        var object: [String: Any] = ["action": action.action.rawValue, "target": action.target, "reason": action.reason,
-                                     "kind": action.kind.rawValue, "path": action.path, "value": action.value]
-        let optional: [(String, String?)] = [("gpu", action.gpu), ("parent", action.parent), ("type", action.type),
-                                             ("typeName", action.typeName), ("uuid", action.uuid), ("address", action.address),
-                                             ("domain", action.domain)]
+        var object: [String: Any] = [
+            "action": action.action.rawValue, "target": action.target, "reason": action.reason,
+            "kind": action.kind.rawValue, "path": action.path, "value": action.value,
+        ]
+        let optional: [(String, String?)] = [
+            ("gpu", action.gpu), ("parent", action.parent), ("type", action.type),
+            ("typeName", action.typeName), ("uuid", action.uuid), ("address", action.address),
+            ("domain", action.domain),
+        ]
         for (key, value) in optional { if let value { object[key] = value } }
-        if let scope = action.scope { object["live"] = scope.live; object["config"] = scope.config }
+        if let scope = action.scope {
+            object["live"] = scope.live
+            object["config"] = scope.config
+        }
         return object
     }
 
     static func dictionary(_ partition: DesiredPartition) -> [String: Any] {
         var object: [String: Any] = ["name": partition.name, "kind": partition.kind.rawValue, "gpu": partition.gpu]
-        let optional: [(String, String?)] = [("uuid", partition.uuid), ("type", partition.type), ("typeName", partition.typeName),
-                                             ("address", partition.address), ("parent", partition.parent), ("access", partition.access)]
+        let optional: [(String, String?)] = [
+            ("uuid", partition.uuid), ("type", partition.type), ("typeName", partition.typeName),
+            ("address", partition.address), ("parent", partition.parent), ("access", partition.access),
+        ]
         for (key, value) in optional { if let value { object[key] = value } }
         if let placement = partition.placement { object["placement"] = placement }
         return object
     }
 
-    static let symbols: [PlannedAction.Verb: String] = [.create: "+", .destroy: "-", .configure: "~", .attach: ">", .detach: "<"]
+    static let symbols: [PlannedAction.Verb: String] = [
+        .create: "+", .destroy: "-", .configure: "~", .attach: ">", .detach: "<",
+    ]
 
     static func what(_ action: PlannedAction) -> String {
         if let domain = action.domain, let device = action.hostdev {
             let direction = action.action == .attach ? "to" : "from"
             return "\(device) \(direction) domain '\(domain)' (\(action.scope?.description ?? ""))"
         }
-        let type = action.typeName.map { "\($0.replacingOccurrences(of: "NVIDIA ", with: "")) (\(action.type ?? ""))" } ?? action.type ?? ""
+        let type =
+            action.typeName.map { "\($0.replacingOccurrences(of: "NVIDIA ", with: "")) (\(action.type ?? ""))" }
+            ?? action.type ?? ""
         switch action.kind {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
         case .mig:
-            if action.action == .configure { return "MIG mode of \(action.gpu ?? "?") to \(action.value == "1" ? "enabled" : "disabled")" }
+            if action.action == .configure {
+                return "MIG mode of \(action.gpu ?? "?") to \(action.value == "1" ? "enabled" : "disabled")"
+            }
             let slot = action.value.split(separator: "@").last.map(String.init) ?? "?"
-            return "MIG instance \(action.typeName ?? type) at slot \(slot) of \(action.gpu ?? "?")\(action.uuid.map { " (\($0))" } ?? "")"
+            return
+                "MIG instance \(action.typeName ?? type) at slot \(slot) of "
+                + "\(action.gpu ?? "?")\(action.uuid.map { " (\($0))" } ?? "")"
         }
     }
 
@@ -81,8 +101,11 @@ enum Render {
     }
 
     static func planJSON(_ plan: Plan, manifest: Manifest) -> String {
-        json(["host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
-              "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary)] as [String: Any])
+        json(
+            [
+                "host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
+                "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary),
+            ] as [String: Any])
     }
 
     // MARK: Inventory
@@ -132,8 +155,9 @@ enum Render {
         }
         let vfParents = parents.filter(\.isVF)
         if let first = vfParents.first {
-            lines.append("  mdev types on its \(vfParents.count) VFs (one vGPU per VF), "
-                + "free instances summed over VFs:")
+            lines.append(
+                "  mdev types on its \(vfParents.count) VFs (one vGPU per VF), "
+                    + "free instances summed over VFs:")
             var summed = first.types
             for i in summed.indices {
                 summed[i].availableInstances = vfParents.reduce(0) {
@@ -152,8 +176,10 @@ enum Render {
         var creatable: [VGPUType] = []
         for vf in vgpuVFs { for type in vf.vgpu!.creatable where !creatable.contains(type) { creatable.append(type) } }
         let names = creatable.map { "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }
-        var lines = ["  NVIDIA vGPU on VFs: \(vgpuVFs.count) VFs, \(used.count) in use; creatable now: "
-            + (creatable.isEmpty ? "none" : names.joined(separator: ", "))]
+        var lines = [
+            "  NVIDIA vGPU on VFs: \(vgpuVFs.count) VFs, \(used.count) in use; creatable now: "
+                + (creatable.isEmpty ? "none" : names.joined(separator: ", "))
+        ]
         for vf in used { lines.append("    VF \(vf.address): vGPU type \(vf.vgpu!.current)") }
         return lines
     }
@@ -161,19 +187,23 @@ enum Render {
     /// MIG: the mode, each profile with its placements, each instance.
     static func migLines(_ mig: MIGState) -> [String] {
         let mode = { (enabled: Bool) in enabled ? "enabled" : "disabled" }
-        var lines = ["  MIG: mode \(mode(mig.currentMode)) (pending \(mode(mig.pendingMode))), \(mig.uuid), "
-            + "\(mig.processes) compute process(es)"]
+        var lines = [
+            "  MIG: mode \(mode(mig.currentMode)) (pending \(mode(mig.pendingMode))), \(mig.uuid), "
+                + "\(mig.processes) compute process(es)"
+        ]
         for profile in mig.profiles {
             let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
-            lines.append("    \(profile.name.padding(toLength: 12, withPad: " ", startingAt: 0)) id \(profile.id), "
-                + "\(profile.slices) slice(s), \(profile.instances) instance(s), \(profile.memoryMiB) MiB, "
-                + "\(profile.multiprocessors) SMs, placements {\(starts)}:\(profile.placements.first?.size ?? 0)")
+            lines.append(
+                "    \(profile.name.padding(toLength: 12, withPad: " ", startingAt: 0)) id \(profile.id), "
+                    + "\(profile.slices) slice(s), \(profile.instances) instance(s), \(profile.memoryMiB) MiB, "
+                    + "\(profile.multiprocessors) SMs, placements {\(starts)}:\(profile.placements.first?.size ?? 0)")
         }
         for instance in mig.instances {
             let name = mig.profile(id: instance.profileID)?.name ?? "profile \(instance.profileID)"
             let processes = instance.processes > 0 ? "  (\(instance.processes) processes)" : ""
-            lines.append("    instance \(instance.id): \(name) at \(instance.placement)  "
-                + "\(instance.uuids.joined(separator: " "))\(processes)")
+            lines.append(
+                "    instance \(instance.id): \(name) at \(instance.placement)  "
+                    + "\(instance.uuids.joined(separator: " "))\(processes)")
         }
         return lines
     }
@@ -199,10 +229,15 @@ enum Render {
         for domain in domains {
             lines.append("  \(domain.name)  \(domain.state.rawValue)  \(domain.uuid)")
             var devices: [Hostdev] = []
-            for device in domain.configHostdevs + domain.liveHostdevs where !devices.contains(where: { $0.sameDevice(device) }) { devices.append(device) }
+            for device in domain.configHostdevs + domain.liveHostdevs
+            where !devices.contains(where: { $0.sameDevice(device) }) { devices.append(device) }
             for device in devices {
-                let live = domain.liveHostdevs.contains { $0.sameDevice(device) }, config = domain.configHostdevs.contains { $0.sameDevice(device) }
-                lines.append("    hostdev \(device)\(device.kind == .pci ? " managed=\(device.managed ? "yes" : "no")" : "")  \(live && config ? "live and persistent" : live ? "live only" : "persistent only")")
+                let live = domain.liveHostdevs.contains { $0.sameDevice(device) }
+                let config = domain.configHostdevs.contains { $0.sameDevice(device) }
+                lines.append(
+                    "    hostdev \(device)\(device.kind == .pci ? " managed=\(device.managed ? "yes" : "no")" : "") "
+                        + " \(live && config ? "live and persistent" : live ? "live only" : "persistent only")"
+                )
             }
         }
         return lines
@@ -210,7 +245,10 @@ enum Render {
 
     static func typeLines(_ types: [MdevType]) -> [String] {
         types.map { type in
-            var text = "    \(type.id.padding(toLength: 16, withPad: " ", startingAt: 0)) \(type.name.padding(toLength: 22, withPad: " ", startingAt: 0)) available \(type.availableInstances)"
+            var text =
+                "    \(type.id.padding(toLength: 16, withPad: " ", startingAt: 0)) "
+                + "\(type.name.padding(toLength: 22, withPad: " ", startingAt: 0)) available "
+                + "\(type.availableInstances)"
             if let max = type.maxInstances { text += ", max \(max)" }
             if let fb = type.framebufferMiB { text += ", framebuffer \(fb) MiB" }
             return text + ", \(type.deviceAPI)"
@@ -230,7 +268,8 @@ enum Render {
             lines.append("      \(failed.error.message)")
             lines.append("not attempted (\(report.notAttempted.count)):")
             lines += report.notAttempted.map { line($0, verbose: false) }
-            lines.append("Nothing outside the plan was touched; fix the cause and run apply again: it continues from here.")
+            lines.append(
+                "Nothing outside the plan was touched; fix the cause and run apply again: it continues from here.")
         } else {
             var text = "Apply complete: \(report.done.count) change\(report.done.count == 1 ? "" : "s") made"
             if !report.alreadyDone.isEmpty { text += ", \(report.alreadyDone.count) already held" }
@@ -240,14 +279,19 @@ enum Render {
     }
 
     static func reportJSON(_ report: Applier.Report, plan: Plan) -> String {
-        var object: [String: Any] = ["host": plan.host, "simulated": plan.simulated, "succeeded": report.succeeded,
-                                     "done": report.done.map(dictionary), "alreadyDone": report.alreadyDone.map(dictionary),
-                                     "notAttempted": report.notAttempted.map(dictionary)]
+        var object: [String: Any] = [
+            "host": plan.host, "simulated": plan.simulated, "succeeded": report.succeeded,
+            "done": report.done.map(dictionary), "alreadyDone": report.alreadyDone.map(dictionary),
+            "notAttempted": report.notAttempted.map(dictionary),
+        ]
         if let failed = report.failed {
             var failure = dictionary(failed.action)
             failure["error"] = failed.error.message
             if let path = failed.error.path { failure["errorPath"] = path }
-            if let code = failed.error.errno { failure["errno"] = Int(code); failure["errnoName"] = Errno.name(code) }
+            if let code = failed.error.errno {
+                failure["errno"] = Int(code)
+                failure["errnoName"] = Errno.name(code)
+            }
             object["failed"] = failure
         }
         return json(object)

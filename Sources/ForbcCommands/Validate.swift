@@ -6,10 +6,10 @@ struct Validate: ForbcSubcommand {
     static let configuration = CommandConfiguration(
         abstract: "Check manifests; report every problem at once.",
         discussion: """
-        Examples:
-          forbc validate Manifests/*.yaml
-          forbc validate host.yaml --output json
-        """)
+            Examples:
+              forbc validate Manifests/*.yaml
+              forbc validate host.yaml --output json
+            """)
 
     @Argument(help: ArgumentHelp("Manifest files.", valueName: "FILE"))
     var files: [String]
@@ -33,9 +33,17 @@ struct Validate: ForbcSubcommand {
             }
         }
         if output == .json {
-            Console.current.out(Render.json(["valid": valid, "errors": all.map { d -> [String: Any] in
-                ["file": d.location?.file ?? "", "line": d.location?.line ?? 0, "column": d.location?.column ?? 0, "message": d.message]
-            }] as [String: Any]))
+            Console.current.out(
+                Render.json(
+                    [
+                        "valid": valid,
+                        "errors": all.map { d -> [String: Any] in
+                            [
+                                "file": d.location?.file ?? "", "line": d.location?.line ?? 0,
+                                "column": d.location?.column ?? 0, "message": d.message,
+                            ]
+                        },
+                    ] as [String: Any]))
         } else {
             for file in valid { Console.current.out("\(file): valid") }
         }

@@ -74,7 +74,9 @@ public final class HostSession: @unchecked Sendable {
     /// A sentence for people saying plainly what host this is.
     public var banner: String {
         if let simulation {
-            return "SIMULATED host '\(simulation.profile)' (\(simulation.provenance)); hypervisor \(libvirtURI); state in \(store.directory.path); no real device is touched"
+            return
+                "SIMULATED host '\(simulation.profile)' (\(simulation.provenance)); hypervisor \(libvirtURI); state "
+                + "in \(store.directory.path); no real device is touched"
         }
         return sysfs.summary
     }
@@ -114,10 +116,11 @@ public final class HostSession: @unchecked Sendable {
 
     /// The PCI addresses a manifest selects, and those forbc recorded partitions on.
     func namedAddresses(_ manifest: Manifest) throws -> Set<String> {
-        var addresses = Set(manifest.gpus.compactMap { spec -> String? in
-            if case .pciAddress(let address) = spec.select { return address }
-            return nil
-        })
+        var addresses = Set(
+            manifest.gpus.compactMap { spec -> String? in
+                if case .pciAddress(let address) = spec.select { return address }
+                return nil
+            })
         addresses.formUnion(try store.load().partitions.map(\.gpu).filter(Patterns.isPCIAddress))
         return addresses
     }
@@ -132,8 +135,11 @@ public final class HostSession: @unchecked Sendable {
     }
 
     public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        try Planner(manifest: manifest, inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
-                    state: store.load(), force: force).destroyPlan()
+        try Planner(
+            manifest: manifest,
+            inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
+            state: store.load(), force: force
+        ).destroyPlan()
     }
 
     /// Applies a plan under the host lock, saving the simulated host whatever happens.
@@ -143,7 +149,8 @@ public final class HostSession: @unchecked Sendable {
         defer { lock.release() }
         defer { try? persist() }
         let changesDomains = plan.actions.contains { $0.domain != nil }
-        var applier = Applier(sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(), store: store)
+        var applier = Applier(
+            sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(), store: store)
         applier.force = force
         applier.resetGPU = resetGPU
         return try applier.apply(plan)

@@ -20,7 +20,10 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         _ = Self.silence
         self.uri = uri
         guard let connection = virConnectOpen(uri) else {
-            throw Self.error("connecting to '\(uri)'", remedy: uri.hasPrefix("qemu:///system") ? "is libvirtd running? (start it, or pass '--libvirt URI')" : nil)
+            throw Self.error(
+                "connecting to '\(uri)'",
+                remedy: uri.hasPrefix("qemu:///system")
+                    ? "is libvirtd running? (start it, or pass '--libvirt URI')" : nil)
         }
         self.connection = connection
     }
@@ -37,7 +40,8 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         let message = last.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown libvirt error"
         let code = last.map { Int($0.pointee.code) } ?? 0
         // VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_UNSUPPORTED: the driver cannot do this at all.
-        let unsupported = code == Int(VIR_ERR_NO_SUPPORT.rawValue) || code == Int(VIR_ERR_OPERATION_UNSUPPORTED.rawValue)
+        let unsupported =
+            code == Int(VIR_ERR_NO_SUPPORT.rawValue) || code == Int(VIR_ERR_OPERATION_UNSUPPORTED.rawValue)
         var text = "libvirt: \(call) failed: \(message)"
         if let remedy { text += "; \(remedy)" }
         return ForbcError(unsupported ? .unsupported : .hypervisor, text)
@@ -55,7 +59,9 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     }
 
     public func domain(named name: String) throws -> DomainDefinition {
-        guard let domain = virDomainLookupByName(connection, name) else { throw Self.error("virDomainLookupByName('\(name)')") }
+        guard let domain = virDomainLookupByName(connection, name) else {
+            throw Self.error("virDomainLookupByName('\(name)')")
+        }
         defer { virDomainFree(domain) }
         return try describe(domain)
     }
@@ -64,14 +70,19 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         let name = virDomainGetName(domain).map { String(cString: $0) } ?? "?"
         var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
         guard virDomainGetUUIDString(domain, &uuid) == 0 else { throw Self.error("virDomainGetUUIDString('\(name)')") }
-        var state: Int32 = 0, reason: Int32 = 0
-        guard virDomainGetState(domain, &state, &reason, 0) == 0 else { throw Self.error("virDomainGetState('\(name)')") }
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        guard virDomainGetState(domain, &state, &reason, 0) == 0 else {
+            throw Self.error("virDomainGetState('\(name)')")
+        }
         let persistent = virDomainIsPersistent(domain)
         guard persistent >= 0 else { throw Self.error("virDomainIsPersistent('\(name)')") }
         return DomainDefinition(
             name: name, uuid: String(cString: uuid), state: Self.state(state), persistent: persistent == 1,
             liveXML: try xml(domain, name: name, flags: 0),
-            persistentXML: persistent == 1 ? try xml(domain, name: name, flags: VIR_DOMAIN_XML_INACTIVE.rawValue) : try xml(domain, name: name, flags: 0))
+            persistentXML: persistent == 1
+                ? try xml(domain, name: name, flags: VIR_DOMAIN_XML_INACTIVE.rawValue)
+                : try xml(domain, name: name, flags: 0))
     }
 
     func xml(_ domain: virDomainPtr, name: String, flags: UInt32) throws -> String {
@@ -94,7 +105,9 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     }
 
     public func attach(_ deviceXML: String, to name: String, scope: AttachScope) throws {
-        guard let domain = virDomainLookupByName(connection, name) else { throw Self.error("virDomainLookupByName('\(name)')") }
+        guard let domain = virDomainLookupByName(connection, name) else {
+            throw Self.error("virDomainLookupByName('\(name)')")
+        }
         defer { virDomainFree(domain) }
         counted()
         guard virDomainAttachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
@@ -103,7 +116,9 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     }
 
     public func detach(_ deviceXML: String, from name: String, scope: AttachScope) throws {
-        guard let domain = virDomainLookupByName(connection, name) else { throw Self.error("virDomainLookupByName('\(name)')") }
+        guard let domain = virDomainLookupByName(connection, name) else {
+            throw Self.error("virDomainLookupByName('\(name)')")
+        }
         defer { virDomainFree(domain) }
         counted()
         guard virDomainDetachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
@@ -113,7 +128,9 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
 
     /// virDomainUndefine (tests and the lab clean up the domains they defined).
     public func undefine(_ name: String) throws {
-        guard let domain = virDomainLookupByName(connection, name) else { throw Self.error("virDomainLookupByName('\(name)')") }
+        guard let domain = virDomainLookupByName(connection, name) else {
+            throw Self.error("virDomainLookupByName('\(name)')")
+        }
         defer { virDomainFree(domain) }
         counted()
         guard virDomainUndefine(domain) == 0 else { throw Self.error("virDomainUndefine('\(name)')") }

@@ -6,11 +6,15 @@ import Foundation
 /// them); the A100 tables follow NVIDIA's MIG user guide (profile ids, slices, instance counts, placements, SM
 /// counts), with memory sizes as NVML reports them to the best of the guide's numbers.
 public enum MIGTables {
-    static func profile(_ index: Int, _ id: Int, _ slices: Int, _ instances: Int, _ memoryMiB: Int, _ multiprocessors: Int,
-                        _ starts: [Int], _ size: Int) -> MIGProfile {
-        MIGProfile(index: index, id: id, name: MIGProfile.name(index: index, slices: slices, memoryMiB: memoryMiB), slices: slices,
-                   instances: instances, memoryMiB: memoryMiB, multiprocessors: multiprocessors,
-                   placements: starts.map { MIGPlacement(start: $0, size: size) })
+    static func profile(
+        _ index: Int, _ id: Int, _ slices: Int, _ instances: Int, _ memoryMiB: Int, _ multiprocessors: Int,
+        _ starts: [Int], _ size: Int
+    ) -> MIGProfile {
+        MIGProfile(
+            index: index, id: id, name: MIGProfile.name(index: index, slices: slices, memoryMiB: memoryMiB),
+            slices: slices,
+            instances: instances, memoryMiB: memoryMiB, multiprocessors: multiprocessors,
+            placements: starts.map { MIGPlacement(start: $0, size: size) })
     }
 
     /// NVIDIA H100 80GB HBM3, from the real capture (NVML profile indices 0–4, 7, 9).

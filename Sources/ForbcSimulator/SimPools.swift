@@ -16,7 +16,9 @@ struct SimPools {
         return types
     }
 
-    func available(kind: SimPoolKind, units: Int, catalogue: [SimMdevType], existing: [String], type: SimMdevType) -> Int {
+    func available(kind: SimPoolKind, units: Int, catalogue: [SimMdevType], existing: [String], type: SimMdevType)
+        -> Int
+    {
         if kind == .homogeneous && existing.contains(where: { $0 != type.id }) { return 0 }
         let used = existing.reduce(0) { sum, id in sum + (catalogue.first { $0.id == id }?.cost ?? 0) }
         let byUnits = (units - used) / max(type.cost, 1)
@@ -32,18 +34,23 @@ struct SimPools {
     func available(parent: String, type: SimMdevType) -> Int {
         if let virtual = model.virtualParents.first(where: { $0.name == parent }) {
             let existing = model.mdevs.filter { $0.parent == parent }.map(\.type)
-            return available(kind: virtual.pool, units: virtual.poolUnits, catalogue: virtual.types, existing: existing, type: type)
+            return available(
+                kind: virtual.pool, units: virtual.poolUnits, catalogue: virtual.types, existing: existing, type: type)
         }
         guard let (device, vfIndex) = SimTree(model: model).locate(parent) else { return 0 }
         if vfIndex != nil { return available(owner: device, type: type, onVF: parent) }
-        return available(kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device), type: type)
+        return available(
+            kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device),
+            type: type)
     }
 
     /// On a VF, one instance at most: 1 while the VF is free and the PF's pool has room.
     func available(owner device: SimDevice, type: SimMdevType, onVF vf: String) -> Int {
         let busy = model.mdevs.contains { $0.parent == vf } || (model.vgpus[vf] ?? 0) != 0
         if busy { return 0 }
-        let pool = available(kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device), type: type)
+        let pool = available(
+            kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device),
+            type: type)
         return min(1, pool)
     }
 }

@@ -28,8 +28,9 @@ struct SimTree {
                 if rest.count == 2 { return .directory(["devices", "drivers"]) }
                 if rest[2] == "drivers" {
                     // bind/unbind of the PCI drivers the simulated devices use.
-                    let drivers = Set(model.devices.compactMap(\.driver) + model.devices.compactMap { $0.sriov?.vfDriver }
-                        + ["amdgpu", "i915", "nvidia", "nvme", "vfio-pci"])
+                    let drivers = Set(
+                        model.devices.compactMap(\.driver) + model.devices.compactMap { $0.sriov?.vfDriver }
+                            + ["amdgpu", "i915", "nvidia", "nvme", "vfio-pci"])
                     if rest.count == 3 { return .directory(drivers.sorted()) }
                     guard drivers.contains(String(rest[3])) else { return nil }
                     if rest.count == 4 { return .directory(["bind", "unbind"]) }
@@ -90,7 +91,8 @@ struct SimTree {
 
     var allAddresses: [String] {
         model.devices.flatMap { device in
-            [device.address] + (device.sriov.map { s in (0..<s.numVFs).map { Self.vfAddress(device.address, s, $0) } } ?? [])
+            [device.address]
+                + (device.sriov.map { s in (0..<s.numVFs).map { Self.vfAddress(device.address, s, $0) } } ?? [])
         }
     }
 
@@ -104,7 +106,9 @@ struct SimTree {
         for device in model.devices {
             if device.address == address { return (device, nil) }
             if let sriov = device.sriov {
-                for i in 0..<sriov.numVFs where Self.vfAddress(device.address, sriov, i) == address { return (device, i) }
+                for i in 0..<sriov.numVFs where Self.vfAddress(device.address, sriov, i) == address {
+                    return (device, i)
+                }
             }
         }
         return nil
@@ -142,7 +146,8 @@ struct SimTree {
 
     /// The attribute files and links of a PF's or VF's directory (not `sriov_numvfs`, which is written through).
     func pciAttributes(_ address: String, device: SimDevice, vfIndex: Int?)
-        -> (files: [String: String], links: [String: String]) {
+        -> (files: [String: String], links: [String: String])
+    {
         let isVF = vfIndex != nil
         let sriov = device.sriov
         let driver = isVF ? sriov?.vfDriver : device.driver
@@ -215,7 +220,8 @@ struct SimTree {
 
     /// Where a parent's device directory is under /sys/devices.
     func devicePath(_ parent: String) -> String {
-        model.virtualParents.contains { $0.name == parent } ? "devices/virtual/\(parent)/\(parent)" : "devices/pci0000:00/\(parent)"
+        model.virtualParents.contains { $0.name == parent }
+            ? "devices/virtual/\(parent)/\(parent)" : "devices/pci0000:00/\(parent)"
     }
 
     func mdevNode(_ uuid: String, _ rest: [Substring]) -> Node? {

@@ -17,10 +17,13 @@ enum SimWrite {
             let uuid = value.lowercased()
             guard !model.mdevs.contains(where: { $0.uuid == uuid }) else { throw SimErrno(errno: Errno.EEXIST) }
             let tree = SimTree(model: model)
-            let types = model.virtualParents.first { $0.name == parent }?.types
+            let types =
+                model.virtualParents.first { $0.name == parent }?.types
                 ?? tree.locate(parent).map { $0.1 == nil ? $0.0.mdevTypes : ($0.0.sriov?.vfMdevTypes ?? []) } ?? []
             guard let type = types.first(where: { $0.id == typeID }) else { throw SimErrno(errno: Errno.ENODEV) }
-            guard SimPools(model: model).available(parent: parent, type: type) > 0 else { throw SimErrno(errno: Errno.ENOSPC) }
+            guard SimPools(model: model).available(parent: parent, type: type) > 0 else {
+                throw SimErrno(errno: Errno.ENOSPC)
+            }
             model.mdevs.append(SimMdev(uuid: uuid, parent: parent, type: typeID))
         case .remove(let uuid):
             // remove_store: kstrtoul, then a non-zero value removes the device.
@@ -30,7 +33,9 @@ enum SimWrite {
             // sriov_numvfs_store: kstrtou16; > totalvfs is ERANGE; same value is a no-op; non-zero to
             // non-zero is EBUSY ("VFs already enabled. Disable before enabling").
             guard let wanted = UInt16(value).map(Int.init) else { throw SimErrno(errno: Errno.EINVAL) }
-            guard let index = model.devices.firstIndex(where: { $0.address == pf }), let sriov = model.devices[index].sriov else {
+            guard let index = model.devices.firstIndex(where: { $0.address == pf }),
+                let sriov = model.devices[index].sriov
+            else {
                 throw SimErrno(errno: Errno.ENOENT)
             }
             // sriov_numvfs_store: no driver bound → ENOENT ("no driver bound to device; cannot configure SR-IOV").
@@ -41,7 +46,9 @@ enum SimWrite {
             if wanted == 0 {
                 let vfs = Set((0..<sriov.numVFs).map { SimTree.vfAddress(pf, sriov, $0) })
                 // The vendor driver refuses to disable VFs that hold partitions (they are assigned).
-                if model.mdevs.contains(where: { vfs.contains($0.parent) }) || model.vgpus.contains(where: { vfs.contains($0.key) && $0.value != 0 }) {
+                if model.mdevs.contains(where: { vfs.contains($0.parent) })
+                    || model.vgpus.contains(where: { vfs.contains($0.key) && $0.value != 0 })
+                {
                     throw SimErrno(errno: Errno.EBUSY)
                 }
                 for vf in vfs { model.vgpus.removeValue(forKey: vf) }
@@ -54,17 +61,23 @@ enum SimWrite {
             }
             model.devices[index].driver = nil
         case .bind(let driver):
-            guard let index = model.devices.firstIndex(where: { $0.address == value }) else { throw SimErrno(errno: Errno.ENODEV) }
+            guard let index = model.devices.firstIndex(where: { $0.address == value }) else {
+                throw SimErrno(errno: Errno.ENODEV)
+            }
             guard model.devices[index].driver == nil else { throw SimErrno(errno: Errno.EBUSY) }
             model.devices[index].driver = driver
         case .vgpuType(let vf):
             guard let id = Int(value), id >= 0 else { throw SimErrno(errno: Errno.EINVAL) }
             let current = model.vgpus[vf] ?? 0
-            if id == 0 { model.vgpus.removeValue(forKey: vf); return }
+            if id == 0 {
+                model.vgpus.removeValue(forKey: vf)
+                return
+            }
             guard current == 0 else { throw SimErrno(errno: Errno.EBUSY) }
             guard let (device, _) = SimTree(model: model).locate(vf),
-                  let type = device.sriov?.vfVGPUTypes.first(where: { $0.id == "\(id)" }),
-                  SimPools(model: model).available(owner: device, type: type, onVF: vf) > 0 else {
+                let type = device.sriov?.vfVGPUTypes.first(where: { $0.id == "\(id)" }),
+                SimPools(model: model).available(owner: device, type: type, onVF: vf) > 0
+            else {
                 throw SimErrno(errno: Errno.EINVAL)
             }
             model.vgpus[vf] = id

@@ -8,7 +8,9 @@ public enum SimulatedDomains {
     static let namespace = "http://libvirt.org/schemas/domain/test/1.0"
 
     /// The domains every simulated host starts with: one running, two shut off.
-    public static let initial: [(name: String, running: Bool)] = [("worker-1", true), ("worker-2", false), ("worker-3", false)]
+    public static let initial: [(name: String, running: Bool)] = [
+        ("worker-1", true), ("worker-2", false), ("worker-3", false),
+    ]
 
     /// A node XML for the test driver holding the initial domains of `profile`.
     public static func initialNodeXML(profile: String) -> String {
@@ -36,11 +38,12 @@ public enum SimulatedDomains {
             if let open = xml.range(of: "<domain ") {
                 xml.replaceSubrange(open, with: "<domain xmlns:test='\(namespace)' ")
             }
-            let runstate = switch domain.state {
-            case .running: 1
-            case .paused: 3
-            case .shutoff, .other: 5
-            }
+            let runstate =
+                switch domain.state {
+                case .running: 1
+                case .paused: 3
+                case .shutoff, .other: 5
+                }
             if let close = xml.range(of: "</domain>", options: .backwards) {
                 xml.replaceSubrange(close, with: "  <test:runstate>\(runstate)</test:runstate>\n</domain>")
             }

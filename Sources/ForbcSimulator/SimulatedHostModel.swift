@@ -16,8 +16,10 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     /// NVML devices (GPUs with MIG), when the profile has them.
     public var nvml: [SimNVMLDevice]
 
-    public init(profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
-                mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = [], nvml: [SimNVMLDevice] = []) {
+    public init(
+        profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
+        mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = [], nvml: [SimNVMLDevice] = []
+    ) {
         self.profile = profile
         self.provenance = provenance
         self.devices = devices
@@ -56,9 +58,11 @@ public struct SimDevice: Sendable, Codable, Equatable {
     /// Capacity units of the pool (framebuffer GiB for NVIDIA).
     public var poolUnits: Int
 
-    public init(address: String, vendor: String, device: String, subsystemVendor: String, subsystemDevice: String,
-                classCode: String = "0x030200", revision: String = "0xa1", driver: String?, numaNode: Int, iommuGroup: Int?,
-                mdevTypes: [SimMdevType] = [], sriov: SimSRIOV? = nil, pool: SimPoolKind = .homogeneous, poolUnits: Int = 0) {
+    public init(
+        address: String, vendor: String, device: String, subsystemVendor: String, subsystemDevice: String,
+        classCode: String = "0x030200", revision: String = "0xa1", driver: String?, numaNode: Int, iommuGroup: Int?,
+        mdevTypes: [SimMdevType] = [], sriov: SimSRIOV? = nil, pool: SimPoolKind = .homogeneous, poolUnits: Int = 0
+    ) {
         self.address = address
         self.vendor = vendor
         self.device = device
@@ -91,8 +95,10 @@ public struct SimSRIOV: Sendable, Codable, Equatable {
     public var vfVGPUTypes: [SimMdevType]
     public var vfIOMMUGroupBase: Int?
 
-    public init(totalVFs: Int, numVFs: Int, vfDevice: String, offset: Int, stride: Int, vfDriver: String?,
-                vfMdevTypes: [SimMdevType] = [], vfVGPUTypes: [SimMdevType] = [], vfIOMMUGroupBase: Int? = nil) {
+    public init(
+        totalVFs: Int, numVFs: Int, vfDevice: String, offset: Int, stride: Int, vfDriver: String?,
+        vfMdevTypes: [SimMdevType] = [], vfVGPUTypes: [SimMdevType] = [], vfIOMMUGroupBase: Int? = nil
+    ) {
         self.totalVFs = totalVFs
         self.numVFs = numVFs
         self.vfDevice = vfDevice
@@ -115,7 +121,9 @@ public struct SimMdevType: Sendable, Codable, Equatable {
     public var cost: Int
     public var maxInstances: Int
 
-    public init(id: String, name: String, description: String, deviceAPI: String = "vfio-pci", cost: Int, maxInstances: Int) {
+    public init(
+        id: String, name: String, description: String, deviceAPI: String = "vfio-pci", cost: Int, maxInstances: Int
+    ) {
         self.id = id
         self.name = name
         self.description = description

@@ -130,12 +130,18 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
             }) {
                 let fault = s.model.faults[index]
                 if let remaining = fault.remaining {
-                    if remaining <= 1 { s.model.faults.remove(at: index) } else { s.model.faults[index].remaining = remaining - 1 }
+                    if remaining <= 1 {
+                        s.model.faults.remove(at: index)
+                    } else {
+                        s.model.faults[index].remaining = remaining - 1
+                    }
                 }
                 throw ForbcError.sysfs("writing '\(value)' to", path: path, errno: fault.errno)
             }
             let tree = SimTree(model: s.model)
-            guard let node = tree.node(parts) else { throw ForbcError.sysfs("opening", path: path, errno: Errno.ENOENT) }
+            guard let node = tree.node(parts) else {
+                throw ForbcError.sysfs("opening", path: path, errno: Errno.ENOENT)
+            }
             guard case .file(_, let handler) = node, let handler else {
                 throw ForbcError.sysfs("opening", path: path, errno: Errno.EACCES)
             }
@@ -155,7 +161,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         func walk(_ path: String) throws {
             let target = directory.path + path
             if let link = try readLink(path) {
-                try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try fm.createDirectory(
+                    atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try fm.createSymbolicLink(atPath: target, withDestinationPath: link)
                 return
             }
@@ -163,7 +170,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
                 try fm.createDirectory(atPath: target, withIntermediateDirectories: true)
                 for name in names { try walk("\(path)/\(name)") }
             } else {
-                try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try fm.createDirectory(
+                    atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try Data(((try? read(path)) ?? "").utf8).write(to: URL(fileURLWithPath: target))
             }
         }

@@ -19,8 +19,10 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     /// Compute processes not inside any MIG instance (MIG off).
     public var processes: Int
 
-    public init(address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
-                pendingMode: Bool = false, modeChangeNeedsReset: Bool = true, profiles: [MIGProfile]) {
+    public init(
+        address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
+        pendingMode: Bool = false, modeChangeNeedsReset: Bool = true, profiles: [MIGProfile]
+    ) {
         self.address = address
         self.index = index
         self.uuid = uuid
@@ -36,11 +38,13 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     }
 
     var state: MIGState {
-        MIGState(index: index, uuid: uuid, name: name, memoryMiB: memoryMiB, currentMode: currentMode, pendingMode: pendingMode,
-                 profiles: profiles, instances: instances.sorted { $0.placement.start < $1.placement.start }, processes: processes + instances.reduce(0) { $0 + $1.processes })
+        MIGState(
+            index: index, uuid: uuid, name: name, memoryMiB: memoryMiB, currentMode: currentMode,
+            pendingMode: pendingMode,
+            profiles: profiles, instances: instances.sorted { $0.placement.start < $1.placement.start },
+            processes: processes + instances.reduce(0) { $0 + $1.processes })
     }
 }
-
 
 /// The simulated NVML of a simulated host, behind the same seam as the real one. It enforces what the driver
 /// does: MIG mode must be on, placements must be offered and free, per-profile instance limits, and it fails
@@ -65,24 +69,36 @@ public struct SimulatedNVML: NVMLChannel {
         }
     }
 
-    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance {
+    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
+        -> MIGInstance
+    {
         try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device) { gpu in
             let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
-            guard gpu.currentMode else { throw NVMLReturn.error(call, NVMLReturn.notSupported, detail: "MIG mode is disabled") }
-            guard let profile = gpu.profiles.first(where: { $0.id == profileID }), profile.placements.contains(placement) else {
+            guard gpu.currentMode else {
+                throw NVMLReturn.error(call, NVMLReturn.notSupported, detail: "MIG mode is disabled")
+            }
+            guard let profile = gpu.profiles.first(where: { $0.id == profileID }),
+                profile.placements.contains(placement)
+            else {
                 throw NVMLReturn.error(call, NVMLReturn.invalidArgument)
             }
             let occupied = gpu.instances.reduce(UInt32(0)) { $0 | $1.placement.mask }
             guard placement.mask & occupied == 0,
-                  gpu.instances.filter({ $0.profileID == profileID }).count < profile.instances else {
+                gpu.instances.filter({ $0.profileID == profileID }).count < profile.instances
+            else {
                 throw NVMLReturn.error(call, NVMLReturn.insufficientResources)
             }
             let slices = computeSlices ?? profile.slices
-            guard slices >= 1, profile.slices % slices == 0 else { throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.invalidArgument) }
+            guard slices >= 1, profile.slices % slices == 0 else {
+                throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.invalidArgument)
+            }
             let id = gpu.nextInstanceID
             gpu.nextInstanceID += 1
             let uuids = (0..<(profile.slices / slices)).map { ci in
-                "MIG-" + UUIDv5.make(namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)").uuidString.lowercased()
+                "MIG-"
+                    + UUIDv5.make(
+                        namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)"
+                    ).uuidString.lowercased()
             }
             let instance = MIGInstance(id: id, profileID: profileID, placement: placement, uuids: uuids)
             gpu.instances.append(instance)
@@ -95,7 +111,9 @@ public struct SimulatedNVML: NVMLChannel {
             guard let instance = gpu.instances.first(where: { $0.id == instanceID }) else {
                 throw NVMLReturn.error("nvmlGpuInstanceDestroy", NVMLReturn.notFound)
             }
-            guard instance.processes == 0 else { throw NVMLReturn.error("nvmlComputeInstanceDestroy", NVMLReturn.inUse) }
+            guard instance.processes == 0 else {
+                throw NVMLReturn.error("nvmlComputeInstanceDestroy", NVMLReturn.inUse)
+            }
             gpu.instances.removeAll { $0.id == instanceID }
         }
     }
@@ -103,7 +121,9 @@ public struct SimulatedNVML: NVMLChannel {
     public func setMIGMode(device: Int, enabled: Bool) throws -> Bool {
         try modify("nvmlDeviceSetMigMode", device: device) { gpu in
             guard gpu.state.processes == 0 else { throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse) }
-            if !enabled && !gpu.instances.isEmpty { throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse, detail: "GPU instances exist") }
+            if !enabled && !gpu.instances.isEmpty {
+                throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse, detail: "GPU instances exist")
+            }
             gpu.pendingMode = enabled
             if !gpu.modeChangeNeedsReset { gpu.currentMode = enabled }
             return gpu.currentMode != gpu.pendingMode
@@ -127,7 +147,11 @@ extension SimulatedKernel {
             if let index = model.faults.firstIndex(where: { $0.path == "nvml:\(call)" }) {
                 let fault = model.faults[index]
                 if let remaining = fault.remaining {
-                    if remaining <= 1 { model.faults.remove(at: index) } else { model.faults[index].remaining = remaining - 1 }
+                    if remaining <= 1 {
+                        model.faults.remove(at: index)
+                    } else {
+                        model.faults[index].remaining = remaining - 1
+                    }
                 }
                 throw NVMLReturn.error(call, fault.errno)
             }

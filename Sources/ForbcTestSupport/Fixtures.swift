@@ -6,7 +6,8 @@ import Foundation
 /// Paths of the repository, for tests and the scale benchmark.
 public enum RepositoryPaths {
     /// The repository root (this file is Sources/ForbcTestSupport/Fixtures.swift).
-    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     public static func manifest(_ name: String) -> String { root.appendingPathComponent("Manifests/\(name).yaml").path }
     public static func fixture(_ path: String) -> String { root.appendingPathComponent("Tests/Fixtures/\(path)").path }
 }
@@ -40,13 +41,16 @@ public final class SimulatedHostFixture: @unchecked Sendable {
     /// A session as a new command would open it: the same simulated kernel, a fresh libvirt connection that
     /// starts from the test driver's file (so changes made behind forbc's back are seen).
     public var session: HostSession {
-        HostSession(sysfs: kernel, store: first.store, simulation: kernel, libvirtURI: first.libvirtURI,
-                    hypervisor: { try LibvirtConnection(uri: $0) })
+        HostSession(
+            sysfs: kernel, store: first.store, simulation: kernel, libvirtURI: first.libvirtURI,
+            hypervisor: { try LibvirtConnection(uri: $0) })
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
-    public func manifest(_ name: String) throws -> Manifest { try ManifestParser.parse(contentsOf: RepositoryPaths.manifest(name)) }
+    public func manifest(_ name: String) throws -> Manifest {
+        try ManifestParser.parse(contentsOf: RepositoryPaths.manifest(name))
+    }
     public func manifest(text: String) throws -> Manifest { try ManifestParser.parse(text: text, file: "test.yaml") }
 
     public func plan(_ manifest: Manifest) throws -> Plan { try session.plan(manifest) }

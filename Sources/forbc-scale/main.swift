@@ -5,7 +5,9 @@ import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 
-let gpus = 8, perGPU = 64, iterations = 30
+let gpus = 8
+let perGPU = 64
+let iterations = 30
 let manifest = try ManifestParser.parse(text: LargeHost.manifest(gpus: gpus, perGPU: perGPU), file: "large.yaml")
 let kernel = SimulatedKernel(model: LargeHost.model(gpus: gpus, perGPU: perGPU))
 let state = makeTemporaryDirectory("bench")
@@ -14,13 +16,20 @@ let host = HostSession(sysfs: kernel, store: StateStore(directory: state), simul
 
 /// Every attribute (file) and link the simulated sysfs holds under the roots forbc reads.
 func census() throws -> (files: Int, links: Int, directories: Int) {
-    var files = 0, links = 0, directories = 0
+    var files = 0
+    var links = 0
+    var directories = 0
     func walk(_ path: String) throws {
-        if try kernel.readLink(path) != nil { links += 1; return }
+        if try kernel.readLink(path) != nil {
+            links += 1
+            return
+        }
         if let names = try? kernel.list(path) {
             directories += 1
             for name in names { try walk("\(path)/\(name)") }
-        } else { files += 1 }
+        } else {
+            files += 1
+        }
     }
     for root in [SysPath.pciDevices, SysPath.mdevBus, SysPath.mdevDevices] where kernel.exists(root) { try walk(root) }
     kernel.resetCounters()
@@ -40,10 +49,16 @@ func measure(_ label: String) throws -> Plan {
     }
     times.sort()
     let (files, links, directories) = try census()
-    print("\(label): \(plan!.actions.count) actions; discovery + plan median \(String(format: "%.2f", times[times.count / 2])) ms, "
-        + "min \(String(format: "%.2f", times[0])) ms, max \(String(format: "%.2f", times[times.count - 1])) ms over \(iterations) runs")
-    print("  sysfs per run: \(counters.reads) attribute reads (incl. existence checks), \(counters.lists) directory listings, \(counters.links) link reads; "
-        + "the tree holds \(files) attributes, \(links) links, \(directories) directories")
+    print(
+        "\(label): \(plan!.actions.count) actions; discovery + plan median "
+            + "\(String(format: "%.2f", times[times.count / 2])) ms, "
+            + "min \(String(format: "%.2f", times[0])) ms, max \(String(format: "%.2f", times[times.count - 1])) ms "
+            + "over \(iterations) runs"
+    )
+    print(
+        "  sysfs per run: \(counters.reads) attribute reads (incl. existence checks), \(counters.lists) directory "
+            + "listings, \(counters.links) link reads; "
+            + "the tree holds \(files) attributes, \(links) links, \(directories) directories")
     return plan!
 }
 
@@ -52,5 +67,6 @@ let empty = try measure("empty host (every partition to create)")
 let start = DispatchTime.now().uptimeNanoseconds
 let report = try host.apply(empty)
 let applyMS = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-print("apply of \(report.done.count) creations: \(String(format: "%.1f", applyMS)) ms, \(kernel.counters.writes) writes")
+print(
+    "apply of \(report.done.count) creations: \(String(format: "%.1f", applyMS)) ms, \(kernel.counters.writes) writes")
 _ = try measure("converged host (\(try host.discover().mdevs.count) partitions present)")

@@ -42,17 +42,22 @@ struct CLITests {
         let cli = CLI()
         let good = RepositoryPaths.manifest("quickstart")
         #expect(cli.run(["validate", good]).stdout == "\(good): valid\n")
-        let bad1 = RepositoryPaths.fixture("invalid/zero-count.yaml"), bad2 = RepositoryPaths.fixture("invalid/unknown-key.yaml")
+        let bad1 = RepositoryPaths.fixture("invalid/zero-count.yaml")
+        let bad2 = RepositoryPaths.fixture("invalid/unknown-key.yaml")
         let result = cli.run(["validate", good, bad1, bad2])
         #expect(result.code == 1)
-        #expect(result.stderr == """
-        \(bad1):8:42: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024
-        \(bad2):5:3: error: unknown key 'gpu' in 'spec'; did you mean 'gpus'?
+        #expect(
+            result.stderr == """
+                \(bad1):8:42: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024
+                \(bad2):5:3: error: unknown key 'gpu' in 'spec'; did you mean 'gpus'?
 
-        """)
+                """)
         let missing = cli.run(["validate", "/nonexistent/m.yaml"])
         #expect(missing.code == 1)
-        #expect(missing.stderr == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory (ENOENT)\n")
+        #expect(
+            missing.stderr
+                == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory (ENOENT)\n"
+        )
     }
 
     @Test("plan, apply, plan --detailed-exitcode, drift and export on the quickstart")
@@ -62,14 +67,22 @@ struct CLITests {
         let plan = cli.sim("nvidia-t4", "plan", [quickstart, "--detailed-exitcode"])
         #expect(plan.code == 2)
         #expect(plan.stderr.contains("note: SIMULATED host 'nvidia-t4'"))
-        #expect(plan.stdout.hasPrefix("Plan for host 'quickstart' (simulated): 6 to create, 0 to destroy, 0 to configure, 3 to attach, 0 to detach.\n  + create    'desk-0': mdev T4-4Q (nvidia-224) on 0000:3b:00.0, uuid \(UUIDv5.partition(host: "quickstart", name: "desk-0")); declared, not present\n"))
+        #expect(
+            plan.stdout.hasPrefix(
+                "Plan for host 'quickstart' (simulated): 6 to create, 0 to destroy, 0 to configure, 3 to attach, 0 to detach.\n  + create    'desk-0': mdev T4-4Q (nvidia-224) on 0000:3b:00.0, uuid \(UUIDv5.partition(host: "quickstart", name: "desk-0")); declared, not present\n"
+            ))
 
         let json = cli.sim("nvidia-t4", "plan", [quickstart, "--output", "json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let actions = try #require(object["actions"] as? [[String: Any]])
-        #expect(actions.map { $0["action"] as? String } == Array(repeating: "create", count: 6) + Array(repeating: "attach", count: 3))
+        #expect(
+            actions.map { $0["action"] as? String } == Array(repeating: "create", count: 6)
+                + Array(repeating: "attach", count: 3))
         #expect(actions.allSatisfy { $0["target"] is String && $0["reason"] is String })
-        #expect(actions.filter { $0["action"] as? String == "attach" }.map { $0["domain"] as? String } == ["worker-1", "worker-2", "worker-2"])
+        #expect(
+            actions.filter { $0["action"] as? String == "attach" }.map { $0["domain"] as? String } == [
+                "worker-1", "worker-2", "worker-2",
+            ])
         #expect(object["simulated"] as? Bool == true)
 
         let apply = cli.sim("nvidia-t4", "apply", [quickstart])
@@ -82,7 +95,9 @@ struct CLITests {
         let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
         let inSync = cli.sim("nvidia-t4", "drift", [quickstart, "--metrics", metrics])
         #expect(inSync.code == 0)
-        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_drift{host=\"quickstart\",manifest=\"\(quickstart)\"} 0\n"))
+        #expect(
+            try String(contentsOfFile: metrics, encoding: .utf8).contains(
+                "forbc_drift{host=\"quickstart\",manifest=\"\(quickstart)\"} 0\n"))
 
         let exported = cli.sim("nvidia-t4", "export")
         #expect(exported.code == 0)
@@ -114,11 +129,12 @@ struct CLITests {
         let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
         let text = cli.sim("mtty", "drift", [manifest, "--metrics", metrics])
         #expect(text.code == 2)
-        #expect(text.stdout == """
-        Drift: host 'mtty-lab' (simulated) differs from \(manifest) in 1 partition:
-          missing 'dual': mdev \(UUIDv5.partition(host: "mtty-lab", name: "dual")) (Dual port serial) on mtty is not present
+        #expect(
+            text.stdout == """
+                Drift: host 'mtty-lab' (simulated) differs from \(manifest) in 1 partition:
+                  missing 'dual': mdev \(UUIDv5.partition(host: "mtty-lab", name: "dual")) (Dual port serial) on mtty is not present
 
-        """)
+                """)
         let prom = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(prom.contains("forbc_drift{host=\"mtty-lab\",manifest=\"\(manifest)\"} 1\n"))
         #expect(prom.contains("kind=\"missing\"} 1\n"))
@@ -131,18 +147,26 @@ struct CLITests {
         #expect(cli.sim("mtty", "drift", [manifest]).code == 0)
         // An unreadable manifest is an error (1), and the metrics say the check failed.
         #expect(cli.sim("mtty", "drift", ["/nonexistent.yaml", "--metrics", metrics]).code == 1)
-        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_drift_check_success{host=\"\",manifest=\"/nonexistent.yaml\"} 0"))
+        #expect(
+            try String(contentsOfFile: metrics, encoding: .utf8).contains(
+                "forbc_drift_check_success{host=\"\",manifest=\"/nonexistent.yaml\"} 0"))
     }
 
     @Test("apply asks before destroying; without a terminal and without --yes it refuses and changes nothing")
     func confirmation() throws {
         let cli = CLI()
-        let four = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]\n")
-        let three = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]\n")
+        let four = writeManifest(
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]\n"
+        )
+        let three = writeManifest(
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]\n"
+        )
         #expect(cli.sim("nvidia-t4", "apply", [four]).code == 0)
         let refused = cli.sim("nvidia-t4", "apply", [three])
         #expect(refused.code == 1)
-        #expect(refused.stderr.hasSuffix("error: apply would destroy 1 partition ('ml-3'); refusing without confirmation: rerun with '--yes'\n"))
+        #expect(
+            refused.stderr.hasSuffix(
+                "error: apply would destroy 1 partition ('ml-3'); refusing without confirmation: rerun with '--yes'\n"))
         let declined = cli.sim("nvidia-t4", "apply", [three], answer: "n")
         #expect(declined.code == 1)
         #expect(declined.stderr.contains("apply will destroy 'ml-3'. Proceed? [y/N]"))
@@ -167,7 +191,10 @@ struct CLITests {
         let failed = cli.sim("amd-mi210", "apply", [manifest])
         #expect(failed.code == 1)
         #expect(failed.stdout.contains("Apply stopped at step 1 of 3.\n"))
-        #expect(failed.stderr.hasSuffix("error: writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: device or resource busy (EBUSY)\n"))
+        #expect(
+            failed.stderr.hasSuffix(
+                "error: writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: device or resource busy (EBUSY)\n"
+            ))
         let json = cli.sim("amd-mi210", "apply", [manifest, "--output", "json"])
         #expect(json.code == 0, "the fault fired once; the rerun converges: \(json.stderr)")
         #expect(cli.sim("amd-mi210", "plan", [manifest, "--detailed-exitcode"]).code == 0)
@@ -177,17 +204,28 @@ struct CLITests {
     func discover() throws {
         let cli = CLI()
         let text = cli.sim("nvidia-l40s", "discover")
-        #expect(text.stdout.hasPrefix("Host: SIMULATED (simulated host 'nvidia-l40s')\nGPU 0  0000:ca:00.0  NVIDIA L40S  [10de:26b9]  driver nvidia  NUMA 1  IOMMU group 60\n"))
+        #expect(
+            text.stdout.hasPrefix(
+                "Host: SIMULATED (simulated host 'nvidia-l40s')\nGPU 0  0000:ca:00.0  NVIDIA L40S  [10de:26b9]  driver nvidia  NUMA 1  IOMMU group 60\n"
+            ))
         let json = cli.sim("nvidia-l40s", "discover", ["--output", "json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["simulated"] as? Bool == true)
         #expect((object["gpus"] as? [[String: Any]])?.first?["model"] as? String == "NVIDIA L40S")
     }
 
-    @Test("bad arguments and unknown profiles are errors with exit 1", arguments: [
-        (["plan", "--simulate", "nvidia-x1", "m.yaml"], "error: unknown simulated host 'nvidia-x1'; choose one of: \(SimulatedProfiles.names.joined(separator: ", "))\n"),
-        (["discover", "--simulate", "mtty", "--root", "/tmp"], "error: '--root' and '--simulate' exclude each other; a simulated host has no root directory\n"),
-    ])
+    @Test(
+        "bad arguments and unknown profiles are errors with exit 1",
+        arguments: [
+            (
+                ["plan", "--simulate", "nvidia-x1", "m.yaml"],
+                "error: unknown simulated host 'nvidia-x1'; choose one of: \(SimulatedProfiles.names.joined(separator: ", "))\n"
+            ),
+            (
+                ["discover", "--simulate", "mtty", "--root", "/tmp"],
+                "error: '--root' and '--simulate' exclude each other; a simulated host has no root directory\n"
+            ),
+        ])
     func badArguments(arguments: [String], expected: String) {
         let cli = CLI()
         var args = arguments
@@ -199,8 +237,11 @@ struct CLITests {
 
     @Test("the built binary exits with the documented codes")
     func binary() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("forbc")
-        let path = FileManager.default.fileExists(atPath: binary.path) ? binary.path
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "forbc")
+        let path =
+            FileManager.default.fileExists(atPath: binary.path)
+            ? binary.path
             : RepositoryPaths.root.appendingPathComponent(".build/debug/forbc").path
         try #require(FileManager.default.fileExists(atPath: path), "forbc binary not found at \(path)")
         let state = makeTemporaryDirectory("bin")
@@ -215,7 +256,9 @@ struct CLITests {
             return process.terminationStatus
         }
         let quickstart = RepositoryPaths.manifest("quickstart")
-        #expect(try run(["plan", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart, "--detailed-exitcode"]) == 2)
+        #expect(
+            try run(["plan", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart, "--detailed-exitcode"])
+                == 2)
         #expect(try run(["apply", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart]) == 0)
         #expect(try run(["drift", "--simulate", "nvidia-t4", "--state-dir", state.path, quickstart]) == 0)
         #expect(try run(["validate", RepositoryPaths.fixture("invalid/tabs.yaml")]) == 1)
@@ -225,19 +268,28 @@ struct CLITests {
 
 @Suite("the command line with libvirt")
 struct CLILibvirtTests {
-    static let profiles = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty"]
+    static let profiles = [
+        "nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "nvidia-a100-40gb",
+        "nvidia-a100-80gb", "mtty",
+    ]
 
-    @Test("each profile's manifest plans attach actions on a fresh simulated host, and none after apply", arguments: profiles)
+    @Test(
+        "each profile's manifest plans attach actions on a fresh simulated host, and none after apply",
+        arguments: profiles)
     func attachActions(profile: String) throws {
         let cli = CLI()
         let manifest = RepositoryPaths.manifest(profile)
         let plan = cli.sim(profile, "plan", [manifest, "--output", "json"])
         #expect(plan.code == 0, "\(plan.stderr)")
-        let actions = try #require((try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["actions"] as? [[String: Any]])
+        let actions = try #require(
+            (try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])?["actions"]
+                as? [[String: Any]])
         #expect(actions.contains { $0["action"] as? String == "attach" && $0["domain"] is String })
         #expect(cli.sim(profile, "apply", [manifest]).code == 0)
         let after = cli.sim(profile, "plan", [manifest, "--output", "json"])
-        let remaining = try #require((try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["actions"] as? [[String: Any]])
+        let remaining = try #require(
+            (try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])?["actions"]
+                as? [[String: Any]])
         #expect(remaining.isEmpty, "\(remaining)")
         #expect(cli.sim(profile, "drift", [manifest]).code == 0)
     }
@@ -249,10 +301,15 @@ struct CLILibvirtTests {
         let badURI = cli.sim("mtty", "apply", [manifest, "--libvirt", "test:///nonexistent/forbc.xml"])
         #expect(badURI.code == 1)
         #expect(badURI.stderr.contains("error: libvirt: connecting to 'test:///nonexistent/forbc.xml' failed: "))
-        let ghost = writeManifest("apiVersion: forbc/v1\nkind: Host\nmetadata: {name: g}\nspec:\n  gpus:\n    - select: {parent: mtty}\n      vgpu: [{name: s, type: mtty-1}]\n  vms:\n    - {domain: ghost, attach: [s]}\n")
+        let ghost = writeManifest(
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: g}\nspec:\n  gpus:\n    - select: {parent: mtty}\n      vgpu: [{name: s, type: mtty-1}]\n  vms:\n    - {domain: ghost, attach: [s]}\n"
+        )
         let missing = cli.sim("mtty", "apply", [ghost])
         #expect(missing.code == 1)
-        #expect(missing.stderr.hasSuffix("\(ghost):9:7: error: domain 'ghost' is not defined on 'test://\(cli.stateDir.path)/simulated-libvirt.xml'; define it first, or fix the name\n"))
+        #expect(
+            missing.stderr.hasSuffix(
+                "\(ghost):9:7: error: domain 'ghost' is not defined on 'test://\(cli.stateDir.path)/simulated-libvirt.xml'; define it first, or fix the name\n"
+            ))
         // Nothing changed: the simulated host still has no mdev.
         #expect(!cli.sim("mtty", "discover").stdout.contains("mdevs ("))
     }
@@ -265,7 +322,9 @@ struct BadInputTests {
         return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: "\t")[0]) }
     }()
 
-    @Test("apply of each invalid manifest exits 1 with its located error, and the simulated host is untouched", arguments: invalid)
+    @Test(
+        "apply of each invalid manifest exits 1 with its located error, and the simulated host is untouched",
+        arguments: invalid)
     func applyInvalid(file: String) throws {
         let cli = CLI()
         let path = RepositoryPaths.fixture("invalid/\(file)")
@@ -273,7 +332,8 @@ struct BadInputTests {
         #expect(result.code == 1)
         #expect(result.stderr.contains("\(path):") && result.stderr.contains(": error: "), "\(result.stderr)")
         // No step ran: the simulated kernel was never saved, so nothing on the host changed.
-        #expect(!FileManager.default.fileExists(atPath: cli.stateDir.appendingPathComponent("simulated-host.json").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: cli.stateDir.appendingPathComponent("simulated-host.json").path))
         #expect(!FileManager.default.fileExists(atPath: cli.stateDir.appendingPathComponent("state.json").path))
     }
 }

@@ -32,14 +32,16 @@ struct EnvironmentTests {
 
     @Test("FORBC_STATE_DIR chooses the state dir; '--state-dir' overrides it")
     func stateDir() throws {
-        let state = makeTemporaryDirectory("env-state"), other = makeTemporaryDirectory("env-other")
+        let state = makeTemporaryDirectory("env-state")
+        let other = makeTemporaryDirectory("env-other")
         defer {
             try? FileManager.default.removeItem(at: state)
             try? FileManager.default.removeItem(at: other)
         }
         let manifest = RepositoryPaths.manifest("mtty")
         let env = ["FORBC_STATE_DIR": state.path]
-        #expect(try forbc(["apply", manifest, "--simulate", "mtty", "--yes", "--no-bench"], environment: env).code == 0)
+        #expect(
+            try forbc(["apply", manifest, "--simulate", "mtty", "--yes", "--no-bench"], environment: env).code == 0)
         #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("simulated-host.json").path))
         #expect(try forbc(["drift", manifest, "--simulate", "mtty"], environment: env).code == 0)
         // The flag wins: the other state dir holds a fresh host, which drifts from the manifest.

@@ -10,9 +10,13 @@ import Testing
 struct DeviceRunTests {
     static let directory = RepositoryPaths.fixture("nvidia-h100-80gb-hbm3/device-run")
 
-    func text(_ name: String) throws -> String { try String(contentsOfFile: "\(Self.directory)/\(name)", encoding: .utf8) }
+    func text(_ name: String) throws -> String {
+        try String(contentsOfFile: "\(Self.directory)/\(name)", encoding: .utf8)
+    }
 
-    @Test("discover --output json lists the GPU with MIG disabled and exactly the profiles and placements nvidia-smi printed in the same run")
+    @Test(
+        "discover --output json lists the GPU with MIG disabled and exactly the profiles and placements nvidia-smi printed in the same run"
+    )
     func discoveryMatchesNvidiaSmi() throws {
         let inventory = try JSONDecoder().decode(Inventory.self, from: Data(try text("forbc-discover.json").utf8))
         #expect(!inventory.simulated)
@@ -36,24 +40,35 @@ struct DeviceRunTests {
         #expect(Set(mig.profiles.map(\.name)) == Set(lgip.keys))
         for profile in mig.profiles {
             let row = try #require(lgip[profile.name])
-            #expect(row[0] == "\(profile.id)" && row[1] == "\(profile.instances)/\(profile.instances)" && row[4] == "\(profile.multiprocessors)")
+            #expect(
+                row[0] == "\(profile.id)" && row[1] == "\(profile.instances)/\(profile.instances)"
+                    && row[4] == "\(profile.multiprocessors)")
             #expect(row[2] == String(format: "%.2f", Double(profile.memoryMiB) / 1024))
-            #expect(lgipp[profile.id] == "{\(profile.placements.map { "\($0.start)" }.joined(separator: ","))}:\(profile.placements[0].size)")
+            #expect(
+                lgipp[profile.id]
+                    == "{\(profile.placements.map { "\($0.start)" }.joined(separator: ","))}:\(profile.placements[0].size)"
+            )
         }
         // The simulated H100 carries the same table.
         #expect(mig.profiles == MIGTables.h100HBM3x80GB)
     }
 
-    @Test("plan of the MIG manifest there: MIG mode enabled (pending a reset), then the four instances, the 3g.40gb at slot 4")
+    @Test(
+        "plan of the MIG manifest there: MIG mode enabled (pending a reset), then the four instances, the 3g.40gb at slot 4"
+    )
     func planOnTheH100() throws {
-        let plan = try #require(try JSONSerialization.jsonObject(with: Data(try text("forbc-plan.json").utf8)) as? [String: Any])
+        let plan = try #require(
+            try JSONSerialization.jsonObject(with: Data(try text("forbc-plan.json").utf8)) as? [String: Any])
         let actions = try #require(plan["actions"] as? [[String: Any]])
-        #expect(actions.map { "\($0["action"]!) \($0["target"]!) \($0["value"]!)" } == [
-            "configure 0000:00:06.0 1", "create train 3g.40gb@4", "create tune 2g.20gb@0", "create infer-0 1g.10gb@2", "create infer-1 1g.10gb@3",
-        ])
+        #expect(
+            actions.map { "\($0["action"]!) \($0["target"]!) \($0["value"]!)" } == [
+                "configure 0000:00:06.0 1", "create train 3g.40gb@4", "create tune 2g.20gb@0",
+                "create infer-0 1g.10gb@2", "create infer-1 1g.10gb@3",
+            ])
         #expect((actions[0]["reason"] as? String)?.contains("pending until a GPU reset") == true)
         #expect(plan["simulated"] as? Bool == false)
         let info = try text("run-info.txt")
-        #expect(info.contains("plan rc=0") && info.hasSuffix("mig.mode.current, mig.mode.pending\nDisabled, Disabled\n"))
+        #expect(
+            info.contains("plan rc=0") && info.hasSuffix("mig.mode.current, mig.mode.pending\nDisabled, Disabled\n"))
     }
 }

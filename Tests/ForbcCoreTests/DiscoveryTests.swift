@@ -14,13 +14,15 @@ struct DiscoveryTests {
         let devices = root.appendingPathComponent("sys/bus/pci/devices")
         try FileManager.default.createDirectory(at: devices, withIntermediateDirectories: true)
         let device = devices.appendingPathComponent("0000:00:06.0")
-        try FileManager.default.copyItem(at: capture.appendingPathComponent("sysfs/bus/pci/devices/0000:00:06.0"), to: device)
+        try FileManager.default.copyItem(
+            at: capture.appendingPathComponent("sysfs/bus/pci/devices/0000:00:06.0"), to: device)
         // LINKS holds "name -> target" lines: the links the capture could not copy as files.
         let links = try String(contentsOf: capture.appendingPathComponent("LINKS"), encoding: .utf8)
         for line in links.split(separator: "\n") {
             let parts = line.components(separatedBy: " -> ")
             guard parts.count == 2 else { continue }
-            try? FileManager.default.createSymbolicLink(atPath: device.appendingPathComponent(parts[0]).path, withDestinationPath: parts[1])
+            try? FileManager.default.createSymbolicLink(
+                atPath: device.appendingPathComponent(parts[0]).path, withDestinationPath: parts[1])
         }
         return true
     }
@@ -46,7 +48,9 @@ struct DiscoveryTests {
         #expect(simulated.gpus == inventory.gpus)
     }
 
-    @Test("real sysfs and the simulated kernel agree: a materialized simulated tree discovers the same", arguments: SimulatedProfiles.names)
+    @Test(
+        "real sysfs and the simulated kernel agree: a materialized simulated tree discovers the same",
+        arguments: SimulatedProfiles.names)
     func materializedAgrees(profile: String) throws {
         let fixture = try SimulatedHostFixture(profile: profile)
         if FileManager.default.fileExists(atPath: RepositoryPaths.manifest(profile)) {
@@ -80,7 +84,10 @@ struct DiscoveryTests {
         #expect(a40.mdevParents[0].types.first { $0.name == "NVIDIA A40-8Q" }?.maxInstances == 6)
         let gvtg = try SimulatedHostFixture(profile: "intel-gvtg").inventory()
         #expect(gvtg.gpus[0].address == "0000:00:02.0")
-        #expect(gvtg.mdevParents[0].types.map(\.id) == ["i915-GVTg_V5_1", "i915-GVTg_V5_2", "i915-GVTg_V5_4", "i915-GVTg_V5_8"])
+        #expect(
+            gvtg.mdevParents[0].types.map(\.id) == [
+                "i915-GVTg_V5_1", "i915-GVTg_V5_2", "i915-GVTg_V5_4", "i915-GVTg_V5_8",
+            ])
         let mtty = try SimulatedHostFixture(profile: "mtty").inventory()
         #expect(mtty.gpus.isEmpty && mtty.mdevParents.map(\.name) == ["mtty"])
     }

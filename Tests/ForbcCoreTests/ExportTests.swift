@@ -59,16 +59,19 @@ struct ExportTests {
         let names = Self.vgpu(document, "0000:d8:00.0").compactMap { $0["name"] as? String }
         #expect(names == [odd], "export:\n\(yaml)")
         let vms = (document["spec"] as? [String: Any])?["vms"] as? [[String: Any]] ?? []
-        #expect(vms.contains { ($0["attach"] as? [String])?.contains(odd) == true },
-                "attachments name it as the entry does")
-        #expect(yaml.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.hasPrefix("#") }.count == 4,
-                "only apiVersion, kind, metadata and spec start a line: \(yaml)")
+        #expect(
+            vms.contains { ($0["attach"] as? [String])?.contains(odd) == true },
+            "attachments name it as the entry does")
+        #expect(
+            yaml.split(separator: "\n").filter { !$0.hasPrefix(" ") && !$0.hasPrefix("#") }.count == 4,
+            "only apiVersion, kind, metadata and spec start a line: \(yaml)")
         let json = try exporter(fixture).jsonObject(hostName: host)
         #expect(try Self.canonicalJSON(json) == Self.canonicalJSON(document))
     }
 
-    @Test("each profile's manifest applied, exported: names in order, types by name, the export plans nothing",
-          arguments: SimulatedProfiles.names)
+    @Test(
+        "each profile's manifest applied, exported: names in order, types by name, the export plans nothing",
+        arguments: SimulatedProfiles.names)
     func profile(name profile: String) throws {
         let fixture = try SimulatedHostFixture(profile: profile)
         // Every profile but qemu-nvme-sriov has a manifest; that one is exported as it boots (no partition).
@@ -82,12 +85,14 @@ struct ExportTests {
         for entries in Self.partitionEntries(document) {
             let names = entries.compactMap { $0["name"] as? String }
             #expect(names.count == entries.count)
-            #expect(zip(names, names.dropFirst()).allSatisfy { $0.compare($1, options: .numeric) == .orderedAscending },
-                    "\(names) in natural order")
+            #expect(
+                zip(names, names.dropFirst()).allSatisfy { $0.compare($1, options: .numeric) == .orderedAscending },
+                "\(names) in natural order")
         }
         let inventory = try fixture.inventory()
-        let ids = Set(inventory.mdevParents.flatMap { $0.types.map(\.id) }
-            + inventory.gpus.flatMap { $0.vfs.flatMap { $0.vgpu?.creatable.map { "\($0.id)" } ?? [] } })
+        let ids = Set(
+            inventory.mdevParents.flatMap { $0.types.map(\.id) }
+                + inventory.gpus.flatMap { $0.vfs.flatMap { $0.vgpu?.creatable.map { "\($0.id)" } ?? [] } })
         let types = Self.partitionEntries(document).flatMap { $0.compactMap { $0["type"] as? String } }
         #expect(types.allSatisfy { !ids.contains($0) }, "every simulated type has a unique name: \(types)")
 
@@ -101,26 +106,29 @@ struct ExportTests {
     func counts() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
         let pinned = "0badc0de-0000-4000-8000-0000000000c0"
-        let entries = ["a-0", "a-1", "b-0", "b-1", "b-3", "c-1"].map { "{name: \($0), type: T4-1Q}" }
+        let entries =
+            ["a-0", "a-1", "b-0", "b-1", "b-3", "c-1"].map { "{name: \($0), type: T4-1Q}" }
             + ["{name: c-0, type: T4-1Q, uuid: \(pinned)}"]
-        let manifest = try fixture.manifest(text: """
-            apiVersion: forbc/v1
-            kind: Host
-            metadata: {name: t4}
-            spec:
-              gpus:
-                - select: {index: 0}
-                  vgpu: [\(entries.joined(separator: ", "))]
-            """)
+        let manifest = try fixture.manifest(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: t4}
+                spec:
+                  gpus:
+                    - select: {index: 0}
+                      vgpu: [\(entries.joined(separator: ", "))]
+                """)
         #expect(try fixture.apply(manifest).report.succeeded)
 
         let yaml = try export(fixture)
         let listed = Self.vgpu(try load(yaml), "0000:3b:00.0")
         #expect(listed.map { $0["name"] as? String } == ["a", "b-0", "b-1", "b-3", "c-0", "c-1"], "export:\n\(yaml)")
         #expect(listed.map { $0["count"] as? Int } == [2, nil, nil, nil, nil, nil])
-        #expect(listed.dropFirst().map { $0["uuid"] as? String }
-            == ["b-0", "b-1", "b-3"].map { UUIDv5.partition(host: "t4", name: $0) }
-            + [pinned, UUIDv5.partition(host: "t4", name: "c-1")])
+        #expect(
+            listed.dropFirst().map { $0["uuid"] as? String }
+                == ["b-0", "b-1", "b-3"].map { UUIDv5.partition(host: "t4", name: $0) }
+                + [pinned, UUIDv5.partition(host: "t4", name: "c-1")])
         #expect(listed.allSatisfy { $0["type"] as? String == "T4-1Q" })
         #expect(yaml.contains("- {name: a, type: T4-1Q, count: 2}\n"), "export:\n\(yaml)")
         #expect(try fixture.plan(try fixture.manifest(text: yaml)).isEmpty, "export:\n\(yaml)")
@@ -135,15 +143,19 @@ struct ExportTests {
     @Test("partitions are listed in natural name order (ml-2 before ml-10), each with its recorded UUID")
     func naturalOrder() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        #expect(try fixture.apply(try fixture.manifest(text: """
-            apiVersion: forbc/v1
-            kind: Host
-            metadata: {name: t4}
-            spec:
-              gpus:
-                - select: {index: 0}
-                  vgpu: [{name: p, type: T4-1Q, count: 12}]
-            """)).report.succeeded)
+        #expect(
+            try fixture.apply(
+                try fixture.manifest(
+                    text: """
+                        apiVersion: forbc/v1
+                        kind: Host
+                        metadata: {name: t4}
+                        spec:
+                          gpus:
+                            - select: {index: 0}
+                              vgpu: [{name: p, type: T4-1Q, count: 12}]
+                        """)
+            ).report.succeeded)
         // Renamed records: the UUIDs are no longer the ones the names would derive.
         var state = try fixture.state()
         for i in state.partitions.indices {
@@ -163,15 +175,19 @@ struct ExportTests {
         var model = try #require(SimulatedProfiles.make("mtty"))
         for i in model.virtualParents[0].types.indices { model.virtualParents[0].types[i].name = "Serial" }
         let fixture = SimulatedHostFixture(model: model)
-        #expect(try fixture.apply(try fixture.manifest(text: """
-            apiVersion: forbc/v1
-            kind: Host
-            metadata: {name: lab}
-            spec:
-              gpus:
-                - select: {parent: mtty}
-                  vgpu: [{name: one, type: mtty-1}, {name: two, type: mtty-2}]
-            """)).report.succeeded)
+        #expect(
+            try fixture.apply(
+                try fixture.manifest(
+                    text: """
+                        apiVersion: forbc/v1
+                        kind: Host
+                        metadata: {name: lab}
+                        spec:
+                          gpus:
+                            - select: {parent: mtty}
+                              vgpu: [{name: one, type: mtty-1}, {name: two, type: mtty-2}]
+                        """)
+            ).report.succeeded)
         // A fixture made from a model has no libvirt: no domains.
         let yaml = try exporter(fixture, domains: false).manifest()
         let document = try load(yaml)

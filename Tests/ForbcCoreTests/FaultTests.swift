@@ -7,30 +7,31 @@ import Testing
 @Suite("faults and confinement")
 struct FaultTests {
     static let before = """
-    apiVersion: forbc/v1
-    kind: Host
-    metadata: {name: t4}
-    spec:
-      gpus:
-        - select: {index: 0}
-          vgpu: [{name: desk, type: T4-4Q, count: 3}]
-        - select: {index: 1}
-          vgpu: [{name: ml, type: T4-8C}]
-    """
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: t4}
+        spec:
+          gpus:
+            - select: {index: 0}
+              vgpu: [{name: desk, type: T4-4Q, count: 3}]
+            - select: {index: 1}
+              vgpu: [{name: ml, type: T4-8C}]
+        """
     static let after = """
-    apiVersion: forbc/v1
-    kind: Host
-    metadata: {name: t4}
-    spec:
-      gpus:
-        - select: {index: 0}
-          vgpu: [{name: desk, type: T4-4Q, count: 2}]
-        - select: {index: 1}
-          vgpu: [{name: ml, type: T4-8C, count: 2}]
-    """
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: t4}
+        spec:
+          gpus:
+            - select: {index: 0}
+              vgpu: [{name: desk, type: T4-4Q, count: 2}]
+            - select: {index: 1}
+              vgpu: [{name: ml, type: T4-8C, count: 2}]
+        """
 
-    @Test("each write of a multi-step apply failing in turn: a report with path, value and errno; nothing outside the plan lost; a rerun converges",
-          arguments: [1, 2, 3, 4])
+    @Test(
+        "each write of a multi-step apply failing in turn: a report with path, value and errno; nothing outside the plan lost; a rerun converges",
+        arguments: [1, 2, 3, 4])
     func failEachWrite(ordinal: Int) throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
         try fixture.apply(try fixture.manifest(text: Self.before))
@@ -59,7 +60,9 @@ struct FaultTests {
 
         #expect(try fixture.apply(target).report.succeeded)
         #expect(try fixture.plan(target).isEmpty)
-        #expect(Set(try fixture.inventory().mdevs.map(\.uuid)) == Set(["desk-0", "desk-1", "ml-0", "ml-1"].map { UUIDv5.partition(host: "t4", name: $0) }))
+        #expect(
+            Set(try fixture.inventory().mdevs.map(\.uuid))
+                == Set(["desk-0", "desk-1", "ml-0", "ml-1"].map { UUIDv5.partition(host: "t4", name: $0) }))
     }
 
     @Test("kernel refusals are reported with the kernel's errno and change nothing else")
@@ -67,7 +70,10 @@ struct FaultTests {
         let fixture = try SimulatedHostFixture(profile: "amd-mi210")
         fixture.kernel.inject(SimFault(path: SysPath.pci("0000:c3:00.0", "sriov_numvfs"), errno: Errno.ENOMEM))
         let report = try fixture.apply(try fixture.manifest("amd-mi210")).report
-        #expect(report.failed?.error.message == "writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: cannot allocate memory (ENOMEM)")
+        #expect(
+            report.failed?.error.message
+                == "writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: cannot allocate memory (ENOMEM)"
+        )
         #expect(try fixture.inventory().gpus[0].sriov?.numVFs == 0)
     }
 
@@ -85,7 +91,9 @@ struct FaultTests {
     func confinedToRoot() throws {
         let base = makeTemporaryDirectory("confine")
         defer { try? FileManager.default.removeItem(at: base) }
-        let root = base.appendingPathComponent("root"), outside = base.appendingPathComponent("outside"), state = base.appendingPathComponent("state")
+        let root = base.appendingPathComponent("root")
+        let outside = base.appendingPathComponent("outside")
+        let state = base.appendingPathComponent("state")
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: outside.appendingPathComponent("sentinel"))
         let simulated = SimulatedKernel(model: SimulatedProfiles.make("nvidia-t4")!)
@@ -94,20 +102,26 @@ struct FaultTests {
         let outsideBefore = snapshot(outside)
 
         // The kernel-path join refuses to leave the root.
-        for path in ["/sys/../outside/sentinel", "/sys/bus/../../../outside/sentinel", "sys/bus", "/sys//bus", "/sys/./bus", "/sys/bus/\u{0}x"] {
+        for path in [
+            "/sys/../outside/sentinel", "/sys/bus/../../../outside/sentinel", "sys/bus", "/sys//bus", "/sys/./bus",
+            "/sys/bus/\u{0}x",
+        ] {
             #expect(throws: ForbcError.self) { try host.sysfs.write(path, "x") }
         }
         // Hostile names and types never get past validation.
-        for hostile in ["../../outside", "x/../../outside", "a;touch /tmp/pwned", "$(touch pwned)", "..", "nvidia-224/../../../../outside"] {
+        for hostile in [
+            "../../outside", "x/../../outside", "a;touch /tmp/pwned", "$(touch pwned)", "..",
+            "nvidia-224/../../../../outside",
+        ] {
             let text = """
-            apiVersion: forbc/v1
-            kind: Host
-            metadata: {name: t4}
-            spec:
-              gpus:
-                - select: {parent: "\(hostile)"}
-                  vgpu: [{name: "\(hostile)", type: "\(hostile)"}]
-            """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: t4}
+                spec:
+                  gpus:
+                    - select: {parent: "\(hostile)"}
+                      vgpu: [{name: "\(hostile)", type: "\(hostile)"}]
+                """
             #expect(throws: DiagnosticsError.self) { try ManifestParser.parse(text: text, file: "hostile.yaml") }
         }
         // A real apply under the root writes only there (plain files do not react, so it writes once per action).
@@ -121,7 +135,9 @@ struct FaultTests {
             #expect(try String(contentsOfFile: root.path + path, encoding: .utf8) == value)
         }
         #expect(snapshot(outside) == outsideBefore)
-        let written = snapshot(base).keys.filter { !$0.hasPrefix(root.path) && !$0.hasPrefix(state.path) && !$0.hasPrefix(outside.path) }
+        let written = snapshot(base).keys.filter {
+            !$0.hasPrefix(root.path) && !$0.hasPrefix(state.path) && !$0.hasPrefix(outside.path)
+        }
         #expect(written.allSatisfy { $0 == root.path || $0 == state.path || $0 == outside.path }, "\(written)")
     }
 }

@@ -6,7 +6,9 @@ import Testing
 
 @Suite("MIG")
 struct MIGTests {
-    static let tables: [(String, [MIGProfile])] = [("H100 80GB", MIGTables.h100HBM3x80GB), ("A100 40GB", MIGTables.a100x40GB), ("A100 80GB", MIGTables.a100x80GB)]
+    static let tables: [(String, [MIGProfile])] = [
+        ("H100 80GB", MIGTables.h100HBM3x80GB), ("A100 40GB", MIGTables.a100x40GB), ("A100 80GB", MIGTables.a100x80GB),
+    ]
 
     /// Every multiset of profiles (as sorted profile indices into `table`), up to 8 instances.
     static func multisets(_ table: [MIGProfile], maxSize: Int = 8) -> [[Int]] {
@@ -27,7 +29,10 @@ struct MIGTests {
     /// (brute force over all assignments, no pruning or ordering tricks) and instance limits hold.
     static func bruteForceFits(_ profiles: [MIGProfile], occupied: UInt32 = 0, used: [Int: Int] = [:]) -> Bool {
         var counts = used
-        for p in profiles { counts[p.id, default: 0] += 1; if counts[p.id]! > p.instances { return false } }
+        for p in profiles {
+            counts[p.id, default: 0] += 1
+            if counts[p.id]! > p.instances { return false }
+        }
         func go(_ i: Int, _ mask: UInt32) -> Bool {
             if i == profiles.count { return true }
             return profiles[i].placements.contains { $0.mask & mask == 0 && go(i + 1, mask | $0.mask) }
@@ -43,12 +48,17 @@ struct MIGTests {
         for line in nvml.split(separator: "\n") where line.contains("gi profile") && !line.contains("err") {
             let words = line.split(separator: " ").map(String.init)
             func after(_ key: String) -> Int { Int(words[words.firstIndex(of: key)! + 1])! }
-            fromNVML[after("profile")] = (after("id"), after("slices"), after("instances"), after("mult"), after("memMB"))
+            fromNVML[after("profile")] = (
+                after("id"), after("slices"), after("instances"), after("mult"), after("memMB")
+            )
         }
         #expect(fromNVML.count == MIGTables.h100HBM3x80GB.count)
         for profile in MIGTables.h100HBM3x80GB {
             let real = try #require(fromNVML[profile.index])
-            #expect((profile.id, profile.slices, profile.instances, profile.multiprocessors, profile.memoryMiB) == (real.id, real.slices, real.instances, real.sms, real.mem))
+            #expect(
+                (profile.id, profile.slices, profile.instances, profile.multiprocessors, profile.memoryMiB) == (
+                    real.id, real.slices, real.instances, real.sms, real.mem
+                ))
         }
         // -lgip names and ids; -lgipp placements.
         let lgip = try String(contentsOfFile: "\(base)/nvidia-smi-mig-lgip.txt", encoding: .utf8)
@@ -64,22 +74,29 @@ struct MIGTests {
             let row = try #require(rows[profile.name], "\(profile.name) not in -lgip")
             #expect(row[0] == "\(profile.id)")
             #expect(row[1] == "\(profile.instances)/\(profile.instances)")
-            #expect(row[2] == String(format: "%.2f", Double(profile.memoryMiB) / 1024).replacingOccurrences(of: ".50", with: ".50"))
+            #expect(
+                row[2]
+                    == String(format: "%.2f", Double(profile.memoryMiB) / 1024).replacingOccurrences(
+                        of: ".50", with: ".50"))
             #expect(row[4] == "\(profile.multiprocessors)")
         }
         let lgipp = try String(contentsOfFile: "\(base)/nvidia-smi-mig-lgipp.txt", encoding: .utf8)
         for profile in MIGTables.h100HBM3x80GB {
             let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
             let size = profile.placements[0].size
-            #expect(lgipp.split(separator: "\n").contains { $0.contains("Profile ID \(String(profile.id).leftPadded(2))") && $0.hasSuffix("{\(starts)}:\(size)") },
-                    "\(profile.name)")
+            #expect(
+                lgipp.split(separator: "\n").contains {
+                    $0.contains("Profile ID \(String(profile.id).leftPadded(2))") && $0.hasSuffix("{\(starts)}:\(size)")
+                },
+                "\(profile.name)")
         }
     }
 
     @Test("every valid layout is placed, every invalid one is refused with a reason", arguments: tables.map(\.0))
     func exhaustiveLayouts(table name: String) {
         let table = Self.tables.first { $0.0 == name }!.1
-        var valid = 0, invalid = 0
+        var valid = 0
+        var invalid = 0
         for multiset in Self.multisets(table) {
             let profiles = multiset.map { table[$0] }
             let placed = MIGLayout.place(profiles, occupied: 0)
@@ -102,15 +119,23 @@ struct MIGTests {
         #expect(valid > 100 && invalid > 100, "\(valid) valid, \(invalid) invalid")
     }
 
-    @Test("the issue's examples: {3g, 2g, 1g, 1g} puts the 3g at slot 4; two 4g.40gb and eight 1g.10gb are refused with why")
+    @Test(
+        "the issue's examples: {3g, 2g, 1g, 1g} puts the 3g at slot 4; two 4g.40gb and eight 1g.10gb are refused with why"
+    )
     func examples() {
         let t = Dictionary(uniqueKeysWithValues: MIGTables.h100HBM3x80GB.map { ($0.name, $0) })
         let placed = MIGLayout.place([t["3g.40gb"]!, t["2g.20gb"]!, t["1g.10gb"]!, t["1g.10gb"]!], occupied: 0)
         #expect(placed?.first == MIGPlacement(start: 4, size: 4))
         #expect(MIGLayout.place([t["4g.40gb"]!, t["4g.40gb"]!], occupied: 0) == nil)
-        #expect(MIGLayout.whyNot([t["4g.40gb"]!, t["4g.40gb"]!], kept: []) == "2 × '4g.40gb' exceed the 1 instance of '4g.40gb' the GPU allows")
-        #expect(MIGLayout.whyNot(Array(repeating: t["1g.10gb"]!, count: 8), kept: []) == "8 × '1g.10gb' exceed the 7 instances of '1g.10gb' the GPU allows")
-        #expect(MIGLayout.whyNot([t["4g.40gb"]!, t["3g.40gb"]!, t["1g.10gb"]!], kept: []) == "they need 9 memory slices and the GPU has 8")
+        #expect(
+            MIGLayout.whyNot([t["4g.40gb"]!, t["4g.40gb"]!], kept: [])
+                == "2 × '4g.40gb' exceed the 1 instance of '4g.40gb' the GPU allows")
+        #expect(
+            MIGLayout.whyNot(Array(repeating: t["1g.10gb"]!, count: 8), kept: [])
+                == "8 × '1g.10gb' exceed the 7 instances of '1g.10gb' the GPU allows")
+        #expect(
+            MIGLayout.whyNot([t["4g.40gb"]!, t["3g.40gb"]!, t["1g.10gb"]!], kept: [])
+                == "they need 9 memory slices and the GPU has 8")
     }
 
     /// Valid layouts of a table with their placements, named by profile and ordinal ("3g.40gb#0").
@@ -127,7 +152,9 @@ struct MIGTests {
         }
     }
 
-    @Test("from every valid layout to every other, only what must go is destroyed (checked against brute force)", arguments: tables.map(\.0))
+    @Test(
+        "from every valid layout to every other, only what must go is destroyed (checked against brute force)",
+        arguments: tables.map(\.0))
     func transitions(table name: String) {
         let table = Self.tables.first { $0.0 == name }!.1
         let layouts = Self.placedLayouts(table)
@@ -153,7 +180,9 @@ struct MIGTests {
                     let mask = staying.reduce(UInt32(0)) { $0 | kept[$1].2.mask }
                     var used: [Int: Int] = [:]
                     for i in staying { used[kept[i].1.id, default: 0] += 1 }
-                    if Self.bruteForceFits(new + moved.map { kept[$0].1 }, occupied: mask, used: used) { best = moved.count }
+                    if Self.bruteForceFits(new + moved.map { kept[$0].1 }, occupied: mask, used: used) {
+                        best = moved.count
+                    }
                 }
                 #expect(solution.moved.count == best, "\(from.map(\.0)) → \(to.map(\.0))")
             }

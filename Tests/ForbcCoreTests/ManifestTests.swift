@@ -5,12 +5,15 @@ import Testing
 
 @Suite("manifest parsing and validation")
 struct ManifestTests {
-    static let exampleManifests = try! FileManager.default.contentsOfDirectory(atPath: RepositoryPaths.root.appendingPathComponent("Manifests").path)
-        .filter { $0.hasSuffix(".yaml") }.sorted()
+    static let exampleManifests = try! FileManager.default.contentsOfDirectory(
+        atPath: RepositoryPaths.root.appendingPathComponent("Manifests").path
+    )
+    .filter { $0.hasSuffix(".yaml") }.sorted()
 
     @Test("every example manifest parses", arguments: exampleManifests)
     func examplesParse(file: String) throws {
-        let manifest = try ManifestParser.parse(contentsOf: RepositoryPaths.root.appendingPathComponent("Manifests/\(file)").path)
+        let manifest = try ManifestParser.parse(
+            contentsOf: RepositoryPaths.root.appendingPathComponent("Manifests/\(file)").path)
         #expect(!manifest.name.isEmpty)
         #expect(!manifest.gpus.isEmpty || !manifest.benchmarks.isEmpty)
     }
@@ -52,72 +55,82 @@ struct ManifestTests {
 
     @Test("every problem of a file is reported at once")
     func allAtOnce() {
-        let found = diagnostics("""
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: n}
-        spec:
-          gpus:
-            - select: {index: 0}
-              vgpu:
-                - {name: a, type: T4-4Q, count: 0, colour: red}
-            - select: {pciAddress: nope}
-              sriov: {vfs: 2}
-          prune: sometimes
-        """)
-        #expect(found == [
-            "m.yaml:8:41: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024",
-            "m.yaml:8:44: error: unknown key 'colour' in 'spec.gpus[0].vgpu[0]'; expected one of: name, type, count, uuid",
-            "m.yaml:9:28: error: 'spec.gpus[1].select.pciAddress' is 'nope'; a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)",
-            "m.yaml:11:10: error: 'spec.prune' is 'sometimes'; it must be one of: managed, none, all",
-        ])
+        let found = diagnostics(
+            """
+            apiVersion: forbc/v1
+            kind: Host
+            metadata: {name: n}
+            spec:
+              gpus:
+                - select: {index: 0}
+                  vgpu:
+                    - {name: a, type: T4-4Q, count: 0, colour: red}
+                - select: {pciAddress: nope}
+                  sriov: {vfs: 2}
+              prune: sometimes
+            """)
+        #expect(
+            found == [
+                "m.yaml:8:41: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024",
+                "m.yaml:8:44: error: unknown key 'colour' in 'spec.gpus[0].vgpu[0]'; expected one of: name, type, count, uuid",
+                "m.yaml:9:28: error: 'spec.gpus[1].select.pciAddress' is 'nope'; a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)",
+                "m.yaml:11:10: error: 'spec.prune' is 'sometimes'; it must be one of: managed, none, all",
+            ])
     }
 
     @Test("counts expand to NAME-i, numbering continuing across GPUs; count 1 keeps NAME")
     func nameExpansionIsStatic() throws {
-        let manifest = try ManifestParser.parse(text: """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: n}
-        spec:
-          gpus:
-            - select: {vendor: nvidia}
-              vgpu:
-                - {name: ml, type: T4-4Q, count: 2}
-          vms:
-            - {domain: w, attach: [ml-3], live: true}
-          benchmarks:
-            - {suite: s, on: [ml-0], workloads: [gemm]}
-        """, file: "m.yaml")
+        let manifest = try ManifestParser.parse(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: n}
+                spec:
+                  gpus:
+                    - select: {vendor: nvidia}
+                      vgpu:
+                        - {name: ml, type: T4-4Q, count: 2}
+                  vms:
+                    - {domain: w, attach: [ml-3], live: true}
+                  benchmarks:
+                    - {suite: s, on: [ml-0], workloads: [gemm]}
+                """, file: "m.yaml")
         #expect(manifest.vms[0].live)
         #expect(manifest.benchmarks[0].on == ["ml-0"])
         #expect(manifest.benchmarks[0].repetitions == 5)
         // With a single-GPU selector, ml-3 cannot exist.
-        #expect(diagnostics("""
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: n}
-        spec:
-          gpus:
-            - select: {index: 0}
-              vgpu:
-                - {name: ml, type: T4-4Q, count: 2}
-          vms:
-            - {domain: w, attach: [ml-3]}
-        """) == ["m.yaml:10:28: error: 'w' attaches 'ml-3', which no 'spec.gpus' entry declares"])
+        #expect(
+            diagnostics(
+                """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: n}
+                spec:
+                  gpus:
+                    - select: {index: 0}
+                      vgpu:
+                        - {name: ml, type: T4-4Q, count: 2}
+                  vms:
+                    - {domain: w, attach: [ml-3]}
+                """) == ["m.yaml:10:28: error: 'w' attaches 'ml-3', which no 'spec.gpus' entry declares"])
     }
 
     @Test("pathological files are refused quickly, not expanded")
     func pathological() throws {
         let clock = ContinuousClock()
         var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-        for i in 1...12 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
+        for i in 1...12 {
+            lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]")
+        }
         let bomb = lines.joined(separator: "\n") + "\nspec: *a12\n"
         let deepFlow = "spec: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
-        let deepBlock = "spec:\n" + (1...300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " x\n"
+        let deepBlock =
+            "spec:\n" + (1...300).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " x\n"
         let dashes = "spec: " + String(repeating: "- ", count: 50_000) + "x\n"
         let huge = "apiVersion: forbc/v1\n" + String(repeating: "# padding\n", count: 120_000)
-        for (name, text) in [("bomb", bomb), ("deep flow", deepFlow), ("deep block", deepBlock), ("dashes", dashes), ("huge", huge)] {
+        for (name, text) in [
+            ("bomb", bomb), ("deep flow", deepFlow), ("deep block", deepBlock), ("dashes", dashes), ("huge", huge),
+        ] {
             let start = clock.now
             let found = diagnostics(text)
             #expect(found.count == 1, "\(name): \(found)")
@@ -130,8 +143,12 @@ struct ManifestTests {
 struct IdentityTests {
     @Test("SHA-1 matches FIPS 180 vectors")
     func sha1() {
-        #expect(UUIDv5.make(namespace: UUIDv5.dnsNamespace, name: "python.org").uuidString.lowercased() == "886313e1-3b8a-5372-9b90-0c9aee199e5d")
-        #expect(UUIDv5.make(namespace: UUIDv5.dnsNamespace, name: "www.example.com").uuidString.lowercased() == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
+        #expect(
+            UUIDv5.make(namespace: UUIDv5.dnsNamespace, name: "python.org").uuidString.lowercased()
+                == "886313e1-3b8a-5372-9b90-0c9aee199e5d")
+        #expect(
+            UUIDv5.make(namespace: UUIDv5.dnsNamespace, name: "www.example.com").uuidString.lowercased()
+                == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
     }
 
     @Test("partition UUIDs are deterministic per host and name")
@@ -141,11 +158,16 @@ struct IdentityTests {
         #expect(UUIDv5.partition(host: "a", name: "ml-0") != UUIDv5.partition(host: "a", name: "ml-1"))
     }
 
-    @Test("strict patterns", arguments: [
-        ("0000:3b:00.0", true), ("0000:3B:1f.7", true), ("0000:3b:20.0", false), ("0000:3b:00.8", false), ("3b:00.0", false), ("0000:3b:00", false),
-    ])
+    @Test(
+        "strict patterns",
+        arguments: [
+            ("0000:3b:00.0", true), ("0000:3B:1f.7", true), ("0000:3b:20.0", false), ("0000:3b:00.8", false),
+            ("3b:00.0", false), ("0000:3b:00", false),
+        ])
     func pciAddresses(text: String, valid: Bool) { #expect(Patterns.isPCIAddress(text) == valid) }
 
-    @Test("names refuse paths and shell characters", arguments: ["a/b", "..", ".", "-x", "a b", "x;y", "$(id)", "a\u{0}b", String(repeating: "a", count: 64), ""])
+    @Test(
+        "names refuse paths and shell characters",
+        arguments: ["a/b", "..", ".", "-x", "a b", "x;y", "$(id)", "a\u{0}b", String(repeating: "a", count: 64), ""])
     func badNames(name: String) { #expect(!Patterns.isPartitionName(name)) }
 }

@@ -6,7 +6,10 @@ import Testing
 
 @Suite("plan and apply on the simulated profiles")
 struct ReconcileTests {
-    static let profiles = ["nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty"]
+    static let profiles = [
+        "nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100", "nvidia-a100-40gb",
+        "nvidia-a100-80gb", "mtty",
+    ]
 
     /// Removes one declared partition the way another tool would, through sysfs; returns its name.
     func removeBehindBack(_ fixture: SimulatedHostFixture, plan: Plan) throws -> String? {
@@ -16,7 +19,8 @@ struct ReconcileTests {
         case .vgpuVF: try fixture.kernel.write(SysPath.pci(partition.address!, "nvidia/current_vgpu_type"), "0")
         case .sriovVF: try fixture.kernel.write(SysPath.pci(partition.gpu, "sriov_numvfs"), "0")
         case .mig:
-            let instance = try #require(fixture.kernel.model.nvml[0].instances.first { $0.placement.start == partition.placement })
+            let instance = try #require(
+                fixture.kernel.model.nvml[0].instances.first { $0.placement.start == partition.placement })
             try SimulatedNVML(kernel: fixture.kernel).destroyInstance(device: 0, instanceID: instance.id)
         default: return nil
         }
@@ -29,9 +33,11 @@ struct ReconcileTests {
         switch partition.kind {
         case .mdev:
             let uuid = "0badc0de-0000-4000-8000-000000000001"
-            let parent = try #require(try fixture.inventory().mdevParents.first { parent in
-                (parent.gpu ?? parent.name) == partition.gpu && (parent.types.first { $0.id == partition.type }?.availableInstances ?? 0) > 0
-            })
+            let parent = try #require(
+                try fixture.inventory().mdevParents.first { parent in
+                    (parent.gpu ?? parent.name) == partition.gpu
+                        && (parent.types.first { $0.id == partition.type }?.availableInstances ?? 0) > 0
+                })
             try fixture.kernel.write(SysPath.mdevType(parent.name, partition.type!, "create"), uuid)
             return uuid
         case .vgpuVF:
@@ -45,7 +51,8 @@ struct ReconcileTests {
             return plan.actions.isEmpty ? "vf-0…vf-3" : nil
         case .mig:
             let profile = try #require(fixture.kernel.model.nvml[0].profiles.first { $0.index == 0 })
-            let instance = try SimulatedNVML(kernel: fixture.kernel).createInstance(device: 0, profileID: profile.id, placement: MIGPlacement(start: 6, size: 1), computeSlices: nil)
+            let instance = try SimulatedNVML(kernel: fixture.kernel).createInstance(
+                device: 0, profileID: profile.id, placement: MIGPlacement(start: 6, size: 1), computeSlices: nil)
             return "gi\(instance.id)"
         default: return nil
         }
@@ -64,7 +71,8 @@ struct ReconcileTests {
         #expect(DriftReport(plan: try fixture.plan(manifest), manifest: manifest).inSync)
 
         // export → plan of the export shows zero changes
-        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
         let reparsed = try fixture.manifest(text: exported)
         #expect(try fixture.plan(reparsed).isEmpty, "export:\n\(exported)")
 
@@ -78,8 +86,10 @@ struct ReconcileTests {
         #expect(try fixture.apply(manifest).report.succeeded)
         #expect(try fixture.plan(manifest).isEmpty)
         #expect(try fixture.inventory().mdevs == before.mdevs, "the same UUIDs come back")
-        #expect(try fixture.inventory().gpus.map { $0.mig?.instances.map(\.placement) } == before.gpus.map { $0.mig?.instances.map(\.placement) },
-                "MIG instances come back at the same placements")
+        #expect(
+            try fixture.inventory().gpus.map { $0.mig?.instances.map(\.placement) }
+                == before.gpus.map { $0.mig?.instances.map(\.placement) },
+            "MIG instances come back at the same placements")
 
         // added behind forbc's back → drift names it → apply (prune: all) removes it
         let added = try #require(try addBehindBack(fixture, plan: converged))
@@ -96,7 +106,9 @@ struct ReconcileTests {
         var copy = inventory
         for i in copy.gpus.indices {
             guard var mig = copy.gpus[i].mig else { continue }
-            mig.instances = mig.instances.map { MIGInstance(id: 0, profileID: $0.profileID, placement: $0.placement, uuids: []) }
+            mig.instances = mig.instances.map {
+                MIGInstance(id: 0, profileID: $0.profileID, placement: $0.placement, uuids: [])
+            }
             copy.gpus[i].mig = mig
         }
         return copy
@@ -117,9 +129,11 @@ struct ReconcileTests {
     @Test("a count lowered from 4 to 3 destroys exactly one partition and keeps the others with their UUIDs")
     func countDown() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        try fixture.apply(try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]")))
+        try fixture.apply(
+            try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]")))
         let before = Set(try fixture.inventory().mdevs.map(\.uuid))
-        let plan = try fixture.plan(try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]")))
+        let plan = try fixture.plan(
+            try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]")))
         #expect(plan.actions.map(\.action) == [.destroy])
         #expect(plan.actions[0].target == "ml-3")
         #expect(plan.actions[0].uuid == UUIDv5.partition(host: "t4", name: "ml-3"))
@@ -129,20 +143,34 @@ struct ReconcileTests {
         #expect(after.count == 3)
     }
 
-    @Test("impossible manifests name the reason and change nothing", arguments: [
-        ("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 5}]",
-         "test.yaml:7:14: error: 'ml-0', 'ml-1', 'ml-2' … 'ml-4' need 5 new instances of 'NVIDIA T4-4Q' on 0000:3b:00.0 (NVIDIA Tesla T4), but only 4 can be created (/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-224/available_instances reads 4)"),
-        ("    - select: {index: 0}\n      vgpu: [{name: ml, type: A40-4Q}]",
-         "test.yaml:7:14: error: type 'A40-4Q' is not offered by 0000:3b:00.0 (NVIDIA Tesla T4); it offers: T4-1Q (nvidia-222), T4-2Q (nvidia-223), T4-4Q (nvidia-224), T4-8Q (nvidia-225), T4-16Q (nvidia-226), T4-1B (nvidia-227), T4-2B (nvidia-228), T4-2B4 (nvidia-229), T4-1A (nvidia-230), T4-2A (nvidia-231), T4-4A (nvidia-232), T4-8A (nvidia-233) and 4 more"),
-        ("    - select: {pciAddress: \"0000:99:00.0\"}\n      vgpu: [{name: ml, type: T4-4Q}]",
-         "test.yaml:6:7: error: select {pciAddress: '0000:99:00.0'} matches no GPU; this host has 0000:3b:00.0 (NVIDIA Tesla T4), 0000:d8:00.0 (NVIDIA Tesla T4)"),
-        ("    - select: {index: 0}\n      vgpu:\n        - {name: a, type: T4-4Q}\n        - {name: b, type: T4-2Q}",
-         "test.yaml:9:11: error: NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 (NVIDIA Tesla T4)"),
-        ("    - select: {index: 0}\n      sriov: {vfs: 2}",
-         "test.yaml:7:14: error: 0000:3b:00.0 (NVIDIA Tesla T4) does not offer SR-IOV (it has no sriov_totalvfs)"),
-        ("    - select: {all: true}\n      vgpu: [{name: ml, type: T4-16Q}]\n    - select: {index: 1}\n      passthrough: {name: whole}",
-         "test.yaml:8:7: error: 0000:d8:00.0 (NVIDIA Tesla T4) is selected by both 'spec.gpus[0]' and 'spec.gpus[1]'; one entry partitions a GPU"),
-    ])
+    @Test(
+        "impossible manifests name the reason and change nothing",
+        arguments: [
+            (
+                "    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 5}]",
+                "test.yaml:7:14: error: 'ml-0', 'ml-1', 'ml-2' … 'ml-4' need 5 new instances of 'NVIDIA T4-4Q' on 0000:3b:00.0 (NVIDIA Tesla T4), but only 4 can be created (/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-224/available_instances reads 4)"
+            ),
+            (
+                "    - select: {index: 0}\n      vgpu: [{name: ml, type: A40-4Q}]",
+                "test.yaml:7:14: error: type 'A40-4Q' is not offered by 0000:3b:00.0 (NVIDIA Tesla T4); it offers: T4-1Q (nvidia-222), T4-2Q (nvidia-223), T4-4Q (nvidia-224), T4-8Q (nvidia-225), T4-16Q (nvidia-226), T4-1B (nvidia-227), T4-2B (nvidia-228), T4-2B4 (nvidia-229), T4-1A (nvidia-230), T4-2A (nvidia-231), T4-4A (nvidia-232), T4-8A (nvidia-233) and 4 more"
+            ),
+            (
+                "    - select: {pciAddress: \"0000:99:00.0\"}\n      vgpu: [{name: ml, type: T4-4Q}]",
+                "test.yaml:6:7: error: select {pciAddress: '0000:99:00.0'} matches no GPU; this host has 0000:3b:00.0 (NVIDIA Tesla T4), 0000:d8:00.0 (NVIDIA Tesla T4)"
+            ),
+            (
+                "    - select: {index: 0}\n      vgpu:\n        - {name: a, type: T4-4Q}\n        - {name: b, type: T4-2Q}",
+                "test.yaml:9:11: error: NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 (NVIDIA Tesla T4)"
+            ),
+            (
+                "    - select: {index: 0}\n      sriov: {vfs: 2}",
+                "test.yaml:7:14: error: 0000:3b:00.0 (NVIDIA Tesla T4) does not offer SR-IOV (it has no sriov_totalvfs)"
+            ),
+            (
+                "    - select: {all: true}\n      vgpu: [{name: ml, type: T4-16Q}]\n    - select: {index: 1}\n      passthrough: {name: whole}",
+                "test.yaml:8:7: error: 0000:d8:00.0 (NVIDIA Tesla T4) is selected by both 'spec.gpus[0]' and 'spec.gpus[1]'; one entry partitions a GPU"
+            ),
+        ])
     func impossible(body: String, expected: String) throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
         let model = fixture.kernel.model
@@ -159,9 +187,11 @@ struct ReconcileTests {
     @Test("an A40's pool is its max_instance, not the number of free VFs")
     func a40Pool() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a40")
-        let manifest = try fixture.manifest(text: t4("    - select: {model: a40}\n      vgpu: [{name: ml, type: A40-8Q, count: 7}]"))
+        let manifest = try fixture.manifest(
+            text: t4("    - select: {model: a40}\n      vgpu: [{name: ml, type: A40-8Q, count: 7}]"))
         #expect(throws: DiagnosticsError.self) { try fixture.plan(manifest) }
-        let six = try fixture.manifest(text: t4("    - select: {model: a40}\n      vgpu: [{name: ml, type: A40-8Q, count: 6}]"))
+        let six = try fixture.manifest(
+            text: t4("    - select: {model: a40}\n      vgpu: [{name: ml, type: A40-8Q, count: 6}]"))
         #expect(try fixture.apply(six).report.succeeded)
         #expect(try fixture.inventory().mdevs.count == 6)
         #expect(Set(try fixture.inventory().mdevs.map(\.parent)).count == 6, "one vGPU per VF")
@@ -172,8 +202,13 @@ struct ReconcileTests {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
         let foreign = "0badc0de-0000-4000-8000-000000000002"
         try fixture.kernel.write(SysPath.mdevType("0000:3b:00.0", "nvidia-224", "create"), foreign)
-        try fixture.apply(try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]")))
-        let fewer = { (prune: String) in try fixture.manifest(text: self.t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 2}]", prune: prune)) }
+        try fixture.apply(
+            try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]")))
+        let fewer = { (prune: String) in
+            try fixture.manifest(
+                text: self.t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 2}]", prune: prune)
+            )
+        }
         #expect(try fixture.plan(try fewer("none")).isEmpty)
         let managed = try fixture.plan(try fewer("managed"))
         #expect(managed.actions.map(\.target) == ["ml-2"])
@@ -181,26 +216,31 @@ struct ReconcileTests {
         #expect(Set(all.actions.map(\.target)) == ["ml-2", foreign])
         // A different type next to a foreign partition that prune keeps is refused, with the reason.
         #expect(throws: DiagnosticsError.self) {
-            try fixture.plan(try fixture.manifest(text: self.t4("    - select: {index: 0}\n      vgpu: [{name: x, type: T4-2Q}]")))
+            try fixture.plan(
+                try fixture.manifest(text: self.t4("    - select: {index: 0}\n      vgpu: [{name: x, type: T4-2Q}]")))
         }
     }
 
     @Test("sriov_numvfs goes through 0 to change a non-zero count, and not while a VF is in use")
     func sriovThroughZero() throws {
         let fixture = try SimulatedHostFixture(profile: "amd-mi210")
-        let vfs = { (n: Int) in try fixture.manifest(text: """
-            apiVersion: forbc/v1
-            kind: Host
-            metadata: {name: mi}
-            spec:
-              gpus:
-                - select: {vendor: amd}
-                  sriov: {vfs: \(n)}
-            """) }
+        let vfs = { (n: Int) in
+            try fixture.manifest(
+                text: """
+                    apiVersion: forbc/v1
+                    kind: Host
+                    metadata: {name: mi}
+                    spec:
+                      gpus:
+                        - select: {vendor: amd}
+                          sriov: {vfs: \(n)}
+                    """)
+        }
         try fixture.apply(try vfs(4))
         let plan = try fixture.plan(try vfs(2))
         #expect(plan.actions.map(\.value) == ["0", "2"])
-        #expect(plan.actions.map(\.path) == Array(repeating: "/sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs", count: 2))
+        #expect(
+            plan.actions.map(\.path) == Array(repeating: "/sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs", count: 2))
         try fixture.session.apply(plan)
         #expect(try fixture.inventory().gpus[0].vfs.map(\.address) == ["0000:c3:00.2", "0000:c3:00.3"])
         fixture.kernel.mutate { $0.devices[0].sriov!.vfDriver = "vfio-pci" }
@@ -208,7 +248,10 @@ struct ReconcileTests {
             _ = try fixture.plan(try vfs(1))
             Issue.record("changed the VF count under a VM")
         } catch let error as DiagnosticsError {
-            #expect(error.diagnostics[0].message == "cannot change sriov_numvfs of 0000:c3:00.0 (AMD Instinct MI210) from 2 to 1: VF 0000:c3:00.2 is bound to vfio-pci (assigned to a VM); detach and remove it first")
+            #expect(
+                error.diagnostics[0].message
+                    == "cannot change sriov_numvfs of 0000:c3:00.0 (AMD Instinct MI210) from 2 to 1: VF 0000:c3:00.2 is bound to vfio-pci (assigned to a VM); detach and remove it first"
+            )
         }
     }
 
@@ -217,9 +260,11 @@ struct ReconcileTests {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
         let foreign = "0badc0de-0000-4000-8000-000000000003"
         try fixture.kernel.write(SysPath.mdevType("0000:d8:00.0", "nvidia-236", "create"), foreign)
-        let manifest = try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]"))
+        let manifest = try fixture.manifest(
+            text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]"))
         try fixture.apply(manifest)
-        let plan = try Planner(manifest: manifest, inventory: try fixture.inventory(), state: try fixture.state()).destroyPlan()
+        let plan = try Planner(manifest: manifest, inventory: try fixture.inventory(), state: try fixture.state())
+            .destroyPlan()
         #expect(plan.actions.count == 3 && plan.actions.allSatisfy { $0.action == .destroy })
         try fixture.session.apply(plan)
         #expect(try fixture.inventory().mdevs.map(\.uuid) == [foreign])
@@ -228,15 +273,24 @@ struct ReconcileTests {
     @Test("apply re-reads before acting: capacity taken after planning stops it cleanly; a rerun converges")
     func changedWorld() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.manifest(text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-8Q, count: 2}]"))
+        let manifest = try fixture.manifest(
+            text: t4("    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-8Q, count: 2}]"))
         let plan = try fixture.plan(manifest)
-        for i in 0..<2 { try fixture.kernel.write(SysPath.mdevType("0000:3b:00.0", "nvidia-225", "create"), "0badc0de-0000-4000-8000-00000000001\(i)") }
+        for i in 0..<2 {
+            try fixture.kernel.write(
+                SysPath.mdevType("0000:3b:00.0", "nvidia-225", "create"), "0badc0de-0000-4000-8000-00000000001\(i)")
+        }
         let report = try fixture.session.apply(plan)
         let failed = try #require(report.failed)
         #expect(failed.error.code == .changedWorld)
-        #expect(failed.error.message == "/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-225/available_instances reads 0: no instance of 'nvidia-225' is free on '0000:3b:00.0'; another tool may have taken it; run 'forbc plan' again")
+        #expect(
+            failed.error.message
+                == "/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-225/available_instances reads 0: no instance of 'nvidia-225' is free on '0000:3b:00.0'; another tool may have taken it; run 'forbc plan' again"
+        )
         #expect(report.done.isEmpty && report.notAttempted.count == 1)
-        for i in 0..<2 { try fixture.kernel.write(SysPath.mdev("0badc0de-0000-4000-8000-00000000001\(i)", "remove"), "1") }
+        for i in 0..<2 {
+            try fixture.kernel.write(SysPath.mdev("0badc0de-0000-4000-8000-00000000001\(i)", "remove"), "1")
+        }
         #expect(try fixture.apply(manifest).report.succeeded)
         #expect(try fixture.plan(manifest).isEmpty)
     }

@@ -9,16 +9,22 @@ struct SchemaTests {
     func check(_ files: [String]) throws -> [String: String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", RepositoryPaths.root.appendingPathComponent("Tests/schema/check.py").path,
-                             RepositoryPaths.root.appendingPathComponent("Schemas/manifest.schema.json").path] + files
-        let pipe = Pipe(), errors = Pipe()
+        process.arguments =
+            [
+                "python3", RepositoryPaths.root.appendingPathComponent("Tests/schema/check.py").path,
+                RepositoryPaths.root.appendingPathComponent("Schemas/manifest.schema.json").path,
+            ] + files
+        let pipe = Pipe()
+        let errors = Pipe()
         process.standardOutput = pipe
         process.standardError = errors
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let failure = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "python3 with jsonschema and PyYAML is needed (the README's test command installs them): \(failure)")
+        try #require(
+            process.terminationStatus == 0,
+            "python3 with jsonschema and PyYAML is needed (the README's test command installs them): \(failure)")
         var verdicts: [String: String] = [:]
         for line in output.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)

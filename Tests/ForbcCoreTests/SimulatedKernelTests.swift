@@ -7,7 +7,10 @@ import Testing
 @Suite("simulated kernel semantics")
 struct SimulatedKernelTests {
     func errno(_ body: () throws -> Void) -> Int32? {
-        do { try body(); return nil } catch let error as ForbcError { return error.errno } catch { return -1 }
+        do {
+            try body()
+            return nil
+        } catch let error as ForbcError { return error.errno } catch { return -1 }
     }
 
     @Test("a UUID written to create makes the device with its mdev_type link and lowers available_instances")
@@ -33,7 +36,8 @@ struct SimulatedKernelTests {
         try kernel.write(SysPath.mdev(uuid, "remove"), "1")
         #expect(!kernel.exists(SysPath.mdev(uuid)))
         #expect(try kernel.read(type) == "12\n")
-        #expect(errno { try kernel.write(SysPath.mdevType("mtty", "mtty-2", "available_instances"), "3") } == Errno.EACCES)
+        #expect(
+            errno { try kernel.write(SysPath.mdevType("mtty", "mtty-2", "available_instances"), "3") } == Errno.EACCES)
         #expect(errno { try kernel.write("/sys/bus/pci/devices/nothing/sriov_numvfs", "3") } == Errno.ENOENT)
     }
 
@@ -41,10 +45,15 @@ struct SimulatedKernelTests {
     func homogeneousPool() throws {
         let kernel = SimulatedKernel(model: SimulatedProfiles.make("nvidia-t4")!)
         let gpu = "0000:3b:00.0"
-        for i in 0..<4 { try kernel.write(SysPath.mdevType(gpu, "nvidia-224", "create"), UUIDv5.partition(host: "t", name: "\(i)")) }
+        for i in 0..<4 {
+            try kernel.write(SysPath.mdevType(gpu, "nvidia-224", "create"), UUIDv5.partition(host: "t", name: "\(i)"))
+        }
         #expect(try kernel.read(SysPath.mdevType(gpu, "nvidia-224", "available_instances")) == "0\n")
         #expect(try kernel.read(SysPath.mdevType(gpu, "nvidia-222", "available_instances")) == "0\n")
-        #expect(errno { try kernel.write(SysPath.mdevType(gpu, "nvidia-224", "create"), UUIDv5.partition(host: "t", name: "x")) } == Errno.ENOSPC)
+        #expect(
+            errno {
+                try kernel.write(SysPath.mdevType(gpu, "nvidia-224", "create"), UUIDv5.partition(host: "t", name: "x"))
+            } == Errno.ENOSPC)
         // The other GPU is its own pool.
         #expect(try kernel.read(SysPath.mdevType("0000:d8:00.0", "nvidia-222", "available_instances")) == "16\n")
     }
@@ -79,11 +88,15 @@ struct SimulatedKernelTests {
         #expect(Discovery.parseCreatable(try kernel.read(SysPath.pci(vf, "nvidia/creatable_vgpu_types"))).isEmpty)
         #expect(errno { try kernel.write(SysPath.pci(vf, "nvidia/current_vgpu_type"), "1155") } == Errno.EBUSY)
         // The 48Q type filled the GPU: no other VF offers anything.
-        #expect(Discovery.parseCreatable(try kernel.read(SysPath.pci("0000:ca:00.5", "nvidia/creatable_vgpu_types"))).isEmpty)
+        #expect(
+            Discovery.parseCreatable(try kernel.read(SysPath.pci("0000:ca:00.5", "nvidia/creatable_vgpu_types")))
+                .isEmpty)
         // VFs that hold a vGPU cannot be disabled.
         #expect(errno { try kernel.write(SysPath.pci("0000:ca:00.0", "sriov_numvfs"), "0") } == Errno.EBUSY)
         try kernel.write(SysPath.pci(vf, "nvidia/current_vgpu_type"), "0")
-        #expect(Discovery.parseCreatable(try kernel.read(SysPath.pci("0000:ca:00.5", "nvidia/creatable_vgpu_types"))).count == 29)
+        #expect(
+            Discovery.parseCreatable(try kernel.read(SysPath.pci("0000:ca:00.5", "nvidia/creatable_vgpu_types"))).count
+                == 29)
     }
 
     @Test("faults fire on the chosen write with the chosen errno, and reads and writes are counted")

@@ -1,15 +1,17 @@
 import ForbcCore
-import ForbcSimulator
 import ForbcLibvirt
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing
 
 /// Against a real libvirtd with the qemu driver. The README's test command installs and starts it
 /// (`.ci/libvirtd start`) and sets FORBC_LIBVIRTD_URI; without it this suite says it is skipped.
-@Suite("attachments against a real libvirtd (qemu:///system)",
-       .enabled(if: ProcessInfo.processInfo.environment["FORBC_LIBVIRTD_URI"] != nil,
-                "FORBC_LIBVIRTD_URI is not set: run the README's test command (bash .ci/test), which starts libvirtd"))
+@Suite(
+    "attachments against a real libvirtd (qemu:///system)",
+    .enabled(
+        if: ProcessInfo.processInfo.environment["FORBC_LIBVIRTD_URI"] != nil,
+        "FORBC_LIBVIRTD_URI is not set: run the README's test command (bash .ci/test), which starts libvirtd"))
 struct LibvirtdTests {
     let uri = ProcessInfo.processInfo.environment["FORBC_LIBVIRTD_URI"] ?? "qemu:///system"
     static let domains = ["forbc-it-1", "forbc-it-2"]
@@ -27,24 +29,30 @@ struct LibvirtdTests {
     }
 
     func manifest(_ vms: String) throws -> Manifest {
-        try ManifestParser.parse(text: """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: it}
-        spec:
-          gpus:
-            - select: {parent: mtty}
-              vgpu: [{name: serial, type: mtty-1, count: 2}, {name: dual, type: mtty-2}]
-          vms:
-        \(vms)
-        """, file: "it.yaml")
+        try ManifestParser.parse(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: it}
+                spec:
+                  gpus:
+                    - select: {parent: mtty}
+                      vgpu: [{name: serial, type: mtty-1, count: 2}, {name: dual, type: mtty-2}]
+                  vms:
+                \(vms)
+                """, file: "it.yaml")
     }
 
     /// A session: the simulated mtty kernel for partitions, the real libvirtd for domains, a fresh connection each time.
     func session(_ kernel: SimulatedKernel, _ state: URL) -> (HostSession, () -> LibvirtConnection?) {
         let box = ConnectionBox()
-        let session = HostSession(sysfs: kernel, store: StateStore(directory: state), simulation: nil, libvirtURI: uri,
-                                  hypervisor: { uri in let c = try LibvirtConnection(uri: uri); box.set(c); return c })
+        let session = HostSession(
+            sysfs: kernel, store: StateStore(directory: state), simulation: nil, libvirtURI: uri,
+            hypervisor: { uri in
+                let c = try LibvirtConnection(uri: uri)
+                box.set(c)
+                return c
+            })
         return (session, { box.get() })
     }
 
@@ -52,7 +60,9 @@ struct LibvirtdTests {
         DomainXML.hostdevs(in: try connection.domain(named: name).persistentXML).map(\.id)
     }
 
-    @Test("define shut-off domains, attach, change, detach; a second apply makes no libvirt mutation; failures are libvirt's words")
+    @Test(
+        "define shut-off domains, attach, change, detach; a second apply makes no libvirt mutation; failures are libvirt's words"
+    )
     func integration() throws {
         let admin = try LibvirtConnection(uri: uri)
         for name in Self.domains {
@@ -79,8 +89,9 @@ struct LibvirtdTests {
 
     /// 1. Attach partitions to shut-off domains; read the definitions back with the C API.
     func attachToShutOffDomains(_ admin: LibvirtConnection, _ kernel: SimulatedKernel, _ state: URL) throws {
-        let first = try manifest("    - {domain: forbc-it-1, attach: [serial-0, dual]}\n"
-                                 + "    - {domain: forbc-it-2, attach: [serial-1]}")
+        let first = try manifest(
+            "    - {domain: forbc-it-1, attach: [serial-0, dual]}\n"
+                + "    - {domain: forbc-it-2, attach: [serial-1]}")
         let (host, _) = session(kernel, state)
         let plan = try host.plan(first)
         #expect(plan.actions.filter { $0.action == .attach }.count == 3)
@@ -94,7 +105,8 @@ struct LibvirtdTests {
         let second = try manifest(Self.changedVMs)
         let (host, _) = session(kernel, state)
         let change = try host.plan(second)
-        #expect(Set(change.actions.map { "\($0.action.rawValue) \($0.target) \($0.domain ?? "")" })
+        #expect(
+            Set(change.actions.map { "\($0.action.rawValue) \($0.target) \($0.domain ?? "")" })
                 == ["detach dual forbc-it-1", "detach serial-1 forbc-it-2", "attach dual forbc-it-2"])
         #expect(change.actions.first?.action == .detach)
         #expect(try host.apply(change).succeeded)
@@ -115,14 +127,18 @@ struct LibvirtdTests {
 
     /// 4. A libvirt failure mid-apply: the domain vanishes between plan and apply.
     func libvirtFailureMidApply(_ admin: LibvirtConnection, _ kernel: SimulatedKernel, _ state: URL) throws {
-        let third = try manifest("    - {domain: forbc-it-1, attach: [serial-0, serial-1]}\n"
-                                 + "    - {domain: forbc-it-2, attach: [dual]}")
+        let third = try manifest(
+            "    - {domain: forbc-it-1, attach: [serial-0, serial-1]}\n"
+                + "    - {domain: forbc-it-2, attach: [dual]}")
         var (host, _) = session(kernel, state)
         let plan3 = try host.plan(third)
         try admin.undefine("forbc-it-1")
         let report = try host.apply(plan3)
         let failed = try #require(report.failed)
-        #expect(failed.error.message == "libvirt: virDomainLookupByName('forbc-it-1') failed: Domain not found: no domain with matching name 'forbc-it-1'")
+        #expect(
+            failed.error.message
+                == "libvirt: virDomainLookupByName('forbc-it-1') failed: Domain not found: no domain with matching name 'forbc-it-1'"
+        )
         // The cause gone, a rerun converges.
         try admin.define(Self.domainXML("forbc-it-1"))
         (host, _) = session(kernel, state)

@@ -15,7 +15,10 @@ public struct Applier: Sendable {
     /// How long a live detach may take before the guest is taken not to release the device.
     public var liveDetachTimeout: Duration = .seconds(15)
 
-    public init(sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil, store: StateStore) {
+    public init(
+        sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil,
+        store: StateStore
+    ) {
         self.sysfs = sysfs
         self.hypervisor = hypervisor
         self.nvml = nvml
@@ -68,9 +71,11 @@ public struct Applier: Sendable {
                 let instance = migNow?[partition.gpu]?.instances.first { $0.placement.start == partition.placement }
                 uuid = instance?.uuids.first ?? state.owned(name: partition.name)?.uuid
             }
-            state.record(OwnedPartition(name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: uuid,
-                                        address: partition.address, parent: partition.parent, type: partition.type,
-                                        typeName: partition.typeName, placement: partition.placement))
+            state.record(
+                OwnedPartition(
+                    name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: uuid,
+                    address: partition.address, parent: partition.parent, type: partition.type,
+                    typeName: partition.typeName, placement: partition.placement))
         }
         for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)
@@ -81,7 +86,8 @@ public struct Applier: Sendable {
     func perform(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
         switch action.precondition {
         case .attachment(let domain, let device, let scope, let present):
-            return try changeAttachment(domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
+            return try changeAttachment(
+                domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
         case .migMode, .migAbsent, .migPresent:
             return try changeMIG(action, state: &state, report: &report)
         default:
@@ -99,14 +105,19 @@ public struct Applier: Sendable {
         case .mdevAbsent(let uuid, let parent, let type):
             if sysfs.exists(SysPath.mdev(uuid)) {
                 if sysfs.exists(SysPath.mdevType(parent, type, "devices/\(uuid)")) { return false }
-                throw ForbcError(.changedWorld, "mdev '\(uuid)' appeared since planning, not as '\(type)' on '\(parent)'; run 'forbc plan' again",
-                                 path: SysPath.mdev(uuid))
+                throw ForbcError(
+                    .changedWorld,
+                    "mdev '\(uuid)' appeared since planning, not as '\(type)' on '\(parent)'; run 'forbc plan' again",
+                    path: SysPath.mdev(uuid))
             }
             let path = SysPath.mdevType(parent, type, "available_instances")
             let available = Int(try sysfs.read(path).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             if available < 1 {
-                throw ForbcError(.changedWorld, "\(path) reads \(available): no instance of '\(type)' is free on '\(parent)'; another tool may have taken it; run 'forbc plan' again",
-                                 path: path)
+                throw ForbcError(
+                    .changedWorld,
+                    "\(path) reads \(available): no instance of '\(type)' is free on '\(parent)'; another tool may "
+                        + "have taken it; run 'forbc plan' again",
+                    path: path)
             }
             return true
         case .mdevPresent(let uuid):
@@ -125,7 +136,8 @@ public struct Applier: Sendable {
         let now = Int(try sysfs.read(path).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         if "\(now)" == value { return false }
         if now != current {
-            throw ForbcError(.changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
+            throw ForbcError(
+                .changedWorld, "\(path) reads \(now), the plan expected \(current); run 'forbc plan' again", path: path)
         }
         return true
     }
@@ -138,9 +150,16 @@ public struct Applier: Sendable {
         let deadline = clock.now + liveDetachTimeout
         while true {
             let domain = try hypervisor.domain(named: name)
-            if !domain.isActive || !DomainXML.hostdevs(in: domain.liveXML).contains(where: { $0.sameDevice(device) }) { return }
+            if !domain.isActive || !DomainXML.hostdevs(in: domain.liveXML).contains(where: { $0.sameDevice(device) }) {
+                return
+            }
             if clock.now >= deadline {
-                throw ForbcError(.changedWorld, "libvirt asked domain '\(name)' to release \(device), but the guest has not released it after \(liveDetachTimeout) (a paused guest, or one without an OS, does not answer unplug requests); nothing was destroyed: resume or shut down '\(name)', then run apply again")
+                throw ForbcError(
+                    .changedWorld,
+                    "libvirt asked domain '\(name)' to release \(device), but the guest has not released it after "
+                        + "\(liveDetachTimeout) (a paused guest, or one without an OS, does not answer unplug "
+                        + "requests); nothing was destroyed: resume or shut down '\(name)', then run apply again"
+                )
             }
             Thread.sleep(forTimeInterval: 0.25)
         }
@@ -150,16 +169,24 @@ public struct Applier: Sendable {
     func changeMIG(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
         guard let nvml else { throw ForbcError(.unsupported, "the plan changes MIG but NVML is not available") }
         func read(_ gpu: String) throws -> MIGState {
-            guard let mig = try nvml.devices()[gpu] else { throw ForbcError(.changedWorld, "NVML no longer lists GPU \(gpu)") }
+            guard let mig = try nvml.devices()[gpu] else {
+                throw ForbcError(.changedWorld, "NVML no longer lists GPU \(gpu)")
+            }
             return mig
         }
         func pending(_ gpu: String, _ device: Int) throws {
             guard resetGPU else {
-                throw ForbcError(.changedWorld, "MIG mode of \(gpu) is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM or host, then run apply again")
+                throw ForbcError(
+                    .changedWorld,
+                    "MIG mode of \(gpu) is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM or "
+                        + "host, then run apply again"
+                )
             }
             try nvml.resetGPU(device: device)
             report.notes.append("reset GPU \(gpu) to apply its pending MIG mode")
-            guard try read(gpu).currentMode else { throw ForbcError(.system, "MIG mode of \(gpu) is still not on after the reset") }
+            guard try read(gpu).currentMode else {
+                throw ForbcError(.system, "MIG mode of \(gpu) is still not on after the reset")
+            }
         }
         switch action.precondition {
         case .migMode(let device, let gpu, let enabled):
@@ -167,7 +194,9 @@ public struct Applier: Sendable {
             if mig.currentMode == enabled { return false }
             if mig.pendingMode != enabled {
                 guard mig.processes == 0 else {
-                    throw ForbcError(.changedWorld, "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
+                    throw ForbcError(
+                        .changedWorld,
+                        "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
                 }
                 // A pending change is still this step done; the next step that needs the mode says what to do.
                 if try nvml.setMIGMode(device: device, enabled: enabled), resetGPU { try pending(gpu, device) }
@@ -178,16 +207,25 @@ public struct Applier: Sendable {
         case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices):
             let mig = try read(gpu)
             if !mig.currentMode {
-                if mig.pendingMode { try pending(gpu, device) } else {
+                if mig.pendingMode {
+                    try pending(gpu, device)
+                } else {
                     throw ForbcError(.changedWorld, "MIG mode of \(gpu) is off; run 'forbc plan' again")
                 }
             }
             let now = try read(gpu)
-            if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) { return false }
-            if let other = now.instances.first(where: { $0.placement.mask & placement.mask != 0 }) {
-                throw ForbcError(.changedWorld, "slot \(placement.start) of \(gpu) is taken by GPU instance \(other.id) since planning; run 'forbc plan' again")
+            if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) {
+                return false
             }
-            let created = try nvml.createInstance(device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
+            if let other = now.instances.first(where: { $0.placement.mask & placement.mask != 0 }) {
+                throw ForbcError(
+                    .changedWorld,
+                    "slot \(placement.start) of \(gpu) is taken by GPU instance \(other.id) since planning; run "
+                        + "'forbc plan' again"
+                )
+            }
+            let created = try nvml.createInstance(
+                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
             for var record in action.records {
                 record.uuid = created.uuids.first
                 state.record(record)
@@ -195,9 +233,14 @@ public struct Applier: Sendable {
             return true
         case .migPresent(let device, let gpu, let profileID, let placement):
             let mig = try read(gpu)
-            guard let instance = mig.instances.first(where: { $0.profileID == profileID && $0.placement == placement }) else { return false }
+            guard let instance = mig.instances.first(where: { $0.profileID == profileID && $0.placement == placement })
+            else { return false }
             if instance.processes > 0 && !force {
-                throw ForbcError(.changedWorld, "GPU instance \(instance.id) of \(gpu) now runs \(instance.processes) process(es); forbc does not destroy it without '--force'")
+                throw ForbcError(
+                    .changedWorld,
+                    "GPU instance \(instance.id) of \(gpu) now runs \(instance.processes) process(es); forbc does "
+                        + "not destroy it without '--force'"
+                )
             }
             try nvml.destroyInstance(device: device, instanceID: instance.id)
             return true
@@ -209,20 +252,27 @@ public struct Applier: Sendable {
     /// Attach or detach one hostdev, only in the definitions that still need it. A driver that cannot
     /// (libvirt's test driver; some drivers for shut-off domains) gets its persistent definition edited and
     /// redefined; a live change it cannot make is recorded, and waits for the domain's next start.
-    func changeAttachment(domain name: String, device: Hostdev, scope: AttachScope, detach: Bool,
-                          state: inout HostState, report: inout Report) throws -> Bool {
+    func changeAttachment(
+        domain name: String, device: Hostdev, scope: AttachScope, detach: Bool,
+        state: inout HostState, report: inout Report
+    ) throws -> Bool {
         guard let hypervisor else {
             throw ForbcError(.unsupported, "the plan changes domain '\(name)' but no libvirt connection is open")
         }
         let domain = try hypervisor.domain(named: name)
         let now = domain.summary()
         func needs(_ list: [Hostdev]) -> Bool { list.contains { $0.sameDevice(device) } == detach }
-        var todo = AttachScope(live: scope.live && domain.isActive && needs(now.liveHostdevs),
-                               config: scope.config && needs(now.configHostdevs))
+        var todo = AttachScope(
+            live: scope.live && domain.isActive && needs(now.liveHostdevs),
+            config: scope.config && needs(now.configHostdevs))
         guard todo.live || todo.config else { return false }
         let verb = detach ? "detach" : "attach"
         func call(_ scope: AttachScope) throws {
-            if detach { try hypervisor.detach(device.xml, from: name, scope: scope) } else { try hypervisor.attach(device.xml, to: name, scope: scope) }
+            if detach {
+                try hypervisor.detach(device.xml, from: name, scope: scope)
+            } else {
+                try hypervisor.attach(device.xml, to: name, scope: scope)
+            }
         }
         do {
             try call(todo)
@@ -231,7 +281,10 @@ public struct Applier: Sendable {
         } catch let error as ForbcError where error.code == .unsupported {
             if todo.live {
                 if !state.noLiveAttach.contains(hypervisor.uri) { state.noLiveAttach.append(hypervisor.uri) }
-                report.notes.append("the driver of '\(hypervisor.uri)' cannot \(verb) '\(device.id)' live (\(error.message)); '\(name)' sees the change at its next start")
+                report.notes.append(
+                    "the driver of '\(hypervisor.uri)' cannot \(verb) '\(device.id)' live (\(error.message)); "
+                        + "'\(name)' sees the change at its next start"
+                )
                 todo.live = false
             }
             guard todo.config else { return true }
@@ -243,7 +296,8 @@ public struct Applier: Sendable {
                 } catch let again as ForbcError where again.code == .unsupported {}
             }
             let definition = try hypervisor.domain(named: name).persistentXML
-            let edited = detach ? try DomainXML.removing(device, from: definition) : try DomainXML.adding(device, to: definition)
+            let edited =
+                detach ? try DomainXML.removing(device, from: definition) : try DomainXML.adding(device, to: definition)
             try hypervisor.define(edited)
             return true
         }

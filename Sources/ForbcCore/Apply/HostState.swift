@@ -13,8 +13,10 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
     /// MIG: the start slot.
     public var placement: Int?
 
-    public init(name: String, kind: PartitionKind, gpu: String, uuid: String? = nil, address: String? = nil,
-                parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil) {
+    public init(
+        name: String, kind: PartitionKind, gpu: String, uuid: String? = nil, address: String? = nil,
+        parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.gpu = gpu
@@ -48,7 +50,10 @@ public struct HostState: Sendable, Codable, Equatable {
     /// libvirt URIs whose driver cannot hot-plug: live changes there wait for the domain's next start.
     public var noLiveAttach: [String]
 
-    public init(host: String? = nil, partitions: [OwnedPartition] = [], attachments: [OwnedAttachment] = [], noLiveAttach: [String] = []) {
+    public init(
+        host: String? = nil, partitions: [OwnedPartition] = [], attachments: [OwnedAttachment] = [],
+        noLiveAttach: [String] = []
+    ) {
         self.host = host
         self.partitions = partitions
         self.attachments = attachments

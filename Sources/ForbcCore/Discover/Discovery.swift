@@ -24,10 +24,14 @@ public struct Discovery: Sendable {
             // Only display controllers (class 0x03xxxx) of known vendors; VFs are read through their PF.
             let named = namedAddresses.contains(address)
             guard let classCode = try sysfs.value(SysPath.pci(address, "class")), classCode.hasPrefix("0x03") || named,
-                  let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
-                  let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
-                  let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil) else { continue }
-            if sysfs.exists(SysPath.pci(address, "physfn")) { vfAddresses.insert(address); continue }
+                let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
+                let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
+                let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil)
+            else { continue }
+            if sysfs.exists(SysPath.pci(address, "physfn")) {
+                vfAddresses.insert(address)
+                continue
+            }
             let (gpu, gpuParents) = try readGPU(address, vendor: vendor, vendorID: vendorText)
             gpus.append(gpu)
             parents += gpuParents
@@ -42,7 +46,9 @@ public struct Discovery: Sendable {
         var mdevs: [MediatedDevice] = []
         for parent in parents {
             for type in parent.types {
-                let directory = parent.isVF || parent.gpu != nil ? SysPath.pci(parent.name, "mdev_supported_types/\(type.id)/devices")
+                let directory =
+                    parent.isVF || parent.gpu != nil
+                    ? SysPath.pci(parent.name, "mdev_supported_types/\(type.id)/devices")
                     : SysPath.mdevType(parent.name, type.id, "devices")
                 for uuid in try sysfs.entries(directory) where Patterns.isUUID(uuid) {
                     mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: parent.name, type: type.id))
@@ -53,8 +59,9 @@ public struct Discovery: Sendable {
             let states = try nvml.devices()
             for i in gpus.indices { gpus[i].mig = states[gpus[i].address] }
         }
-        return Inventory(gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
-                         simulated: sysfs.isSimulated, source: sysfs.summary)
+        return Inventory(
+            gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
+            simulated: sysfs.isSimulated, source: sysfs.summary)
     }
 
     func readGPU(_ address: String, vendor: Vendor, vendorID: String) throws -> (GPU, [MdevParent]) {
@@ -71,23 +78,28 @@ public struct Discovery: Sendable {
         var vfs: [VirtualFunction] = []
         if let total = try sysfs.value(SysPath.pci(address, "sriov_totalvfs")).flatMap({ Int($0) }) {
             let num = try sysfs.value(SysPath.pci(address, "sriov_numvfs")).flatMap { Int($0) } ?? 0
-            sriov = SRIOVState(totalVFs: total, numVFs: num,
-                               offset: try sysfs.value(SysPath.pci(address, "sriov_offset")).flatMap { Int($0) },
-                               stride: try sysfs.value(SysPath.pci(address, "sriov_stride")).flatMap { Int($0) })
+            sriov = SRIOVState(
+                totalVFs: total, numVFs: num,
+                offset: try sysfs.value(SysPath.pci(address, "sriov_offset")).flatMap { Int($0) },
+                stride: try sysfs.value(SysPath.pci(address, "sriov_stride")).flatMap { Int($0) })
             for link in try sysfs.entries(SysPath.pci(address)) where link.hasPrefix("virtfn") {
                 guard let index = Int(link.dropFirst(6)), let vf = try sysfs.linkName(SysPath.pci(address, link)),
-                      Patterns.isPCIAddress(vf) else { continue }
+                    Patterns.isPCIAddress(vf)
+                else { continue }
                 let vfTypes = try readTypes(parent: vf, base: SysPath.pci(vf))
                 if !vfTypes.isEmpty { parents.append(MdevParent(name: vf, gpu: address, isVF: true, types: vfTypes)) }
-                vfs.append(VirtualFunction(address: vf, index: index, driver: try driver(vf), isMdevParent: !vfTypes.isEmpty,
-                                           vgpu: try readVFvGPU(vf)))
+                vfs.append(
+                    VirtualFunction(
+                        address: vf, index: index, driver: try driver(vf), isMdevParent: !vfTypes.isEmpty,
+                        vgpu: try readVFvGPU(vf)))
             }
             vfs.sort { $0.index < $1.index }
         }
-        let gpu = GPU(address: address, vendor: vendor, vendorID: vendorID, deviceID: deviceID, subsystemID: subsystem,
-                      model: PCIDeviceNames.model(vendorID: vendorID, deviceID: deviceID, vendor: vendor),
-                      driver: try driver(address), numaNode: numa, iommuGroup: group, sriov: sriov, vfs: vfs,
-                      isMdevParent: !types.isEmpty, mig: nil)
+        let gpu = GPU(
+            address: address, vendor: vendor, vendorID: vendorID, deviceID: deviceID, subsystemID: subsystem,
+            model: PCIDeviceNames.model(vendorID: vendorID, deviceID: deviceID, vendor: vendor),
+            driver: try driver(address), numaNode: numa, iommuGroup: group, sriov: sriov, vfs: vfs,
+            isMdevParent: !types.isEmpty, mig: nil)
         return (gpu, parents)
     }
 
@@ -104,11 +116,13 @@ public struct Discovery: Sendable {
         var types: [MdevType] = []
         for id in try sysfs.entries(directory) {
             let typeDir = "\(directory)/\(id)"
-            types.append(MdevType(id: id,
-                                  name: try sysfs.value("\(typeDir)/name") ?? id,
-                                  description: try sysfs.value("\(typeDir)/description") ?? "",
-                                  availableInstances: try sysfs.value("\(typeDir)/available_instances").flatMap { Int($0) } ?? 0,
-                                  deviceAPI: try sysfs.value("\(typeDir)/device_api") ?? ""))
+            types.append(
+                MdevType(
+                    id: id,
+                    name: try sysfs.value("\(typeDir)/name") ?? id,
+                    description: try sysfs.value("\(typeDir)/description") ?? "",
+                    availableInstances: try sysfs.value("\(typeDir)/available_instances").flatMap { Int($0) } ?? 0,
+                    deviceAPI: try sysfs.value("\(typeDir)/device_api") ?? ""))
         }
         return types
     }

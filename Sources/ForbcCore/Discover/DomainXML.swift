@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Reading and editing libvirt domain XML: the hostdevs a definition holds, and a definition with one
@@ -9,27 +10,33 @@ public enum DomainXML {
     /// The mdev and PCI hostdevs of a domain definition.
     public static func hostdevs(in xml: String) -> [Hostdev] {
         guard let document = try? XMLDocument(xmlString: xml, options: []),
-              let nodes = try? document.nodes(forXPath: "/domain/devices/hostdev") else { return [] }
+            let nodes = try? document.nodes(forXPath: "/domain/devices/hostdev")
+        else { return [] }
         return nodes.compactMap { ($0 as? XMLElement).flatMap(hostdev) }
     }
 
     static func hostdev(_ element: XMLElement) -> Hostdev? {
         guard element.attribute(forName: "mode")?.stringValue ?? "subsystem" == "subsystem",
-              let type = element.attribute(forName: "type")?.stringValue,
-              let address = (try? element.nodes(forXPath: "source/address"))?.first as? XMLElement else { return nil }
+            let type = element.attribute(forName: "type")?.stringValue,
+            let address = (try? element.nodes(forXPath: "source/address"))?.first as? XMLElement
+        else { return nil }
         switch type {
         case "mdev":
             return address.attribute(forName: "uuid")?.stringValue.map { Hostdev.mdev($0) }
         case "pci":
             func field(_ name: String, _ width: Int) -> String? {
-                guard let text = address.attribute(forName: name)?.stringValue else { return name == "domain" ? "0000" : nil }
+                guard let text = address.attribute(forName: name)?.stringValue else {
+                    return name == "domain" ? "0000" : nil
+                }
                 let digits = text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
                 guard let value = Int(digits, radix: 16) else { return nil }
                 let hex = String(value, radix: 16)
                 return String(repeating: "0", count: max(0, width - hex.count)) + hex
             }
             guard let domain = field("domain", 4), let bus = field("bus", 2), let slot = field("slot", 2),
-                  let function = address.attribute(forName: "function")?.stringValue.flatMap({ Int($0.replacingOccurrences(of: "0x", with: ""), radix: 16) })
+                let function = address.attribute(forName: "function")?.stringValue.flatMap({
+                    Int($0.replacingOccurrences(of: "0x", with: ""), radix: 16)
+                })
             else { return nil }
             let managed = element.attribute(forName: "managed")?.stringValue == "yes"
             return Hostdev.pci("\(domain):\(bus):\(slot).\(function)", managed: managed)

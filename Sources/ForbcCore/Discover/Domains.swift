@@ -46,9 +46,10 @@ public struct DomainDefinition: Sendable, Equatable {
 
     /// The summary discovery keeps.
     public func summary() -> Domain {
-        Domain(name: name, uuid: uuid, state: state,
-               liveHostdevs: isActive ? DomainXML.hostdevs(in: liveXML) : [],
-               configHostdevs: DomainXML.hostdevs(in: persistentXML))
+        Domain(
+            name: name, uuid: uuid, state: state,
+            liveHostdevs: isActive ? DomainXML.hostdevs(in: liveXML) : [],
+            configHostdevs: DomainXML.hostdevs(in: persistentXML))
     }
 }
 
@@ -76,7 +77,9 @@ public struct Hostdev: Sendable, Codable, Equatable, Hashable, CustomStringConve
     public var managed: Bool
 
     public static func mdev(_ uuid: String) -> Hostdev { Hostdev(kind: .mdev, id: uuid.lowercased(), managed: false) }
-    public static func pci(_ address: String, managed: Bool) -> Hostdev { Hostdev(kind: .pci, id: address.lowercased(), managed: managed) }
+    public static func pci(_ address: String, managed: Bool) -> Hostdev {
+        Hostdev(kind: .pci, id: address.lowercased(), managed: managed)
+    }
 
     public var description: String { kind == .mdev ? "mdev \(id)" : "PCI \(id)" }
 
@@ -87,10 +90,15 @@ public struct Hostdev: Sendable, Codable, Equatable, Hashable, CustomStringConve
     public var xml: String {
         switch kind {
         case .mdev:
-            return "<hostdev mode='subsystem' type='mdev' model='vfio-pci' managed='no'><source><address uuid='\(id)'/></source></hostdev>"
+            return
+                "<hostdev mode='subsystem' type='mdev' model='vfio-pci' managed='no'><source><address "
+                + "uuid='\(id)'/></source></hostdev>"
         case .pci:
             let parts = id.split(whereSeparator: { $0 == ":" || $0 == "." })
-            return "<hostdev mode='subsystem' type='pci' managed='\(managed ? "yes" : "no")'><source><address domain='0x\(parts[0])' bus='0x\(parts[1])' slot='0x\(parts[2])' function='0x\(parts[3])'/></source></hostdev>"
+            return
+                "<hostdev mode='subsystem' type='pci' managed='\(managed ? "yes" : "no")'><source><address "
+                + "domain='0x\(parts[0])' bus='0x\(parts[1])' slot='0x\(parts[2])' "
+                + "function='0x\(parts[3])'/></source></hostdev>"
         }
     }
 }

@@ -15,7 +15,10 @@ public struct Inventory: Sendable, Codable, Equatable {
     /// The libvirt URI the domains came from.
     public var hypervisor: String?
 
-    public init(gpus: [GPU] = [], mdevParents: [MdevParent] = [], mdevs: [MediatedDevice] = [], simulated: Bool = false, source: String = "") {
+    public init(
+        gpus: [GPU] = [], mdevParents: [MdevParent] = [], mdevs: [MediatedDevice] = [], simulated: Bool = false,
+        source: String = ""
+    ) {
         self.gpus = gpus
         self.mdevParents = mdevParents
         self.mdevs = mdevs

@@ -32,7 +32,10 @@ public struct MIGProfile: Sendable, Codable, Equatable, Hashable {
     /// Where instances may start, and how many memory slices each takes.
     public var placements: [MIGPlacement]
 
-    public init(index: Int, id: Int, name: String, slices: Int, instances: Int, memoryMiB: Int, multiprocessors: Int, placements: [MIGPlacement]) {
+    public init(
+        index: Int, id: Int, name: String, slices: Int, instances: Int, memoryMiB: Int, multiprocessors: Int,
+        placements: [MIGPlacement]
+    ) {
         self.index = index
         self.id = id
         self.name = name
@@ -46,13 +49,14 @@ public struct MIGProfile: Sendable, Codable, Equatable, Hashable {
     /// nvidia-smi's name: slices "g." memory rounded up to GiB "gb", and the suffix of the profile index.
     public static func name(index: Int, slices: Int, memoryMiB: Int) -> String {
         let gib = (memoryMiB + 1023) / 1024
-        let suffix = switch index {
-        case 7, 8: "+me"          // *_REV1: with media extensions
-        case 10, 11, 12: "+gfx"
-        case 13, 14: "-me"
-        case 15, 16: "+me.all"
-        default: ""
-        }
+        let suffix =
+            switch index {
+            case 7, 8: "+me"  // *_REV1: with media extensions
+            case 10, 11, 12: "+gfx"
+            case 13, 14: "-me"
+            case 15, 16: "+me.all"
+            default: ""
+            }
         return "\(slices)g.\(gib)gb\(suffix)"
     }
 }
@@ -92,8 +96,10 @@ public struct MIGState: Sendable, Codable, Equatable {
     /// Compute processes on the whole GPU.
     public var processes: Int
 
-    public init(index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool, pendingMode: Bool,
-                profiles: [MIGProfile], instances: [MIGInstance], processes: Int) {
+    public init(
+        index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool, pendingMode: Bool,
+        profiles: [MIGProfile], instances: [MIGInstance], processes: Int
+    ) {
         self.index = index
         self.uuid = uuid
         self.name = name

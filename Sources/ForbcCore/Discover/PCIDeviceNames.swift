@@ -22,7 +22,8 @@ enum PCIDeviceNames {
     ]
 
     static func model(vendorID: String, deviceID: String, vendor: Vendor) -> String {
-        let key = "\(vendorID.replacingOccurrences(of: "0x", with: "")):\(deviceID.replacingOccurrences(of: "0x", with: ""))"
+        let key =
+            "\(vendorID.replacingOccurrences(of: "0x", with: "")):\(deviceID.replacingOccurrences(of: "0x", with: ""))"
         if vendor == .other { return names[key] ?? "PCI device \(key)" }
         return names[key] ?? "\(vendor.rawValue.uppercased()) device \(deviceID)"
     }

@@ -34,22 +34,43 @@ public struct DriftReport: Sendable, Codable, Equatable {
             switch action.action {
             case .create:
                 if plan.actions.contains(where: { $0.action == .destroy && $0.target == action.target }) { continue }
-                items.append(Item(kind: "missing", partition: action.target, detail: "\(Self.describe(action)) is not present"))
+                items.append(
+                    Item(kind: "missing", partition: action.target, detail: "\(Self.describe(action)) is not present"))
             case .destroy:
                 if recreated.contains(action.target) {
                     items.append(Item(kind: "changed", partition: action.target, detail: action.reason))
                 } else {
-                    items.append(Item(kind: "unexpected", partition: action.target, detail: "\(Self.describe(action)) is present: \(action.reason)"))
+                    items.append(
+                        Item(
+                            kind: "unexpected", partition: action.target,
+                            detail: "\(Self.describe(action)) is present: \(action.reason)"))
                 }
             case .configure:
-                if action.value == "0" && plan.actions.contains(where: { $0.action == .configure && $0.path == action.path && $0.value != "0" }) { continue }
-                items.append(Item(kind: "changed", partition: action.target, detail: "\(action.path) differs: \(action.reason)"))
+                if action.value == "0"
+                    && plan.actions.contains(where: {
+                        $0.action == .configure && $0.path == action.path && $0.value != "0"
+                    })
+                {
+                    continue
+                }
+                items.append(
+                    Item(kind: "changed", partition: action.target, detail: "\(action.path) differs: \(action.reason)"))
             case .attach:
-                items.append(Item(kind: "missing", partition: action.target, domain: action.domain,
-                                  detail: "'\(action.target)' is not attached to domain '\(action.domain ?? "?")' (\(action.scope?.description ?? "")): \(action.reason)"))
+                items.append(
+                    Item(
+                        kind: "missing", partition: action.target, domain: action.domain,
+                        detail:
+                            "'\(action.target)' is not attached to domain '\(action.domain ?? "?")' "
+                            + "(\(action.scope?.description ?? "")): \(action.reason)"
+                    ))
             case .detach:
-                items.append(Item(kind: "unexpected", partition: action.target, domain: action.domain,
-                                  detail: "'\(action.target)' is attached to domain '\(action.domain ?? "?")' (\(action.scope?.description ?? "")): \(action.reason)"))
+                items.append(
+                    Item(
+                        kind: "unexpected", partition: action.target, domain: action.domain,
+                        detail:
+                            "'\(action.target)' is attached to domain '\(action.domain ?? "?")' "
+                            + "(\(action.scope?.description ?? "")): \(action.reason)"
+                    ))
             default:
                 items.append(Item(kind: "changed", partition: action.target, detail: action.reason))
             }
@@ -69,29 +90,30 @@ public struct DriftReport: Sendable, Codable, Equatable {
     /// Prometheus text exposition (for node_exporter's textfile collector).
     public func prometheus(timestamp: Date = Date()) -> String {
         func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
         }
         let labels = "host=\"\(escape(host))\",manifest=\"\(escape(manifest))\""
         var text = """
-        # HELP forbc_drift Whether the host differs from the manifest (1) or matches it (0).
-        # TYPE forbc_drift gauge
-        forbc_drift{\(labels)} \(inSync ? 0 : 1)
-        # HELP forbc_drift_partitions Partitions that differ from the manifest, by kind of difference.
-        # TYPE forbc_drift_partitions gauge
+            # HELP forbc_drift Whether the host differs from the manifest (1) or matches it (0).
+            # TYPE forbc_drift gauge
+            forbc_drift{\(labels)} \(inSync ? 0 : 1)
+            # HELP forbc_drift_partitions Partitions that differ from the manifest, by kind of difference.
+            # TYPE forbc_drift_partitions gauge
 
-        """
+            """
         for kind in ["missing", "unexpected", "changed"] {
             text += "forbc_drift_partitions{\(labels),kind=\"\(kind)\"} \(items.filter { $0.kind == kind }.count)\n"
         }
         text += """
-        # HELP forbc_drift_check_success Whether the last drift check could read the host and the manifest.
-        # TYPE forbc_drift_check_success gauge
-        forbc_drift_check_success{\(labels)} 1
-        # HELP forbc_drift_check_timestamp_seconds When the last drift check ran.
-        # TYPE forbc_drift_check_timestamp_seconds gauge
-        forbc_drift_check_timestamp_seconds{\(labels)} \(Int(timestamp.timeIntervalSince1970))
+            # HELP forbc_drift_check_success Whether the last drift check could read the host and the manifest.
+            # TYPE forbc_drift_check_success gauge
+            forbc_drift_check_success{\(labels)} 1
+            # HELP forbc_drift_check_timestamp_seconds When the last drift check ran.
+            # TYPE forbc_drift_check_timestamp_seconds gauge
+            forbc_drift_check_timestamp_seconds{\(labels)} \(Int(timestamp.timeIntervalSince1970))
 
-        """
+            """
         return text
     }
 

@@ -17,7 +17,7 @@ enum ExportOrder {
         let (x, y) = (chunks(a), chunks(b))
         for (p, q) in zip(x, y) where p != q {
             switch (Int(p), Int(q)) {
-            case let (m?, n?) where m != n: return m < n
+            case (let m?, let n?) where m != n: return m < n
             case (.some, .some): continue
             default: return p < q
             }
@@ -29,7 +29,8 @@ enum ExportOrder {
     /// counts as text.
     static func chunks(_ name: String) -> [String] {
         var result: [String] = []
-        var current = "", inDigits = false
+        var current = ""
+        var inDigits = false
         for character in name {
             let digit = character.isASCII && character.isNumber
             if !current.isEmpty && digit != inDigits {
@@ -46,9 +47,11 @@ enum ExportOrder {
     /// `NAME-K` split into `NAME` and `K`, when K is a number written without leading zeros.
     static func counted(_ name: String) -> (base: String, index: Int)? {
         guard let dash = name.lastIndex(of: "-") else { return nil }
-        let base = String(name[..<dash]), digits = name[name.index(after: dash)...]
+        let base = String(name[..<dash])
+        let digits = name[name.index(after: dash)...]
         guard !base.isEmpty, !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-              digits == "0" || digits.first != "0", let index = Int(digits) else { return nil }
+            digits == "0" || digits.first != "0", let index = Int(digits)
+        else { return nil }
         return (base, index)
     }
 
@@ -64,10 +67,14 @@ enum ExportOrder {
         var collapsed: Set<String> = []
         for (base, members) in runs where isRun(members, host: host) {
             collapsed.formUnion(members.map(\.name))
-            entries.append((base, members.count, ExportNode.flow([
-                ("name", ExportNode.string(base)), ("type", ExportNode.string(members[0].type)),
-                ("count", ExportNode.int(members.count)),
-            ])))
+            entries.append(
+                (
+                    base, members.count,
+                    ExportNode.flow([
+                        ("name", ExportNode.string(base)), ("type", ExportNode.string(members[0].type)),
+                        ("count", ExportNode.int(members.count)),
+                    ])
+                ))
         }
         for partition in partitions where !collapsed.contains(partition.name) {
             var fields = [("name", ExportNode.string(partition.name)), ("type", ExportNode.string(partition.type))]
@@ -133,7 +140,8 @@ enum ExportTypes {
 
     /// Whether the planner's `resolve` could pick `type` for `reference` by any of its rules.
     static func refers(_ reference: String, to type: PlanBuilder.TypeRef) -> Bool {
-        let name = type.name.lowercased(), lowered = reference.lowercased()
+        let name = type.name.lowercased()
+        let lowered = reference.lowercased()
         return type.id == reference || type.name == reference || name == "nvidia \(lowered)" || name == lowered
     }
 }

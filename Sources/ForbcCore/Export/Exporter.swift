@@ -72,7 +72,8 @@ struct ExportBuilder {
 
     /// `name`, or `name-xN` when an earlier partition took it.
     mutating func unique(_ name: String) -> String {
-        var candidate = name, n = 1
+        var candidate = name
+        var n = 1
         while used.contains(candidate) {
             candidate = "\(name)-x\(n)"
             n += 1
@@ -152,7 +153,9 @@ struct ExportBuilder {
         let catalogue = ExportTypes.vfCatalogue(gpu, state: state)
         return vfs.map { vf in
             let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
-            let fallback = "vgpu-" + vf.address.split(separator: ":").dropFirst().joined(separator: "-")
+            let fallback =
+                "vgpu-"
+                + vf.address.split(separator: ":").dropFirst().joined(separator: "-")
                 .replacingOccurrences(of: ".", with: "-")
             let name = unique(owned?.name ?? fallback)
             byDevice.append((Hostdev.pci(vf.address, managed: false), name))
@@ -174,8 +177,10 @@ struct ExportBuilder {
             }
             let slug = profile.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
             let name = unique(owned?.name ?? "mig-\(slug)-\(start)")
-            var fields = [("name", ExportNode.string(name)), ("profile", ExportNode.string(profile)),
-                          ("placement", ExportNode.int(start))]
+            var fields = [
+                ("name", ExportNode.string(name)), ("profile", ExportNode.string(profile)),
+                ("placement", ExportNode.int(start)),
+            ]
             if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
                 fields.append(("computeSlices", ExportNode.int(slices / instance.uuids.count)))
             }
@@ -197,11 +202,12 @@ struct ExportBuilder {
                 if domain.isActive && !domain.liveHostdevs.contains(where: { $0.sameDevice(device) }) { live = false }
             }
             guard !names.isEmpty else { continue }
-            entries.append(ExportNode.flow([
-                ("domain", ExportNode.string(domain.name)),
-                ("attach", ExportNode.list(names.map(ExportNode.string), flow: true)),
-                ("live", ExportNode.bool(domain.isActive && live)),
-            ]))
+            entries.append(
+                ExportNode.flow([
+                    ("domain", ExportNode.string(domain.name)),
+                    ("attach", ExportNode.list(names.map(ExportNode.string), flow: true)),
+                    ("live", ExportNode.bool(domain.isActive && live)),
+                ]))
         }
         return entries
     }

@@ -14,8 +14,10 @@ public struct Manifest: Sendable, Equatable {
     public var prune: PrunePolicy
     public var pruneLocation: SourceLocation?
 
-    public init(file: String, contentHash: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],
-                benchmarks: [BenchmarkSpec] = [], prune: PrunePolicy = .managed, pruneLocation: SourceLocation? = nil) {
+    public init(
+        file: String, contentHash: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],
+        benchmarks: [BenchmarkSpec] = [], prune: PrunePolicy = .managed, pruneLocation: SourceLocation? = nil
+    ) {
         self.file = file
         self.contentHash = contentHash
         self.name = name
@@ -79,8 +81,10 @@ public struct GPUSpec: Sendable, Equatable {
     public var location: SourceLocation
     public var index: Int
 
-    public init(select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
-                passthrough: PassthroughSpec? = nil, location: SourceLocation, index: Int) {
+    public init(
+        select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
+        passthrough: PassthroughSpec? = nil, location: SourceLocation, index: Int
+    ) {
         self.select = select
         self.vgpu = vgpu
         self.mig = mig

@@ -22,8 +22,11 @@ public enum ManifestParser {
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             if let size = attributes[.size] as? Int, size > maximumBytes {
-                throw DiagnosticsError([Diagnostic("file is \(size) bytes; a manifest may hold at most \(maximumBytes) bytes",
-                                                   at: SourceLocation(file: path, line: 1, column: 1))])
+                throw DiagnosticsError([
+                    Diagnostic(
+                        "file is \(size) bytes; a manifest may hold at most \(maximumBytes) bytes",
+                        at: SourceLocation(file: path, line: 1, column: 1))
+                ])
             }
             data = try Data(contentsOf: url)
         } catch let error as DiagnosticsError {
@@ -32,7 +35,9 @@ public enum ManifestParser {
             throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(readableReason(error))", at: nil)])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw DiagnosticsError([Diagnostic("file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))])
+            throw DiagnosticsError([
+                Diagnostic("file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))
+            ])
         }
         return try parse(text: text, file: path)
     }
@@ -41,11 +46,17 @@ public enum ManifestParser {
     public static func parse(text: String, file: String) throws -> Manifest {
         let start = SourceLocation(file: file, line: 1, column: 1)
         if text.utf8.count > maximumBytes {
-            throw DiagnosticsError([Diagnostic("file is \(text.utf8.count) bytes; a manifest may hold at most \(maximumBytes) bytes", at: start)])
+            throw DiagnosticsError([
+                Diagnostic(
+                    "file is \(text.utf8.count) bytes; a manifest may hold at most \(maximumBytes) bytes", at: start)
+            ])
         }
         if let (line, column) = excessiveNesting(in: text) {
-            throw DiagnosticsError([Diagnostic("nesting deeper than \(maximumDepth) levels; a manifest is never this deep",
-                                               at: SourceLocation(file: file, line: line, column: column))])
+            throw DiagnosticsError([
+                Diagnostic(
+                    "nesting deeper than \(maximumDepth) levels; a manifest is never this deep",
+                    at: SourceLocation(file: file, line: line, column: column))
+            ])
         }
         let root: Node?
         do {
@@ -56,12 +67,17 @@ public enum ManifestParser {
             throw DiagnosticsError([Diagnostic("cannot parse YAML: \(error)", at: start)])
         }
         guard let root else {
-            throw DiagnosticsError([Diagnostic("the file is empty; a manifest starts with 'apiVersion: \(Manifest.apiVersion)'", at: start)])
+            throw DiagnosticsError([
+                Diagnostic("the file is empty; a manifest starts with 'apiVersion: \(Manifest.apiVersion)'", at: start)
+            ])
         }
         var budget = maximumNodes
         if !countNodes(root, budget: &budget) {
-            throw DiagnosticsError([Diagnostic("the document expands to more than \(maximumNodes) nodes through aliases; refusing to expand it",
-                                               at: location(root, file) ?? start)])
+            throw DiagnosticsError([
+                Diagnostic(
+                    "the document expands to more than \(maximumNodes) nodes through aliases; refusing to expand it",
+                    at: location(root, file) ?? start)
+            ])
         }
         var walker = ManifestWalker(file: file, text: text)
         let manifest = walker.walk(root)
@@ -106,7 +122,11 @@ public enum ManifestParser {
         for character in text {
             column += 1
             if character == "\n" {
-                line += 1; column = 0; atLineStart = true; indent = 0; quote = nil
+                line += 1
+                column = 0
+                atLineStart = true
+                indent = 0
+                quote = nil
                 continue
             }
             if atLineStart {
@@ -134,16 +154,17 @@ public enum ManifestParser {
     static func yamlDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
         func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
         switch error {
-        case let .scanner(context, problem, mark, _):
-            return Diagnostic("invalid YAML: \(problem)\(context.map { " \($0.text)" } ?? "")\(tabHint(problem))", at: at(mark))
-        case let .parser(context, problem, mark, _):
+        case .scanner(let context, let problem, let mark, _):
+            return Diagnostic(
+                "invalid YAML: \(problem)\(context.map { " \($0.text)" } ?? "")\(tabHint(problem))", at: at(mark))
+        case .parser(let context, let problem, let mark, _):
             return Diagnostic("invalid YAML: \(problem)\(context.map { " \($0.text)" } ?? "")", at: at(mark))
-        case let .composer(_, problem, mark, _):
+        case .composer(_, let problem, let mark, _):
             return Diagnostic("invalid YAML: \(problem)", at: at(mark))
-        case let .duplicatedKeysInMapping(duplicates, context):
+        case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             return Diagnostic("duplicate key \(keys) in one mapping; each key may appear once", at: at(context.mark))
-        case let .reader(problem, _, _, _):
+        case .reader(let problem, _, _, _):
             return Diagnostic("invalid YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
         default:
             return Diagnostic("invalid YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
@@ -151,12 +172,14 @@ public enum ManifestParser {
     }
 
     static func tabHint(_ problem: String) -> String {
-        problem.contains("tab") || problem.contains("cannot start any token") ? "; indent with spaces, YAML forbids tabs" : ""
+        problem.contains("tab") || problem.contains("cannot start any token")
+            ? "; indent with spaces, YAML forbids tabs" : ""
     }
 
     static func readableReason(_ error: Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
             return Errno.describe(Int32(underlying.code))
         }
         if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {

@@ -74,7 +74,9 @@ struct ManifestWalker {
             let name = scalar.string
             guard allowed.contains(name) else {
                 var message = "unknown key '\(name)' in '\(path)'"
-                if let guess = Self.closest(name, in: allowed) { message += "; did you mean '\(guess)'?" } else {
+                if let guess = Self.closest(name, in: allowed) {
+                    message += "; did you mean '\(guess)'?"
+                } else {
                     message += "; expected one of: \(allowed.joined(separator: ", "))"
                 }
                 error(message, key)
@@ -96,7 +98,8 @@ struct ManifestWalker {
     }
 
     mutating func integer(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
-        guard case .scalar(let scalar) = node, kind(of: scalar) == .integer, let value = Int(scalar.string) ?? node.int else {
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .integer, let value = Int(scalar.string) ?? node.int
+        else {
             error("'\(path)' must be an integer, not \(describe(node))", node)
             return nil
         }
@@ -146,14 +149,16 @@ struct ManifestWalker {
 
     /// What a value that fails its pattern should have looked like: the tail of "'path' is 'text'; …".
     enum Expected {
-        static let partitionName = "a partition name is 1 to 63 letters, digits, '-' or '_', "
+        static let partitionName =
+            "a partition name is 1 to 63 letters, digits, '-' or '_', "
             + "starting with a letter or digit"
         static let hostName = "a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'"
         static let prune = "it must be one of: managed, none, all"
         static let pciAddress = "a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)"
         static let vendor = "it must be one of: nvidia, amd, intel"
         static let parent = "an mdev parent name is letters, digits, '-', '_', '.' or ':'"
-        static let typeReference = "a type is an id ('nvidia-558'), a name ('A40-8Q') or 'mtty-2': "
+        static let typeReference =
+            "a type is an id ('nvidia-558'), a name ('A40-8Q') or 'mtty-2': "
             + "letters, digits, ' ', '-', '_', '.', '+'"
         static let uuid = "a UUID looks like '3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f'"
         static let migProfile = "a MIG profile looks like '3g.40gb' or '1g.10gb+me'"
@@ -169,7 +174,8 @@ struct ManifestWalker {
             for i in 1...max(a.count, 1) where !a.isEmpty {
                 var current = [i] + Array(repeating: 0, count: b.count)
                 for j in 1...max(b.count, 1) where !b.isEmpty {
-                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    current[j] = min(
+                        previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
                 }
                 previous = current
             }
@@ -183,7 +189,9 @@ struct ManifestWalker {
     // MARK: Document
 
     mutating func walk(_ root: Node) -> Manifest? {
-        guard let pairs = mapping(root, at: "(document)", allowed: ["apiVersion", "kind", "metadata", "spec"]) else { return nil }
+        guard let pairs = mapping(root, at: "(document)", allowed: ["apiVersion", "kind", "metadata", "spec"]) else {
+            return nil
+        }
         var values: [String: Node] = [:]
         for (key, _, value) in pairs { values[key] = value }
 
@@ -208,8 +216,12 @@ struct ManifestWalker {
         if let node = values["metadata"] {
             if let fields = mapping(node, at: "metadata", allowed: ["name"]) {
                 if let (_, _, value) = fields.first(where: { $0.0 == "name" }) {
-                    if let text = matching(value, at: "metadata.name", { Patterns.isObjectName($0, max: 63) },
-                                           expected: Expected.hostName) { name = text }
+                    if let text = matching(
+                        value, at: "metadata.name", { Patterns.isObjectName($0, max: 63) },
+                        expected: Expected.hostName)
+                    {
+                        name = text
+                    }
                 } else {
                     error("missing 'metadata.name'; it names the host and seeds partition UUIDs", node)
                 }
@@ -249,7 +261,9 @@ struct ManifestWalker {
             case "benchmarks":
                 guard let items = list(value, at: "spec.benchmarks") else { continue }
                 for (index, item) in items.enumerated() {
-                    if let benchmark = walkBenchmark(item, path: "spec.benchmarks[\(index)]") { manifest.benchmarks.append(benchmark) }
+                    if let benchmark = walkBenchmark(item, path: "spec.benchmarks[\(index)]") {
+                        manifest.benchmarks.append(benchmark)
+                    }
                 }
             case "prune":
                 if let policy = parsed(value, at: "spec.prune", expected: Expected.prune, PrunePolicy.init(rawValue:)) {
@@ -263,7 +277,9 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        guard let pairs = mapping(node, at: path, allowed: ["select", "vgpu", "mig", "sriov", "passthrough"]) else { return nil }
+        guard let pairs = mapping(node, at: path, allowed: ["select", "vgpu", "mig", "sriov", "passthrough"]) else {
+            return nil
+        }
         var selector: GPUSelector?
         var vgpu: [VGPUSpec] = []
         var mig: [MIGSpec] = []
@@ -276,14 +292,28 @@ struct ManifestWalker {
                 selector = walkSelector(value, path: "\(path).select")
                 if selector == nil { valid = false }
             case "vgpu":
-                guard let items = list(value, at: "\(path).vgpu") else { valid = false; continue }
-                if items.isEmpty { error("'\(path).vgpu' is empty; list at least one partition or leave the key out", value) }
+                guard let items = list(value, at: "\(path).vgpu") else {
+                    valid = false
+                    continue
+                }
+                if items.isEmpty {
+                    error("'\(path).vgpu' is empty; list at least one partition or leave the key out", value)
+                }
                 for (i, item) in items.enumerated() {
-                    if let spec = walkVGPU(item, path: "\(path).vgpu[\(i)]") { vgpu.append(spec) } else { valid = false }
+                    if let spec = walkVGPU(item, path: "\(path).vgpu[\(i)]") {
+                        vgpu.append(spec)
+                    } else {
+                        valid = false
+                    }
                 }
             case "mig":
-                guard let items = list(value, at: "\(path).mig") else { valid = false; continue }
-                if items.isEmpty { error("'\(path).mig' is empty; list at least one instance or leave the key out", value) }
+                guard let items = list(value, at: "\(path).mig") else {
+                    valid = false
+                    continue
+                }
+                if items.isEmpty {
+                    error("'\(path).mig' is empty; list at least one instance or leave the key out", value)
+                }
                 for (i, item) in items.enumerated() {
                     if let spec = walkMIG(item, path: "\(path).mig[\(i)]") { mig.append(spec) } else { valid = false }
                 }
@@ -300,18 +330,24 @@ struct ManifestWalker {
             error("'\(path)' has no 'select'; say which GPU, e.g. 'select: {pciAddress: \"0000:3b:00.0\"}'", node)
             valid = false
         }
-        let kinds = [!vgpu.isEmpty ? "vgpu" : nil, !mig.isEmpty ? "mig" : nil, sriov != nil ? "sriov" : nil,
-                     passthrough != nil ? "passthrough" : nil].compactMap { $0 }
+        let kinds = [
+            !vgpu.isEmpty ? "vgpu" : nil, !mig.isEmpty ? "mig" : nil, sriov != nil ? "sriov" : nil,
+            passthrough != nil ? "passthrough" : nil,
+        ].compactMap { $0 }
         if kinds.isEmpty && valid {
             error("'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov' or 'passthrough'", node)
             valid = false
         } else if kinds.count > 1 {
-            error("'\(path)' combines \(kinds.map { "'\($0)'" }.joined(separator: " and ")); one GPU is partitioned one way", node)
+            error(
+                "'\(path)' combines \(kinds.map { "'\($0)'" }.joined(separator: " and ")); one GPU is partitioned "
+                    + "one way",
+                node)
             valid = false
         }
         guard valid, let selector else { return nil }
-        return GPUSpec(select: selector, vgpu: vgpu, mig: mig, sriov: sriov, passthrough: passthrough,
-                       location: location(node), index: index)
+        return GPUSpec(
+            select: selector, vgpu: vgpu, mig: mig, sriov: sriov, passthrough: passthrough,
+            location: location(node), index: index)
     }
 
     mutating func walkSelector(_ node: Node, path: String) -> GPUSelector? {
@@ -319,7 +355,9 @@ struct ManifestWalker {
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         guard pairs.count == 1, let (key, _, value) = pairs.first else {
             if pairs.count > 1 {
-                error("'\(path)' has \(pairs.count) keys; a selector has exactly one of: \(keys.joined(separator: ", "))", node)
+                error(
+                    "'\(path)' has \(pairs.count) keys; a selector has exactly one of: \(keys.joined(separator: ", "))",
+                    node)
             } else if case .mapping(let m) = node, m.count == 0 {
                 error("'\(path)' is empty; it needs one of: \(keys.joined(separator: ", "))", node)
             }
@@ -327,8 +365,9 @@ struct ManifestWalker {
         }
         switch key {
         case "pciAddress":
-            let address = matching(value, at: "\(path).pciAddress", Patterns.isPCIAddress,
-                                   expected: Expected.pciAddress)
+            let address = matching(
+                value, at: "\(path).pciAddress", Patterns.isPCIAddress,
+                expected: Expected.pciAddress)
             return address.map { .pciAddress($0.lowercased()) }
         case "model":
             guard let model = string(value, at: "\(path).model") else { return nil }
@@ -361,29 +400,52 @@ struct ManifestWalker {
 
     mutating func walkVGPU(_ node: Node, path: String) -> VGPUSpec? {
         guard let pairs = mapping(node, at: path, allowed: ["name", "type", "count", "uuid"]) else { return nil }
-        var name: String?, type: String?, count = 1, uuid: String?, valid = true
-        var countNode: Node?, uuidNode: Node?
+        var name: String?
+        var type: String?
+        var count = 1
+        var uuid: String?
+        var valid = true
+        var countNode: Node?
+        var uuidNode: Node?
         for (key, _, value) in pairs {
             switch key {
-            case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
+            case "name":
+                name = partitionName(value, at: "\(path).name")
+                if name == nil { valid = false }
             case "type":
-                if let text = matching(value, at: "\(path).type", Patterns.isTypeReference,
-                                       expected: Expected.typeReference) {
+                if let text = matching(
+                    value, at: "\(path).type", Patterns.isTypeReference,
+                    expected: Expected.typeReference)
+                {
                     type = text
-                } else { valid = false }
+                } else {
+                    valid = false
+                }
             case "count":
                 countNode = value
-                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
+                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) {
+                    count = n
+                } else {
+                    valid = false
+                }
             case "uuid":
                 uuidNode = value
                 if let text = matching(value, at: "\(path).uuid", Patterns.isUUID, expected: Expected.uuid) {
                     uuid = text.lowercased()
-                } else { valid = false }
+                } else {
+                    valid = false
+                }
             default: break
             }
         }
-        if name == nil && !pairs.contains(where: { $0.0 == "name" }) { error("'\(path)' has no 'name'", node); valid = false }
-        if type == nil && !pairs.contains(where: { $0.0 == "type" }) { error("'\(path)' has no 'type'", node); valid = false }
+        if name == nil && !pairs.contains(where: { $0.0 == "name" }) {
+            error("'\(path)' has no 'name'", node)
+            valid = false
+        }
+        if type == nil && !pairs.contains(where: { $0.0 == "type" }) {
+            error("'\(path)' has no 'type'", node)
+            valid = false
+        }
         if uuid != nil, count > 1, let uuidNode {
             error("'\(path).uuid' pins one UUID but 'count' is \(count); pin UUIDs on entries of count 1", uuidNode)
             valid = false
@@ -394,46 +456,88 @@ struct ManifestWalker {
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement", "computeSlices"]) else { return nil }
-        var name: String?, profile: String?, count = 1, placement: Int?, computeSlices: Int?, valid = true
+        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement", "computeSlices"])
+        else { return nil }
+        var name: String?
+        var profile: String?
+        var count = 1
+        var placement: Int?
+        var computeSlices: Int?
+        var valid = true
         for (key, _, value) in pairs {
             switch key {
-            case "name": name = partitionName(value, at: "\(path).name"); if name == nil { valid = false }
+            case "name":
+                name = partitionName(value, at: "\(path).name")
+                if name == nil { valid = false }
             case "profile":
-                if let text = matching(value, at: "\(path).profile", Patterns.isMIGProfile,
-                                       expected: Expected.migProfile) {
+                if let text = matching(
+                    value, at: "\(path).profile", Patterns.isMIGProfile,
+                    expected: Expected.migProfile)
+                {
                     profile = text
-                } else { valid = false }
+                } else {
+                    valid = false
+                }
             case "count":
-                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) { count = n } else { valid = false }
+                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) {
+                    count = n
+                } else {
+                    valid = false
+                }
             case "placement":
-                if let n = integer(value, at: "\(path).placement", range: 0...7) { placement = n } else { valid = false }
+                if let n = integer(value, at: "\(path).placement", range: 0...7) {
+                    placement = n
+                } else {
+                    valid = false
+                }
             case "computeSlices":
-                if let n = integer(value, at: "\(path).computeSlices", range: 1...7) { computeSlices = n } else { valid = false }
+                if let n = integer(value, at: "\(path).computeSlices", range: 1...7) {
+                    computeSlices = n
+                } else {
+                    valid = false
+                }
             default: break
             }
         }
-        if name == nil && !pairs.contains(where: { $0.0 == "name" }) { error("'\(path)' has no 'name'", node); valid = false }
-        if profile == nil && !pairs.contains(where: { $0.0 == "profile" }) { error("'\(path)' has no 'profile'", node); valid = false }
+        if name == nil && !pairs.contains(where: { $0.0 == "name" }) {
+            error("'\(path)' has no 'name'", node)
+            valid = false
+        }
+        if profile == nil && !pairs.contains(where: { $0.0 == "profile" }) {
+            error("'\(path)' has no 'profile'", node)
+            valid = false
+        }
         guard valid, let name, let profile else { return nil }
         if placement != nil && count > 1 {
-            error("'\(path).placement' places one instance but 'count' is \(count); give placements to entries of count 1", node)
+            error(
+                "'\(path).placement' places one instance but 'count' is \(count); give placements to entries of "
+                    + "count 1",
+                node)
             return nil
         }
-        return MIGSpec(name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices, location: location(node))
+        return MIGSpec(
+            name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
+            location: location(node))
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {
         guard let pairs = mapping(node, at: path, allowed: ["name", "vfs"]) else { return nil }
-        var name = "vf", vfs: Int?, valid = true
+        var name = "vf"
+        var vfs: Int?
+        var valid = true
         for (key, _, value) in pairs {
             switch key {
             case "name": if let n = partitionName(value, at: "\(path).name") { name = n } else { valid = false }
-            case "vfs": vfs = integer(value, at: "\(path).vfs", range: 0...256); if vfs == nil { valid = false }
+            case "vfs":
+                vfs = integer(value, at: "\(path).vfs", range: 0...256)
+                if vfs == nil { valid = false }
             default: break
             }
         }
-        if vfs == nil && !pairs.contains(where: { $0.0 == "vfs" }) { error("'\(path)' has no 'vfs'; say how many virtual functions", node); valid = false }
+        if vfs == nil && !pairs.contains(where: { $0.0 == "vfs" }) {
+            error("'\(path)' has no 'vfs'; say how many virtual functions", node)
+            valid = false
+        }
         guard valid, let vfs else { return nil }
         return SRIOVSpec(name: name, vfs: vfs, location: location(node))
     }
@@ -450,67 +554,124 @@ struct ManifestWalker {
 
     mutating func walkVM(_ node: Node, path: String) -> VMSpec? {
         guard let pairs = mapping(node, at: path, allowed: ["domain", "attach", "live"]) else { return nil }
-        var domain: String?, attach: [String] = [], locations: [SourceLocation] = [], live = false, valid = true
+        var domain: String?
+        var attach: [String] = []
+        var locations: [SourceLocation] = []
+        var live = false
+        var valid = true
         for (key, _, value) in pairs {
             switch key {
             case "domain":
-                if let text = matching(value, at: "\(path).domain", { Patterns.isObjectName($0) },
-                                       expected: Expected.domain) {
+                if let text = matching(
+                    value, at: "\(path).domain", { Patterns.isObjectName($0) },
+                    expected: Expected.domain)
+                {
                     domain = text
-                } else { valid = false }
+                } else {
+                    valid = false
+                }
             case "attach":
-                guard let items = list(value, at: "\(path).attach") else { valid = false; continue }
+                guard let items = list(value, at: "\(path).attach") else {
+                    valid = false
+                    continue
+                }
                 for (i, item) in items.enumerated() {
                     if let name = partitionName(item, at: "\(path).attach[\(i)]") {
                         attach.append(name)
                         locations.append(location(item))
-                    } else { valid = false }
+                    } else {
+                        valid = false
+                    }
                 }
             case "live":
                 if let flag = boolean(value, at: "\(path).live") { live = flag } else { valid = false }
             default: break
             }
         }
-        if domain == nil && !pairs.contains(where: { $0.0 == "domain" }) { error("'\(path)' has no 'domain'", node); valid = false }
+        if domain == nil && !pairs.contains(where: { $0.0 == "domain" }) {
+            error("'\(path)' has no 'domain'", node)
+            valid = false
+        }
         guard valid, let domain else { return nil }
         return VMSpec(domain: domain, attach: attach, attachLocations: locations, live: live, location: location(node))
     }
 
     mutating func walkBenchmark(_ node: Node, path: String) -> BenchmarkSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions", "tenants"]) else { return nil }
-        var suite: String?, on: [String] = [], locations: [SourceLocation] = [], workloads: [String] = [], repetitions = 5, tenants = 1, valid = true
+        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions", "tenants"])
+        else { return nil }
+        var suite: String?
+        var on: [String] = []
+        var locations: [SourceLocation] = []
+        var workloads: [String] = []
+        var repetitions = 5
+        var tenants = 1
+        var valid = true
         for (key, _, value) in pairs {
             switch key {
             case "suite":
-                if let text = matching(value, at: "\(path).suite", Patterns.isPartitionName,
-                                       expected: Expected.suite) {
+                if let text = matching(
+                    value, at: "\(path).suite", Patterns.isPartitionName,
+                    expected: Expected.suite)
+                {
                     suite = text
-                } else { valid = false }
+                } else {
+                    valid = false
+                }
             case "on":
-                guard let items = list(value, at: "\(path).on") else { valid = false; continue }
+                guard let items = list(value, at: "\(path).on") else {
+                    valid = false
+                    continue
+                }
                 for (i, item) in items.enumerated() {
-                    if let name = partitionName(item, at: "\(path).on[\(i)]") { on.append(name); locations.append(location(item)) } else { valid = false }
+                    if let name = partitionName(item, at: "\(path).on[\(i)]") {
+                        on.append(name)
+                        locations.append(location(item))
+                    } else {
+                        valid = false
+                    }
                 }
             case "workloads":
-                guard let items = list(value, at: "\(path).workloads") else { valid = false; continue }
-                if items.isEmpty { error("'\(path).workloads' is empty; name at least one workload", value); valid = false }
+                guard let items = list(value, at: "\(path).workloads") else {
+                    valid = false
+                    continue
+                }
+                if items.isEmpty {
+                    error("'\(path).workloads' is empty; name at least one workload", value)
+                    valid = false
+                }
                 for (i, item) in items.enumerated() {
-                    if let name = matching(item, at: "\(path).workloads[\(i)]", Patterns.isPartitionName,
-                                           expected: Expected.workload) {
+                    if let name = matching(
+                        item, at: "\(path).workloads[\(i)]", Patterns.isPartitionName,
+                        expected: Expected.workload)
+                    {
                         workloads.append(name)
-                    } else { valid = false }
+                    } else {
+                        valid = false
+                    }
                 }
             case "repetitions":
-                if let n = integer(value, at: "\(path).repetitions", range: 1...1000) { repetitions = n } else { valid = false }
+                if let n = integer(value, at: "\(path).repetitions", range: 1...1000) {
+                    repetitions = n
+                } else {
+                    valid = false
+                }
             case "tenants":
                 if let n = integer(value, at: "\(path).tenants", range: 1...64) { tenants = n } else { valid = false }
             default: break
             }
         }
-        if suite == nil && !pairs.contains(where: { $0.0 == "suite" }) { error("'\(path)' has no 'suite'", node); valid = false }
-        if workloads.isEmpty && !pairs.contains(where: { $0.0 == "workloads" }) { error("'\(path)' has no 'workloads'", node); valid = false }
+        if suite == nil && !pairs.contains(where: { $0.0 == "suite" }) {
+            error("'\(path)' has no 'suite'", node)
+            valid = false
+        }
+        if workloads.isEmpty && !pairs.contains(where: { $0.0 == "workloads" }) {
+            error("'\(path)' has no 'workloads'", node)
+            valid = false
+        }
         guard valid, let suite else { return nil }
-        return BenchmarkSpec(suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions, tenants: tenants, location: location(node))
+        return BenchmarkSpec(
+            suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions,
+            tenants: tenants, location: location(node))
     }
 
     // MARK: Cross-checks
@@ -520,14 +681,22 @@ struct ManifestWalker {
         let declared = DeclaredNames(manifest)
         for (name, locations) in declared.duplicates {
             for location in locations.dropFirst() {
-                error("partition name '\(name)' is declared more than once (first at line \(locations[0].line)); names are unique per host", location)
+                error(
+                    "partition name '\(name)' is declared more than once (first at line \(locations[0].line)); "
+                        + "names are unique per host",
+                    location)
             }
         }
         var domains: [String: SourceLocation] = [:]
         for vm in manifest.vms {
             if let first = domains[vm.domain] {
-                error("domain '\(vm.domain)' is listed twice (first at line \(first.line)); list its partitions in one entry", vm.location)
-            } else { domains[vm.domain] = vm.location }
+                error(
+                    "domain '\(vm.domain)' is listed twice (first at line \(first.line)); list its partitions in "
+                        + "one entry",
+                    vm.location)
+            } else {
+                domains[vm.domain] = vm.location
+            }
             for (name, location) in zip(vm.attach, vm.attachLocations) where !declared.mayDeclare(name) {
                 error("'\(vm.domain)' attaches '\(name)', which no 'spec.gpus' entry declares", location)
             }
@@ -536,14 +705,19 @@ struct ManifestWalker {
         for vm in manifest.vms {
             for (name, location) in zip(vm.attach, vm.attachLocations) {
                 if let other = attachedTo[name], other != vm.domain {
-                    error("partition '\(name)' is attached to both '\(other)' and '\(vm.domain)'; a partition serves one VM", location)
+                    error(
+                        "partition '\(name)' is attached to both '\(other)' and '\(vm.domain)'; a partition serves "
+                            + "one VM",
+                        location)
                 }
                 attachedTo[name] = vm.domain
             }
         }
         for benchmark in manifest.benchmarks {
             for (name, location) in zip(benchmark.on, benchmark.onLocations) where !declared.mayDeclare(name) {
-                error("benchmark suite '\(benchmark.suite)' runs on '\(name)', which no 'spec.gpus' entry declares", location)
+                error(
+                    "benchmark suite '\(benchmark.suite)' runs on '\(name)', which no 'spec.gpus' entry declares",
+                    location)
             }
         }
     }
@@ -559,7 +733,10 @@ struct DeclaredNames {
     init(_ manifest: Manifest) {
         func add(_ name: String, _ location: SourceLocation) { exact[name, default: []].append(location) }
         func addCounted(_ base: String, count: Int, single: Bool, _ location: SourceLocation) {
-            if count == 1 && single { add(base, location); return }
+            if count == 1 && single {
+                add(base, location)
+                return
+            }
             if count == 1 { add(base, location) }
             if !single { openBases.insert(base) }
             if count > 1 { for i in 0..<count { add("\(base)-\(i)", location) } }
@@ -568,7 +745,10 @@ struct DeclaredNames {
             let single = gpu.select.matchesAtMostOne
             for v in gpu.vgpu { addCounted(v.name, count: v.count, single: single, v.location) }
             for m in gpu.mig { addCounted(m.name, count: m.count, single: single, m.location) }
-            if let s = gpu.sriov { for i in 0..<s.vfs { add("\(s.name)-\(i)", s.location) }; if !single { openBases.insert(s.name) } }
+            if let s = gpu.sriov {
+                for i in 0..<s.vfs { add("\(s.name)-\(i)", s.location) }
+                if !single { openBases.insert(s.name) }
+            }
             if let p = gpu.passthrough { add(p.name, p.location) }
         }
     }

@@ -10,7 +10,9 @@ public enum MIGLayout {
             if counts[profile.id]! > profile.instances { return nil }
         }
         // Largest first prunes the search; results go back in the caller's order.
-        let order = wanted.indices.sorted { (wanted[$0].placements.first?.size ?? 0, -$0) > (wanted[$1].placements.first?.size ?? 0, -$1) }
+        let order = wanted.indices.sorted {
+            (wanted[$0].placements.first?.size ?? 0, -$0) > (wanted[$1].placements.first?.size ?? 0, -$1)
+        }
         var chosen = [MIGPlacement?](repeating: nil, count: wanted.count)
         func search(_ k: Int, _ mask: UInt32) -> Bool {
             if k == order.count { return true }
@@ -30,7 +32,8 @@ public enum MIGLayout {
         var counts: [String: (Int, Int)] = [:]
         for profile in wanted + kept.map(\.0) { counts[profile.name, default: (0, profile.instances)].0 += 1 }
         for (name, (count, limit)) in counts.sorted(by: { $0.key < $1.key }) where count > limit {
-            return "\(count) × '\(name)' exceed the \(limit) instance\(limit == 1 ? "" : "s") of '\(name)' the GPU allows"
+            return
+                "\(count) × '\(name)' exceed the \(limit) instance\(limit == 1 ? "" : "s") of '\(name)' the GPU allows"
         }
         let needed = (wanted + kept.map(\.0)).reduce(0) { $0 + ($1.placements.first?.size ?? 0) }
         if needed > slots { return "they need \(needed) memory slices and the GPU has \(slots)" }
@@ -39,8 +42,10 @@ public enum MIGLayout {
 
     /// The fewest kept instances to move so that `new` fits: tries moving none, then each single instance, then
     /// pairs, … Returns the indices (into `kept`) to move and the placements of `new + moved`.
-    public static func minimalMoves(kept: [(MIGProfile, MIGPlacement)], new: [MIGProfile], fixed: UInt32 = 0, fixedUsed: [Int: Int] = [:],
-                                    movable: (Int) -> Bool = { _ in true }) -> (moved: [Int], placements: [MIGPlacement])? {
+    public static func minimalMoves(
+        kept: [(MIGProfile, MIGPlacement)], new: [MIGProfile], fixed: UInt32 = 0, fixedUsed: [Int: Int] = [:],
+        movable: (Int) -> Bool = { _ in true }
+    ) -> (moved: [Int], placements: [MIGPlacement])? {
         let candidates = kept.indices.filter(movable)
         for size in 0...candidates.count {
             var found: (moved: [Int], placements: [MIGPlacement])?

@@ -88,11 +88,13 @@ public struct PlannedAction: Sendable, Equatable {
     public var attachmentRecords: [OwnedAttachment]
     public var attachmentForgets: [OwnedAttachment]
 
-    public init(action: Verb, target: String, reason: String, kind: PartitionKind, gpu: String? = nil, parent: String? = nil,
-                type: String? = nil, typeName: String? = nil, uuid: String? = nil, address: String? = nil,
-                path: String, value: String, precondition: Precondition, records: [OwnedPartition] = [], forgets: [String] = [],
-                domain: String? = nil, hostdev: Hostdev? = nil, scope: AttachScope? = nil,
-                attachmentRecords: [OwnedAttachment] = [], attachmentForgets: [OwnedAttachment] = []) {
+    public init(
+        action: Verb, target: String, reason: String, kind: PartitionKind, gpu: String? = nil, parent: String? = nil,
+        type: String? = nil, typeName: String? = nil, uuid: String? = nil, address: String? = nil,
+        path: String, value: String, precondition: Precondition, records: [OwnedPartition] = [], forgets: [String] = [],
+        domain: String? = nil, hostdev: Hostdev? = nil, scope: AttachScope? = nil,
+        attachmentRecords: [OwnedAttachment] = [], attachmentForgets: [OwnedAttachment] = []
+    ) {
         self.action = action
         self.target = target
         self.reason = reason
@@ -126,7 +128,9 @@ public struct Plan: Sendable, Equatable {
     public var attachments: [OwnedAttachment] = []
     public var prune: PrunePolicy
 
-    public init(host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy) {
+    public init(
+        host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy
+    ) {
         self.host = host
         self.simulated = simulated
         self.actions = actions
@@ -135,5 +139,7 @@ public struct Plan: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { actions.isEmpty }
-    public var destroys: [PlannedAction] { actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") } }
+    public var destroys: [PlannedAction] {
+        actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") }
+    }
 }

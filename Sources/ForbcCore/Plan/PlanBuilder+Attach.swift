@@ -24,9 +24,15 @@ extension PlanBuilder {
 
     /// The partition name forbc knows a hostdev of `domain` by, or nil when it is not forbc's (left alone).
     func managedName(_ hostdev: Hostdev, on domain: String) -> String? {
-        if let recorded = state.attachments.first(where: { $0.domain == domain && $0.hostdev.sameDevice(hostdev) }) { return recorded.partition }
-        if let declared = desired.first(where: { self.hostdev(for: $0)?.sameDevice(hostdev) == true }) { return declared.name }
-        if let owned = state.partitions.first(where: { self.hostdev(for: $0)?.sameDevice(hostdev) == true }) { return owned.name }
+        if let recorded = state.attachments.first(where: { $0.domain == domain && $0.hostdev.sameDevice(hostdev) }) {
+            return recorded.partition
+        }
+        if let declared = desired.first(where: { self.hostdev(for: $0)?.sameDevice(hostdev) == true }) {
+            return declared.name
+        }
+        if let owned = state.partitions.first(where: { self.hostdev(for: $0)?.sameDevice(hostdev) == true }) {
+            return owned.name
+        }
         return nil
     }
 
@@ -66,8 +72,9 @@ extension PlanBuilder {
     mutating func planAttachments(force: Bool, detachOnly: Bool = false) {
         guard !manifest.vms.isEmpty || !state.attachments.isEmpty, let domains = inventory.domains else { return }
         let uri = inventory.hypervisor ?? "libvirt"
-        let context = AttachContext(domains: domains, uri: uri, liveOK: !state.noLiveAttach.contains(uri),
-                                    gone: vanishing, detachOnly: detachOnly, force: force)
+        let context = AttachContext(
+            domains: domains, uri: uri, liveOK: !state.noLiveAttach.contains(uri),
+            gone: vanishing, detachOnly: detachOnly, force: force)
         let wanted = detachOnly ? [] : attachDeclared(context)
         detachUndeclared(context, wanted: wanted)
     }
@@ -78,16 +85,18 @@ extension PlanBuilder {
         var wanted: Set<String> = []
         for vm in manifest.vms {
             guard let domain = context.domains.first(where: { $0.name == vm.domain }) else {
-                fail("domain '\(vm.domain)' is not defined on '\(context.uri)'; define it first, or fix the name",
-                     vm.location)
+                fail(
+                    "domain '\(vm.domain)' is not defined on '\(context.uri)'; define it first, or fix the name",
+                    vm.location)
                 continue
             }
             for (name, location) in zip(vm.attach, vm.attachLocations) {
                 guard let partition = desired.first(where: { $0.name == name }) else { continue }
                 guard let device = hostdev(for: partition) else {
-                    fail("'\(name)' is a \(partition.kind.rawValue) partition, which is not attached to a VM as a "
+                    fail(
+                        "'\(name)' is a \(partition.kind.rawValue) partition, which is not attached to a VM as a "
                             + "host device",
-                         location)
+                        location)
                     continue
                 }
                 wanted.insert(AttachContext.key(domain.name, device))
@@ -98,8 +107,10 @@ extension PlanBuilder {
     }
 
     /// Attach: one declared device, in the scopes (live, persistent) of the VM's domain that lack it.
-    private mutating func attach(_ partition: DesiredPartition, as device: Hostdev, to domain: Domain,
-                                 declaredBy vm: VMSpec, _ context: AttachContext) {
+    private mutating func attach(
+        _ partition: DesiredPartition, as device: Hostdev, to domain: Domain,
+        declaredBy vm: VMSpec, _ context: AttachContext
+    ) {
         let (name, uri) = (partition.name, context.uri)
         // A device this plan recreates is detached first, so it is attached afresh.
         let recreated = context.gone.contains(device.id)
@@ -113,16 +124,18 @@ extension PlanBuilder {
         } else if !vm.live {
             reason += "; 'live' is false, so it takes effect at the next start of '\(vm.domain)'"
         } else if !context.liveOK {
-            reason += "; the driver of '\(uri)' cannot hot-plug, so it takes effect at the next start of "
+            reason +=
+                "; the driver of '\(uri)' cannot hot-plug, so it takes effect at the next start of "
                 + "'\(vm.domain)'"
         }
-        attachActions.append(PlannedAction(
-            action: .attach, target: name, reason: reason, kind: partition.kind, gpu: partition.gpu,
-            uuid: partition.uuid, address: device.kind == .pci ? device.id : partition.address,
-            path: "domain '\(vm.domain)' on \(uri) (\(scope))", value: device.xml,
-            precondition: .attachment(domain: vm.domain, hostdev: device, scope: scope, present: false),
-            domain: vm.domain, hostdev: device, scope: scope,
-            attachmentRecords: [OwnedAttachment(domain: vm.domain, partition: name, hostdev: device)]))
+        attachActions.append(
+            PlannedAction(
+                action: .attach, target: name, reason: reason, kind: partition.kind, gpu: partition.gpu,
+                uuid: partition.uuid, address: device.kind == .pci ? device.id : partition.address,
+                path: "domain '\(vm.domain)' on \(uri) (\(scope))", value: device.xml,
+                precondition: .attachment(domain: vm.domain, hostdev: device, scope: scope, present: false),
+                domain: vm.domain, hostdev: device, scope: scope,
+                attachmentRecords: [OwnedAttachment(domain: vm.domain, partition: name, hostdev: device)]))
     }
 
     /// Detach: forbc's devices where the manifest does not (or no longer) want them; other hostdevs are left alone.
@@ -134,7 +147,8 @@ extension PlanBuilder {
                 seen.append(device)
                 let recreated = context.gone.contains(device.id) || context.detachOnly
                 guard recreated || !wanted.contains(AttachContext.key(domain.name, device)),
-                      let name = managedName(device, on: domain.name) else { continue }
+                    let name = managedName(device, on: domain.name)
+                else { continue }
                 detach(device, named: name, from: domain, recreated: recreated, context)
             }
         }
@@ -142,15 +156,18 @@ extension PlanBuilder {
 
     /// Detach: one of forbc's devices from the scopes (live, persistent) of the domain that hold it; one this
     /// plan destroys leaves a running domain only with `force`.
-    private mutating func detach(_ device: Hostdev, named name: String, from domain: Domain, recreated: Bool,
-                                 _ context: AttachContext) {
+    private mutating func detach(
+        _ device: Hostdev, named name: String, from domain: Domain, recreated: Bool,
+        _ context: AttachContext
+    ) {
         let uri = context.uri
         let inLive = domain.isActive && domain.liveHostdevs.contains { $0.sameDevice(device) }
         let inConfig = domain.configHostdevs.contains { $0.sameDevice(device) }
         if recreated && inLive && !context.force {
-            fail("'\(name)' is attached to running domain '\(domain.name)' and this plan destroys it; forbc never "
+            fail(
+                "'\(name)' is attached to running domain '\(domain.name)' and this plan destroys it; forbc never "
                     + "destroys a partition in use: detach it first, or pass '--force' to detach it live",
-                 locations[name] ?? manifest.vms.first { $0.domain == domain.name }?.location)
+                locations[name] ?? manifest.vms.first { $0.domain == domain.name }?.location)
             return
         }
         let scope = AttachScope(live: inLive && context.liveOK, config: inConfig)
@@ -160,12 +177,13 @@ extension PlanBuilder {
         if inLive && !context.liveOK {
             reason += "; the driver of '\(uri)' cannot hot-unplug, so only the persistent definition changes"
         }
-        detachActions.append(PlannedAction(
-            action: .detach, target: name, reason: reason, kind: device.kind == .mdev ? .mdev : .sriovVF,
-            uuid: device.kind == .mdev ? device.id : nil, address: device.kind == .pci ? device.id : nil,
-            path: "domain '\(domain.name)' on \(uri) (\(scope))", value: device.xml,
-            precondition: .attachment(domain: domain.name, hostdev: device, scope: scope, present: true),
-            domain: domain.name, hostdev: device, scope: scope,
-            attachmentForgets: [OwnedAttachment(domain: domain.name, partition: name, hostdev: device)]))
+        detachActions.append(
+            PlannedAction(
+                action: .detach, target: name, reason: reason, kind: device.kind == .mdev ? .mdev : .sriovVF,
+                uuid: device.kind == .mdev ? device.id : nil, address: device.kind == .pci ? device.id : nil,
+                path: "domain '\(domain.name)' on \(uri) (\(scope))", value: device.xml,
+                precondition: .attachment(domain: domain.name, hostdev: device, scope: scope, present: true),
+                domain: domain.name, hostdev: device, scope: scope,
+                attachmentForgets: [OwnedAttachment(domain: domain.name, partition: name, hostdev: device)]))
     }
 }

@@ -7,8 +7,10 @@ extension Planner {
         work.buildDestroy()
         if work.errors.isEmpty { work.planAttachments(force: force, detachOnly: true) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
-        return Plan(host: manifest.name, simulated: inventory.simulated, actions: work.detachActions + work.destroyActions + work.configureActions,
-                    createActions: [], partitions: [], prune: manifest.prune)
+        return Plan(
+            host: manifest.name, simulated: inventory.simulated,
+            actions: work.detachActions + work.destroyActions + work.configureActions,
+            createActions: [], partitions: [], prune: manifest.prune)
     }
 }
 
@@ -30,7 +32,10 @@ extension PlanBuilder {
         var selections: [(GPUSpec, [Planner.Target])] = []
         for spec in manifest.gpus {
             let targets = matches(spec.select)
-            if targets.isEmpty { fail("select \(spec.select) matches no GPU; \(hostGPUs)", spec.location); continue }
+            if targets.isEmpty {
+                fail("select \(spec.select) matches no GPU; \(hostGPUs)", spec.location)
+                continue
+            }
             targets.forEach { targetedIDs.insert($0.id) }
             selections.append((spec, targets))
         }
@@ -55,7 +60,8 @@ extension PlanBuilder {
         }
         // Declared vGPUs on VFs, and anything recorded under a declared name.
         if let owned, owned.kind == .vgpuVF, let address = owned.address, let gpu = inventory.gpu(owned.gpu),
-           let vf = gpu.vfs.first(where: { $0.address == address }), (vf.vgpu?.current ?? 0) != 0 {
+            let vf = gpu.vfs.first(where: { $0.address == address }), (vf.vgpu?.current ?? 0) != 0
+        {
             destroyVGPU(vf, gpu: gpu.address, target: owned.name, reason: reason)
         }
     }
@@ -63,13 +69,15 @@ extension PlanBuilder {
     /// Destroy: the MIG instance recorded for a declared partition, unless it runs processes and `--force` is off.
     private mutating func destroyDeclaredMIG(_ partition: DesiredPartition, recorded owned: OwnedPartition) {
         guard let mig = inventory.gpu(partition.gpu)?.mig, let gpu = inventory.gpu(partition.gpu),
-              let instance = mig.instances.first(where: {
-                  $0.placement.start == owned.placement && mig.profile(id: $0.profileID)?.name == owned.type
-              }) else { return }
+            let instance = mig.instances.first(where: {
+                $0.placement.start == owned.placement && mig.profile(id: $0.profileID)?.name == owned.type
+            })
+        else { return }
         if instance.processes > 0 && !force {
-            fail("MIG instance '\(partition.name)' runs \(instance.processes) process(es); forbc never destroys an "
+            fail(
+                "MIG instance '\(partition.name)' runs \(instance.processes) process(es); forbc never destroys an "
                     + "instance in use: stop them, or pass '--force'",
-                 locations[partition.name])
+                locations[partition.name])
         } else {
             destroyMIG(instance, mig, gpu, name: partition.name, reason: Self.destroyReason)
         }
@@ -78,20 +86,23 @@ extension PlanBuilder {
     /// Destroy: disable the VFs of a declared VF's GPU, once per GPU; false (with a diagnostic) when one is in use.
     private mutating func disableDeclaredVFs(_ partition: DesiredPartition) -> Bool {
         guard let gpu = inventory.gpu(partition.gpu), let sriov = gpu.sriov, sriov.numVFs > 0,
-              !destroyed.contains(gpu.address) else { return true }
+            !destroyed.contains(gpu.address)
+        else { return true }
         destroyed.insert(gpu.address)
         if let use = firstUse(gpu) {
-            fail("cannot disable the VFs of \(label(gpu)): \(use); detach and remove it first",
-                 locations[partition.name])
+            fail(
+                "cannot disable the VFs of \(label(gpu)): \(use); detach and remove it first",
+                locations[partition.name])
             return false
         }
         let base = partition.name.split(separator: "-").dropLast().joined(separator: "-")
-        configureActions.append(PlannedAction(
-            action: .configure, target: range(base, sriov.numVFs),
-            reason: Self.destroyReason, kind: .sriovVF, gpu: gpu.address, address: gpu.address,
-            path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
-            precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
-            forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
+        configureActions.append(
+            PlannedAction(
+                action: .configure, target: range(base, sriov.numVFs),
+                reason: Self.destroyReason, kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+                path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+                precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
+                forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
         return true
     }
 
@@ -110,9 +121,12 @@ extension PlanBuilder {
 // declaration and would count its body on to the next opening brace.
 extension Plan {
     /// A plan whose actions run in the order given, the creations last.
-    init(host: String, simulated: Bool, actions: [PlannedAction], createActions: [PlannedAction],
-         partitions: [DesiredPartition], prune: PrunePolicy) {
-        self.init(host: host, simulated: simulated, actions: actions + createActions, partitions: partitions,
-                  prune: prune)
+    init(
+        host: String, simulated: Bool, actions: [PlannedAction], createActions: [PlannedAction],
+        partitions: [DesiredPartition], prune: PrunePolicy
+    ) {
+        self.init(
+            host: host, simulated: simulated, actions: actions + createActions, partitions: partitions,
+            prune: prune)
     }
 }

@@ -58,7 +58,8 @@ extension PlanBuilder {
             return nil
         }
         guard let mig = gpu.mig, !mig.profiles.isEmpty else {
-            let why = gpu.mig == nil
+            let why =
+                gpu.mig == nil
                 ? "NVML does not know this GPU (is NVIDIA's driver loaded?)" : "NVML lists no GPU-instance profile"
             fail("\(target.label) has no MIG capability: \(why)", location)
             return nil
@@ -83,24 +84,27 @@ extension PlanBuilder {
         let mig = host.mig
         guard var profile = mig.profile(named: partition.type ?? "") else {
             let offers = mig.profiles.map(\.name).joined(separator: ", ")
-            fail("MIG profile '\(partition.type ?? "")' is not offered by \(host.label); it offers: \(offers)",
-                 locations[partition.name])
+            fail(
+                "MIG profile '\(partition.type ?? "")' is not offered by \(host.label); it offers: \(offers)",
+                locations[partition.name])
             return nil
         }
         if let start = partition.placement {
             guard let placement = profile.placements.first(where: { $0.start == start }) else {
                 let starts = profile.placements.map { "\($0.start)" }.joined(separator: ", ")
-                fail("'\(partition.name)': '\(profile.name)' cannot start at slot \(start) on \(host.label); "
+                fail(
+                    "'\(partition.name)': '\(profile.name)' cannot start at slot \(start) on \(host.label); "
                         + "its placements start at \(starts)",
-                     locations[partition.name])
+                    locations[partition.name])
                 return nil
             }
             profile.placements = [placement]
         }
         if let slices = partition.computeSlices, profile.slices % slices != 0 {
-            fail("'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' does not split into compute "
+            fail(
+                "'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' does not split into compute "
                     + "instances of \(slices) slices",
-                 locations[partition.name])
+                locations[partition.name])
             return nil
         }
         return profile
@@ -118,10 +122,11 @@ extension PlanBuilder {
         var match = MIGMatch()
         for want in resolved {
             if let record = host.recorded.first(where: { $0.name == want.partition.name }),
-               let instance = existing.first(where: {
-                   !match.claimed.contains($0.id) && $0.placement.start == record.placement
-                       && Self.fits($0, want.profile)
-               }) {
+                let instance = existing.first(where: {
+                    !match.claimed.contains($0.id) && $0.placement.start == record.placement
+                        && Self.fits($0, want.profile)
+                })
+            {
                 match.claimed.insert(instance.id)
                 match.kept.append(KeptMIG(partition: want.partition, profile: want.profile, instance: instance))
             } else {
@@ -131,10 +136,12 @@ extension PlanBuilder {
         let recordedStarts = Set(host.recorded.compactMap(\.placement))
         var unmatched: [MIGWant] = []
         for want in match.new {
-            guard let instance = existing.first(where: {
-                !match.claimed.contains($0.id) && !recordedStarts.contains($0.placement.start)
-                    && Self.fits($0, want.profile)
-            }) else {
+            guard
+                let instance = existing.first(where: {
+                    !match.claimed.contains($0.id) && !recordedStarts.contains($0.placement.start)
+                        && Self.fits($0, want.profile)
+                })
+            else {
                 unmatched.append(want)
                 continue
             }
@@ -157,9 +164,10 @@ extension PlanBuilder {
             let name = owned?.name ?? "gi\(instance.id)"
             if let reason = pruneReason(owned: owned) {
                 if instance.processes > 0 && !force {
-                    fail("MIG instance '\(name)' on \(host.label) runs \(instance.processes) process(es); "
+                    fail(
+                        "MIG instance '\(name)' on \(host.label) runs \(instance.processes) process(es); "
                             + "forbc never destroys an instance in use: stop them, or pass '--force'",
-                         host.location)
+                        host.location)
                     continue
                 }
                 destroyMIG(instance, mig, host.gpu, name: name, reason: reason)
@@ -174,21 +182,30 @@ extension PlanBuilder {
     private mutating func placeMIG(_ resolved: [MIGWant], _ match: MIGMatch, foreign: [ForeignMIG], on host: MIGHost) {
         guard let solution = layoutMIG(resolved, match, foreign: foreign, on: host) else { return }
         guard settleKeptMIG(match.kept, moving: solution.moved, on: host) else { return }
-        let placing = match.new + solution.moved.map { MIGWant(partition: match.kept[$0].partition,
-                                                               profile: match.kept[$0].profile) }
+        let placing =
+            match.new
+            + solution.moved.map {
+                MIGWant(
+                    partition: match.kept[$0].partition,
+                    profile: match.kept[$0].profile)
+            }
         guard enableMIGMode(on: host) else { return }
         for (want, placement) in zip(placing, solution.placements) { createMIG(want, at: placement, on: host) }
     }
 
     /// Place: the fewest kept instances to move and the placements of `new + moved`, or nil with a diagnostic.
-    private mutating func layoutMIG(_ resolved: [MIGWant], _ match: MIGMatch, foreign: [ForeignMIG],
-                                    on host: MIGHost) -> (moved: [Int], placements: [MIGPlacement])? {
+    private mutating func layoutMIG(
+        _ resolved: [MIGWant], _ match: MIGMatch, foreign: [ForeignMIG],
+        on host: MIGHost
+    ) -> (moved: [Int], placements: [MIGPlacement])? {
         let fixedMask = foreign.reduce(UInt32(0)) { $0 | $1.instance.placement.mask }
         var fixedUsed: [Int: Int] = [:]
         for entry in foreign { fixedUsed[entry.profile.id, default: 0] += 1 }
         let keptLayout = match.kept.map { ($0.profile, $0.instance.placement) }
-        if let solution = MIGLayout.minimalMoves(kept: keptLayout, new: match.new.map(\.profile),
-                                                 fixed: fixedMask, fixedUsed: fixedUsed) {
+        if let solution = MIGLayout.minimalMoves(
+            kept: keptLayout, new: match.new.map(\.profile),
+            fixed: fixedMask, fixedUsed: fixedUsed)
+        {
             return solution
         }
         let kinds = resolved.map(\.profile.name).sorted().joined(separator: ", ")
@@ -211,15 +228,17 @@ extension PlanBuilder {
             replaceDesired(updated)
             guard moved.contains(index) else { continue }
             if instance.processes > 0 && !force {
-                fail("'\(partition.name)' (\(profile.name) at slot \(instance.placement.start)) must move for the "
+                fail(
+                    "'\(partition.name)' (\(profile.name) at slot \(instance.placement.start)) must move for the "
                         + "wanted layout to fit, but it runs \(instance.processes) process(es); "
                         + "stop them, or pass '--force'",
-                     locations[partition.name])
+                    locations[partition.name])
                 return false
             }
-            destroyMIG(instance, host.mig, host.gpu, name: partition.name,
-                       reason: "the wanted layout cannot be reached with '\(partition.name)' at slot "
-                           + "\(instance.placement.start): it must move")
+            destroyMIG(
+                instance, host.mig, host.gpu, name: partition.name,
+                reason: "the wanted layout cannot be reached with '\(partition.name)' at slot "
+                    + "\(instance.placement.start): it must move")
         }
         return true
     }
@@ -230,18 +249,20 @@ extension PlanBuilder {
         let (gpu, mig) = (host.gpu, host.mig)
         guard !mig.currentMode else { return true }
         if mig.processes > 0 {
-            fail("MIG mode of \(host.label) is off and \(mig.processes) compute process(es) use the GPU; "
+            fail(
+                "MIG mode of \(host.label) is off and \(mig.processes) compute process(es) use the GPU; "
                     + "MIG mode cannot change while it is in use",
-                 host.location)
+                host.location)
             return false
         }
         if !mig.pendingMode {
-            configureActions.append(PlannedAction(
-                action: .configure, target: gpu.address,
-                reason: "MIG mode is off and the manifest declares MIG instances; "
-                    + "the change may stay pending until a GPU reset",
-                kind: .mig, gpu: gpu.address, path: "NVML nvmlDeviceSetMigMode(device \(mig.index))", value: "1",
-                precondition: .migMode(device: mig.index, gpu: gpu.address, enabled: true)))
+            configureActions.append(
+                PlannedAction(
+                    action: .configure, target: gpu.address,
+                    reason: "MIG mode is off and the manifest declares MIG instances; "
+                        + "the change may stay pending until a GPU reset",
+                    kind: .mig, gpu: gpu.address, path: "NVML nvmlDeviceSetMigMode(device \(mig.index))", value: "1",
+                    precondition: .migMode(device: mig.index, gpu: gpu.address, enabled: true)))
         }
         return true
     }
@@ -253,27 +274,37 @@ extension PlanBuilder {
         placed.placement = placement.start
         placed.typeName = profile.name
         replaceDesired(placed)
-        var reason = host.existing.isEmpty && !mig.currentMode
+        var reason =
+            host.existing.isEmpty && !mig.currentMode
             ? "declared, not present; created once MIG mode is on" : "declared, not present"
         if mig.pendingMode && !mig.currentMode { reason += " (MIG mode is pending a GPU reset)" }
-        createActions.append(PlannedAction(
-            action: .create, target: partition.name, reason: reason, kind: .mig, gpu: gpu.address,
-            type: "\(profile.id)", typeName: profile.name, address: gpu.address,
-            path: "NVML nvmlDeviceCreateGpuInstanceWithPlacement(device \(mig.index))",
-            value: "\(profile.name)@\(placement.start)",
-            precondition: .migAbsent(device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement,
-                                     computeSlices: partition.computeSlices),
-            records: [OwnedPartition(name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address,
-                                     type: profile.name, typeName: profile.name, placement: placement.start)]))
+        createActions.append(
+            PlannedAction(
+                action: .create, target: partition.name, reason: reason, kind: .mig, gpu: gpu.address,
+                type: "\(profile.id)", typeName: profile.name, address: gpu.address,
+                path: "NVML nvmlDeviceCreateGpuInstanceWithPlacement(device \(mig.index))",
+                value: "\(profile.name)@\(placement.start)",
+                precondition: .migAbsent(
+                    device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement,
+                    computeSlices: partition.computeSlices),
+                records: [
+                    OwnedPartition(
+                        name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address,
+                        type: profile.name, typeName: profile.name, placement: placement.start)
+                ]))
     }
 
     mutating func destroyMIG(_ instance: MIGInstance, _ mig: MIGState, _ gpu: GPU, name: String, reason: String) {
         let profile = mig.profile(id: instance.profileID)
-        destroyActions.append(PlannedAction(
-            action: .destroy, target: name, reason: reason, kind: .mig, gpu: gpu.address, type: "\(instance.profileID)",
-            typeName: profile?.name, uuid: instance.uuids.first, address: gpu.address,
-            path: "NVML nvmlGpuInstanceDestroy(device \(mig.index), GPU instance \(instance.id))", value: "\(profile?.name ?? "?")@\(instance.placement.start)",
-            precondition: .migPresent(device: mig.index, gpu: gpu.address, profileID: instance.profileID, placement: instance.placement),
-            forgets: state.partitions.contains { $0.name == name } ? [name] : []))
+        destroyActions.append(
+            PlannedAction(
+                action: .destroy, target: name, reason: reason, kind: .mig, gpu: gpu.address,
+                type: "\(instance.profileID)",
+                typeName: profile?.name, uuid: instance.uuids.first, address: gpu.address,
+                path: "NVML nvmlGpuInstanceDestroy(device \(mig.index), GPU instance \(instance.id))",
+                value: "\(profile?.name ?? "?")@\(instance.placement.start)",
+                precondition: .migPresent(
+                    device: mig.index, gpu: gpu.address, profileID: instance.profileID, placement: instance.placement),
+                forgets: state.partitions.contains { $0.name == name } ? [name] : []))
     }
 }

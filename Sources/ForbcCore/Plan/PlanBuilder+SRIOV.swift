@@ -22,47 +22,68 @@ extension PlanBuilder {
             fail("\(target.label) does not offer SR-IOV (it has no sriov_totalvfs)", spec.location)
             return
         }
-        let wanted = spec.vfs, current = sriov.numVFs
+        let wanted = spec.vfs
+        let current = sriov.numVFs
         guard wanted <= sriov.totalVFs else {
-            fail("'\(spec.name)' asks for \(wanted) VFs on \(target.label), which offers at most \(sriov.totalVFs) (sriov_totalvfs)", spec.location)
+            fail(
+                "'\(spec.name)' asks for \(wanted) VFs on \(target.label), which offers at most \(sriov.totalVFs) "
+                    + "(sriov_totalvfs)",
+                spec.location)
             return
         }
         let names = mine.filter { $0.kind == .sriovVF }.map(\.name)
         // VF addresses are known before the VFs exist: routing id of the PF + sriov_offset + n × sriov_stride.
         for (i, name) in names.enumerated() {
             if var partition = desired.first(where: { $0.name == name }) {
-                partition.address = wanted == current && i < gpu.vfs.count ? gpu.vfs[i].address : sriov.vfAddress(of: gpu.address, index: i)
+                partition.address =
+                    wanted == current && i < gpu.vfs.count
+                    ? gpu.vfs[i].address : sriov.vfAddress(of: gpu.address, index: i)
                 replaceDesired(partition)
             }
         }
         guard wanted != current else { return }
         if current > 0 {
             if let use = firstUse(gpu) {
-                fail("cannot change sriov_numvfs of \(target.label) from \(current) to \(wanted): \(use); detach and remove it first", spec.location)
+                fail(
+                    "cannot change sriov_numvfs of \(target.label) from \(current) to \(wanted): \(use); detach and "
+                        + "remove it first",
+                    spec.location)
                 return
             }
             let forgotten = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)
-            configureActions.append(PlannedAction(
-                action: .configure, target: range(spec.name, current),
-                reason: wanted == 0 ? "the manifest wants 0 VFs; \(current) are enabled"
-                    : "the manifest wants \(wanted) VFs and \(current) are enabled; the kernel refuses to change a non-zero count directly (EBUSY), so it goes through 0",
-                kind: .sriovVF, gpu: gpu.address, address: gpu.address, path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
-                precondition: .numVFs(pf: gpu.address, current: current), forgets: forgotten))
+            configureActions.append(
+                PlannedAction(
+                    action: .configure, target: range(spec.name, current),
+                    reason: wanted == 0
+                        ? "the manifest wants 0 VFs; \(current) are enabled"
+                        : "the manifest wants \(wanted) VFs and \(current) are enabled; the kernel refuses to "
+                            + "change a non-zero count directly (EBUSY), so it goes through 0",
+                    kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+                    path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+                    precondition: .numVFs(pf: gpu.address, current: current), forgets: forgotten))
         }
         if wanted > 0 {
-            configureActions.append(PlannedAction(
-                action: .configure, target: range(spec.name, wanted, names: names),
-                reason: current == 0 ? "declared, not present: the manifest wants \(wanted) VFs and none are enabled" : "re-enabled with \(wanted) VFs",
-                kind: .sriovVF, gpu: gpu.address, address: gpu.address, path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "\(wanted)",
-                precondition: .numVFs(pf: gpu.address, current: 0),
-                records: names.enumerated().map { i, name in
-                    OwnedPartition(name: name, kind: .sriovVF, gpu: gpu.address, address: sriov.vfAddress(of: gpu.address, index: i))
-                }))
+            configureActions.append(
+                PlannedAction(
+                    action: .configure, target: range(spec.name, wanted, names: names),
+                    reason: current == 0
+                        ? "declared, not present: the manifest wants \(wanted) VFs and none are enabled"
+                        : "re-enabled with \(wanted) VFs",
+                    kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+                    path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "\(wanted)",
+                    precondition: .numVFs(pf: gpu.address, current: 0),
+                    records: names.enumerated().map { i, name in
+                        OwnedPartition(
+                            name: name, kind: .sriovVF, gpu: gpu.address,
+                            address: sriov.vfAddress(of: gpu.address, index: i))
+                    }))
         }
     }
 
     func range(_ base: String, _ count: Int, names: [String]? = nil) -> String {
-        if let names, let first = names.first, let last = names.last { return first == last ? first : "\(first)…\(last)" }
+        if let names, let first = names.first, let last = names.last {
+            return first == last ? first : "\(first)…\(last)"
+        }
         return count == 1 ? "\(base)-0" : "\(base)-0…\(base)-\(count - 1)"
     }
 
@@ -72,7 +93,9 @@ extension PlanBuilder {
             return
         }
         // On the host (before a VM takes it), workloads reach the whole GPU by its UUID.
-        if let uuid = gpu.mig?.uuid, var partition = desired.first(where: { $0.name == spec.name && $0.gpu == gpu.address }) {
+        if let uuid = gpu.mig?.uuid,
+            var partition = desired.first(where: { $0.name == spec.name && $0.gpu == gpu.address })
+        {
             partition.access = "CUDA_VISIBLE_DEVICES=\(uuid)"
             replaceDesired(partition)
         }
@@ -80,18 +103,28 @@ extension PlanBuilder {
         for mdev in inventory.mdevs where parentNames.contains(mdev.parent) {
             let owned = state.owned(uuid: mdev.uuid)
             if let reason = pruneReason(owned: owned) {
-                destroyMdev(mdev, target: owned?.name ?? mdev.uuid, gpu: gpu.address, reason: reason + "; '\(spec.name)' takes the whole GPU")
+                destroyMdev(
+                    mdev, target: owned?.name ?? mdev.uuid, gpu: gpu.address,
+                    reason: reason + "; '\(spec.name)' takes the whole GPU")
             } else {
-                fail("\(target.label) is declared for passthrough as '\(spec.name)' but holds mdev '\(mdev.uuid)', which forbc keeps ('prune' is '\(prune.rawValue)'); remove it or set 'prune: all'", spec.location)
+                fail(
+                    "\(target.label) is declared for passthrough as '\(spec.name)' but holds mdev '\(mdev.uuid)', "
+                        + "which forbc keeps ('prune' is '\(prune.rawValue)'); remove it or set 'prune: all'",
+                    spec.location)
                 return
             }
         }
         for vf in gpu.vfs where (vf.vgpu?.current ?? 0) != 0 {
             let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
             if let reason = pruneReason(owned: owned) {
-                destroyVGPU(vf, gpu: gpu.address, target: owned?.name ?? vf.address, reason: reason + "; '\(spec.name)' takes the whole GPU")
+                destroyVGPU(
+                    vf, gpu: gpu.address, target: owned?.name ?? vf.address,
+                    reason: reason + "; '\(spec.name)' takes the whole GPU")
             } else {
-                fail("\(target.label) is declared for passthrough as '\(spec.name)' but VF \(vf.address) holds a vGPU that forbc keeps; remove it or set 'prune: all'", spec.location)
+                fail(
+                    "\(target.label) is declared for passthrough as '\(spec.name)' but VF \(vf.address) holds a "
+                        + "vGPU that forbc keeps; remove it or set 'prune: all'",
+                    spec.location)
                 return
             }
         }
@@ -100,11 +133,14 @@ extension PlanBuilder {
                 fail("\(target.label) is declared for passthrough but its VFs are in use: \(use)", spec.location)
                 return
             }
-            configureActions.append(PlannedAction(
-                action: .configure, target: spec.name, reason: "passthrough hands the whole GPU to one VM; its \(sriov.numVFs) VFs are disabled",
-                kind: .passthrough, gpu: gpu.address, address: gpu.address, path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
-                precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
-                forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
+            configureActions.append(
+                PlannedAction(
+                    action: .configure, target: spec.name,
+                    reason: "passthrough hands the whole GPU to one VM; its \(sriov.numVFs) VFs are disabled",
+                    kind: .passthrough, gpu: gpu.address, address: gpu.address,
+                    path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+                    precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
+                    forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
         }
     }
 }

@@ -14,8 +14,11 @@ extension PlanBuilder {
     }
 
     func offered(_ types: [TypeRef]) -> String {
-        let names = types.map { $0.name == $0.id ? $0.id : "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))" }
-        return names.count > 12 ? names.prefix(12).joined(separator: ", ") + " and \(names.count - 12) more" : names.joined(separator: ", ")
+        let names = types.map {
+            $0.name == $0.id ? $0.id : "\($0.name.replacingOccurrences(of: "NVIDIA ", with: "")) (\($0.id))"
+        }
+        return names.count > 12
+            ? names.prefix(12).joined(separator: ", ") + " and \(names.count - 12) more" : names.joined(separator: ", ")
     }
 
     mutating func planVGPU(_ spec: GPUSpec, _ target: Planner.Target, _ mine: [DesiredPartition]) {
@@ -25,7 +28,9 @@ extension PlanBuilder {
         } else if !vfVGPU.isEmpty {
             planVFvGPU(target, mine, vfVGPU)
         } else {
-            var message = "\(target.label) offers no vGPU types: it has no mdev_supported_types and no nvidia/creatable_vgpu_types"
+            var message =
+                "\(target.label) offers no vGPU types: it has no mdev_supported_types and no "
+                + "nvidia/creatable_vgpu_types"
             if let sriov = target.gpu?.sriov, sriov.numVFs == 0, target.isNVIDIA {
                 message += "; its SR-IOV VFs are disabled: enable them first (NVIDIA's 'sriov-manage -e \(target.id)')"
             } else if target.isNVIDIA {
@@ -36,7 +41,9 @@ extension PlanBuilder {
     }
 
     /// One type per physical NVIDIA GPU unless heterogeneous mode is on (it is not exposed in sysfs; forbc assumes off).
-    mutating func checkHomogeneous(_ target: Planner.Target, wanted: [(DesiredPartition, TypeRef)], keptUndeclared: [(String, String)]) {
+    mutating func checkHomogeneous(
+        _ target: Planner.Target, wanted: [(DesiredPartition, TypeRef)], keptUndeclared: [(String, String)]
+    ) {
         guard target.isNVIDIA else { return }
         var firstByType: [String: DesiredPartition] = [:]
         var order: [String] = []
@@ -44,27 +51,39 @@ extension PlanBuilder {
             firstByType[type.id] = partition
             order.append(type.id)
         }
-        let typeName = { (id: String) in wanted.first { $0.1.id == id }?.1.name.replacingOccurrences(of: "NVIDIA ", with: "") ?? id }
+        let typeName = { (id: String) in
+            wanted.first { $0.1.id == id }?.1.name.replacingOccurrences(of: "NVIDIA ", with: "") ?? id
+        }
         if order.count > 1 {
-            let a = firstByType[order[0]]!, b = firstByType[order[1]]!
-            fail("NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): '\(a.name)' wants '\(typeName(order[0]))' and '\(b.name)' wants '\(typeName(order[1]))' on \(target.label)",
-                 locations[b.name])
+            let a = firstByType[order[0]]!
+            let b = firstByType[order[1]]!
+            fail(
+                "NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): "
+                    + "'\(a.name)' wants '\(typeName(order[0]))' and '\(b.name)' wants '\(typeName(order[1]))' "
+                    + "on \(target.label)",
+                locations[b.name])
         } else if let only = order.first, let other = keptUndeclared.first(where: { $0.1 != only }) {
-            fail("\(target.label) holds '\(other.0)' of type '\(other.1)', which forbc keeps ('prune' is '\(prune.rawValue)'), and NVIDIA time-sliced vGPU holds one type per physical GPU at a time; remove it or set 'prune: all'",
-                 locations[firstByType[only]!.name])
+            fail(
+                "\(target.label) holds '\(other.0)' of type '\(other.1)', which forbc keeps ('prune' is "
+                    + "'\(prune.rawValue)'), and NVIDIA time-sliced vGPU holds one type per physical GPU at a "
+                    + "time; remove it or set 'prune: all'",
+                locations[firstByType[only]!.name])
         }
     }
 
     /// Resolve: each partition's type in `catalogue`; one that is not there gets a diagnostic and is left out.
     /// `offers` names who offers the catalogue in that diagnostic.
-    mutating func resolveTypes(_ mine: [DesiredPartition], in catalogue: [TypeRef], on target: Planner.Target,
-                               offers: String) -> [(DesiredPartition, TypeRef)] {
+    mutating func resolveTypes(
+        _ mine: [DesiredPartition], in catalogue: [TypeRef], on target: Planner.Target,
+        offers: String
+    ) -> [(DesiredPartition, TypeRef)] {
         var resolved: [(DesiredPartition, TypeRef)] = []
         for partition in mine {
             guard let type = Self.resolve(partition.type ?? "", in: catalogue) else {
-                fail("type '\(partition.type ?? "")' is not offered by \(target.label); "
+                fail(
+                    "type '\(partition.type ?? "")' is not offered by \(target.label); "
                         + "\(offers): \(offered(catalogue))",
-                     locations[partition.name])
+                    locations[partition.name])
                 continue
             }
             resolved.append((partition, type))
@@ -116,19 +135,22 @@ extension PlanBuilder {
         }
 
         /// One vGPU per VF: free VFs whose type still shows an instance (or that this plan frees).
-        private mutating func takeVFs(_ needed: Int, of type: MdevType) -> (parents: [String], capacity: Int,
-                                                                             detail: String) {
+        private mutating func takeVFs(_ needed: Int, of type: MdevType) -> (
+            parents: [String], capacity: Int,
+            detail: String
+        ) {
             let freedParents = Set(destroyed.compactMap(\.parent))
             let candidates = target.parents.filter { parent in
-                !kept.occupied.contains(parent.name) &&
-                    (freedParents.contains(parent.name)
+                !kept.occupied.contains(parent.name)
+                    && (freedParents.contains(parent.name)
                         || (parent.types.first { $0.id == type.id }?.availableInstances ?? 0) > 0)
             }.map(\.name)
             var capacity = candidates.count
             var detail = "\(candidates.count) free VFs offer it"
             if target.isNVIDIA, let maximum = type.maxInstances {
                 capacity = min(capacity, maximum - kept.keptCount[type.id, default: 0])
-                detail += ", and the type allows \(maximum) per GPU (max_instance) with "
+                detail +=
+                    ", and the type allows \(maximum) per GPU (max_instance) with "
                     + "\(kept.keptCount[type.id, default: 0]) kept"
             }
             let placements = Array(candidates.prefix(needed))
@@ -137,8 +159,10 @@ extension PlanBuilder {
         }
 
         /// One parent: what its available_instances reads, or what is left once this plan's removals are done.
-        private func takeParent(_ needed: Int, of type: MdevType) -> (parents: [String], capacity: Int,
-                                                                      detail: String) {
+        private func takeParent(_ needed: Int, of type: MdevType) -> (
+            parents: [String], capacity: Int,
+            detail: String
+        ) {
             let parent = target.parents[0]
             let available = parent.types.first { $0.id == type.id }?.availableInstances ?? 0
             let path = SysPath.mdevType(parent.name, type.id, "available_instances")
@@ -150,7 +174,8 @@ extension PlanBuilder {
             } else if target.isNVIDIA, let maximum = type.maxInstances {
                 // After this plan's removals the GPU holds only this type: its pool is max_instance.
                 capacity = maximum - kept.keptCount[type.id, default: 0]
-                detail = "the type allows \(maximum) per GPU (max_instance) and "
+                detail =
+                    "the type allows \(maximum) per GPU (max_instance) and "
                     + "\(kept.keptCount[type.id, default: 0]) are kept"
             } else {
                 let freed = destroyed.filter { $0.type == type.id }.count
@@ -179,8 +204,10 @@ extension PlanBuilder {
 
     /// Keep: a declared mdev that exists on the target with the wanted type stays; one of another type, or on
     /// another parent, is destroyed. Returns the partitions to create, with their types.
-    private mutating func keepMdevs(_ resolved: [(DesiredPartition, TypeRef)], on target: Planner.Target,
-                                    _ kept: inout MdevOccupancy) -> [(DesiredPartition, TypeRef)] {
+    private mutating func keepMdevs(
+        _ resolved: [(DesiredPartition, TypeRef)], on target: Planner.Target,
+        _ kept: inout MdevOccupancy
+    ) -> [(DesiredPartition, TypeRef)] {
         let parentNames = target.parentNames
         var toCreate: [(DesiredPartition, TypeRef)] = []
         for (partition, type) in resolved {
@@ -195,9 +222,10 @@ extension PlanBuilder {
                     replaceDesired(updated)
                     continue
                 }
-                destroyMdev(existing, target: partition.name, gpu: target.gpu?.address,
-                            reason: "it is of type '\(existing.type)' on '\(existing.parent)'; "
-                                + "the manifest wants '\(type.id)' on \(target.label)")
+                destroyMdev(
+                    existing, target: partition.name, gpu: target.gpu?.address,
+                    reason: "it is of type '\(existing.type)' on '\(existing.parent)'; "
+                        + "the manifest wants '\(type.id)' on \(target.label)")
             }
             replaceDesired(updated)
             toCreate.append((updated, type))
@@ -206,8 +234,10 @@ extension PlanBuilder {
     }
 
     /// Prune: destroy the target's undeclared mdevs where prune lets them go; the others stay and take room.
-    private mutating func pruneMdevs(on target: Planner.Target, sparing wanted: Set<String>,
-                                     _ kept: inout MdevOccupancy) {
+    private mutating func pruneMdevs(
+        on target: Planner.Target, sparing wanted: Set<String>,
+        _ kept: inout MdevOccupancy
+    ) {
         let parentNames = target.parentNames
         for mdev in inventory.mdevs where parentNames.contains(mdev.parent) && !wanted.contains(mdev.uuid) {
             let owned = state.owned(uuid: mdev.uuid)
@@ -221,8 +251,10 @@ extension PlanBuilder {
     }
 
     /// Place: group the creations by type, in manifest order, and place each group.
-    private mutating func placeMdevs(_ toCreate: [(DesiredPartition, TypeRef)], on target: Planner.Target,
-                                     types: [String: MdevType], kept: MdevOccupancy) {
+    private mutating func placeMdevs(
+        _ toCreate: [(DesiredPartition, TypeRef)], on target: Planner.Target,
+        types: [String: MdevType], kept: MdevOccupancy
+    ) {
         let parentNames = target.parentNames
         let destroyedOnTarget = destroyActions.filter { $0.kind == .mdev && parentNames.contains($0.parent ?? "") }
         var room = MdevRoom(target: target, kept: kept, destroyed: destroyedOnTarget)
@@ -241,12 +273,14 @@ extension PlanBuilder {
         let (parents, capacity, detail) = room.take(needed, of: type)
         if needed > capacity {
             let names = partitions.map { "'\($0.name)'" }
-            let shown = names.count > 4
+            let shown =
+                names.count > 4
                 ? names.prefix(3).joined(separator: ", ") + " … \(names.last!)" : names.joined(separator: ", ")
-            fail("\(shown) need\(needed == 1 ? "s" : "") \(needed) new instance\(needed == 1 ? "" : "s") "
+            fail(
+                "\(shown) need\(needed == 1 ? "s" : "") \(needed) new instance\(needed == 1 ? "" : "s") "
                     + "of '\(type.name)' on \(room.target.label), "
                     + "but only \(max(capacity, 0)) can be created (\(detail))",
-                 locations[partitions[0].name])
+                locations[partitions[0].name])
             return
         }
         for (partition, parent) in zip(partitions, parents) {
@@ -255,21 +289,27 @@ extension PlanBuilder {
     }
 
     /// Place: record where a new mdev goes and plan its creation.
-    private mutating func createMdev(_ partition: DesiredPartition, on parent: String, of type: MdevType,
-                                     for target: Planner.Target) {
+    private mutating func createMdev(
+        _ partition: DesiredPartition, on parent: String, of type: MdevType,
+        for target: Planner.Target
+    ) {
         var placed = partition
         placed.parent = parent
         placed.address = mdevAddress(parent, on: target)
         replaceDesired(placed)
         let uuid = placed.uuid!
-        createActions.append(PlannedAction(
-            action: .create, target: placed.name,
-            reason: inventory.mdev(uuid) == nil ? "declared, not present" : "recreated as '\(type.name)'",
-            kind: .mdev, gpu: target.gpu?.address, parent: parent, type: type.id, typeName: type.name, uuid: uuid,
-            address: placed.address, path: SysPath.mdevType(parent, type.id, "create"), value: uuid,
-            precondition: .mdevAbsent(uuid: uuid, parent: parent, type: type.id),
-            records: [OwnedPartition(name: placed.name, kind: .mdev, gpu: target.id, uuid: uuid,
-                                     address: placed.address, parent: parent, type: type.id, typeName: type.name)]))
+        createActions.append(
+            PlannedAction(
+                action: .create, target: placed.name,
+                reason: inventory.mdev(uuid) == nil ? "declared, not present" : "recreated as '\(type.name)'",
+                kind: .mdev, gpu: target.gpu?.address, parent: parent, type: type.id, typeName: type.name, uuid: uuid,
+                address: placed.address, path: SysPath.mdevType(parent, type.id, "create"), value: uuid,
+                precondition: .mdevAbsent(uuid: uuid, parent: parent, type: type.id),
+                records: [
+                    OwnedPartition(
+                        name: placed.name, kind: .mdev, gpu: target.id, uuid: uuid,
+                        address: placed.address, parent: parent, type: type.id, typeName: type.name)
+                ]))
     }
 
     // MARK: vGPUs on VFs
@@ -311,8 +351,10 @@ extension PlanBuilder {
 
     /// Keep: a partition whose recorded VF holds the wanted type stays there; a recorded VF holding another type
     /// is cleared. Returns the partitions still without a VF.
-    private mutating func keepRecordedVFs(_ resolved: [(DesiredPartition, TypeRef)],
-                                          _ pool: inout VFPool) -> [(DesiredPartition, TypeRef)] {
+    private mutating func keepRecordedVFs(
+        _ resolved: [(DesiredPartition, TypeRef)],
+        _ pool: inout VFPool
+    ) -> [(DesiredPartition, TypeRef)] {
         let byAddress = Dictionary(uniqueKeysWithValues: pool.vfs.map { ($0.address, $0) })
         var unplaced: [(DesiredPartition, TypeRef)] = []
         for (partition, type) in resolved {
@@ -321,7 +363,8 @@ extension PlanBuilder {
             updated.type = type.id
             updated.typeName = type.name
             if let owned = state.owned(name: partition.name), owned.kind == .vgpuVF, let address = owned.address,
-               let vf = byAddress[address] {
+                let vf = byAddress[address]
+            {
                 let current = vf.vgpu!.current
                 if "\(current)" == type.id {
                     pool.claimed.insert(address)
@@ -331,8 +374,9 @@ extension PlanBuilder {
                     continue
                 }
                 if current != 0 {
-                    destroyVGPU(vf, gpu: pool.gpu.address, target: partition.name,
-                                reason: "it holds type \(current); the manifest wants '\(type.name)'")
+                    destroyVGPU(
+                        vf, gpu: pool.gpu.address, target: partition.name,
+                        reason: "it holds type \(current); the manifest wants '\(type.name)'")
                 }
             }
             unplaced.append((updated, type))
@@ -342,16 +386,19 @@ extension PlanBuilder {
 
     /// Keep: adopt VFs that already hold the wanted type and that no record claims (state lost, or made by
     /// hand). Returns the partitions still without a VF.
-    private mutating func adoptVFs(_ unplaced: [(DesiredPartition, TypeRef)],
-                                   _ pool: inout VFPool) -> [(DesiredPartition, TypeRef)] {
+    private mutating func adoptVFs(
+        _ unplaced: [(DesiredPartition, TypeRef)],
+        _ pool: inout VFPool
+    ) -> [(DesiredPartition, TypeRef)] {
         let recordedAddresses = Set(state.partitions.filter { $0.kind == .vgpuVF }.compactMap(\.address))
         var remaining: [(DesiredPartition, TypeRef)] = []
         for (partition, type) in unplaced {
             if state.owned(name: partition.name) == nil,
-               let vf = pool.vfs.first(where: {
-                   !pool.claimed.contains($0.address) && !recordedAddresses.contains($0.address)
-                       && "\($0.vgpu!.current)" == type.id
-               }) {
+                let vf = pool.vfs.first(where: {
+                    !pool.claimed.contains($0.address) && !recordedAddresses.contains($0.address)
+                        && "\($0.vgpu!.current)" == type.id
+                })
+            {
                 pool.claimed.insert(vf.address)
                 var adopted = partition
                 adopted.address = vf.address
@@ -380,8 +427,10 @@ extension PlanBuilder {
 
     /// Place: each remaining partition on a free VF that offers its type (its recorded VF first); the first that
     /// finds none gets a diagnostic and placing stops.
-    private mutating func placeVFs(_ remaining: [(DesiredPartition, TypeRef)], on target: Planner.Target,
-                                   _ pool: VFPool) {
+    private mutating func placeVFs(
+        _ remaining: [(DesiredPartition, TypeRef)], on target: Planner.Target,
+        _ pool: VFPool
+    ) {
         var free = pool.vfs.filter {
             !pool.claimed.contains($0.address) && ($0.vgpu!.current == 0 || destroyed.contains($0.address))
         }
@@ -393,9 +442,10 @@ extension PlanBuilder {
             let recorded = state.owned(name: partition.name)?.address
             guard let vf = offering.first(where: { $0.address == recorded }) ?? offering.first else {
                 let wanted = remaining.filter { $0.1 == type }.count
-                fail("'\(partition.name)' needs a VF for '\(type.name)' on \(target.label), but none is free "
+                fail(
+                    "'\(partition.name)' needs a VF for '\(type.name)' on \(target.label), but none is free "
                         + "(\(wanted) wanted; VFs offering it: \(offering.count))",
-                     locations[partition.name])
+                    locations[partition.name])
                 break
             }
             free.removeAll { $0.address == vf.address }
@@ -404,19 +454,25 @@ extension PlanBuilder {
     }
 
     /// Place: record which VF a new vGPU takes and plan setting its type there.
-    private mutating func createVGPU(_ partition: DesiredPartition, _ type: TypeRef, on vf: VirtualFunction,
-                                     gpu: GPU) {
+    private mutating func createVGPU(
+        _ partition: DesiredPartition, _ type: TypeRef, on vf: VirtualFunction,
+        gpu: GPU
+    ) {
         var placed = partition
         placed.address = vf.address
         placed.parent = vf.address
         replaceDesired(placed)
-        createActions.append(PlannedAction(
-            action: .create, target: placed.name, reason: "declared, not present", kind: .vgpuVF, gpu: gpu.address,
-            parent: vf.address, type: type.id, typeName: type.name, uuid: placed.uuid, address: vf.address,
-            path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"), value: type.id,
-            precondition: .vgpuType(vf: vf.address, current: destroyed.contains(vf.address) ? 0 : vf.vgpu!.current),
-            records: [OwnedPartition(name: placed.name, kind: .vgpuVF, gpu: gpu.address, uuid: placed.uuid,
-                                     address: vf.address, parent: vf.address, type: type.id, typeName: type.name)]))
+        createActions.append(
+            PlannedAction(
+                action: .create, target: placed.name, reason: "declared, not present", kind: .vgpuVF, gpu: gpu.address,
+                parent: vf.address, type: type.id, typeName: type.name, uuid: placed.uuid, address: vf.address,
+                path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"), value: type.id,
+                precondition: .vgpuType(vf: vf.address, current: destroyed.contains(vf.address) ? 0 : vf.vgpu!.current),
+                records: [
+                    OwnedPartition(
+                        name: placed.name, kind: .vgpuVF, gpu: gpu.address, uuid: placed.uuid,
+                        address: vf.address, parent: vf.address, type: type.id, typeName: type.name)
+                ]))
     }
 }
 

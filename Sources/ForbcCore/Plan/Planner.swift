@@ -30,12 +30,16 @@ public struct Planner: Sendable {
         work.build()
         if work.errors.isEmpty { work.planAttachments(force: force) }
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
-        var plan = Plan(host: manifest.name, simulated: inventory.simulated,
-                        actions: work.detachActions + work.destroyActions + work.configureActions + work.createActions + work.attachActions,
-                        partitions: work.desired, prune: manifest.prune)
+        var plan = Plan(
+            host: manifest.name, simulated: inventory.simulated,
+            actions: work.detachActions + work.destroyActions + work.configureActions + work.createActions
+                + work.attachActions,
+            partitions: work.desired, prune: manifest.prune)
         plan.attachments = manifest.vms.flatMap { vm in
             vm.attach.compactMap { name in
-                work.desired.first { $0.name == name }.flatMap { work.hostdev(for: $0) }.map { OwnedAttachment(domain: vm.domain, partition: name, hostdev: $0) }
+                work.desired.first { $0.name == name }.flatMap { work.hostdev(for: $0) }.map {
+                    OwnedAttachment(domain: vm.domain, partition: name, hostdev: $0)
+                }
             }
         }
         return plan
@@ -68,7 +72,9 @@ struct PlanBuilder {
         self.state = state
     }
 
-    mutating func fail(_ message: String, _ location: SourceLocation?) { errors.append(Diagnostic(message, at: location)) }
+    mutating func fail(_ message: String, _ location: SourceLocation?) {
+        errors.append(Diagnostic(message, at: location))
+    }
 
     var host: String { manifest.name }
     var prune: PrunePolicy { manifest.prune }
@@ -96,11 +102,14 @@ struct PlanBuilder {
     }
 
     func target(_ gpu: GPU) -> Planner.Target {
-        Planner.Target(id: gpu.address, gpu: gpu, parents: inventory.mdevParents.filter { $0.gpu == gpu.address }, label: label(gpu))
+        Planner.Target(
+            id: gpu.address, gpu: gpu, parents: inventory.mdevParents.filter { $0.gpu == gpu.address },
+            label: label(gpu))
     }
 
     var hostGPUs: String {
-        inventory.gpus.isEmpty ? "this host has no NVIDIA, AMD or Intel GPU"
+        inventory.gpus.isEmpty
+            ? "this host has no NVIDIA, AMD or Intel GPU"
             : "this host has " + inventory.gpus.map { label($0) }.joined(separator: ", ")
     }
 
@@ -117,7 +126,10 @@ struct PlanBuilder {
             }
             for target in targets {
                 if let other = claimedBy[target.id] {
-                    fail("\(target.label) is selected by both 'spec.gpus[\(other)]' and 'spec.gpus[\(spec.index)]'; one entry partitions a GPU", spec.location)
+                    fail(
+                        "\(target.label) is selected by both 'spec.gpus[\(other)]' and 'spec.gpus[\(spec.index)]'; "
+                            + "one entry partitions a GPU",
+                        spec.location)
                 }
                 claimedBy[target.id] = spec.index
                 targetedIDs.insert(target.id)
@@ -155,8 +167,10 @@ struct PlanBuilder {
             for (target, list) in zip(targets, names(entry.name, entry.count)) {
                 for name in list {
                     locations[name] = entry.location
-                    desired.append(DesiredPartition(name: name, kind: .mdev, gpu: target.id,
-                                                    uuid: entry.uuid ?? UUIDv5.partition(host: host, name: name), type: entry.type))
+                    desired.append(
+                        DesiredPartition(
+                            name: name, kind: .mdev, gpu: target.id,
+                            uuid: entry.uuid ?? UUIDv5.partition(host: host, name: name), type: entry.type))
                 }
             }
         }
@@ -164,8 +178,11 @@ struct PlanBuilder {
             for (target, list) in zip(targets, names(entry.name, entry.count)) {
                 for name in list {
                     locations[name] = entry.location
-                    desired.append(DesiredPartition(name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
-                                                    address: target.gpu?.address, placement: entry.placement, computeSlices: entry.computeSlices))
+                    desired.append(
+                        DesiredPartition(
+                            name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
+                            address: target.gpu?.address, placement: entry.placement, computeSlices: entry.computeSlices
+                        ))
                 }
             }
         }
@@ -183,7 +200,8 @@ struct PlanBuilder {
             for (i, target) in targets.enumerated() {
                 let name = targets.count == 1 ? passthrough.name : "\(passthrough.name)-\(i)"
                 locations[name] = passthrough.location
-                desired.append(DesiredPartition(name: name, kind: .passthrough, gpu: target.id, address: target.gpu?.address))
+                desired.append(
+                    DesiredPartition(name: name, kind: .passthrough, gpu: target.id, address: target.gpu?.address))
             }
         }
     }
@@ -192,7 +210,10 @@ struct PlanBuilder {
         var seen: [String: String] = [:]
         for partition in desired {
             if let gpu = seen[partition.name] {
-                fail("partition name '\(partition.name)' is produced twice (on \(gpu) and \(partition.gpu)); names are unique per host", nil)
+                fail(
+                    "partition name '\(partition.name)' is produced twice (on \(gpu) and \(partition.gpu)); names "
+                        + "are unique per host",
+                    nil)
             }
             seen[partition.name] = partition.gpu
         }
@@ -203,7 +224,10 @@ struct PlanBuilder {
         }
         for benchmark in manifest.benchmarks {
             for (name, location) in zip(benchmark.on, benchmark.onLocations) where seen[name] == nil {
-                fail("benchmark suite '\(benchmark.suite)' runs on '\(name)', which the manifest does not produce on this host", location)
+                fail(
+                    "benchmark suite '\(benchmark.suite)' runs on '\(name)', which the manifest does not produce on "
+                        + "this host",
+                    location)
             }
         }
     }
@@ -216,7 +240,9 @@ struct PlanBuilder {
 
     /// Why an undeclared partition goes, or nil when prune keeps it.
     func pruneReason(owned: OwnedPartition?) -> String? {
-        if let owned, prune != .none { return "forbc created it as '\(owned.name)' and the manifest no longer declares it" }
+        if let owned, prune != .none {
+            return "forbc created it as '\(owned.name)' and the manifest no longer declares it"
+        }
         if owned == nil, prune == .all { return "the manifest does not declare it and 'prune' is 'all'" }
         return nil
     }
@@ -224,20 +250,25 @@ struct PlanBuilder {
     mutating func destroyMdev(_ mdev: MediatedDevice, target: String, gpu: String?, reason: String) {
         guard destroyed.insert(mdev.uuid).inserted else { return }
         let owned = state.owned(uuid: mdev.uuid)
-        destroyActions.append(PlannedAction(
-            action: .destroy, target: target, reason: reason, kind: .mdev, gpu: gpu, parent: mdev.parent, type: mdev.type,
-            typeName: inventory.parent(mdev.parent)?.types.first { $0.id == mdev.type }?.name, uuid: mdev.uuid,
-            path: SysPath.mdev(mdev.uuid, "remove"), value: "1", precondition: .mdevPresent(uuid: mdev.uuid),
-            forgets: owned.map { [$0.name] } ?? []))
+        destroyActions.append(
+            PlannedAction(
+                action: .destroy, target: target, reason: reason, kind: .mdev, gpu: gpu, parent: mdev.parent,
+                type: mdev.type,
+                typeName: inventory.parent(mdev.parent)?.types.first { $0.id == mdev.type }?.name, uuid: mdev.uuid,
+                path: SysPath.mdev(mdev.uuid, "remove"), value: "1", precondition: .mdevPresent(uuid: mdev.uuid),
+                forgets: owned.map { [$0.name] } ?? []))
     }
 
     mutating func destroyVGPU(_ vf: VirtualFunction, gpu: String, target: String, reason: String) {
         guard destroyed.insert(vf.address).inserted, let current = vf.vgpu?.current else { return }
         let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
-        destroyActions.append(PlannedAction(
-            action: .destroy, target: target, reason: reason, kind: .vgpuVF, gpu: gpu, parent: vf.address, type: "\(current)",
-            typeName: owned?.typeName, address: vf.address, path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"), value: "0",
-            precondition: .vgpuType(vf: vf.address, current: current), forgets: owned.map { [$0.name] } ?? []))
+        destroyActions.append(
+            PlannedAction(
+                action: .destroy, target: target, reason: reason, kind: .vgpuVF, gpu: gpu, parent: vf.address,
+                type: "\(current)",
+                typeName: owned?.typeName, address: vf.address,
+                path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"), value: "0",
+                precondition: .vgpuType(vf: vf.address, current: current), forgets: owned.map { [$0.name] } ?? []))
     }
 
     /// Partitions forbc recorded on GPUs the manifest no longer selects.
@@ -248,20 +279,29 @@ struct PlanBuilder {
             let reason = "forbc created it as '\(owned.name)' and the manifest no longer declares it"
             switch owned.kind {
             case .mdev:
-                if let uuid = owned.uuid, let mdev = inventory.mdev(uuid) { destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: reason) }
+                if let uuid = owned.uuid, let mdev = inventory.mdev(uuid) {
+                    destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: reason)
+                }
             case .vgpuVF:
-                if let address = owned.address, let gpu = inventory.gpu(owned.gpu), let vf = gpu.vfs.first(where: { $0.address == address }),
-                   let current = vf.vgpu?.current, current != 0, owned.type == nil || owned.type == "\(current)" {
+                if let address = owned.address, let gpu = inventory.gpu(owned.gpu),
+                    let vf = gpu.vfs.first(where: { $0.address == address }),
+                    let current = vf.vgpu?.current, current != 0, owned.type == nil || owned.type == "\(current)"
+                {
                     destroyVGPU(vf, gpu: gpu.address, target: owned.name, reason: reason)
                 }
             case .sriovVF:
-                if let gpu = inventory.gpu(owned.gpu), let sriov = gpu.sriov, sriov.numVFs > 0, !destroyed.contains(gpu.address) {
+                if let gpu = inventory.gpu(owned.gpu), let sriov = gpu.sriov, sriov.numVFs > 0,
+                    !destroyed.contains(gpu.address)
+                {
                     destroyed.insert(gpu.address)
                     let names = state.partitions.filter { $0.gpu == gpu.address && $0.kind == .sriovVF }.map(\.name)
-                    configureActions.append(PlannedAction(
-                        action: .configure, target: owned.name, reason: "forbc enabled these VFs and the manifest no longer declares them",
-                        kind: .sriovVF, gpu: gpu.address, address: gpu.address, path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
-                        precondition: .numVFs(pf: gpu.address, current: sriov.numVFs), forgets: names))
+                    configureActions.append(
+                        PlannedAction(
+                            action: .configure, target: owned.name,
+                            reason: "forbc enabled these VFs and the manifest no longer declares them",
+                            kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+                            path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+                            precondition: .numVFs(pf: gpu.address, current: sriov.numVFs), forgets: names))
                 }
             case .passthrough, .mig:
                 break

@@ -26,7 +26,9 @@ public enum NVMLReturn {
     public static let insufficientResources: Int32 = 22
 
     public static func error(_ call: String, _ code: Int32, detail: String? = nil) -> ForbcError {
-        ForbcError(code == notSupported ? .unsupported : .system,
-                   "NVML: \(call) failed: \(detail ?? names[code] ?? "error \(code)") (\(names[code] ?? "\(code)"))", errno: code)
+        ForbcError(
+            code == notSupported ? .unsupported : .system,
+            "NVML: \(call) failed: \(detail ?? names[code] ?? "error \(code)") (\(names[code] ?? "\(code)"))",
+            errno: code)
     }
 }

@@ -28,7 +28,8 @@ public enum SysPath {
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         for part in parts where part.isEmpty || part == "." || part == ".." {
-            throw ForbcError(.invalidInput, "refusing kernel path '\(path)': '\(part)' would leave the tree it names", path: path)
+            throw ForbcError(
+                .invalidInput, "refusing kernel path '\(path)': '\(part)' would leave the tree it names", path: path)
         }
         return Array(parts)
     }

@@ -27,8 +27,9 @@ public enum Patterns {
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2 else { return false }
         let devfn = parts[2].split(separator: ".", omittingEmptySubsequences: false)
         guard devfn.count == 2, devfn[0].count == 2, devfn[1].count == 1,
-              let device = Int(devfn[0], radix: 16), device < 32,
-              let function = Int(devfn[1]), function < 8 else { return false }
+            let device = Int(devfn[0], radix: 16), device < 32,
+            let function = Int(devfn[1]), function < 8
+        else { return false }
         return [parts[0], parts[1], devfn[0]].allSatisfy { $0.allSatisfy(\.isHexDigit) }
     }
 
@@ -50,7 +51,8 @@ public enum Patterns {
         let parts = s.split(separator: "+", omittingEmptySubsequences: false)
         let base = parts[0].split(separator: ".", omittingEmptySubsequences: false)
         guard base.count == 2, base[0].count >= 2, base[0].last == "g", base[0].dropLast().allSatisfy(\.isNumber),
-              base[1].hasSuffix("gb"), base[1].dropLast(2).count >= 1, base[1].dropLast(2).allSatisfy(\.isNumber) else { return false }
+            base[1].hasSuffix("gb"), base[1].dropLast(2).count >= 1, base[1].dropLast(2).allSatisfy(\.isNumber)
+        else { return false }
         return parts.dropFirst().allSatisfy { !$0.isEmpty && $0.allSatisfy { isAlnum($0) || $0 == "." } }
     }
 }

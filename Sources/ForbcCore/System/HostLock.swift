@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One apply at a time per host: an exclusive flock(2) on a file in the state dir, held until released
 /// (or until the process dies, when the kernel drops it).
@@ -28,9 +29,15 @@ public final class HostLock: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 64)
             let count = pread(fd, &buffer, 63, 0)
             close(fd)
-            let holder = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            let holder =
+                count > 0
+                ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                : "?"
             if code == EWOULDBLOCK {
-                throw ForbcError(.locked, "another forbc (pid \(holder)) is applying to this host (lock \(path)); wait for it to finish", path: path)
+                throw ForbcError(
+                    .locked,
+                    "another forbc (pid \(holder)) is applying to this host (lock \(path)); wait for it to finish",
+                    path: path)
             }
             throw ForbcError.sysfs("locking", path: path, errno: code)
         }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// The real NVML, loaded with dlopen("libnvidia-ml.so.1") at run time: no link-time dependency, so a host
 /// without NVIDIA's driver simply has no MIG capability. Versioned entry points are resolved by name with
@@ -23,11 +24,14 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
     typealias GetTwoUInts = @convention(c) (Device, UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt32>) -> Int32
     typealias GetUInt = @convention(c) (Device, UnsafeMutablePointer<UInt32>) -> Int32
     typealias GetIndexedStruct = @convention(c) (Device, UInt32, UnsafeMutableRawPointer) -> Int32
-    typealias GetPlacements = @convention(c) (Device, UInt32, UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt32>) -> Int32
-    typealias GetHandles = @convention(c) (Device, UInt32, UnsafeMutablePointer<Device>, UnsafeMutablePointer<UInt32>) -> Int32
+    typealias GetPlacements =
+        @convention(c) (Device, UInt32, UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt32>) -> Int32
+    typealias GetHandles =
+        @convention(c) (Device, UInt32, UnsafeMutablePointer<Device>, UnsafeMutablePointer<UInt32>) -> Int32
     typealias GetIndexedHandle = @convention(c) (Device, UInt32, UnsafeMutablePointer<Device>) -> Int32
     typealias GetProcesses = @convention(c) (Device, UnsafeMutablePointer<UInt32>, UnsafeMutableRawPointer?) -> Int32
-    typealias CreateWithPlacement = @convention(c) (Device, UInt32, UnsafeRawPointer, UnsafeMutablePointer<Device>) -> Int32
+    typealias CreateWithPlacement =
+        @convention(c) (Device, UInt32, UnsafeRawPointer, UnsafeMutablePointer<Device>) -> Int32
     typealias GetCIProfile = @convention(c) (Device, UInt32, UInt32, UnsafeMutableRawPointer) -> Int32
     typealias Destroy = @convention(c) (Device) -> Int32
     typealias SetMode = @convention(c) (Device, UInt32, UnsafeMutablePointer<Int32>) -> Int32
@@ -90,7 +94,9 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
     }
 
-    static func uint64(_ bytes: [UInt8], _ offset: Int) -> Int { uint32(bytes, offset) | uint32(bytes, offset + 4) << 32 }
+    static func uint64(_ bytes: [UInt8], _ offset: Int) -> Int {
+        uint32(bytes, offset) | uint32(bytes, offset + 4) << 32
+    }
 
     func bytes(_ count: Int, _ fill: (UnsafeMutableRawPointer) -> Int32, call: String) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
@@ -125,7 +131,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         let address = parts.count == 3 ? "\(parts[0].suffix(4)):\(parts[1]):\(parts[2])" : busID
         let memoryInfo: GetStruct = try symbol("nvmlDeviceGetMemoryInfo")
         let memory = try bytes(24, { memoryInfo(device, $0) }, call: "nvmlDeviceGetMemoryInfo")
-        var current: UInt32 = 0, pending: UInt32 = 0
+        var current: UInt32 = 0
+        var pending: UInt32 = 0
         let migMode: GetTwoUInts = try symbol("nvmlDeviceGetMigMode")
         var profiles: [MIGProfile] = []
         var instances: [MIGInstance] = []
@@ -136,9 +143,10 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         } else if modeCode != NVMLReturn.notSupported {
             try check("nvmlDeviceGetMigMode", modeCode)
         }
-        let state = MIGState(index: index, uuid: try string("nvmlDeviceGetUUID", device), name: try string("nvmlDeviceGetName", device),
-                             memoryMiB: Self.uint64(memory, 0) / (1 << 20), currentMode: current == 1, pendingMode: pending == 1,
-                             profiles: profiles, instances: instances, processes: try processes(device))
+        let state = MIGState(
+            index: index, uuid: try string("nvmlDeviceGetUUID", device), name: try string("nvmlDeviceGetName", device),
+            memoryMiB: Self.uint64(memory, 0) / (1 << 20), currentMode: current == 1, pendingMode: pending == 1,
+            profiles: profiles, instances: instances, processes: try processes(device))
         return (address, state)
     }
 
@@ -154,15 +162,23 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
             let code = buffer.withUnsafeMutableBytes { info(device, UInt32(index), $0.baseAddress!) }
             if code == NVMLReturn.notSupported || code == NVMLReturn.invalidArgument { continue }
             try check("nvmlDeviceGetGpuInstanceProfileInfo(\(index))", code)
-            let id = Self.uint32(buffer, 0), slices = Self.uint32(buffer, 8), memory = Self.uint64(buffer, 40)
+            let id = Self.uint32(buffer, 0)
+            let slices = Self.uint32(buffer, 8)
+            let memory = Self.uint64(buffer, 40)
             var count: UInt32 = 0
             try check("nvmlDeviceGetGpuInstancePossiblePlacements_v2", placements(device, UInt32(id), nil, &count))
             var raw = [UInt8](repeating: 0, count: max(Int(count), 1) * 8)
-            try check("nvmlDeviceGetGpuInstancePossiblePlacements_v2", raw.withUnsafeMutableBytes { placements(device, UInt32(id), $0.baseAddress, &count) })
-            let list = (0..<Int(count)).map { MIGPlacement(start: Self.uint32(raw, $0 * 8), size: Self.uint32(raw, $0 * 8 + 4)) }
-            profiles.append(MIGProfile(index: index, id: id, name: MIGProfile.name(index: index, slices: slices, memoryMiB: memory),
-                                       slices: slices, instances: Self.uint32(buffer, 12), memoryMiB: memory,
-                                       multiprocessors: Self.uint32(buffer, 16), placements: list))
+            try check(
+                "nvmlDeviceGetGpuInstancePossiblePlacements_v2",
+                raw.withUnsafeMutableBytes { placements(device, UInt32(id), $0.baseAddress, &count) })
+            let list = (0..<Int(count)).map {
+                MIGPlacement(start: Self.uint32(raw, $0 * 8), size: Self.uint32(raw, $0 * 8 + 4))
+            }
+            profiles.append(
+                MIGProfile(
+                    index: index, id: id, name: MIGProfile.name(index: index, slices: slices, memoryMiB: memory),
+                    slices: slices, instances: Self.uint32(buffer, 12), memoryMiB: memory,
+                    multiprocessors: Self.uint32(buffer, 16), placements: list))
         }
         return profiles
     }
@@ -178,8 +194,10 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
             for gi in handles.prefix(Int(count)) {
                 // nvmlGpuInstanceInfo_t: device (pointer), id, profileId, placement {start, size}.
                 let info = try bytes(32, { getInfo(gi, $0) }, call: "nvmlGpuInstanceGetInfo")
-                instances.append(MIGInstance(id: Self.uint32(info, 8), profileID: Self.uint32(info, 12),
-                                             placement: MIGPlacement(start: Self.uint32(info, 16), size: Self.uint32(info, 20)), uuids: []))
+                instances.append(
+                    MIGInstance(
+                        id: Self.uint32(info, 8), profileID: Self.uint32(info, 12),
+                        placement: MIGPlacement(start: Self.uint32(info, 16), size: Self.uint32(info, 20)), uuids: []))
             }
         }
         // MIG devices (one per compute instance) carry the UUIDs and the processes.
@@ -214,18 +232,24 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
 
     // MARK: Changing (never run on the lent GPU: forbc's rules forbid it there)
 
-    public func createInstance(device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance {
+    public func createInstance(device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
+        -> MIGInstance
+    {
         try lock.withLock {
             let device = try handle(index)
             let create: CreateWithPlacement = try symbol("nvmlDeviceCreateGpuInstanceWithPlacement")
             var raw: [UInt32] = [UInt32(placement.start), UInt32(placement.size)]
             var gi: Device = nil
-            try check("nvmlDeviceCreateGpuInstanceWithPlacement", raw.withUnsafeMutableBytes { create(device, UInt32(profileID), $0.baseAddress!, &gi) })
+            try check(
+                "nvmlDeviceCreateGpuInstanceWithPlacement",
+                raw.withUnsafeMutableBytes { create(device, UInt32(profileID), $0.baseAddress!, &gi) })
             let profileSlices = try readProfiles(device).first { $0.id == profileID }?.slices ?? 1
             let slices = computeSlices ?? profileSlices
             // NVML_COMPUTE_INSTANCE_PROFILE_{1,2,3,4,7,8,6}_SLICE are indices 0…6.
             let ciIndex: [Int: UInt32] = [1: 0, 2: 1, 3: 2, 4: 3, 7: 4, 8: 5, 6: 6]
-            guard let ci = ciIndex[slices] else { throw ForbcError(.invalidInput, "no compute-instance profile of \(slices) slices") }
+            guard let ci = ciIndex[slices] else {
+                throw ForbcError(.invalidInput, "no compute-instance profile of \(slices) slices")
+            }
             let ciInfo: GetCIProfile = try symbol("nvmlGpuInstanceGetComputeInstanceProfileInfo")
             let info = try bytes(64, { ciInfo(gi, ci, 0, $0) }, call: "nvmlGpuInstanceGetComputeInstanceProfileInfo")
             let createCI: GetIndexedHandle = try symbol("nvmlGpuInstanceCreateComputeInstance")
@@ -267,7 +291,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
             var activation: Int32 = 0
             try check("nvmlDeviceSetMigMode", set(device, enabled ? 1 : 0, &activation))
             let mode: GetTwoUInts = try symbol("nvmlDeviceGetMigMode")
-            var current: UInt32 = 0, pending: UInt32 = 0
+            var current: UInt32 = 0
+            var pending: UInt32 = 0
             try check("nvmlDeviceGetMigMode", mode(device, &current, &pending))
             return current != pending
         }
@@ -285,7 +310,11 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw ForbcError(.system, "nvidia-smi --gpu-reset -i \(index) failed (exit \(process.terminationStatus)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw ForbcError(
+                .system,
+                "nvidia-smi --gpu-reset -i \(index) failed (exit \(process.terminationStatus)): "
+                    + "\(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
     }
 }

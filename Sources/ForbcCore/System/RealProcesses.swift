@@ -9,7 +9,9 @@ public struct RealProcesses: ProcessChannel {
         if !FileManager.default.fileExists(atPath: log.path) {
             FileManager.default.createFile(atPath: log.path, contents: nil)
         }
-        guard let handle = try? FileHandle(forWritingTo: log) else { return .notStarted("cannot write its log \(log.path)") }
+        guard let handle = try? FileHandle(forWritingTo: log) else {
+            return .notStarted("cannot write its log \(log.path)")
+        }
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         let process = Process()

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The real kernel: sysfs under a root directory (default "/"), read and written with POSIX calls so each
 /// write is one write(2) whose errno is the kernel's answer (Foundation's file writes hide it, and its
@@ -60,7 +61,8 @@ public struct RealSysfs: SysfsChannel {
             throw ForbcError.sysfs("writing '\(value)' to", path: path, errno: errno, remedy: Self.remedy(errno))
         }
         if written != bytes.count {
-            throw ForbcError(.system, "writing '\(value)' to \(path) wrote \(written) of \(bytes.count) bytes", path: path)
+            throw ForbcError(
+                .system, "writing '\(value)' to \(path) wrote \(written) of \(bytes.count) bytes", path: path)
         }
     }
 
