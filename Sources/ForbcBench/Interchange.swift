@@ -83,9 +83,9 @@ public enum Interchange {
                 + "   <Proportion>\(first.better == "higher" ? "HIB" : "LIB")</Proportion>\n    <Data>\n"
             for r in rows {
                 let raw = r.valueList.map { String($0) }.joined(separator: ":")
-                text +=
-                    "      <Entry>\n        "
-                    + "<Identifier>\(xml(r.topology))\(r.tenant == "host" ? "" : " [\(xml(r.tenant))]")</Identifier>\n        <Value>\(r.median!)</Value>\n        <RawString>\(raw)</RawString>\n      </Entry>\n"
+                let tenant = r.tenant == "host" ? "" : " [\(xml(r.tenant))]"
+                text += "      <Entry>\n        <Identifier>\(xml(r.topology))\(tenant)</Identifier>\n"
+                text += "        <Value>\(r.median!)</Value>\n        <RawString>\(raw)</RawString>\n      </Entry>\n"
             }
             text += "    </Data>\n  </Result>\n"
         }

@@ -23,10 +23,12 @@ public enum Report {
         let base = baseline ?? topologies.first ?? ""
         let series = orderedUnique(ok.map { "\($0.workload) · \($0.metric)" })
         var body = "<h1>\(escape(title))</h1>\n"
+        func distinct(_ values: [String]) -> String { escape(Set(values).sorted().joined(separator: ", ")) }
+        let gpus = distinct(results.compactMap(\.gpuModel)).nilIfEmpty ?? "none (CPU)"
         body +=
             "<p class=meta>\(ok.count) results of \(Set(results.map(\.runID)).count) run(s); hosts: "
-            + "\(escape(Set(results.map(\.host)).sorted().joined(separator: ", "))); GPUs: "
-            + "\(escape(Set(results.compactMap(\.gpuModel)).sorted().joined(separator: ", ").nilIfEmpty ?? "none (CPU)")); forbc \(escape(Set(results.map(\.forbcVersion)).sorted().joined(separator: ", "))); baseline topology <b>\(escape(base))</b>.</p>\n"
+            + "\(distinct(results.map(\.host))); GPUs: \(gpus); forbc \(distinct(results.map(\.forbcVersion))); "
+            + "baseline topology <b>\(escape(base))</b>.</p>\n"
         for name in series {
             let parts = name.components(separatedBy: " · ")
             let rows = ok.filter { $0.workload == parts[0] && $0.metric == parts[1] }
@@ -45,7 +47,8 @@ public enum Report {
             body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1100px; }
             h2 { font-size: 17px; margin-top: 28px; } small { color: #666; font-weight: normal; }
             .meta { color: #555; } svg { background: #fff; margin: 6px 12px 6px 0; border: 1px solid #ddd; }
-            table { border-collapse: collapse; font-size: 12px; margin-top: 24px; } td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+            table { border-collapse: collapse; font-size: 12px; margin-top: 24px; }
+            td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
             th { background: #f3f3f3; } td.l, th.l { text-align: left; } .failed { color: #b00; }
             </style></head><body>
             \(body)
@@ -164,27 +167,32 @@ public enum Report {
     }
 
     static func table(_ results: [BenchResult]) -> String {
-        var html =
-            "<table><tr><th class=l>topology</th><th class=l>workload</th><th class=l>metric</th><th "
-            + "class=l>tenant</th><th>median</th><th>95% "
-            + "CI</th><th>MAD</th><th>CV</th><th>n</th><th>outliers</th><th class=l>partition</th><th "
-            + "class=l>status</th></tr>\n"
+        let headings =
+            ["l:topology", "l:workload", "l:metric", "l:tenant", "median", "95% CI", "MAD", "CV", "n"]
+            + ["outliers", "l:partition", "l:status"]
+        var html = "<table><tr>" + headings.map(tableCell(heading:)).joined() + "</tr>\n"
         for r in results {
             let ci = r.ciLow.map { "\(format($0)) – \(format(r.ciHigh ?? $0))" } ?? ""
+            let fairness = r.fairness.map { String(format: "Jain %.3f", $0) } ?? ""
+            let spread = r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? fairness
+            let partition = [r.partitionKind, r.partitionProfile, r.gpuModel].compactMap { $0 }.joined(separator: " ")
+            let status = r.status == "ok" ? "ok" : "failed: \(r.failure ?? "")"
             html +=
-                "<tr><td class=l>\(escape(r.topology))</td><td class=l>\(escape(r.workload)) "
-                + "v\(r.workloadVersion)</td><td class=l>\(escape(r.metric)) (\(escape(r.unit)))</td><td "
-                + "class=l>\(escape(r.tenant))</td>"
+                "<tr><td class=l>\(escape(r.topology))</td><td class=l>\(escape(r.workload)) v\(r.workloadVersion)</td>"
+                + "<td class=l>\(escape(r.metric)) (\(escape(r.unit)))</td><td class=l>\(escape(r.tenant))</td>"
+            html += "<td>\(r.median.map(format) ?? "")</td><td>\(ci)</td>"
+            html += "<td>\(r.mad.map(format) ?? "")</td><td>\(spread)</td>"
             html +=
-                "<td>\(r.median.map(format) ?? "")</td><td>\(ci)</td><td>\(r.mad.map(format) ?? "")</td><td>\(r.cv.map { String(format: "%.1f%%", $0 * 100) } ?? (r.fairness.map { String(format: "Jain %.3f", $0) } ?? ""))</td>"
-            html +=
-                "<td>\(r.valueList.count)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td><td "
-                + "class=l>\(escape([r.partitionKind, r.partitionProfile, r.gpuModel].compactMap { $0 }.joined(separator: " ")))</td>"
-            html +=
-                "<td class=\"l "
-                + "\(r.status == "ok" ? "" : "failed")\">\(escape(r.status == "ok" ? "ok" : "failed: \(r.failure ?? "")"))</td></tr>\n"
+                "<td>\(r.valueList.count)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td>"
+                + "<td class=l>\(escape(partition))</td>"
+            html += "<td class=\"l \(r.status == "ok" ? "" : "failed")\">\(escape(status))</td></tr>\n"
         }
         return html + "</table>\n"
+    }
+
+    /// A table heading; "l:" marks a left-aligned column.
+    static func tableCell(heading: String) -> String {
+        heading.hasPrefix("l:") ? "<th class=l>\(heading.dropFirst(2))</th>" : "<th>\(heading)</th>"
     }
 }
 

@@ -163,7 +163,8 @@ public enum SimulatedProfiles {
             devices: [igpu])
     }
 
-    /// The real H100 80GB HBM3 captured in Tests/Fixtures/nvidia-h100-80gb-hbm3 (a VM's passthrough GPU): no mdev, no SR-IOV.
+    /// The real H100 80GB HBM3 captured in Tests/Fixtures/nvidia-h100-80gb-hbm3 (a VM's passthrough GPU): no mdev,
+    /// no SR-IOV.
     static func nvidiaH100() -> SimulatedHostModel {
         let gpu = SimDevice(
             address: "0000:00:06.0", vendor: "0x10de", device: "0x2330", subsystemVendor: "0x10de",

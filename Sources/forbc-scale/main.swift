@@ -62,7 +62,7 @@ func measure(_ label: String) throws -> Plan {
     return plan!
 }
 
-print("forbc-bench: simulated host of \(gpus) GPUs, \(perGPU) partitions each (\(gpus * perGPU) in all)")
+print("forbc-scale: simulated host of \(gpus) GPUs, \(perGPU) partitions each (\(gpus * perGPU) in all)")
 let empty = try measure("empty host (every partition to create)")
 let start = DispatchTime.now().uptimeNanoseconds
 let report = try host.apply(empty)

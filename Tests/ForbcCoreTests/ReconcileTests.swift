@@ -76,7 +76,8 @@ struct ReconcileTests {
         let reparsed = try fixture.manifest(text: exported)
         #expect(try fixture.plan(reparsed).isEmpty, "export:\n\(exported)")
 
-        guard profile != "nvidia-h100" else { return }  // no partition can be made behind its back: it has no capability
+        // No partition can be made behind the H100's back: it has no capability.
+        guard profile != "nvidia-h100" else { return }
         // removed behind forbc's back → drift names it → apply repairs with the same identity
         let before = try fixture.inventory()
         let removed = try #require(try removeBehindBack(fixture, plan: converged))

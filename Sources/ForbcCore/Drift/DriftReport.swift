@@ -125,7 +125,8 @@ public struct DriftReport: Sendable, Codable, Equatable {
         forbc_drift_check_success{host="\(host)",manifest="\(manifest)"} 0
         # HELP forbc_drift_check_timestamp_seconds When the last drift check ran.
         # TYPE forbc_drift_check_timestamp_seconds gauge
-        forbc_drift_check_timestamp_seconds{host="\(host)",manifest="\(manifest)"} \(Int(timestamp.timeIntervalSince1970))
+        forbc_drift_check_timestamp_seconds{host="\(host)",manifest="\(manifest)"} \
+        \(Int(timestamp.timeIntervalSince1970))
 
         """
     }

@@ -292,30 +292,16 @@ struct ManifestWalker {
                 selector = walkSelector(value, path: "\(path).select")
                 if selector == nil { valid = false }
             case "vgpu":
-                guard let items = list(value, at: "\(path).vgpu") else {
-                    valid = false
-                    continue
-                }
-                if items.isEmpty {
-                    error("'\(path).vgpu' is empty; list at least one partition or leave the key out", value)
-                }
-                for (i, item) in items.enumerated() {
-                    if let spec = walkVGPU(item, path: "\(path).vgpu[\(i)]") {
-                        vgpu.append(spec)
-                    } else {
-                        valid = false
-                    }
+                vgpu = walkItems(
+                    value, at: "\(path).vgpu", ifEmpty: "list at least one partition or leave the key out", &valid
+                ) {
+                    $0.walkVGPU($1, path: $2)
                 }
             case "mig":
-                guard let items = list(value, at: "\(path).mig") else {
-                    valid = false
-                    continue
-                }
-                if items.isEmpty {
-                    error("'\(path).mig' is empty; list at least one instance or leave the key out", value)
-                }
-                for (i, item) in items.enumerated() {
-                    if let spec = walkMIG(item, path: "\(path).mig[\(i)]") { mig.append(spec) } else { valid = false }
+                mig = walkItems(
+                    value, at: "\(path).mig", ifEmpty: "list at least one instance or leave the key out", &valid
+                ) {
+                    $0.walkMIG($1, path: $2)
                 }
             case "sriov":
                 sriov = walkSRIOV(value, path: "\(path).sriov")
@@ -413,21 +399,15 @@ struct ManifestWalker {
                 name = partitionName(value, at: "\(path).name")
                 if name == nil { valid = false }
             case "type":
-                if let text = matching(
-                    value, at: "\(path).type", Patterns.isTypeReference,
-                    expected: Expected.typeReference)
-                {
-                    type = text
-                } else {
-                    valid = false
-                }
+                type =
+                    checked(
+                        matching(value, at: "\(path).type", Patterns.isTypeReference, expected: Expected.typeReference),
+                        &valid) ?? type
             case "count":
                 countNode = value
-                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) {
-                    count = n
-                } else {
-                    valid = false
-                }
+                count =
+                    checked(integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount), &valid)
+                    ?? count
             case "uuid":
                 uuidNode = value
                 if let text = matching(value, at: "\(path).uuid", Patterns.isUUID, expected: Expected.uuid) {
@@ -438,14 +418,8 @@ struct ManifestWalker {
             default: break
             }
         }
-        if name == nil && !pairs.contains(where: { $0.0 == "name" }) {
-            error("'\(path)' has no 'name'", node)
-            valid = false
-        }
-        if type == nil && !pairs.contains(where: { $0.0 == "type" }) {
-            error("'\(path)' has no 'type'", node)
-            valid = false
-        }
+        requireKey("name", present: name != nil, in: pairs, at: path, node, &valid)
+        requireKey("type", present: type != nil, in: pairs, at: path, node, &valid)
         if uuid != nil, count > 1, let uuidNode {
             error("'\(path).uuid' pins one UUID but 'count' is \(count); pin UUIDs on entries of count 1", uuidNode)
             valid = false
@@ -470,43 +444,24 @@ struct ManifestWalker {
                 name = partitionName(value, at: "\(path).name")
                 if name == nil { valid = false }
             case "profile":
-                if let text = matching(
-                    value, at: "\(path).profile", Patterns.isMIGProfile,
-                    expected: Expected.migProfile)
-                {
-                    profile = text
-                } else {
-                    valid = false
-                }
+                profile =
+                    checked(
+                        matching(value, at: "\(path).profile", Patterns.isMIGProfile, expected: Expected.migProfile),
+                        &valid) ?? profile
             case "count":
-                if let n = integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount) {
-                    count = n
-                } else {
-                    valid = false
-                }
+                count =
+                    checked(integer(value, at: "\(path).count", range: 1...ManifestParser.maximumCount), &valid)
+                    ?? count
             case "placement":
-                if let n = integer(value, at: "\(path).placement", range: 0...7) {
-                    placement = n
-                } else {
-                    valid = false
-                }
+                placement = checked(integer(value, at: "\(path).placement", range: 0...7), &valid) ?? placement
             case "computeSlices":
-                if let n = integer(value, at: "\(path).computeSlices", range: 1...7) {
-                    computeSlices = n
-                } else {
-                    valid = false
-                }
+                computeSlices =
+                    checked(integer(value, at: "\(path).computeSlices", range: 1...7), &valid) ?? computeSlices
             default: break
             }
         }
-        if name == nil && !pairs.contains(where: { $0.0 == "name" }) {
-            error("'\(path)' has no 'name'", node)
-            valid = false
-        }
-        if profile == nil && !pairs.contains(where: { $0.0 == "profile" }) {
-            error("'\(path)' has no 'profile'", node)
-            valid = false
-        }
+        requireKey("name", present: name != nil, in: pairs, at: path, node, &valid)
+        requireKey("profile", present: profile != nil, in: pairs, at: path, node, &valid)
         guard valid, let name, let profile else { return nil }
         if placement != nil && count > 1 {
             error(
@@ -527,7 +482,7 @@ struct ManifestWalker {
         var valid = true
         for (key, _, value) in pairs {
             switch key {
-            case "name": if let n = partitionName(value, at: "\(path).name") { name = n } else { valid = false }
+            case "name": name = checked(partitionName(value, at: "\(path).name"), &valid) ?? name
             case "vfs":
                 vfs = integer(value, at: "\(path).vfs", range: 0...256)
                 if vfs == nil { valid = false }
@@ -588,10 +543,7 @@ struct ManifestWalker {
             default: break
             }
         }
-        if domain == nil && !pairs.contains(where: { $0.0 == "domain" }) {
-            error("'\(path)' has no 'domain'", node)
-            valid = false
-        }
+        requireKey("domain", present: domain != nil, in: pairs, at: path, node, &valid)
         guard valid, let domain else { return nil }
         return VMSpec(domain: domain, attach: attach, attachLocations: locations, live: live, location: location(node))
     }
@@ -609,14 +561,10 @@ struct ManifestWalker {
         for (key, _, value) in pairs {
             switch key {
             case "suite":
-                if let text = matching(
-                    value, at: "\(path).suite", Patterns.isPartitionName,
-                    expected: Expected.suite)
-                {
-                    suite = text
-                } else {
-                    valid = false
-                }
+                suite =
+                    checked(
+                        matching(value, at: "\(path).suite", Patterns.isPartitionName, expected: Expected.suite), &valid
+                    ) ?? suite
             case "on":
                 guard let items = list(value, at: "\(path).on") else {
                     valid = false
@@ -631,47 +579,60 @@ struct ManifestWalker {
                     }
                 }
             case "workloads":
-                guard let items = list(value, at: "\(path).workloads") else {
-                    valid = false
-                    continue
-                }
-                if items.isEmpty {
-                    error("'\(path).workloads' is empty; name at least one workload", value)
-                    valid = false
-                }
-                for (i, item) in items.enumerated() {
-                    if let name = matching(
-                        item, at: "\(path).workloads[\(i)]", Patterns.isPartitionName,
-                        expected: Expected.workload)
-                    {
-                        workloads.append(name)
-                    } else {
-                        valid = false
-                    }
-                }
+                workloads = walkItems(
+                    value, at: "\(path).workloads", ifEmpty: "name at least one workload", emptyInvalidates: true,
+                    &valid
+                ) { $0.matching($1, at: $2, Patterns.isPartitionName, expected: Expected.workload) }
             case "repetitions":
-                if let n = integer(value, at: "\(path).repetitions", range: 1...1000) {
-                    repetitions = n
-                } else {
-                    valid = false
-                }
+                repetitions = checked(integer(value, at: "\(path).repetitions", range: 1...1000), &valid) ?? repetitions
             case "tenants":
-                if let n = integer(value, at: "\(path).tenants", range: 1...64) { tenants = n } else { valid = false }
+                tenants = checked(integer(value, at: "\(path).tenants", range: 1...64), &valid) ?? tenants
             default: break
             }
         }
-        if suite == nil && !pairs.contains(where: { $0.0 == "suite" }) {
-            error("'\(path)' has no 'suite'", node)
-            valid = false
-        }
-        if workloads.isEmpty && !pairs.contains(where: { $0.0 == "workloads" }) {
-            error("'\(path)' has no 'workloads'", node)
-            valid = false
-        }
+        requireKey("suite", present: suite != nil, in: pairs, at: path, node, &valid)
+        requireKey("workloads", present: !workloads.isEmpty, in: pairs, at: path, node, &valid)
         guard valid, let suite else { return nil }
         return BenchmarkSpec(
             suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions,
             tenants: tenants, location: location(node))
+    }
+
+    /// `value` when it was read; otherwise marks the entry invalid (the reason was reported where it was read).
+    func checked<T>(_ value: T?, _ valid: inout Bool) -> T? {
+        if value == nil { valid = false }
+        return value
+    }
+
+    /// Reports a required key that is missing (and was not reported as invalid already).
+    mutating func requireKey(
+        _ key: String, present: Bool, in pairs: [(String, Node, Node)], at path: String, _ node: Node,
+        _ valid: inout Bool
+    ) {
+        guard !present && !pairs.contains(where: { $0.0 == key }) else { return }
+        error("'\(path)' has no '\(key)'", node)
+        valid = false
+    }
+
+    /// A list's items, each walked at `PATH[i]`; an empty list is reported with `remedy` (and makes the entry
+    /// invalid when `emptyInvalidates`). Marks `valid` false when the list or an item is invalid.
+    mutating func walkItems<T>(
+        _ node: Node, at path: String, ifEmpty remedy: String, emptyInvalidates: Bool = false,
+        _ valid: inout Bool, _ walk: (inout ManifestWalker, Node, String) -> T?
+    ) -> [T] {
+        guard let items = list(node, at: path) else {
+            valid = false
+            return []
+        }
+        if items.isEmpty {
+            error("'\(path)' is empty; \(remedy)", node)
+            if emptyInvalidates { valid = false }
+        }
+        var walked: [T] = []
+        for (i, item) in items.enumerated() {
+            if let value = walk(&self, item, "\(path)[\(i)]") { walked.append(value) } else { valid = false }
+        }
+        return walked
     }
 
     // MARK: Cross-checks

@@ -36,7 +36,7 @@ extension PlanBuilder {
                 fail("select \(spec.select) matches no GPU; \(hostGPUs)", spec.location)
                 continue
             }
-            targets.forEach { targetedIDs.insert($0.id) }
+            for target in targets { targetedIDs.insert(target.id) }
             selections.append((spec, targets))
         }
         return selections

@@ -50,34 +50,42 @@ extension PlanBuilder {
                     spec.location)
                 return
             }
-            let forgotten = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)
-            configureActions.append(
-                PlannedAction(
-                    action: .configure, target: range(spec.name, current),
-                    reason: wanted == 0
-                        ? "the manifest wants 0 VFs; \(current) are enabled"
-                        : "the manifest wants \(wanted) VFs and \(current) are enabled; the kernel refuses to "
-                            + "change a non-zero count directly (EBUSY), so it goes through 0",
-                    kind: .sriovVF, gpu: gpu.address, address: gpu.address,
-                    path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
-                    precondition: .numVFs(pf: gpu.address, current: current), forgets: forgotten))
+            configureActions.append(disableVFs(spec, gpu, current: current, wanted: wanted))
         }
-        if wanted > 0 {
-            configureActions.append(
-                PlannedAction(
-                    action: .configure, target: range(spec.name, wanted, names: names),
-                    reason: current == 0
-                        ? "declared, not present: the manifest wants \(wanted) VFs and none are enabled"
-                        : "re-enabled with \(wanted) VFs",
-                    kind: .sriovVF, gpu: gpu.address, address: gpu.address,
-                    path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "\(wanted)",
-                    precondition: .numVFs(pf: gpu.address, current: 0),
-                    records: names.enumerated().map { i, name in
-                        OwnedPartition(
-                            name: name, kind: .sriovVF, gpu: gpu.address,
-                            address: sriov.vfAddress(of: gpu.address, index: i))
-                    }))
-        }
+        if wanted > 0 { configureActions.append(enableVFs(spec, gpu, sriov, wanted: wanted, current: current, names)) }
+    }
+
+    /// Writing 0 to `sriov_numvfs`: to disable the VFs, or on the way to another non-zero count.
+    func disableVFs(_ spec: SRIOVSpec, _ gpu: GPU, current: Int, wanted: Int) -> PlannedAction {
+        let forgotten = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)
+        return PlannedAction(
+            action: .configure, target: range(spec.name, current),
+            reason: wanted == 0
+                ? "the manifest wants 0 VFs; \(current) are enabled"
+                : "the manifest wants \(wanted) VFs and \(current) are enabled; the kernel refuses to "
+                    + "change a non-zero count directly (EBUSY), so it goes through 0",
+            kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+            path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
+            precondition: .numVFs(pf: gpu.address, current: current), forgets: forgotten)
+    }
+
+    /// Writing the wanted count to `sriov_numvfs` (from 0), recording each VF under its name.
+    func enableVFs(
+        _ spec: SRIOVSpec, _ gpu: GPU, _ sriov: SRIOVState, wanted: Int, current: Int, _ names: [String]
+    ) -> PlannedAction {
+        PlannedAction(
+            action: .configure, target: range(spec.name, wanted, names: names),
+            reason: current == 0
+                ? "declared, not present: the manifest wants \(wanted) VFs and none are enabled"
+                : "re-enabled with \(wanted) VFs",
+            kind: .sriovVF, gpu: gpu.address, address: gpu.address,
+            path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "\(wanted)",
+            precondition: .numVFs(pf: gpu.address, current: 0),
+            records: names.enumerated().map { i, name in
+                OwnedPartition(
+                    name: name, kind: .sriovVF, gpu: gpu.address,
+                    address: sriov.vfAddress(of: gpu.address, index: i))
+            })
     }
 
     func range(_ base: String, _ count: Int, names: [String]? = nil) -> String {

@@ -40,7 +40,8 @@ extension PlanBuilder {
         }
     }
 
-    /// One type per physical NVIDIA GPU unless heterogeneous mode is on (it is not exposed in sysfs; forbc assumes off).
+    /// One type per physical NVIDIA GPU unless heterogeneous mode is on (it is not exposed in sysfs; forbc assumes
+    /// off).
     mutating func checkHomogeneous(
         _ target: Planner.Target, wanted: [(DesiredPartition, TypeRef)], keptUndeclared: [(String, String)]
     ) {

@@ -157,7 +157,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         var profiles: [MIGProfile] = []
         for index in 0...16 {
             // nvmlGpuInstanceProfileInfo_t: id, isP2pSupported, sliceCount, instanceCount, multiprocessorCount,
-            // copyEngineCount, decoderCount, encoderCount, jpegCount, ofaCount (UInt32 each), memorySizeMB (UInt64 at 40).
+            // copyEngineCount, decoderCount, encoderCount, jpegCount, ofaCount (UInt32 each), memorySizeMB (UInt64
+            // at 40).
             var buffer = [UInt8](repeating: 0, count: 64)
             let code = buffer.withUnsafeMutableBytes { info(device, UInt32(index), $0.baseAddress!) }
             if code == NVMLReturn.notSupported || code == NVMLReturn.invalidArgument { continue }

@@ -1,0 +1,110 @@
+import Foundation
+
+extension Applier {
+    /// MIG steps, each after re-reading the GPU through NVML.
+    func changeMIG(_ action: PlannedAction, state: inout HostState, report: inout Report) throws -> Bool {
+        guard let nvml else { throw ForbcError(.unsupported, "the plan changes MIG but NVML is not available") }
+        switch action.precondition {
+        case .migMode(let device, let gpu, let enabled):
+            return try setMIGMode(nvml, device: device, gpu: gpu, enabled: enabled, report: &report)
+        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices):
+            try requireMIGMode(nvml, device: device, gpu: gpu, report: &report)
+            let now = try readMIG(nvml, gpu)
+            if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) {
+                return false
+            }
+            if let other = now.instances.first(where: { $0.placement.mask & placement.mask != 0 }) {
+                throw ForbcError(
+                    .changedWorld,
+                    "slot \(placement.start) of \(gpu) is taken by GPU instance \(other.id) since planning; run "
+                        + "'forbc plan' again"
+                )
+            }
+            let created = try nvml.createInstance(
+                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
+            for var record in action.records {
+                record.uuid = created.uuids.first
+                state.record(record)
+            }
+            return true
+        case .migPresent(let device, let gpu, let profileID, let placement):
+            return try destroyMIGInstance(nvml, device: device, gpu: gpu, profileID: profileID, placement: placement)
+        default:
+            return false
+        }
+    }
+
+    /// The GPU's MIG state as NVML shows it now.
+    func readMIG(_ nvml: any NVMLChannel, _ gpu: String) throws -> MIGState {
+        guard let mig = try nvml.devices()[gpu] else {
+            throw ForbcError(.changedWorld, "NVML no longer lists GPU \(gpu)")
+        }
+        return mig
+    }
+
+    /// Applies a pending MIG mode by resetting the GPU, only with `--reset-gpu`.
+    func applyPendingMode(_ nvml: any NVMLChannel, gpu: String, device: Int, report: inout Report) throws {
+        guard resetGPU else {
+            throw ForbcError(
+                .changedWorld,
+                "MIG mode of \(gpu) is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM or "
+                    + "host, then run apply again"
+            )
+        }
+        try nvml.resetGPU(device: device)
+        report.notes.append("reset GPU \(gpu) to apply its pending MIG mode")
+        guard try readMIG(nvml, gpu).currentMode else {
+            throw ForbcError(.system, "MIG mode of \(gpu) is still not on after the reset")
+        }
+    }
+
+    /// Turns MIG mode on or off; a change the driver keeps pending is this step done.
+    func setMIGMode(
+        _ nvml: any NVMLChannel, device: Int, gpu: String, enabled: Bool, report: inout Report
+    ) throws -> Bool {
+        let mig = try readMIG(nvml, gpu)
+        if mig.currentMode == enabled { return false }
+        if mig.pendingMode != enabled {
+            guard mig.processes == 0 else {
+                throw ForbcError(
+                    .changedWorld,
+                    "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
+            }
+            // A pending change is still this step done; the next step that needs the mode says what to do.
+            if try nvml.setMIGMode(device: device, enabled: enabled), resetGPU {
+                try applyPendingMode(nvml, gpu: gpu, device: device, report: &report)
+            }
+        } else if resetGPU {
+            try applyPendingMode(nvml, gpu: gpu, device: device, report: &report)
+        }
+        return true
+    }
+
+    /// Before creating an instance: MIG mode is on, or pending and reset now, or the world changed.
+    func requireMIGMode(_ nvml: any NVMLChannel, device: Int, gpu: String, report: inout Report) throws {
+        let mig = try readMIG(nvml, gpu)
+        guard !mig.currentMode else { return }
+        guard mig.pendingMode else {
+            throw ForbcError(.changedWorld, "MIG mode of \(gpu) is off; run 'forbc plan' again")
+        }
+        try applyPendingMode(nvml, gpu: gpu, device: device, report: &report)
+    }
+
+    /// Destroys a GPU instance that is still there, unless it runs processes and `--force` is not given.
+    func destroyMIGInstance(
+        _ nvml: any NVMLChannel, device: Int, gpu: String, profileID: Int, placement: MIGPlacement
+    ) throws -> Bool {
+        let mig = try readMIG(nvml, gpu)
+        guard let instance = mig.instances.first(where: { $0.profileID == profileID && $0.placement == placement })
+        else { return false }
+        if instance.processes > 0 && !force {
+            throw ForbcError(
+                .changedWorld,
+                "GPU instance \(instance.id) of \(gpu) now runs \(instance.processes) process(es); forbc does "
+                    + "not destroy it without '--force'"
+            )
+        }
+        try nvml.destroyInstance(device: device, instanceID: instance.id)
+        return true
+    }
+}
