@@ -30,9 +30,13 @@ struct Apply: HostCommand {
 
     func execute() throws {
         let host = try global.openHost()
-        let (manifest, plan) = try arguments.plan(on: host)
-        try executePlan(
-            plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
+        // One lock from discovery to the last step: the plan shown is the plan applied.
+        let manifest = try host.locked {
+            let (manifest, plan) = try arguments.plan(on: host)
+            try executePlan(
+                plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
+            return manifest
+        }
         if !noBench && !manifest.benchmarks.isEmpty && host.simulation != nil {
             Console.current.err(
                 "note: the manifest's \(manifest.benchmarks.count) benchmark suite(s) did not run: a simulated host "

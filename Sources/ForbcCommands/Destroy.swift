@@ -20,7 +20,9 @@ struct Destroy: HostCommand {
 
     func execute() throws {
         let host = try global.openHost()
-        let (_, plan) = try arguments.plan(on: host, destroy: true)
-        try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy", force: arguments.force)
+        try host.locked {
+            let (_, plan) = try arguments.plan(on: host, destroy: true)
+            try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy", force: arguments.force)
+        }
     }
 }

@@ -18,6 +18,8 @@ public final class HostSession: @unchecked Sendable {
     /// NVML: the simulated one of a simulated host, or the real library loaded on first use (only with root "/").
     private let loadNVML: @Sendable () -> Result<any NVMLChannel, ForbcError>
     private var loadedNVML: Result<any NVMLChannel, ForbcError>?
+    /// The host lock while `locked` runs.
+    private var heldLock: HostLock?
 
     public static let defaultLibvirtURI = "qemu:///system"
 
@@ -142,18 +144,42 @@ public final class HostSession: @unchecked Sendable {
         ).destroyPlan()
     }
 
-    /// Applies a plan under the host lock, saving the simulated host whatever happens.
-    public func apply(_ plan: Plan, force: Bool = false, resetGPU: Bool = false) throws -> Applier.Report {
+    /// Runs `body` holding the host lock: taken before discovery and held through plan and apply, so what a
+    /// command plans is what it applies and two commands never interleave. A simulated host is re-read once the
+    /// lock is held and saved before it is released; a failure to save it is an error, not a note. Re-entrant.
+    public func locked<T>(_ body: () throws -> T) throws -> T {
+        if lock.withLock({ heldLock != nil }) { return try body() }
         try store.ensureDirectory()
-        let lock = try HostLock.acquire(at: store.lockURL)
-        defer { lock.release() }
-        defer { try? persist() }
-        let changesDomains = plan.actions.contains { $0.domain != nil }
-        var applier = Applier(
-            sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(), store: store)
-        applier.force = force
-        applier.resetGPU = resetGPU
-        return try applier.apply(plan)
+        let hostLock = try HostLock.acquire(at: store.lockURL)
+        lock.withLock { heldLock = hostLock }
+        defer {
+            lock.withLock { heldLock = nil }
+            hostLock.release()
+        }
+        store.removeStaleTemporaries()
+        try simulation?.reload(from: store)
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try? persist()
+            throw error
+        }
+        try persist()
+        return result
+    }
+
+    /// Applies a plan under the host lock (taken here unless the caller holds it).
+    public func apply(_ plan: Plan, force: Bool = false, resetGPU: Bool = false) throws -> Applier.Report {
+        try locked {
+            let changesDomains = plan.actions.contains { $0.domain != nil }
+            var applier = Applier(
+                sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(),
+                store: store)
+            applier.force = force
+            applier.resetGPU = resetGPU
+            return try applier.apply(plan)
+        }
     }
 
     /// Saves the simulated host, and the test driver's domains, so the next command sees them.

@@ -17,7 +17,7 @@ public enum SimulatedHost {
         }
         let directory = URL(fileURLWithPath: stateDir ?? defaultDirectory(profile, environment)).standardizedFileURL
         let store = StateStore(directory: directory)
-        let kernel = try loadKernel(store, profile: profile) ?? SimulatedKernel(model: fresh)
+        let kernel = try loadKernel(store, profile: profile, base: fresh)
         var uri = libvirt
         if libvirt == HostSession.defaultLibvirtURI {
             // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.
@@ -31,13 +31,14 @@ public enum SimulatedHost {
         return HostSession(sysfs: kernel, store: store, simulation: kernel, libvirtURI: uri, hypervisor: hypervisor)
     }
 
-    /// The kernel a previous command saved in the state dir, or nil when there is none.
-    static func loadKernel(_ store: StateStore, profile: String) throws -> SimulatedKernel? {
+    /// The kernel as previous commands left it in the state dir (its saved model and journal), or `base`.
+    static func loadKernel(_ store: StateStore, profile: String, base: SimulatedHostModel) throws -> SimulatedKernel {
         let url = store.simulatedKernelURL
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let kernel: SimulatedKernel
         do {
-            kernel = try SimulatedKernel.load(from: url)
+            kernel = try SimulatedKernel.restore(model: url, journal: store.simulatedJournalURL, base: base)
+        } catch let error as ForbcError {
+            throw error
         } catch {
             throw ForbcError(
                 .system, "reading the simulated host \(url.path) failed: \(error); delete it to start afresh",
@@ -63,6 +64,8 @@ public enum SimulatedHost {
 extension StateStore {
     /// The simulated kernel's model, saved after each command.
     public var simulatedKernelURL: URL { directory.appendingPathComponent("simulated-host.json") }
+    /// The changes made to the simulated host since `simulatedKernelURL` was saved, one JSON line each.
+    public var simulatedJournalURL: URL { directory.appendingPathComponent("simulated-host.journal") }
     /// The test driver's node XML: the simulated host's domains.
     public var simulatedDomainsURL: URL { directory.appendingPathComponent("simulated-libvirt.xml") }
 }
@@ -78,9 +81,18 @@ extension SimulatedKernel: HostSimulation {
             : .success(SimulatedNVML(kernel: self))
     }
 
+    public func reload(from store: StateStore) throws {
+        // A kernel that keeps no journal lives in one process (tests): nothing else can have changed it.
+        guard isJournaled, let base = SimulatedProfiles.make(profile) else { return }
+        try reload(model: store.simulatedKernelURL, journal: store.simulatedJournalURL, base: base)
+    }
+
     public func persist(into store: StateStore, hypervisor: (any HypervisorChannel)?) throws {
         try store.ensureDirectory()
-        try save(to: store.simulatedKernelURL)
+        // A journaled kernel with an empty journal has nothing to save (and a host never changed stays unsaved).
+        if !isJournaled || JournalFile(url: store.simulatedJournalURL).size > 0 {
+            try save(to: store.simulatedKernelURL)
+        }
         let domainsURI = "test://" + store.simulatedDomainsURL.path
         if let hypervisor, hypervisor.mutations > 0, hypervisor.uri == domainsURI {
             try SimulatedDomains.nodeXML(from: hypervisor.domains())

@@ -27,9 +27,31 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
     struct State {
         var model: SimulatedHostModel
         var counters = Counters()
+        /// Where each change is appended as it happens (a command's simulated host), or nil (in-process tests).
+        var journal: JournalFile?
+        /// Replaying a journal: no faults, no journaling.
+        var replaying = false
+        /// The saved model and journal as this kernel last left them; when the disk still shows this, nothing
+        /// else changed the host and `reload` keeps the model in memory.
+        var stamp: DiskStamp?
     }
 
-    private let state: Mutex<State>
+    /// The identity of a saved model (inode and modification time) and the journal's expected size.
+    struct DiskStamp: Equatable {
+        var inode: Int
+        var modified: Date
+        var journalBytes: Int
+
+        /// What the disk shows now; a missing model reads as inode -1.
+        static func read(_ snapshot: URL, _ journal: JournalFile) -> DiskStamp {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: snapshot.path)
+            return DiskStamp(
+                inode: attributes?[.systemFileNumber] as? Int ?? -1,
+                modified: attributes?[.modificationDate] as? Date ?? .distantPast, journalBytes: journal.size)
+        }
+    }
+
+    let state: Mutex<State>
 
     public init(model: SimulatedHostModel) {
         state = Mutex(State(model: model))
@@ -59,20 +81,107 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         try state.withLock { s in try body(&s.model, &s.counters) }
     }
 
+    /// Exclusive access to the whole state (for the simulated NVML, which journals its calls).
+    func withState<T>(_ body: (inout State) throws -> T) throws -> T {
+        try state.withLock { s in try body(&s) }
+    }
+
     /// Changes the model directly: what another tool or an administrator does behind forbc's back.
     public func mutate(_ body: (inout SimulatedHostModel) -> Void) { state.withLock { body(&$0.model) } }
 
     // MARK: Persistence
 
-    public static func load(from url: URL) throws -> SimulatedKernel {
+    /// Loads a saved model and replays the journal of changes made since it was saved.
+    public static func load(from url: URL, journal: URL? = nil) throws -> SimulatedKernel {
         let data = try Data(contentsOf: url)
-        return SimulatedKernel(model: try JSONDecoder().decode(SimulatedHostModel.self, from: data))
+        let kernel = SimulatedKernel(model: try JSONDecoder().decode(SimulatedHostModel.self, from: data))
+        if let journal {
+            let file = JournalFile(url: journal)
+            try kernel.replay(file)
+            kernel.state.withLock { $0.stamp = DiskStamp.read(url, file) }
+        }
+        return kernel
     }
 
+    /// The host as the disk holds it: the saved model (or `base` when none was saved yet) with the journal
+    /// replayed over it. Changes are journaled from then on.
+    public static func restore(model url: URL, journal: URL, base: SimulatedHostModel) throws -> SimulatedKernel {
+        let kernel =
+            FileManager.default.fileExists(atPath: url.path)
+            ? try load(from: url, journal: journal) : try Self.replayed(base, JournalFile(url: journal), stamp: url)
+        kernel.journal(to: journal)
+        return kernel
+    }
+
+    static func replayed(_ base: SimulatedHostModel, _ journal: JournalFile, stamp url: URL) throws -> SimulatedKernel {
+        let kernel = SimulatedKernel(model: base)
+        try kernel.replay(journal)
+        kernel.state.withLock { $0.stamp = DiskStamp.read(url, journal) }
+        return kernel
+    }
+
+    /// Appends every later change to `journal`, so a killed command loses none (persistence per step).
+    public func journal(to url: URL) { state.withLock { $0.journal = JournalFile(url: url) } }
+
+    /// Whether changes are journaled (a command's simulated host, not an in-process test's).
+    public var isJournaled: Bool { state.withLock { $0.journal != nil } }
+
+    /// Re-reads the host from the disk unless the disk shows what this kernel last saw (another command changed
+    /// it, or was killed while changing it).
+    public func reload(model url: URL, journal: URL, base: SimulatedHostModel) throws {
+        let file = JournalFile(url: journal)
+        if state.withLock({ $0.stamp == DiskStamp.read(url, file) }) { return }
+        let saved =
+            FileManager.default.fileExists(atPath: url.path)
+            ? try Self.load(from: url, journal: journal) : try Self.replayed(base, file, stamp: url)
+        state.withLock {
+            $0.model = saved.model
+            $0.stamp = saved.state.withLock { $0.stamp }
+        }
+    }
+
+    /// Writes the model whole and empties the journal.
     public func save(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(model).write(to: url, options: .atomic)
+        try AtomicFile.write(try encoder.encode(model), to: url)
+        try state.withLock { s in
+            try s.journal?.truncate()
+            s.stamp = s.journal.map { DiskStamp.read(url, $0) }
+        }
+    }
+
+    /// Records a change in the journal (inside the state lock, so the order is the order of the changes).
+    func record(_ entry: SimJournalEntry, in s: inout State) throws {
+        guard !s.replaying, let journal = s.journal else { return }
+        let bytes = try journal.append([entry])
+        s.stamp?.journalBytes += bytes
+    }
+
+    func replay(_ journal: JournalFile) throws {
+        let entries = try journal.entries(SimJournalEntry.self)
+        state.withLock { $0.replaying = true }
+        defer { state.withLock { $0.replaying = false } }
+        for entry in entries {
+            switch entry {
+            case .write(let path, let value): try write(path, value)
+            case .fault(let index): state.withLock { Self.consumeFault(at: index, in: &$0.model) }
+            case .nvml(let call): try SimulatedNVML(kernel: self).replay(call)
+            }
+        }
+        resetCounters()
+    }
+
+    /// A fault used once more: removed when it has no uses left.
+    static func consumeFault(at index: Int, in model: inout SimulatedHostModel) {
+        guard index < model.faults.count else { return }
+        if let remaining = model.faults[index].remaining {
+            if remaining <= 1 {
+                model.faults.remove(at: index)
+            } else {
+                model.faults[index].remaining = remaining - 1
+            }
+        }
     }
 
     // MARK: SysfsChannel
@@ -125,17 +234,15 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         let parts = try SysPath.components(path)
         try state.withLock { s in
             s.counters.writes += 1
-            if let index = s.model.faults.firstIndex(where: { f in
-                (f.path == nil || f.path == path) && (f.writeOrdinal == nil || f.writeOrdinal == s.counters.writes)
-            }) {
+            let writes = s.counters.writes
+            if !s.replaying,
+                let index = s.model.faults.firstIndex(where: { f in
+                    (f.path == nil || f.path == path) && (f.writeOrdinal == nil || f.writeOrdinal == writes)
+                })
+            {
                 let fault = s.model.faults[index]
-                if let remaining = fault.remaining {
-                    if remaining <= 1 {
-                        s.model.faults.remove(at: index)
-                    } else {
-                        s.model.faults[index].remaining = remaining - 1
-                    }
-                }
+                Self.consumeFault(at: index, in: &s.model)
+                try record(.fault(index), in: &s)
                 throw ForbcError.sysfs("writing '\(value)' to", path: path, errno: fault.errno)
             }
             let tree = SimTree(model: s.model)
@@ -152,6 +259,7 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
             }
             s.counters.successfulWrites += 1
             s.counters.writeLog.append("\(path) <- \(value)")
+            try record(.write(path: path, value: value), in: &s)
         }
     }
 
@@ -181,3 +289,13 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
 
 /// An errno the simulated kernel answers a write with.
 struct SimErrno: Error { let errno: Int32 }
+
+/// One change to a simulated host, as its journal keeps it: replayed in order over the saved model.
+enum SimJournalEntry: Codable {
+    /// A write the kernel's handler accepted.
+    case write(path: String, value: String)
+    /// A fault that fired (so its remaining uses survive a kill).
+    case fault(Int)
+    /// An NVML call that changed something.
+    case nvml(SimNVMLCall)
+}

@@ -60,8 +60,10 @@ public struct SimulatedNVML: NVMLChannel {
         Dictionary(uniqueKeysWithValues: kernel.model.nvml.map { ($0.address, $0.state) })
     }
 
-    func modify<T>(_ call: String, device: Int, _ body: (inout SimNVMLDevice) throws -> T) throws -> T {
-        try kernel.nvmlCall(call) { model in
+    func modify<T>(
+        _ call: String, device: Int, journaled: SimNVMLCall, _ body: (inout SimNVMLDevice) throws -> T
+    ) throws -> T {
+        try kernel.nvmlCall(call, journaled: journaled) { model in
             guard let i = model.nvml.firstIndex(where: { $0.index == device }) else {
                 throw NVMLReturn.error(call, NVMLReturn.invalidArgument, detail: "no device \(device)")
             }
@@ -72,7 +74,10 @@ public struct SimulatedNVML: NVMLChannel {
     public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
         -> MIGInstance
     {
-        try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device) { gpu in
+        let journaled = SimNVMLCall.create(
+            device: device, profileID: profileID, start: placement.start, size: placement.size,
+            computeSlices: computeSlices)
+        return try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device, journaled: journaled) { gpu in
             let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
             guard gpu.currentMode else {
                 throw NVMLReturn.error(call, NVMLReturn.notSupported, detail: "MIG mode is disabled")
@@ -107,7 +112,9 @@ public struct SimulatedNVML: NVMLChannel {
     }
 
     public func destroyInstance(device: Int, instanceID: Int) throws {
-        try modify("nvmlGpuInstanceDestroy", device: device) { gpu in
+        try modify(
+            "nvmlGpuInstanceDestroy", device: device, journaled: .destroy(device: device, instanceID: instanceID)
+        ) { gpu in
             guard let instance = gpu.instances.first(where: { $0.id == instanceID }) else {
                 throw NVMLReturn.error("nvmlGpuInstanceDestroy", NVMLReturn.notFound)
             }
@@ -119,7 +126,7 @@ public struct SimulatedNVML: NVMLChannel {
     }
 
     public func setMIGMode(device: Int, enabled: Bool) throws -> Bool {
-        try modify("nvmlDeviceSetMigMode", device: device) { gpu in
+        try modify("nvmlDeviceSetMigMode", device: device, journaled: .mode(device: device, enabled: enabled)) { gpu in
             guard gpu.state.processes == 0 else { throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse) }
             if !enabled && !gpu.instances.isEmpty {
                 throw NVMLReturn.error("nvmlDeviceSetMigMode", NVMLReturn.inUse, detail: "GPU instances exist")
@@ -131,7 +138,7 @@ public struct SimulatedNVML: NVMLChannel {
     }
 
     public func resetGPU(device: Int) throws {
-        try modify("nvmlDeviceResetGpu", device: device) { gpu in
+        try modify("nvmlDeviceResetGpu", device: device, journaled: .reset(device: device)) { gpu in
             guard gpu.state.processes == 0 else { throw NVMLReturn.error("nvmlDeviceResetGpu", NVMLReturn.inUse) }
             gpu.currentMode = gpu.pendingMode
             gpu.instances.removeAll()
@@ -140,22 +147,45 @@ public struct SimulatedNVML: NVMLChannel {
 }
 
 extension SimulatedKernel {
-    /// Runs one NVML call on the model, failing it first if a fault names "nvml:CALL".
-    func nvmlCall<T>(_ call: String, _ body: (inout SimulatedHostModel) throws -> T) throws -> T {
-        try withModel { model, counters in
-            counters.nvmlCalls += 1
-            if let index = model.faults.firstIndex(where: { $0.path == "nvml:\(call)" }) {
-                let fault = model.faults[index]
-                if let remaining = fault.remaining {
-                    if remaining <= 1 {
-                        model.faults.remove(at: index)
-                    } else {
-                        model.faults[index].remaining = remaining - 1
-                    }
-                }
+    /// Runs one NVML call on the model, failing it first if a fault names "nvml:CALL"; a call that succeeds is
+    /// journaled as `journaled`.
+    func nvmlCall<T>(
+        _ call: String, journaled: SimNVMLCall, _ body: (inout SimulatedHostModel) throws -> T
+    ) throws -> T {
+        try withState { s in
+            s.counters.nvmlCalls += 1
+            if !s.replaying, let index = s.model.faults.firstIndex(where: { $0.path == "nvml:\(call)" }) {
+                let fault = s.model.faults[index]
+                Self.consumeFault(at: index, in: &s.model)
+                try record(.fault(index), in: &s)
                 throw NVMLReturn.error(call, fault.errno)
             }
-            return try body(&model)
+            let result = try body(&s.model)
+            try record(.nvml(journaled), in: &s)
+            return result
+        }
+    }
+}
+
+/// A changing NVML call with its arguments, for the simulated host's journal.
+enum SimNVMLCall: Codable {
+    case create(device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?)
+    case destroy(device: Int, instanceID: Int)
+    case mode(device: Int, enabled: Bool)
+    case reset(device: Int)
+}
+
+extension SimulatedNVML {
+    /// Makes a journaled call again (while the kernel replays its journal).
+    func replay(_ call: SimNVMLCall) throws {
+        switch call {
+        case .create(let device, let profileID, let start, let size, let computeSlices):
+            _ = try createInstance(
+                device: device, profileID: profileID, placement: MIGPlacement(start: start, size: size),
+                computeSlices: computeSlices)
+        case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
+        case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
+        case .reset(let device): try resetGPU(device: device)
         }
     }
 }

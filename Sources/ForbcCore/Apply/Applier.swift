@@ -44,6 +44,9 @@ public struct Applier: Sendable {
         var state = try store.load()
         for (index, action) in plan.actions.enumerated() {
             do {
+                // The intent first: a kill during the step leaves what it may have created recorded as forbc's.
+                try store.append(
+                    action.records.map(StateChange.record) + action.attachmentRecords.map(StateChange.recordAttachment))
                 if try perform(action, state: &state, report: &report) {
                     report.done.append(action)
                 } else {
@@ -53,7 +56,7 @@ public struct Applier: Sendable {
                 for record in action.records { state.record(record) }
                 for attachment in action.attachmentForgets { state.forget(attachment) }
                 for attachment in action.attachmentRecords { state.record(attachment) }
-                try store.save(state)
+                try store.append(state.takeChanges())
             } catch {
                 let failure = error as? ForbcError ?? ForbcError(.system, "\(error)", cause: error)
                 report.failed = (action, failure)
@@ -62,7 +65,7 @@ public struct Applier: Sendable {
             }
         }
         // Converged: the state dir now owns every declared partition and attachment, at the identity it has.
-        state.host = plan.host
+        state.setHost(plan.host)
         let migNow = plan.partitions.contains { $0.kind == .mig } ? try nvml?.devices() : nil
         for partition in plan.partitions {
             var uuid = partition.uuid
@@ -196,7 +199,7 @@ public struct Applier: Sendable {
             return true
         } catch let error as ForbcError where error.code == .unsupported {
             if todo.live {
-                if !state.noLiveAttach.contains(hypervisor.uri) { state.noLiveAttach.append(hypervisor.uri) }
+                state.noteNoLiveAttach(hypervisor.uri)
                 report.notes.append(
                     "the driver of '\(hypervisor.uri)' cannot \(verb) '\(device.id)' live (\(error.message)); "
                         + "'\(name)' sees the change at its next start"

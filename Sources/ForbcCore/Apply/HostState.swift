@@ -49,6 +49,12 @@ public struct HostState: Sendable, Codable, Equatable {
     public var attachments: [OwnedAttachment]
     /// libvirt URIs whose driver cannot hot-plug: live changes there wait for the domain's next start.
     public var noLiveAttach: [String]
+    /// Changes not yet journaled (not part of the saved state).
+    var changes: [StateChange] = []
+
+    enum CodingKeys: String, CodingKey {
+        case host, partitions, attachments, noLiveAttach
+    }
 
     public init(
         host: String? = nil, partitions: [OwnedPartition] = [], attachments: [OwnedAttachment] = [],
@@ -66,55 +72,152 @@ public struct HostState: Sendable, Codable, Equatable {
         partitions = try container.decodeIfPresent([OwnedPartition].self, forKey: .partitions) ?? []
         attachments = try container.decodeIfPresent([OwnedAttachment].self, forKey: .attachments) ?? []
         noLiveAttach = try container.decodeIfPresent([String].self, forKey: .noLiveAttach) ?? []
+        partitions.sort { $0.name < $1.name }
+    }
+
+    public static func == (lhs: HostState, rhs: HostState) -> Bool {
+        lhs.host == rhs.host && lhs.partitions == rhs.partitions && lhs.attachments == rhs.attachments
+            && lhs.noLiveAttach == rhs.noLiveAttach
     }
 
     public mutating func record(_ attachment: OwnedAttachment) {
         attachments.removeAll { $0.domain == attachment.domain && $0.hostdev.sameDevice(attachment.hostdev) }
         attachments.append(attachment)
         attachments.sort { ($0.domain, $0.partition) < ($1.domain, $1.partition) }
+        changes.append(.recordAttachment(attachment))
     }
 
     public mutating func forget(_ attachment: OwnedAttachment) {
         attachments.removeAll { $0.domain == attachment.domain && $0.hostdev.sameDevice(attachment.hostdev) }
+        changes.append(.forgetAttachment(attachment))
     }
 
     public func owned(uuid: String) -> OwnedPartition? { partitions.first { $0.uuid == uuid } }
     public func owned(name: String) -> OwnedPartition? { partitions.first { $0.name == name } }
 
+    /// Records a partition as forbc's (replacing one of the same name), keeping the list in name order.
     public mutating func record(_ partition: OwnedPartition) {
-        partitions.removeAll { $0.name == partition.name }
-        partitions.append(partition)
-        partitions.sort { $0.name < $1.name }
+        let index = partitionIndex(partition.name)
+        if index < partitions.count && partitions[index].name == partition.name {
+            partitions[index] = partition
+        } else {
+            partitions.insert(partition, at: index)
+        }
+        changes.append(.record(partition))
     }
 
-    public mutating func forget(_ name: String) { partitions.removeAll { $0.name == name } }
+    public mutating func forget(_ name: String) {
+        let index = partitionIndex(name)
+        if index < partitions.count && partitions[index].name == name { partitions.remove(at: index) }
+        changes.append(.forget(name))
+    }
+
+    /// Remembers that the driver behind `uri` cannot hot-plug.
+    public mutating func noteNoLiveAttach(_ uri: String) {
+        guard !noLiveAttach.contains(uri) else { return }
+        noLiveAttach.append(uri)
+        changes.append(.noLiveAttach(uri))
+    }
+
+    /// Names the host the state belongs to.
+    public mutating func setHost(_ name: String) {
+        guard host != name else { return }
+        host = name
+        changes.append(.host(name))
+    }
+
+    /// The changes made since the last call, for the journal.
+    public mutating func takeChanges() -> [StateChange] {
+        defer { changes.removeAll() }
+        return changes
+    }
+
+    /// Replays a journaled change.
+    mutating func apply(_ change: StateChange) {
+        switch change {
+        case .record(let partition): record(partition)
+        case .forget(let name): forget(name)
+        case .recordAttachment(let attachment): record(attachment)
+        case .forgetAttachment(let attachment): forget(attachment)
+        case .noLiveAttach(let uri): noteNoLiveAttach(uri)
+        case .host(let name): setHost(name)
+        }
+    }
+
+    /// Where `name` is, or would be inserted, in the name-ordered partitions (a binary search).
+    func partitionIndex(_ name: String) -> Int {
+        var low = 0
+        var high = partitions.count
+        while low < high {
+            let middle = (low + high) / 2
+            if partitions[middle].name < name { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
 }
 
-/// The state dir: `state.json` (owned partitions), the apply lock, and for simulated hosts the kernel model.
+/// One change to the recorded state, as the journal keeps it.
+public enum StateChange: Sendable, Codable, Equatable {
+    case record(OwnedPartition)
+    case forget(String)
+    case recordAttachment(OwnedAttachment)
+    case forgetAttachment(OwnedAttachment)
+    case noLiveAttach(String)
+    case host(String)
+}
+
+/// The state dir: `state.json` (a snapshot of what forbc owns), `state.journal` (the changes since that snapshot,
+/// one JSON line each, appended as apply goes), the apply lock, and for simulated hosts the kernel model.
+/// Appending a line per step keeps apply linear and loses nothing when forbc is killed: `load` replays the
+/// journal over the snapshot; `save` writes a new snapshot (through a temporary file that a later run removes
+/// if a kill left it) and empties the journal.
 public struct StateStore: Sendable {
     public let directory: URL
 
     public init(directory: URL) { self.directory = directory }
 
     public var stateURL: URL { directory.appendingPathComponent("state.json") }
+    public var journalURL: URL { directory.appendingPathComponent("state.journal") }
     public var lockURL: URL { directory.appendingPathComponent("apply.lock") }
 
     public func load() throws -> HostState {
-        guard FileManager.default.fileExists(atPath: stateURL.path) else { return HostState() }
-        do {
-            return try JSONDecoder().decode(HostState.self, from: Data(contentsOf: stateURL))
-        } catch {
-            throw ForbcError(
-                .system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record",
-                path: stateURL.path, cause: error)
+        var state = HostState()
+        if FileManager.default.fileExists(atPath: stateURL.path) {
+            do {
+                state = try JSONDecoder().decode(HostState.self, from: Data(contentsOf: stateURL))
+            } catch {
+                throw ForbcError(
+                    .system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record",
+                    path: stateURL.path, cause: error)
+            }
         }
+        for change in try JournalFile(url: journalURL).entries(StateChange.self) { state.apply(change) }
+        _ = state.takeChanges()
+        return state
     }
 
+    /// Appends changes to the journal (one line each): O(1) per step of apply.
+    public func append(_ changes: [StateChange]) throws {
+        guard !changes.isEmpty else { return }
+        try ensureDirectory()
+        try JournalFile(url: journalURL).append(changes)
+    }
+
+    /// Writes a snapshot of `state` and empties the journal.
     public func save(_ state: HostState) throws {
         try ensureDirectory()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(state).write(to: stateURL, options: .atomic)
+        try AtomicFile.write(try encoder.encode(state), to: stateURL)
+        try JournalFile(url: journalURL).truncate()
+    }
+
+    /// Removes temporary files a killed forbc left in the state dir (call with the lock held).
+    public func removeStaleTemporaries() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where AtomicFile.isTemporary(name) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
     }
 
     public func ensureDirectory() throws {

@@ -11,4 +11,6 @@ public protocol HostSimulation: AnyObject, Sendable {
     func nvml() -> Result<any NVMLChannel, ForbcError>
     /// Saves the simulated host, and the test driver's domains when `hypervisor` changed them, into `store`.
     func persist(into store: StateStore, hypervisor: (any HypervisorChannel)?) throws
+    /// Re-reads the simulated host from `store` (under the host lock: another command may have changed it).
+    func reload(from store: StateStore) throws
 }
