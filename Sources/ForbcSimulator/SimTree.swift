@@ -50,7 +50,7 @@ struct SimTree {
                 guard rest[2] == "devices" else { return nil }
                 if rest.count == 3 { return .directory(model.mdevs.map(\.uuid)) }
                 // As in the real kernel, each entry is a link to the device under its parent.
-                if rest.count == 4, let mdev = model.mdevs.first(where: { $0.uuid == rest[3] }) {
+                if rest.count == 4, let mdev = model.mdevIndex.byUUID[String(rest[3])] {
                     return .link("../../../\(devicePath(mdev.parent))/\(mdev.uuid)")
                 }
                 return mdevNode(String(rest[3]), Array(rest.dropFirst(4)))
@@ -210,9 +210,14 @@ struct SimTree {
             return .file("\(SimPools(model: model).available(parent: parent, type: type))\n", nil)
         case "create" where rest.count == 2: return .file("", .create(parent: parent, type: type.id))
         case "devices":
-            let uuids = model.mdevs.filter { $0.parent == parent && $0.type == type.id }.map(\.uuid)
-            if rest.count == 2 { return .directory(uuids) }
-            if rest.count == 3, uuids.contains(String(rest[2])) { return .link("../../../\(rest[2])") }
+            if rest.count == 2 {
+                return .directory(model.mdevs.filter { $0.parent == parent && $0.type == type.id }.map(\.uuid))
+            }
+            if rest.count == 3, let mdev = model.mdevIndex.byUUID[String(rest[2])], mdev.parent == parent,
+                mdev.type == type.id
+            {
+                return .link("../../../\(rest[2])")
+            }
             return nil
         default: return nil
         }
@@ -225,7 +230,7 @@ struct SimTree {
     }
 
     func mdevNode(_ uuid: String, _ rest: [Substring]) -> Node? {
-        guard let mdev = model.mdevs.first(where: { $0.uuid == uuid }) else { return nil }
+        guard let mdev = model.mdevIndex.byUUID[uuid] else { return nil }
         guard let first = rest.first else { return .directory(["mdev_type", "remove"]) }
         guard rest.count == 1 else { return nil }
         switch first {

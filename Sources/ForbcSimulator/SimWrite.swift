@@ -16,7 +16,7 @@ enum SimWrite {
         case .remove(let uuid):
             // remove_store: kstrtoul, then a non-zero value removes the device.
             guard let flag = UInt(value) else { throw SimErrno(errno: Errno.EINVAL) }
-            if flag != 0 { model.mdevs.removeAll { $0.uuid == uuid } }
+            if flag != 0 { model.removeMdev(uuid) }
         case .numVFs(let pf): try Self.setNumVFs(value, pf: pf, in: &model)
         case .unbind(let driver):
             // unbind_store: the device must be bound to this driver, else ENODEV.
@@ -40,7 +40,7 @@ enum SimWrite {
     {
         guard Patterns.isUUID(value) else { throw SimErrno(errno: Errno.EINVAL) }
         let uuid = value.lowercased()
-        guard !model.mdevs.contains(where: { $0.uuid == uuid }) else { throw SimErrno(errno: Errno.EEXIST) }
+        guard model.mdevIndex.byUUID[uuid] == nil else { throw SimErrno(errno: Errno.EEXIST) }
         let tree = SimTree(model: model)
         let types =
             model.virtualParents.first { $0.name == parent }?.types
@@ -49,7 +49,7 @@ enum SimWrite {
         guard SimPools(model: model).available(parent: parent, type: type) > 0 else {
             throw SimErrno(errno: Errno.ENOSPC)
         }
-        model.mdevs.append(SimMdev(uuid: uuid, parent: parent, type: typeID))
+        model.addMdev(SimMdev(uuid: uuid, parent: parent, type: typeID))
     }
 
     /// `sriov_numvfs`, with the PCI core's and the vendor drivers' refusals.
@@ -70,7 +70,7 @@ enum SimWrite {
         if wanted == 0 {
             let vfs = Set((0..<sriov.numVFs).map { SimTree.vfAddress(pf, sriov, $0) })
             // The vendor driver refuses to disable VFs that hold partitions (they are assigned).
-            if model.mdevs.contains(where: { vfs.contains($0.parent) })
+            if vfs.contains(where: model.mdevIndex.holds)
                 || model.vgpus.contains(where: { vfs.contains($0.key) && $0.value != 0 })
             {
                 throw SimErrno(errno: Errno.EBUSY)

@@ -4,6 +4,10 @@ import Foundation
 /// Opens a simulated host as a command does: its kernel and NVML from the state dir (or fresh from its profile),
 /// and libvirt's test driver on a node XML the state dir keeps.
 public enum SimulatedHost {
+    /// `FORBC_SIMULATE_KILL_AFTER_WRITES=N`: the command dies by SIGKILL right after its N-th write to the
+    /// simulated kernel (for crash-safety tests; a simulated host only).
+    public static let killVariable = "FORBC_SIMULATE_KILL_AFTER_WRITES"
+
     /// A session over the simulated host `profile`, whose state lives in `stateDir` (default: under
     /// `$XDG_STATE_HOME`, or `~/.local/state`, `forbc/simulate/PROFILE`).
     public static func open(
@@ -18,6 +22,7 @@ public enum SimulatedHost {
         let directory = URL(fileURLWithPath: stateDir ?? defaultDirectory(profile, environment)).standardizedFileURL
         let store = StateStore(directory: directory)
         let kernel = try loadKernel(store, profile: profile, base: fresh)
+        if let count = environment[killVariable].flatMap(Int.init), count > 0 { kernel.killAfterWrites(count) }
         var uri = libvirt
         if libvirt == HostSession.defaultLibvirtURI {
             // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.

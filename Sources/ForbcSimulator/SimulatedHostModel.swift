@@ -9,7 +9,18 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     public var provenance: String
     public var devices: [SimDevice]
     public var virtualParents: [SimVirtualParent]
-    public var mdevs: [SimMdev]
+    /// The mdevs that exist, in creation order. Assigning the list rebuilds `mdevIndex`; the write handlers use
+    /// `addMdev`/`removeMdev`, which keep it in step at O(1) per device.
+    public var mdevs: [SimMdev] {
+        get { storedMdevs }
+        set {
+            storedMdevs = newValue
+            mdevIndex = MdevIndex(newValue)
+        }
+    }
+    private var storedMdevs: [SimMdev] = []
+    /// Derived from `mdevs` (not saved): lookups by UUID and counts per parent and type.
+    private(set) var mdevIndex = MdevIndex([])
     /// VF address → NVIDIA vGPU type id in `current_vgpu_type`.
     public var vgpus: [String: Int]
     public var faults: [SimFault]
@@ -24,10 +35,10 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
         self.provenance = provenance
         self.devices = devices
         self.virtualParents = virtualParents
-        self.mdevs = mdevs
         self.vgpus = vgpus
         self.faults = faults
         self.nvml = nvml
+        self.mdevs = mdevs
     }
 }
 
@@ -153,6 +164,82 @@ public struct SimMdev: Sendable, Codable, Equatable {
     public var uuid: String
     public var parent: String
     public var type: String
+}
+
+/// What the simulated kernel looks up on every access, indexed: mdevs by UUID, and per parent the count of each
+/// type (the kernel keeps such lists per parent too; scanning every mdev made each step linear).
+struct MdevIndex: Sendable {
+    var byUUID: [String: SimMdev] = [:]
+    var typesByParent: [String: [String: Int]] = [:]
+
+    init(_ mdevs: [SimMdev]) {
+        for mdev in mdevs { add(mdev) }
+    }
+
+    mutating func add(_ mdev: SimMdev) {
+        byUUID[mdev.uuid] = mdev
+        typesByParent[mdev.parent, default: [:]][mdev.type, default: 0] += 1
+    }
+
+    mutating func remove(_ mdev: SimMdev) {
+        byUUID[mdev.uuid] = nil
+        typesByParent[mdev.parent]?[mdev.type]? -= 1
+        if typesByParent[mdev.parent]?[mdev.type] == 0 { typesByParent[mdev.parent]?[mdev.type] = nil }
+        if typesByParent[mdev.parent]?.isEmpty == true { typesByParent[mdev.parent] = nil }
+    }
+
+    /// Whether `parent` holds any mdev.
+    func holds(_ parent: String) -> Bool { typesByParent[parent] != nil }
+}
+
+extension SimulatedHostModel {
+    enum CodingKeys: String, CodingKey {
+        case profile, provenance, devices, virtualParents, mdevs, vgpus, faults, nvml
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            profile: try c.decode(String.self, forKey: .profile),
+            provenance: try c.decode(String.self, forKey: .provenance),
+            devices: try c.decode([SimDevice].self, forKey: .devices),
+            virtualParents: try c.decode([SimVirtualParent].self, forKey: .virtualParents),
+            mdevs: try c.decode([SimMdev].self, forKey: .mdevs),
+            vgpus: try c.decode([String: Int].self, forKey: .vgpus),
+            faults: try c.decode([SimFault].self, forKey: .faults),
+            nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(profile, forKey: .profile)
+        try c.encode(provenance, forKey: .provenance)
+        try c.encode(devices, forKey: .devices)
+        try c.encode(virtualParents, forKey: .virtualParents)
+        try c.encode(mdevs, forKey: .mdevs)
+        try c.encode(vgpus, forKey: .vgpus)
+        try c.encode(faults, forKey: .faults)
+        try c.encode(nvml, forKey: .nvml)
+    }
+
+    public static func == (lhs: SimulatedHostModel, rhs: SimulatedHostModel) -> Bool {
+        lhs.profile == rhs.profile && lhs.provenance == rhs.provenance && lhs.devices == rhs.devices
+            && lhs.virtualParents == rhs.virtualParents && lhs.mdevs == rhs.mdevs && lhs.vgpus == rhs.vgpus
+            && lhs.faults == rhs.faults && lhs.nvml == rhs.nvml
+    }
+
+    /// Creates an mdev (the `create` handler).
+    mutating func addMdev(_ mdev: SimMdev) {
+        storedMdevs.append(mdev)
+        mdevIndex.add(mdev)
+    }
+
+    /// Removes an mdev (the `remove` handler).
+    mutating func removeMdev(_ uuid: String) {
+        guard let mdev = mdevIndex.byUUID[uuid] else { return }
+        storedMdevs.removeAll { $0.uuid == uuid }
+        mdevIndex.remove(mdev)
+    }
 }
 
 /// A write the simulated kernel will refuse: at a path (any write there), or the N-th write from now.

@@ -34,6 +34,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         /// The saved model and journal as this kernel last left them; when the disk still shows this, nothing
         /// else changed the host and `reload` keeps the model in memory.
         var stamp: DiskStamp?
+        /// Dies by SIGKILL right after this many successful writes (crash-safety tests of the command line).
+        var killAfterWrites: Int?
     }
 
     /// The identity of a saved model (inode and modification time) and the journal's expected size.
@@ -122,6 +124,11 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
 
     /// Appends every later change to `journal`, so a killed command loses none (persistence per step).
     public func journal(to url: URL) { state.withLock { $0.journal = JournalFile(url: url) } }
+
+    /// Makes this process die by SIGKILL right after the `count`-th successful write from now, as `kill -9` would.
+    public func killAfterWrites(_ count: Int) {
+        state.withLock { $0.killAfterWrites = $0.counters.successfulWrites + count }
+    }
 
     /// Whether changes are journaled (a command's simulated host, not an in-process test's).
     public var isJournaled: Bool { state.withLock { $0.journal != nil } }
@@ -260,6 +267,7 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
             s.counters.successfulWrites += 1
             s.counters.writeLog.append("\(path) <- \(value)")
             try record(.write(path: path, value: value), in: &s)
+            if s.counters.successfulWrites == s.killAfterWrites { kill(getpid(), SIGKILL) }
         }
     }
 

@@ -70,3 +70,38 @@ let applyMS = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
 print(
     "apply of \(report.done.count) creations: \(String(format: "%.1f", applyMS)) ms, \(kernel.counters.writes) writes")
 _ = try measure("converged host (\(try host.discover().mdevs.count) partitions present)")
+
+/// Plans and applies `count` creations on a fresh host (journaled like a command's simulated host), timed.
+func applyScaling(_ count: Int) throws -> (plan: Double, apply: Double, writes: Int) {
+    let perGPU = count / gpus
+    let manifest = try ManifestParser.parse(text: LargeHost.manifest(gpus: gpus, perGPU: perGPU), file: "large.yaml")
+    let kernel = SimulatedKernel(model: LargeHost.model(gpus: gpus, perGPU: perGPU))
+    let directory = makeTemporaryDirectory("scale-apply")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = StateStore(directory: directory)
+    try store.ensureDirectory()
+    kernel.journal(to: store.simulatedJournalURL)
+    let host = HostSession(sysfs: kernel, store: store, simulation: kernel)
+    let start = DispatchTime.now().uptimeNanoseconds
+    let plan = try host.plan(manifest)
+    let planned = DispatchTime.now().uptimeNanoseconds
+    let report = try host.apply(plan)
+    let applied = DispatchTime.now().uptimeNanoseconds
+    guard report.succeeded, report.done.count == count else {
+        throw ForbcError(.system, "apply of \(count) creations did not finish: \(String(describing: report.failed))")
+    }
+    return (Double(planned - start) / 1e6, Double(applied - planned) / 1e6, kernel.counters.writes)
+}
+
+print("apply scaling (\(gpus) GPUs; plan and apply of N creations on an empty host, state journaled per step):")
+var applyTimes: [Int: Double] = [:]
+for count in [512, 2048, 8192] {
+    let (planMS, applyMS, writes) = try applyScaling(count)
+    applyTimes[count] = applyMS
+    print(
+        "  N = \(count): plan \(String(format: "%.1f", planMS)) ms, apply \(String(format: "%.1f", applyMS)) ms "
+            + "(\(writes) writes, \(String(format: "%.1f", applyMS * 1000 / Double(count))) µs per creation)")
+}
+print(
+    "  apply 8192 / apply 512 = \(String(format: "%.1f", applyTimes[8192]! / applyTimes[512]!))× "
+        + "(16× more creations; linear is 16×)")

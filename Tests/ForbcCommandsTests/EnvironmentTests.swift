@@ -5,29 +5,8 @@ import Testing
 /// `FORBC_ROOT`, `FORBC_STATE_DIR` and `FORBC_LIBVIRT_URI` stand in for their flags; a flag wins over its variable.
 @Suite("options from the environment")
 struct EnvironmentTests {
-    struct Outcome {
-        var code: Int32
-        var stderr: String
-    }
-
-    /// Runs the built forbc binary with `environment` added to this process's.
-    func forbc(_ arguments: [String], environment: [String: String]) throws -> Outcome {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("forbc").path
-        let path =
-            FileManager.default.fileExists(atPath: beside)
-            ? beside : RepositoryPaths.root.appendingPathComponent(".build/debug/forbc").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Outcome(code: process.terminationStatus, stderr: text)
+    func forbc(_ arguments: [String], environment: [String: String]) throws -> ForbcBinary.Outcome {
+        try ForbcBinary.run(arguments, environment: environment)
     }
 
     @Test("FORBC_STATE_DIR chooses the state dir; '--state-dir' overrides it")
