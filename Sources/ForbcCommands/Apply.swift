@@ -71,20 +71,7 @@ func executePlan(
     if !global.json {
         console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose))
     }
-    let destroys = plan.destroys
-    if !destroys.isEmpty && !yes {
-        let names = destroys.map { "'\($0.target)'" }.joined(separator: ", ")
-        guard console.isInteractive else {
-            throw ForbcError(
-                .notConfirmed,
-                "\(verb) would destroy \(destroys.count) partition\(destroys.count == 1 ? "" : "s") (\(names)); "
-                    + "refusing without confirmation: rerun with '--yes'"
-            )
-        }
-        guard console.confirm("\(verb) will destroy \(names). Proceed?") else {
-            throw ForbcError(.notConfirmed, "nothing changed: destruction of \(names) was not confirmed")
-        }
-    }
+    if !yes { try confirmDisruption(plan, verb: verb) }
     let report = try host.apply(plan, force: force, resetGPU: resetGPU)
     for note in report.notes { console.err("note: \(note)") }
     if global.json {
@@ -95,5 +82,26 @@ func executePlan(
     if let failed = report.failed {
         console.err("error: \(failed.error.message)")
         throw ExitCode.failure
+    }
+}
+
+/// Asks before destroying partitions or hot-unplugging them from running guests; refuses without a terminal.
+func confirmDisruption(_ plan: Plan, verb: String) throws {
+    let console = Console.current
+    let destroys = plan.destroys.map { "'\($0.target)'" }.joined(separator: ", ")
+    let count = plan.destroys.count
+    let unplugs = plan.liveDetaches.map { "'\($0.target)' from running '\($0.domain ?? "?")'" }
+    guard count > 0 || !unplugs.isEmpty else { return }
+    let unplug = unplugs.isEmpty ? "" : "hot-unplug \(unplugs.joined(separator: ", "))"
+    func joined(_ destroy: String) -> String {
+        [count > 0 ? destroy : "", unplug].filter { !$0.isEmpty }.joined(separator: " and ")
+    }
+    guard console.isInteractive else {
+        let what = joined("destroy \(count) partition\(count == 1 ? "" : "s") (\(destroys))")
+        throw ForbcError(.notConfirmed, "\(verb) would \(what); refusing without confirmation: rerun with '--yes'")
+    }
+    guard console.confirm("\(verb) will \(joined("destroy \(destroys)")). Proceed?") else {
+        let refused = unplugs.isEmpty ? "destruction of \(destroys)" : "'\(verb)'"
+        throw ForbcError(.notConfirmed, "nothing changed: \(refused) was not confirmed")
     }
 }

@@ -100,7 +100,7 @@ public final class HostSession: @unchecked Sendable {
         var inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
         if domains {
             let hypervisor = try hypervisor()
-            inventory.domains = try hypervisor.domains().map { $0.summary() }
+            inventory.domains = try hypervisor.domains().map { try $0.summary() }
             inventory.hypervisor = hypervisor.uri
         }
         return inventory

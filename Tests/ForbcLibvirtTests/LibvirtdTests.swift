@@ -57,7 +57,7 @@ struct LibvirtdTests {
     }
 
     func hostdevs(_ connection: LibvirtConnection, _ name: String) throws -> [String] {
-        DomainXML.hostdevs(in: try connection.domain(named: name).persistentXML).map(\.id)
+        try DomainXML.hostdevs(in: try connection.domain(named: name).persistentXML, domain: name).map(\.id)
     }
 
     @Test(

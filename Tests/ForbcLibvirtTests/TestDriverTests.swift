@@ -32,7 +32,7 @@ struct TestDriverTests {
     func persistent(_ fixture: SimulatedHostFixture) throws -> [String: [String]] {
         var result: [String: [String]] = [:]
         for domain in try fixture.libvirt().domains() {
-            result[domain.name] = DomainXML.hostdevs(in: domain.persistentXML).map(\.id)
+            result[domain.name] = try DomainXML.hostdevs(in: domain.persistentXML, domain: domain.name).map(\.id)
         }
         return result
     }

@@ -153,7 +153,9 @@ public struct Applier: Sendable {
         let deadline = clock.now + liveDetachTimeout
         while true {
             let domain = try hypervisor.domain(named: name)
-            if !domain.isActive || !DomainXML.hostdevs(in: domain.liveXML).contains(where: { $0.sameDevice(device) }) {
+            if try !domain.isActive
+                || !DomainXML.hostdevs(in: domain.liveXML, domain: name).contains(where: { $0.sameDevice(device) })
+            {
                 return
             }
             if clock.now >= deadline {
@@ -179,7 +181,7 @@ public struct Applier: Sendable {
             throw ForbcError(.unsupported, "the plan changes domain '\(name)' but no libvirt connection is open")
         }
         let domain = try hypervisor.domain(named: name)
-        let now = domain.summary()
+        let now = try domain.summary()
         func needs(_ list: [Hostdev]) -> Bool { list.contains { $0.sameDevice(device) } == detach }
         var todo = AttachScope(
             live: scope.live && domain.isActive && needs(now.liveHostdevs),

@@ -7,11 +7,16 @@ import Foundation
 /// Reading and editing libvirt domain XML: the hostdevs a definition holds, and a definition with one
 /// hostdev added or removed (for drivers that cannot attach, forbc redefines the domain).
 public enum DomainXML {
-    /// The mdev and PCI hostdevs of a domain definition.
-    public static func hostdevs(in xml: String) -> [Hostdev] {
-        guard let document = try? XMLDocument(xmlString: xml, options: []),
-            let nodes = try? document.nodes(forXPath: "/domain/devices/hostdev")
-        else { return [] }
+    /// The mdev and PCI hostdevs of a domain definition; XML that does not parse is an error naming the
+    /// domain (treating it as "no hostdevs" would make forbc attach again, or miss what it attached).
+    public static func hostdevs(in xml: String, domain: String) throws -> [Hostdev] {
+        let nodes: [XMLNode]
+        do {
+            nodes = try XMLDocument(xmlString: xml, options: []).nodes(forXPath: "/domain/devices/hostdev")
+        } catch {
+            throw ForbcError(
+                .hypervisor, "the XML libvirt returned for domain '\(domain)' does not parse: \(error)", cause: error)
+        }
         return nodes.compactMap { ($0 as? XMLElement).flatMap(hostdev) }
     }
 

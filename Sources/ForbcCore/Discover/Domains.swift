@@ -45,11 +45,11 @@ public struct DomainDefinition: Sendable, Equatable {
     public var isActive: Bool { state == .running || state == .paused }
 
     /// The summary discovery keeps.
-    public func summary() -> Domain {
+    public func summary() throws -> Domain {
         Domain(
             name: name, uuid: uuid, state: state,
-            liveHostdevs: isActive ? DomainXML.hostdevs(in: liveXML) : [],
-            configHostdevs: DomainXML.hostdevs(in: persistentXML))
+            liveHostdevs: isActive ? try DomainXML.hostdevs(in: liveXML, domain: name) : [],
+            configHostdevs: try DomainXML.hostdevs(in: persistentXML, domain: name))
     }
 }
 

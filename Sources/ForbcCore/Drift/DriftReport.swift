@@ -89,11 +89,7 @@ public struct DriftReport: Sendable, Codable, Equatable {
 
     /// Prometheus text exposition (for node_exporter's textfile collector).
     public func prometheus(timestamp: Date = Date()) -> String {
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
-        }
-        let labels = "host=\"\(escape(host))\",manifest=\"\(escape(manifest))\""
+        let labels = Self.labels(host: host, manifest: manifest)
         var text = """
             # HELP forbc_drift Whether the host differs from the manifest (1) or matches it (0).
             # TYPE forbc_drift gauge
@@ -119,15 +115,24 @@ public struct DriftReport: Sendable, Codable, Equatable {
 
     /// Metrics for a check that failed (manifest or host unreadable).
     public static func failedPrometheus(host: String, manifest: String, timestamp: Date = Date()) -> String {
-        """
-        # HELP forbc_drift_check_success Whether the last drift check could read the host and the manifest.
-        # TYPE forbc_drift_check_success gauge
-        forbc_drift_check_success{host="\(host)",manifest="\(manifest)"} 0
-        # HELP forbc_drift_check_timestamp_seconds When the last drift check ran.
-        # TYPE forbc_drift_check_timestamp_seconds gauge
-        forbc_drift_check_timestamp_seconds{host="\(host)",manifest="\(manifest)"} \
-        \(Int(timestamp.timeIntervalSince1970))
+        let labels = labels(host: host, manifest: manifest)
+        return """
+            # HELP forbc_drift_check_success Whether the last drift check could read the host and the manifest.
+            # TYPE forbc_drift_check_success gauge
+            forbc_drift_check_success{\(labels)} 0
+            # HELP forbc_drift_check_timestamp_seconds When the last drift check ran.
+            # TYPE forbc_drift_check_timestamp_seconds gauge
+            forbc_drift_check_timestamp_seconds{\(labels)} \(Int(timestamp.timeIntervalSince1970))
 
-        """
+            """
+    }
+
+    /// The host and manifest labels, escaped as the exposition format requires (backslash, quote, newline).
+    static func labels(host: String, manifest: String) -> String {
+        func escape(_ s: String) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+        }
+        return "host=\"\(escape(host))\",manifest=\"\(escape(manifest))\""
     }
 }

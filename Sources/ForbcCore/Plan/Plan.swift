@@ -142,4 +142,14 @@ public struct Plan: Sendable, Equatable {
     public var destroys: [PlannedAction] {
         actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") }
     }
+
+    /// Detaches from a running domain's live definition: the guest loses a device while it runs.
+    public var liveDetaches: [PlannedAction] {
+        actions.filter { action in
+            if action.action == .detach, case .attachment(_, _, let scope, _) = action.precondition {
+                return scope.live
+            }
+            return false
+        }
+    }
 }

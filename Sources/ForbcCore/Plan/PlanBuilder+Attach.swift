@@ -167,7 +167,8 @@ extension PlanBuilder {
             fail(
                 "'\(name)' is attached to running domain '\(domain.name)' and this plan destroys it; forbc never "
                     + "destroys a partition in use: detach it first, or pass '--force' to detach it live",
-                locations[name] ?? manifest.vms.first { $0.domain == domain.name }?.location)
+                locations[name] ?? manifest.vms.first { $0.domain == domain.name }?.location
+                    ?? SourceLocation(file: manifest.file, line: 1, column: 1))
             return
         }
         let scope = AttachScope(live: inLive && context.liveOK, config: inConfig)
