@@ -10,13 +10,18 @@ public enum DomainXML {
     /// The mdev and PCI hostdevs of a domain definition; XML that does not parse is an error naming the
     /// domain (treating it as "no hostdevs" would make forbc attach again, or miss what it attached).
     public static func hostdevs(in xml: String, domain: String) throws -> [Hostdev] {
-        let nodes: [XMLNode]
+        let document: XMLDocument
         do {
-            nodes = try XMLDocument(xmlString: xml, options: []).nodes(forXPath: "/domain/devices/hostdev")
+            document = try XMLDocument(xmlString: xml, options: [])
         } catch {
             throw ForbcError(
                 .hypervisor, "the XML libvirt returned for domain '\(domain)' does not parse: \(error)", cause: error)
         }
+        // libxml2 recovers some broken text into a document without a root, on which XPath crashes: check first.
+        guard let root = document.rootElement(), root.name == "domain" else {
+            throw ForbcError(.hypervisor, "the XML libvirt returned for domain '\(domain)' has no <domain> element")
+        }
+        let nodes = root.elements(forName: "devices").flatMap { $0.elements(forName: "hostdev") }
         return nodes.compactMap { ($0 as? XMLElement).flatMap(hostdev) }
     }
 
