@@ -1,39 +1,35 @@
 import Foundation
 internal import Yams
 
-/// Reads forbc/v1 manifests: YAML through Yams, then a strict walk that reports every problem at once,
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Reads forbc/v1 manifests: a scan of libyaml's events (`YAMLEventScan`), YAML composed by Yams without
+/// implicit typing, then a strict walk that types each scalar by forbc's rules and reports every problem at once,
 /// each at its line and column.
 public enum ManifestParser {
     /// Files larger than this are refused before parsing.
     public static let maximumBytes = 1 << 20
     /// Flow or block nesting deeper than this is refused before parsing (libyaml and the walk recurse).
     public static let maximumDepth = 64
-    /// A document that expands (through aliases) to more nodes than this is refused before it is walked.
+    /// A document that expands (through aliases) to more nodes than this is refused before it is composed.
     public static let maximumNodes = 20_000
     /// The most partitions one `count` may ask for.
     public static let maximumCount = 1024
+    /// The most partitions one manifest may declare: its counts, SR-IOV VFs and passthroughs summed. A selector
+    /// that matches several GPUs repeats its entries on each, which only a host can tell; this bounds the rest.
+    public static let maximumPartitions = 4096
+    /// The most partition entries (each `vgpu` and `mig` item, each `sriov` and `passthrough`) in one manifest.
+    public static let maximumEntries = 1024
     /// The most diagnostics reported for one file.
     public static let maximumDiagnostics = 200
 
     /// Parses the manifest at `path`; throws `DiagnosticsError` with every problem found.
     public static func parse(contentsOf path: String) throws -> Manifest {
-        let url = URL(fileURLWithPath: path)
-        let data: Data
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? Int, size > maximumBytes {
-                throw DiagnosticsError([
-                    Diagnostic(
-                        "file is \(size) bytes; a manifest may hold at most \(maximumBytes) bytes",
-                        at: SourceLocation(file: path, line: 1, column: 1))
-                ])
-            }
-            data = try Data(contentsOf: url)
-        } catch let error as DiagnosticsError {
-            throw error
-        } catch {
-            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(readableReason(error))", at: nil)])
-        }
+        let data = try bytes(at: path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw DiagnosticsError([
                 Diagnostic("file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))
@@ -42,8 +38,46 @@ public enum ManifestParser {
         return try parse(text: text, file: path)
     }
 
-    /// Parses manifest text; `file` names it in diagnostics.
+    /// The bytes at `path`, read as a stream (a pipe or `/dev/stdin` as well as a file), refused once they pass
+    /// `maximumBytes`.
+    static func bytes(at path: String) throws -> Data {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) > maximumBytes {
+            throw DiagnosticsError([
+                Diagnostic(
+                    "file is \(status.st_size) bytes; a manifest may hold at most \(maximumBytes) bytes", at: start)
+            ])
+        }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[..<count])
+            if data.count > maximumBytes {
+                throw DiagnosticsError([
+                    Diagnostic(
+                        "input is over \(maximumBytes) bytes; a manifest may hold at most \(maximumBytes) bytes",
+                        at: start)
+                ])
+            }
+        }
+    }
+
+    /// Parses manifest text; `file` names it in diagnostics. A byte order mark that begins the text is dropped.
     public static func parse(text: String, file: String) throws -> Manifest {
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }
         let start = SourceLocation(file: file, line: 1, column: 1)
         if text.utf8.count > maximumBytes {
             throw DiagnosticsError([
@@ -58,9 +92,15 @@ public enum ManifestParser {
                     at: SourceLocation(file: file, line: line, column: column))
             ])
         }
+        switch YAMLEventScan.scan(text, file: file, budget: maximumNodes) {
+        case .overBudget(let diagnostic): throw DiagnosticsError([diagnostic])
+        case .read(let found) where !found.isEmpty: throw DiagnosticsError(sorted(found))
+        case .read, .unreadable: break
+        }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // No implicit typing here: the walker types scalars by forbc's rules (ManifestWalker.kind).
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw DiagnosticsError([yamlDiagnostic(error, file: file)])
         } catch {
@@ -71,44 +111,19 @@ public enum ManifestParser {
                 Diagnostic("the file is empty; a manifest starts with 'apiVersion: \(Manifest.apiVersion)'", at: start)
             ])
         }
-        var budget = maximumNodes
-        if !countNodes(root, budget: &budget) {
-            throw DiagnosticsError([
-                Diagnostic(
-                    "the document expands to more than \(maximumNodes) nodes through aliases; refusing to expand it",
-                    at: location(root, file) ?? start)
-            ])
-        }
         var walker = ManifestWalker(file: file, text: text)
         let manifest = walker.walk(root)
-        if !walker.diagnostics.isEmpty || manifest == nil {
-            let sorted = walker.diagnostics.enumerated().sorted { a, b in
-                let (l, r) = (a.element.location, b.element.location)
-                return (l?.line ?? 0, l?.column ?? 0, a.offset) < (r?.line ?? 0, r?.column ?? 0, b.offset)
-            }.map(\.element)
-            throw DiagnosticsError(Array(sorted.prefix(maximumDiagnostics)))
-        }
+        if !walker.diagnostics.isEmpty || manifest == nil { throw DiagnosticsError(sorted(walker.diagnostics)) }
         return manifest!
     }
 
-    static func location(_ node: Node, _ file: String) -> SourceLocation? {
-        node.mark.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
-    }
-
-    /// Counts nodes as a walk would visit them (aliases expanded), stopping once the budget runs out.
-    static func countNodes(_ node: Node, budget: inout Int) -> Bool {
-        budget -= 1
-        if budget < 0 { return false }
-        switch node {
-        case .scalar, .alias: return true
-        case .sequence(let sequence):
-            for child in sequence where !countNodes(child, budget: &budget) { return false }
-        case .mapping(let mapping):
-            for (key, value) in mapping {
-                if !countNodes(key, budget: &budget) || !countNodes(value, budget: &budget) { return false }
-            }
-        }
-        return true
+    /// Diagnostics in file order (those at one place in the order found), at most `maximumDiagnostics`.
+    static func sorted(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        let sorted = diagnostics.enumerated().sorted { a, b in
+            let (l, r) = (a.element.location, b.element.location)
+            return (l?.line ?? 0, l?.column ?? 0, a.offset) < (r?.line ?? 0, r?.column ?? 0, b.offset)
+        }.map(\.element)
+        return Array(sorted.prefix(maximumDiagnostics))
     }
 
     /// A cheap scan before parsing: flow brackets or block indentation nested beyond `maximumDepth`.
@@ -162,7 +177,7 @@ public enum ManifestParser {
         case .composer(_, let problem, let mark, _):
             return Diagnostic("invalid YAML: \(problem)", at: at(mark))
         case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            let keys = duplicates.map(ManifestWalker.quoted).joined(separator: ", ")
             return Diagnostic("duplicate key \(keys) in one mapping; each key may appear once", at: at(context.mark))
         case .reader(let problem, _, _, _):
             return Diagnostic("invalid YAML: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
@@ -174,17 +189,5 @@ public enum ManifestParser {
     static func tabHint(_ problem: String) -> String {
         problem.contains("tab") || problem.contains("cannot start any token")
             ? "; indent with spaces, YAML forbids tabs" : ""
-    }
-
-    static func readableReason(_ error: Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
-        {
-            return Errno.describe(Int32(underlying.code))
-        }
-        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {
-            return Errno.describe(Errno.ENOENT)
-        }
-        return nsError.localizedDescription
     }
 }

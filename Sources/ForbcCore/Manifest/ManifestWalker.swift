@@ -6,6 +6,11 @@ struct ManifestWalker {
     let file: String
     let text: String
     var diagnostics: [Diagnostic] = []
+    /// Partitions and partition entries declared so far, against `ManifestParser.maximumPartitions` and
+    /// `maximumEntries`; the first entry over either is reported, once.
+    var partitions = 0
+    var entries = 0
+    var overBudget = false
 
     init(file: String, text: String) {
         self.file = file
@@ -27,53 +32,29 @@ struct ManifestWalker {
         diagnostics.append(Diagnostic(message, at: location))
     }
 
-    enum ScalarKind: String { case string, integer, boolean, null, number, timestamp }
-
-    func kind(of scalar: Node.Scalar) -> ScalarKind {
-        guard scalar.style == .plain || scalar.style == .any else { return .string }
-        // Resolve plain scalars as YAML 1.1 (and PyYAML, which checks the schema) does.
-        let node = Node.scalar(scalar)
-        if scalar.string.isEmpty || node.null != nil { return .null }
-        // YAML 1.2 core booleans only: 'on', 'yes', 'no' stay strings (benchmarks have an 'on' key).
-        if ["true", "True", "TRUE", "false", "False", "FALSE"].contains(scalar.string) { return .boolean }
-        if node.int != nil { return .integer }
-        if node.float != nil { return .number }
-        if node.timestamp != nil { return .timestamp }
-        return .string
-    }
-
-    func describe(_ node: Node) -> String {
-        switch node {
-        case .mapping: return "a mapping"
-        case .sequence: return "a list"
-        case .alias: return "an alias"
-        case .scalar(let scalar):
-            switch kind(of: scalar) {
-            case .string: return "the string '\(scalar.string)'"
-            case .integer: return "the integer \(scalar.string)"
-            case .boolean: return "the boolean \(scalar.string)"
-            case .null: return "null"
-            case .number: return "the number \(scalar.string)"
-            case .timestamp: return "the timestamp \(scalar.string)"
-            }
-        }
-    }
-
     /// The pairs of a mapping with each key checked against `allowed`; unknown keys are reported.
     mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [(String, Node, Node)]? {
         guard case .mapping(let mapping) = node else {
             error("'\(path)' must be a mapping, not \(describe(node))", node)
             return nil
         }
+        if let problem = tagProblem(node) {
+            error("'\(path)' \(problem)", node)
+            return nil
+        }
         var result: [(String, Node, Node)] = []
         for (key, value) in mapping {
+            if let problem = tagProblem(key) {
+                error("a key of '\(path)' \(problem)", key)
+                continue
+            }
             guard case .scalar(let scalar) = key, kind(of: scalar) == .string || kind(of: scalar) == .integer else {
                 error("keys of '\(path)' must be strings, not \(describe(key))", key)
                 continue
             }
             let name = scalar.string
             guard allowed.contains(name) else {
-                var message = "unknown key '\(name)' in '\(path)'"
+                var message = "unknown key \(Self.quoted(name)) in '\(path)'"
                 if let guess = Self.closest(name, in: allowed) {
                     message += "; did you mean '\(guess)'?"
                 } else {
@@ -87,7 +68,15 @@ struct ManifestWalker {
         return result
     }
 
+    /// Reports `node`'s tag at `path` when it cannot be honoured; true when there was such a tag.
+    mutating func refusedTag(_ node: Node, at path: String) -> Bool {
+        guard let problem = tagProblem(node) else { return false }
+        error("'\(path)' \(problem)", node)
+        return true
+    }
+
     mutating func string(_ node: Node, at path: String) -> String? {
+        if refusedTag(node, at: path) { return nil }
         guard case .scalar(let scalar) = node, kind(of: scalar) == .string else {
             var message = "'\(path)' must be a string, not \(describe(node))"
             if case .scalar = node { message += "; quote it if it is meant as text" }
@@ -97,20 +86,29 @@ struct ManifestWalker {
         return scalar.string
     }
 
+    /// A decimal integer in `range`; any other notation (hexadecimal, base 60, '_', a quoted or '!!str' number)
+    /// is reported as not an integer.
     mutating func integer(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
-        guard case .scalar(let scalar) = node, kind(of: scalar) == .integer, let value = Int(scalar.string) ?? node.int
-        else {
-            error("'\(path)' must be an integer, not \(describe(node))", node)
+        if refusedTag(node, at: path) { return nil }
+        guard case .scalar(let scalar) = node, kind(of: scalar) == .integer else {
+            var message = "'\(path)' must be an integer, not \(describe(node))"
+            if case .scalar(let scalar) = node, kind(of: scalar) == .number { message += "; write decimal digits" }
+            error(message, node)
             return nil
         }
-        guard range.contains(value) else {
-            error("'\(path)' is \(value); it must be between \(range.lowerBound) and \(range.upperBound)", node)
+        // Decimal digits that overflow Int are out of range as well.
+        guard let value = Int(scalar.string), range.contains(value) else {
+            error(
+                "'\(path)' is \(Self.escaped(scalar.string)); it must be between \(range.lowerBound) and "
+                    + "\(range.upperBound)",
+                node)
             return nil
         }
         return value
     }
 
     mutating func boolean(_ node: Node, at path: String) -> Bool? {
+        if refusedTag(node, at: path) { return nil }
         guard case .scalar(let scalar) = node, kind(of: scalar) == .boolean else {
             error("'\(path)' must be true or false, not \(describe(node))", node)
             return nil
@@ -123,6 +121,7 @@ struct ManifestWalker {
             error("'\(path)' must be a list, not \(describe(node))", node)
             return nil
         }
+        if refusedTag(node, at: path) { return nil }
         return Array(sequence)
     }
 
@@ -131,7 +130,7 @@ struct ManifestWalker {
     mutating func parsed<T>(_ node: Node, at path: String, expected: String, _ parse: (String) -> T?) -> T? {
         guard let text = string(node, at: path) else { return nil }
         guard let value = parse(text) else {
-            error("'\(path)' is '\(text)'; \(expected)", node)
+            error("'\(path)' is \(Self.quoted(text)); \(expected)", node)
             return nil
         }
         return value
@@ -198,7 +197,7 @@ struct ManifestWalker {
         var ok = true
         if let node = values["apiVersion"] {
             if let version = string(node, at: "apiVersion"), version != Manifest.apiVersion {
-                error("unsupported apiVersion '\(version)'; this forbc reads '\(Manifest.apiVersion)'", node)
+                error("unsupported apiVersion \(Self.quoted(version)); this forbc reads '\(Manifest.apiVersion)'", node)
                 ok = false
             }
         } else {
@@ -207,7 +206,7 @@ struct ManifestWalker {
         }
         if let node = values["kind"] {
             if let kind = string(node, at: "kind"), kind != "Host" {
-                error("unsupported kind '\(kind)'; forbc/v1 manifests are of kind 'Host'", node)
+                error("unsupported kind \(Self.quoted(kind)); forbc/v1 manifests are of kind 'Host'", node)
             }
         } else {
             error("missing 'kind'; add 'kind: Host'", location(root))
@@ -235,7 +234,8 @@ struct ManifestWalker {
         } else {
             error("missing 'spec'", location(root))
         }
-        if ok { checkNames(manifest) }
+        // Over budget, the names are not expanded: that is the unbounded work the budget prevents.
+        if ok && !overBudget { checkNames(manifest) }
         return manifest
     }
 
@@ -357,7 +357,9 @@ struct ManifestWalker {
             return address.map { .pciAddress($0.lowercased()) }
         case "model":
             guard let model = string(value, at: "\(path).model") else { return nil }
-            guard !model.isEmpty, model.count <= 128, model.allSatisfy({ $0.isASCII && !$0.isNewline }) else {
+            guard !model.isEmpty, model.count <= 128,
+                model.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) })
+            else {
                 error("'\(path).model' must be 1 to 128 printable ASCII characters", value)
                 return nil
             }
@@ -426,6 +428,7 @@ struct ManifestWalker {
         }
         _ = countNode
         guard valid, let name, let type else { return nil }
+        spend(count, at: path, node)
         return VGPUSpec(name: name, type: type, count: count, uuid: uuid, location: location(node))
     }
 
@@ -470,6 +473,7 @@ struct ManifestWalker {
                 node)
             return nil
         }
+        spend(count, at: path, node)
         return MIGSpec(
             name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
             location: location(node))
@@ -494,6 +498,7 @@ struct ManifestWalker {
             valid = false
         }
         guard valid, let vfs else { return nil }
+        spend(vfs, at: path, node)
         return SRIOVSpec(name: name, vfs: vfs, location: location(node))
     }
 
@@ -504,6 +509,7 @@ struct ManifestWalker {
             return nil
         }
         guard let name = partitionName(value, at: "\(path).name") else { return nil }
+        spend(1, at: path, node)
         return PassthroughSpec(name: name, location: location(node))
     }
 
@@ -596,6 +602,27 @@ struct ManifestWalker {
         return BenchmarkSpec(
             suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions,
             tenants: tenants, location: location(node))
+    }
+
+    /// Counts the entry at `path` and its `count` partitions against the manifest's budget; the first entry
+    /// over it is reported (validate has no host, so a selector matching several GPUs counts once).
+    mutating func spend(_ count: Int, at path: String, _ node: Node) {
+        entries += 1
+        partitions += count
+        guard !overBudget else { return }
+        if entries > ManifestParser.maximumEntries {
+            error(
+                "'\(path)' is partition entry \(entries); a manifest holds at most \(ManifestParser.maximumEntries) "
+                    + "entries; merge entries of one type with 'count'",
+                node)
+            overBudget = true
+        } else if partitions > ManifestParser.maximumPartitions {
+            error(
+                "'\(path)' brings the manifest to \(partitions) partitions; a manifest declares at most "
+                    + "\(ManifestParser.maximumPartitions) in all; lower 'count'",
+                node)
+            overBudget = true
+        }
     }
 
     /// `value` when it was read; otherwise marks the entry invalid (the reason was reported where it was read).
