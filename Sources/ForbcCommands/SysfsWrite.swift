@@ -6,7 +6,8 @@ import ForbcCore
 struct SysfsWrite: HostCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysfs-write",
-        abstract: "Write one sysfs attribute (under --root, or of a --simulate host) and print the kernel's answer.",
+        abstract:
+            "Write one sysfs attribute (under /sys, inside --root, or of a --simulate host); print the answer.",
         shouldDisplay: false)
 
     @OptionGroup var global: GlobalOptions
@@ -17,14 +18,22 @@ struct SysfsWrite: HostCommand {
     @Argument(help: ArgumentHelp("The value, written with one write(2).", valueName: "VALUE"))
     var value: String
 
+    /// Refuses a path outside '/sys' before anything is opened; on a real host the write is resolved inside the
+    /// root's 'sys' directory, so that no link takes it elsewhere.
     func execute() throws {
+        try SysPath.requireSysfs(path)
         let host = try global.openHost()
         defer { try? host.persist() }
         do {
-            try host.sysfs.write(path, value)
+            if let real = host.sysfs as? RealSysfs {
+                try real.writeAttribute(path, value)
+            } else {
+                try host.sysfs.write(path, value)
+            }
             Console.current.out("ok")
         } catch let error as ForbcError {
-            Console.current.out("error \(error.errno.map(Errno.name) ?? "?")")
+            // The kernel's answer when there is one; a refusal before any write is only the error.
+            if let code = error.errno { Console.current.out("error \(Errno.name(code))") }
             throw error
         }
     }

@@ -68,10 +68,12 @@ struct DiscoveryTests {
         #expect(real == simulated)
     }
 
-    @Test("a root without any GPU or mdev bus is an empty inventory, not an error")
+    @Test("a root whose 'sys' holds no GPU or mdev bus is an empty inventory, not an error")
     func emptyRoot() throws {
         let root = makeTemporaryDirectory("empty")
         defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("sys"), withIntermediateDirectories: true)
         let inventory = try Discovery(sysfs: RealSysfs(root: root.path)).inventory()
         #expect(inventory.gpus.isEmpty && inventory.mdevParents.isEmpty && inventory.mdevs.isEmpty)
     }

@@ -33,4 +33,15 @@ public enum SysPath {
         }
         return Array(parts)
     }
+
+    /// Refuses a kernel path that is not a sysfs attribute path (under '/sys'), for 'sysfs-write'.
+    public static func requireSysfs(_ path: String) throws {
+        let parts = try components(path)
+        guard parts.count > 1, parts[0] == "sys" else {
+            throw ForbcError(
+                .invalidInput,
+                "refusing '\(path)': 'sysfs-write' writes sysfs attributes only; name a path under '/sys'",
+                path: path)
+        }
+    }
 }

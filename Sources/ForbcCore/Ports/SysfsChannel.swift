@@ -20,29 +20,33 @@ public protocol SysfsChannel: Sendable {
 }
 
 extension SysfsChannel {
-    /// A trimmed attribute value, or nil when the attribute does not exist.
+    /// A trimmed attribute value, or nil when the attribute does not exist (ENOENT: a capability that is absent).
+    /// Anything else is an error, ENOTDIR included: a path component that must be a directory and is not is a
+    /// malformed tree, not an absence.
     func value(_ path: String) throws -> String? {
         do {
             return try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+        } catch let error as ForbcError where error.errno == Errno.ENOENT {
             return nil
         }
     }
 
-    /// Directory entries, or [] when the directory does not exist (a capability that is absent).
+    /// Directory entries, or [] when the directory does not exist (ENOENT: a capability that is absent); a file
+    /// where a directory must be (ENOTDIR) is an error, so that a malformed tree never reads as "no partitions".
     func entries(_ path: String) throws -> [String] {
         do {
             return try list(path)
-        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+        } catch let error as ForbcError where error.errno == Errno.ENOENT {
             return []
         }
     }
 
-    /// The last path component of a link's target ("nvidia" for driver -> ../../../bus/pci/drivers/nvidia).
+    /// The last path component of a link's target ("nvidia" for driver -> ../../../bus/pci/drivers/nvidia), or nil
+    /// when there is no such link (ENOENT).
     func linkName(_ path: String) throws -> String? {
         do {
             return try readLink(path).map { String($0.split(separator: "/").last ?? "") }
-        } catch let error as ForbcError where error.errno == Errno.ENOENT || error.errno == Errno.ENOTDIR {
+        } catch let error as ForbcError where error.errno == Errno.ENOENT {
             return nil
         }
     }

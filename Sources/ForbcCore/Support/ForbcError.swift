@@ -82,6 +82,7 @@ public enum Errno {
     public static let EROFS: Int32 = 30
     public static let ERANGE: Int32 = 34
     public static let ENOSYS: Int32 = 38
+    public static let ELOOP: Int32 = 40
     public static let ENOTSUP: Int32 = 95
     public static let EUSERS: Int32 = 87
 
@@ -94,7 +95,8 @@ public enum Errno {
         ENOTDIR: ("ENOTDIR", "not a directory"), EISDIR: ("EISDIR", "is a directory"),
         EINVAL: ("EINVAL", "invalid argument"), ENOSPC: ("ENOSPC", "no space left on device"),
         EROFS: ("EROFS", "read-only file system"), ERANGE: ("ERANGE", "numerical result out of range"),
-        ENOSYS: ("ENOSYS", "function not implemented"), ENOTSUP: ("EOPNOTSUPP", "operation not supported"),
+        ENOSYS: ("ENOSYS", "function not implemented"), ELOOP: ("ELOOP", "too many levels of symbolic links"),
+        ENOTSUP: ("EOPNOTSUPP", "operation not supported"),
         EUSERS: ("EUSERS", "too many users"),
     ]
 

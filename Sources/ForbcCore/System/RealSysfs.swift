@@ -10,7 +10,8 @@ import Foundation
 
 /// The real kernel: sysfs under a root directory (default "/"), read and written with POSIX calls so each
 /// write is one write(2) whose errno is the kernel's answer (Foundation's file writes hide it, and its
-/// atomic writes rename temporary files, which sysfs refuses).
+/// atomic writes rename temporary files, which sysfs refuses). Under a root other than "/" every path is
+/// resolved inside the root one component at a time (`ConfinedWalk`): no link takes a read or write outside.
 public struct RealSysfs: SysfsChannel {
     public let root: String
 
@@ -21,16 +22,13 @@ public struct RealSysfs: SysfsChannel {
     public var summary: String { root == "/" ? "sysfs of this host" : "sysfs under '\(root)'" }
     public var isSimulated: Bool { false }
 
-    /// The path on disk: the kernel path joined under the root, refusing any escape.
-    public func resolve(_ path: String) throws -> String {
-        let parts = try SysPath.components(path)
-        return (root == "/" ? "" : root) + "/" + parts.joined(separator: "/")
+    /// The walk that keeps paths inside the root; none under "/", where plain open(2) is enough.
+    var confinement: ConfinedWalk? {
+        root == "/" ? nil : ConfinedWalk(directory: root, base: [], scope: "the root")
     }
 
     public func read(_ path: String) throws -> String {
-        let full = try resolve(path)
-        let fd = open(full, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ForbcError.sysfs("reading", path: path, errno: errno) }
+        let fd = try descriptor(path, O_RDONLY, "reading", in: confinement)
         defer { close(fd) }
         // sysfs reports 4096 bytes for every attribute: read to end of file, not to the reported size.
         var bytes: [UInt8] = []
@@ -48,9 +46,20 @@ public struct RealSysfs: SysfsChannel {
     }
 
     public func write(_ path: String, _ value: String) throws {
-        let full = try resolve(path)
-        let fd = open(full, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ForbcError.sysfs("opening", path: path, errno: errno, remedy: Self.remedy(errno)) }
+        try write(path, value, in: confinement)
+    }
+
+    /// One write to a sysfs attribute, for 'sysfs-write': the path must lie under '/sys', and it is resolved
+    /// inside the root's 'sys' directory whatever the root ("/" too), so no link takes the write elsewhere.
+    public func writeAttribute(_ path: String, _ value: String) throws {
+        try SysPath.requireSysfs(path)
+        let sys = ConfinedWalk(directory: (root == "/" ? "" : root) + "/sys", base: ["sys"], scope: "'/sys'")
+        try write(path, value, in: sys)
+    }
+
+    /// Opens `path` for writing through `walk` (plain open(2) without one) and writes `value` with one write(2).
+    func write(_ path: String, _ value: String, in walk: ConfinedWalk?) throws {
+        let fd = try descriptor(path, O_WRONLY, "opening", in: walk, remedy: true)
         defer { close(fd) }
         let bytes = Array(value.utf8)
         var written: Int
@@ -67,8 +76,12 @@ public struct RealSysfs: SysfsChannel {
     }
 
     public func list(_ path: String) throws -> [String] {
-        let full = try resolve(path)
-        guard let dir = opendir(full) else { throw ForbcError.sysfs("listing", path: path, errno: errno) }
+        let fd = try descriptor(path, O_RDONLY | O_DIRECTORY, "listing", in: confinement)
+        guard let dir = fdopendir(fd) else {
+            let code = errno
+            close(fd)
+            throw ForbcError.sysfs("listing", path: path, errno: code)
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -81,20 +94,64 @@ public struct RealSysfs: SysfsChannel {
     }
 
     public func readLink(_ path: String) throws -> String? {
-        let full = try resolve(path)
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink(full, &buffer, buffer.count - 1)
-        if count < 0 {
-            if errno == EINVAL { return nil }
-            throw ForbcError.sysfs("reading link", path: path, errno: errno)
+        try translating("reading link", path) {
+            try at(path, followLast: false, in: confinement) { dir, name, _ -> String? in
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let count = readlinkat(dir, name, &buffer, buffer.count - 1)
+                if count < 0 {
+                    if errno == EINVAL { return nil }
+                    throw ConfinedWalk.CallFailed(errno: errno)
+                }
+                return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
         }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public func exists(_ path: String) -> Bool {
-        guard let full = try? resolve(path) else { return false }
-        var info = stat()
-        return lstat(full, &info) == 0
+        let found = try? at(path, followLast: false, in: confinement) { dir, name, _ in
+            var info = stat()
+            return fstatat(dir, name, &info, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        return found ?? false
+    }
+
+    /// Runs `body` on a directory descriptor, a name in it and the flag that keeps a last link from being
+    /// followed: under "/", the whole path from the current directory (open(2) as it is); with `walk`, the
+    /// directory and name the confined walk resolved, and O_NOFOLLOW so that nothing swapped in since is followed.
+    func at<T>(
+        _ path: String, followLast: Bool, in walk: ConfinedWalk?, _ body: (Int32, String, Int32) throws -> T
+    ) throws -> T {
+        guard let walk else {
+            let parts = try SysPath.components(path)
+            return try body(AT_FDCWD, "/" + parts.joined(separator: "/"), 0)
+        }
+        return try walk.resolve(path, followLast: followLast) { dir, name in try body(dir, name, O_NOFOLLOW) }
+    }
+
+    /// Opens `path` with `flags`, following a last link (inside the root); a failure is the kernel's errno in
+    /// forbc's words, with the remedy for permissions when `remedy` is set.
+    func descriptor(
+        _ path: String, _ flags: Int32, _ operation: String, in walk: ConfinedWalk?, remedy: Bool = false
+    ) throws -> Int32 {
+        try translating(operation, path, remedy: remedy) {
+            try at(path, followLast: true, in: walk) { dir, name, noFollow in
+                let fd = openat(dir, name, flags | noFollow | O_CLOEXEC)
+                guard fd >= 0 else { throw ConfinedWalk.CallFailed(errno: errno) }
+                return fd
+            }
+        }
+    }
+
+    /// Runs `body`, turning a failed call into forbc's error for `operation` on `path`.
+    func translating<T>(_ operation: String, _ path: String, remedy: Bool = false, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let failure as ConfinedWalk.CallFailed {
+            let remedies = [remedy ? Self.remedy(failure.errno) : nil, failure.note].compactMap { $0 }
+            throw ForbcError.sysfs(
+                operation, path: path, errno: failure.errno,
+                remedy: remedies.isEmpty ? nil : remedies.joined(separator: "; "))
+        }
     }
 
     static func remedy(_ code: Int32) -> String? {
