@@ -27,6 +27,37 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     public var metrics: [Metric]
     public var timeout: Double
 
+    /// Yams turns a plain scalar such as `9000000000000000000:0` into a base-60 integer with arithmetic that traps
+    /// on overflow; a profile with any base-60-looking scalar is refused before it is decoded.
+    static func refuseTrappingScalars(_ text: String, path: String) throws {
+        let node: Node?
+        do { node = try Yams.compose(yaml: text, Resolver.basic) } catch {
+            throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)", path: path, cause: error)
+        }
+        var pending = node.map { [$0] } ?? []
+        var budget = 100_000
+        while let next = pending.popLast() {
+            budget -= 1
+            guard budget > 0 else {
+                throw ForbcError(.invalidInput, "\(path): the profile expands to too many nodes", path: path)
+            }
+            switch next {
+            case .scalar(let scalar):
+                if scalar.style == .plain,
+                    scalar.string.wholeMatch(of: /[-+]?[0-9][0-9_]*(:[0-9_]+)+(\.[0-9_]*)?/) != nil
+                {
+                    throw ForbcError(
+                        .invalidInput,
+                        "\(path): '\(scalar.string)' reads as a base-60 number; quote it, or write a decimal number",
+                        path: path)
+                }
+            case .mapping(let mapping): pending += mapping.flatMap { [$0.key, $0.value] }
+            case .sequence(let sequence): pending += Array(sequence)
+            case .alias: break
+            }
+        }
+    }
+
     /// Loads and checks a profile file.
     public static func load(_ path: String) throws -> WorkloadProfile {
         let text: String
@@ -35,6 +66,7 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
                 .invalidInput, "cannot read workload profile '\(path)': \(error.localizedDescription)", path: path,
                 cause: error)
         }
+        try refuseTrappingScalars(text, path: path)
         let profile: WorkloadProfile
         do { profile = try YAMLDecoder().decode(WorkloadProfile.self, from: text) } catch {
             throw ForbcError(.invalidInput, "\(path): not a workload profile: \(error)", path: path, cause: error)

@@ -142,3 +142,22 @@ struct ScriptedRunnerTests {
         #expect(outcome.failure?.hasPrefix("could not start '") == true)
     }
 }
+
+@Suite("hostile workload profiles")
+struct HostileProfileTests {
+    @Test("a base-60-looking scalar in a workload profile is refused, not a crash")
+    func baseSixty() throws {
+        let path = makeTemporaryDirectory("profile").appendingPathComponent("b60.yaml").path
+        try """
+        name: b60
+        version: 9000000000000000000:0
+        description: x
+        bound: host
+        run: [python3, x.py]
+        parse: json-lines
+        metrics: [{name: s, unit: u, better: higher}]
+        timeout: 5
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ForbcError.self) { try WorkloadProfile.load(path) }
+    }
+}
