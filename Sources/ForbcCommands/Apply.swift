@@ -18,8 +18,17 @@ struct Apply: HostCommand {
     @Flag(help: "Destroy partitions without asking.")
     var yes = false
 
-    @Flag(name: .customLong("no-bench"), help: "Do not run the manifest's benchmarks afterwards.")
+    @Option(
+        help: ArgumentHelp(
+            "Run the manifest's suites afterwards: on-change (those whose targets this apply created, changed or "
+                + "attached), always, never.", valueName: "WHEN"))
+    var bench: BenchTrigger = .onChange
+
+    @Flag(name: .customLong("no-bench"), help: "The same as '--bench never'.")
     var noBench = false
+
+    @Option(help: ArgumentHelp("Workload profiles (default: workloads/ beside the manifest).", valueName: "DIR"))
+    var workloads: String?
 
     @OptionGroup var store: StoreOptions
 
@@ -30,43 +39,53 @@ struct Apply: HostCommand {
 
     func execute() throws {
         let host = try global.openHost()
+        let trigger = noBench ? .never : bench
+        let manifest = try loadManifest(arguments.file)
+        let folder = WorkloadFolder.path(for: arguments.file, override: workloads)
+        if trigger != .never { try WorkloadFolder.check(manifest, folder: folder) }
         // One lock from discovery to the last step: the plan shown is the plan applied.
-        let manifest = try host.locked {
-            let (manifest, plan) = try arguments.plan(on: host)
-            try executePlan(
+        let report = try host.locked {
+            let (_, plan) = try arguments.plan(on: host)
+            return try executePlan(
                 plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
-            return manifest
         }
-        if !noBench && !manifest.benchmarks.isEmpty && host.simulation != nil {
+        try runSuites(trigger.suites(of: manifest, after: report), of: manifest, on: host, folder: folder)
+    }
+
+    /// Runs the suites an apply triggered, on the host it converged.
+    func runSuites(_ suites: [BenchmarkSpec], of manifest: Manifest, on host: HostSession, folder: String) throws {
+        guard !suites.isEmpty else { return }
+        if host.simulation != nil {
             Console.current.err(
-                "note: the manifest's \(manifest.benchmarks.count) benchmark suite(s) did not run: a simulated host "
-                    + "has no partitions to measure"
-            )
-        } else if !noBench && !manifest.benchmarks.isEmpty {
-            // The host now matches the manifest: its suites measure this topology.
-            let converged = try host.plan(manifest)
-            try BenchRun.runSuites(
-                manifest: manifest, file: arguments.file, plan: converged, host: host, store: store,
-                topology: nil, workloads: nil)
+                "note: the manifest's \(suites.count) benchmark suite(s) did not run: a simulated host has no "
+                    + "partitions to measure")
+            return
         }
+        var measured = manifest
+        measured.benchmarks = suites
+        let converged = try host.plan(measured)
+        try BenchRun.runSuites(
+            manifest: measured, file: arguments.file, plan: converged, host: host, store: store, topology: nil,
+            workloads: folder)
     }
 }
 
 /// Confirms, applies and reports a plan; shared by apply and destroy.
+@discardableResult
 func executePlan(
     _ plan: Plan, on host: HostSession, global: GlobalOptions, yes: Bool, verb: String, force: Bool = false,
     resetGPU: Bool = false
-) throws {
+) throws -> Applier.Report {
     let console = Console.current
     if plan.isEmpty {
         // Zero writes to the host; the state dir still records that it owns what is declared.
-        _ = try host.apply(plan)
+        let report = try host.apply(plan)
         if global.json {
             console.out(Render.reportJSON(Applier.Report(), plan: plan))
         } else {
             console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
         }
-        return
+        return report
     }
     if !global.json {
         console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose))
@@ -83,6 +102,7 @@ func executePlan(
         console.err("error: \(failed.error.message)")
         throw ExitCode.failure
     }
+    return report
 }
 
 /// Asks before destroying partitions or hot-unplugging them from running guests; refuses without a terminal.

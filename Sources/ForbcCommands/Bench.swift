@@ -101,10 +101,8 @@ struct BenchRun: HostCommand {
         manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
         workloads: String?, launches: Int = 3, maxLaunches: Int = 8, windowAlways: Bool = false
     ) throws {
-        let directory =
-            workloads
-            ?? ((file as NSString).deletingLastPathComponent.isEmpty
-                ? "." : (file as NSString).deletingLastPathComponent) + "/workloads"
+        let directory = WorkloadFolder.path(for: file, override: workloads)
+        try WorkloadFolder.check(manifest, folder: directory)
         var options = BenchRunner.Options()
         options.launches = max(1, launches)
         options.maxLaunches = max(options.launches, maxLaunches)

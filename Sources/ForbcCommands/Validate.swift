@@ -22,7 +22,9 @@ struct Validate: ForbcSubcommand {
         var valid: [String] = []
         for file in files {
             do {
-                _ = try loadManifest(file)
+                let manifest = try loadManifest(file)
+                // The suites' workloads must be there too (workloads/ beside the manifest).
+                try WorkloadFolder.check(manifest, folder: WorkloadFolder.path(for: file, override: nil))
                 valid.append(file)
             } catch let error as DiagnosticsError {
                 all += error.diagnostics.map { d in
