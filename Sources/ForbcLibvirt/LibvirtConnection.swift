@@ -7,7 +7,7 @@ import Foundation
 /// calls that change a domain.
 public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     public let uri: String
-    private let connection: virConnectPtr
+    let connection: virConnectPtr
     private let lock = NSLock()
     private var mutationCount = 0
 

@@ -161,3 +161,38 @@ struct HostileProfileTests {
         #expect(throws: ForbcError.self) { try WorkloadProfile.load(path) }
     }
 }
+
+@Suite("workloads inside a guest, through the guest-agent seam")
+struct GuestRunnerTests {
+    static let good = "{\"metric\": \"score\", \"value\": 7}\n"
+
+    func run(_ guest: ScriptedGuestAgent.Guest) throws -> WorkloadRunner.Outcome {
+        let profile = try WorkloadProfile.load(RepositoryPaths.fixture("workloads") + "/good.yaml")
+        let agent = ScriptedGuestAgent(["vm1": guest])
+        let log = makeTemporaryDirectory("guest").appendingPathComponent("run.log")
+        return WorkloadRunner(processes: GuestProcesses(agent: agent, domain: "vm1")).run(
+            profile, directory: "/w", environment: [:], repetitions: 1, warmups: 0, startAt: 0, log: log)
+    }
+
+    @Test("a workload run in a guest is parsed from what the agent returned")
+    func ranInGuest() throws {
+        let outcome = try run(.running(["python3": .init(output: Self.good)]))
+        #expect(outcome.failure == nil)
+        #expect(outcome.values == ["score": [7]])
+        #expect(try String(contentsOfFile: outcome.log, encoding: .utf8) == Self.good)
+    }
+
+    @Test(
+        "an unreachable agent, a domain shut off, a missing program, a hang: each a failure in the agent's words",
+        arguments: [
+            (ScriptedGuestAgent.Guest.noAgent, "QEMU guest agent is not connected"),
+            (.shutOff, "domain is not running"),
+            (.running([:]), "Failed to execute child process “python3”"),
+            (.running(["python3": .init(exit: .timedOut)]), "timed out after 30 s"),
+        ])
+    func failures(guest: ScriptedGuestAgent.Guest, words: String) throws {
+        let outcome = try run(guest)
+        #expect(outcome.failure?.contains(words) == true, "\(outcome.failure ?? "nil")")
+        #expect(outcome.values.isEmpty)
+    }
+}

@@ -154,3 +154,20 @@ struct TestDriverTests {
         }
     }
 }
+
+@Suite("the guest agent through libvirt's C API")
+struct GuestAgentTests {
+    @Test("a driver without guest agents answers in libvirt's words; the call, the domain and the command are named")
+    func testDriverHasNoAgent() throws {
+        let connection = try LibvirtConnection(uri: "test:///default")
+        do {
+            _ = try connection.exec(domain: "test", ["true"], environment: [:], timeout: 5)
+            Issue.record("the test driver ran a program")
+        } catch let error as ForbcError {
+            #expect(error.message.hasPrefix("libvirt: virDomainQemuAgentCommand('test', guest-exec) failed: "))
+        }
+        #expect(throws: ForbcError.self) {
+            try connection.exec(domain: "absent", ["true"], environment: [:], timeout: 1)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The seam to the agent inside a guest (the QEMU guest agent, reached through libvirt's
+/// `virDomainQemuAgentCommand`): run a program in a domain and read what it printed, bring a file in. The real
+/// side is `ForbcLibvirt`'s `LibvirtGuestAgent`; `ForbcSimulator`'s `ScriptedGuestAgent` answers from a script.
+/// Failures (no agent, a domain that is not running, a command the agent refuses) are `ForbcError`s carrying the
+/// agent's or libvirt's own words.
+public protocol GuestAgentChannel: Sendable {
+    /// `guest-exec` of `arguments` (the first is the program) with `environment`, output captured, then
+    /// `guest-exec-status` until it exits; after `timeout` seconds the wait ends with `timedOut`.
+    func exec(domain: String, _ arguments: [String], environment: [String: String], timeout: Double) throws
+        -> GuestExit
+    /// `guest-file-open`, `guest-file-write` and `guest-file-close`: `contents` as the file at `path` in the guest.
+    func writeFile(domain: String, path: String, contents: Data) throws
+}
+
+/// How a program run in a guest ended, with what it printed.
+public struct GuestExit: Sendable, Equatable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var timedOut: Bool
+    public var stdout: String
+    public var stderr: String
+
+    public init(
+        exitCode: Int32? = nil, signal: Int32? = nil, timedOut: Bool = false, stdout: String = "", stderr: String = ""
+    ) {
+        self.exitCode = exitCode
+        self.signal = signal
+        self.timedOut = timedOut
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// Runs workload processes inside a domain through its guest agent, behind the process seam the runner uses:
+/// the output goes to the log on the host, and an agent that cannot run it is "not started" with its words.
+public struct GuestProcesses: ProcessChannel {
+    public let agent: any GuestAgentChannel
+    public let domain: String
+
+    public init(agent: any GuestAgentChannel, domain: String) {
+        self.agent = agent
+        self.domain = domain
+    }
+
+    public func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
+        let exit: GuestExit
+        do {
+            exit = try agent.exec(domain: domain, arguments, environment: environment, timeout: timeout)
+        } catch let error as ForbcError {
+            return .notStarted("in domain '\(domain)': \(error.message)")
+        } catch {
+            return .notStarted("in domain '\(domain)': \(error)")
+        }
+        let text = exit.stdout + (exit.stderr.isEmpty ? "" : exit.stderr)
+        if let handle = try? FileHandle(forWritingTo: log) {
+            _ = try? handle.seekToEnd()
+            try? handle.write(contentsOf: Data(text.utf8))
+            try? handle.close()
+        } else {
+            try? Data(text.utf8).write(to: log)
+        }
+        if exit.timedOut { return .timedOut }
+        if let signal = exit.signal { return .signalled(signal) }
+        return .exited(exit.exitCode ?? -1)
+    }
+}

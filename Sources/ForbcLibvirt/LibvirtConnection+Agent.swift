@@ -1,0 +1,79 @@
+import CLibvirt
+import ForbcCore
+import Foundation
+
+/// The QEMU guest agent of a domain, through libvirt-qemu's `virDomainQemuAgentCommand` (JSON in, JSON out).
+extension LibvirtConnection: GuestAgentChannel {
+    /// How long one agent command may take before libvirt gives up (seconds).
+    static let agentCommandTimeout: Int32 = 30
+
+    /// One agent command: `execute` with `arguments`; returns the reply's `return` value.
+    func agent(_ domainName: String, _ execute: String, _ arguments: [String: Any]) throws -> Any {
+        guard let domain = virDomainLookupByName(connection, domainName) else {
+            throw Self.error("virDomainLookupByName('\(domainName)')")
+        }
+        defer { virDomainFree(domain) }
+        let command = try JSONSerialization.data(withJSONObject: ["execute": execute, "arguments": arguments])
+        guard
+            let reply = virDomainQemuAgentCommand(
+                domain, String(decoding: command, as: UTF8.self), Self.agentCommandTimeout, 0)
+        else {
+            throw Self.error("virDomainQemuAgentCommand('\(domainName)', \(execute))")
+        }
+        defer { free(reply) }
+        let text = String(cString: reply)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let value = object["return"]
+        else {
+            throw ForbcError(.hypervisor, "the guest agent of '\(domainName)' answered \(execute) with '\(text)'")
+        }
+        return value
+    }
+
+    public func exec(domain: String, _ arguments: [String], environment: [String: String], timeout: Double) throws
+        -> GuestExit
+    {
+        guard let program = arguments.first else { throw ForbcError(.invalidInput, "nothing to run in '\(domain)'") }
+        let started = try agent(
+            domain, "guest-exec",
+            [
+                "path": program, "arg": Array(arguments.dropFirst()), "capture-output": true,
+                "env": environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
+            ])
+        guard let pid = (started as? [String: Any])?["pid"] as? Int else {
+            throw ForbcError(.hypervisor, "the guest agent of '\(domain)' started '\(program)' without a pid")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let status = try agent(domain, "guest-exec-status", ["pid": pid]) as? [String: Any] ?? [:]
+            if status["exited"] as? Bool == true { return Self.exit(status) }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return GuestExit(timedOut: true)
+    }
+
+    /// A finished `guest-exec-status` reply as forbc's.
+    static func exit(_ status: [String: Any]) -> GuestExit {
+        func text(_ key: String) -> String {
+            (status[key] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+                ?? ""
+        }
+        return GuestExit(
+            exitCode: (status["exitcode"] as? Int).map(Int32.init), signal: (status["signal"] as? Int).map(Int32.init),
+            stdout: text("out-data"), stderr: text("err-data"))
+    }
+
+    public func writeFile(domain: String, path: String, contents: Data) throws {
+        guard let handle = try agent(domain, "guest-file-open", ["path": path, "mode": "w"]) as? Int else {
+            throw ForbcError(.hypervisor, "the guest agent of '\(domain)' did not open '\(path)'")
+        }
+        defer { _ = try? agent(domain, "guest-file-close", ["handle": handle]) }
+        // guest-file-write takes base64; keep each call well under the agent's message limit.
+        var offset = 0
+        repeat {
+            let chunk = contents[offset..<min(contents.count, offset + 48 * 1024)]
+            _ = try agent(domain, "guest-file-write", ["handle": handle, "buf-b64": chunk.base64EncodedString()])
+            offset += chunk.count
+        } while offset < contents.count
+    }
+}
