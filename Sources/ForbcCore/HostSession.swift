@@ -108,7 +108,8 @@ public final class HostSession: @unchecked Sendable {
 
     /// Whether planning `manifest` needs libvirt: it declares VMs, or forbc attached something before.
     public func needsHypervisor(_ manifest: Manifest) throws -> Bool {
-        try !manifest.vms.isEmpty || !store.load().attachments.isEmpty
+        try !manifest.vms.isEmpty || manifest.benchmarks.contains { !$0.vms.isEmpty }
+            || !store.load().attachments.isEmpty
     }
 
     /// The PCI addresses forbc recorded partitions on (for discovery of non-GPU functions it manages).

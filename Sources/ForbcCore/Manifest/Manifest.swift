@@ -149,6 +149,9 @@ public struct BenchmarkSpec: Sendable, Equatable {
     /// Copies of each workload run at once on each target, behind one barrier (co-tenants).
     public var tenants: Int = 1
     public var location: SourceLocation
+    /// Domains the suite runs in by name, without a partition (the "without" baseline of a VM topology).
+    public var vms: [String] = []
+    public var vmLocations: [SourceLocation] = []
 }
 
 /// GPU vendors forbc knows, by PCI vendor id.

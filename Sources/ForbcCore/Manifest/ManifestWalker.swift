@@ -555,8 +555,10 @@ struct ManifestWalker {
     }
 
     mutating func walkBenchmark(_ node: Node, path: String) -> BenchmarkSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["suite", "on", "workloads", "repetitions", "tenants"])
+        guard
+            let pairs = mapping(node, at: path, allowed: ["suite", "on", "vms", "workloads", "repetitions", "tenants"])
         else { return nil }
+        var vms: [(String, SourceLocation)] = []
         var suite: String?
         var on: [String] = []
         var locations: [SourceLocation] = []
@@ -584,6 +586,13 @@ struct ManifestWalker {
                         valid = false
                     }
                 }
+            case "vms":
+                vms = walkItems(value, at: "\(path).vms", ifEmpty: "name at least one domain", &valid) {
+                    walker, item, at in
+                    walker.matching(item, at: at, { Patterns.isObjectName($0) }, expected: Expected.domain).map {
+                        ($0, walker.location(item))
+                    }
+                }
             case "workloads":
                 workloads = walkItems(
                     value, at: "\(path).workloads", ifEmpty: "name at least one workload", emptyInvalidates: true,
@@ -601,7 +610,7 @@ struct ManifestWalker {
         guard valid, let suite else { return nil }
         return BenchmarkSpec(
             suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions,
-            tenants: tenants, location: location(node))
+            tenants: tenants, location: location(node), vms: vms.map(\.0), vmLocations: vms.map(\.1))
     }
 
     /// Counts the entry at `path` and its `count` partitions against the manifest's budget; the first entry

@@ -229,6 +229,13 @@ struct PlanBuilder {
                         + "this host",
                     location)
             }
+            let domains = Set((inventory.domains ?? []).map(\.name))
+            for (name, location) in zip(benchmark.vms, benchmark.vmLocations) where !domains.contains(name) {
+                fail(
+                    "benchmark suite '\(benchmark.suite)' runs in domain '\(name)', which is not defined on "
+                        + "'\(inventory.hypervisor ?? "libvirt")'; define it first, or fix the name",
+                    location)
+            }
         }
     }
 
