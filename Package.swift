@@ -15,7 +15,9 @@ let package = Package(
     ],
     targets: [
         // manifest → discover → plan → apply over the OS seams (Ports/); no C, no ArgumentParser, no simulator.
-        .target(name: "ForbcCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "ForbcCore", dependencies: ["ForbcYAMLScan", .product(name: "Yams", package: "Yams")]),
+        // A first pass over libyaml's events (Yams' CYaml), before Yams composes a manifest: C stays at the edge.
+        .target(name: "ForbcYAMLScan", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.
         .target(name: "ForbcSimulator", dependencies: ["ForbcCore"]),
         // The benchmark half: workloads, runner, statistics, the SQLite results store.

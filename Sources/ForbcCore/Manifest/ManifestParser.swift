@@ -1,11 +1,6 @@
+import ForbcYAMLScan
 import Foundation
 internal import Yams
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Reads forbc/v1 manifests: a scan of libyaml's events (`YAMLEventScan`), YAML composed by Yams without
 /// implicit typing, then a strict walk that types each scalar by forbc's rules and reports every problem at once,
@@ -38,42 +33,6 @@ public enum ManifestParser {
         return try parse(text: text, file: path)
     }
 
-    /// The bytes at `path`, read as a stream (a pipe or `/dev/stdin` as well as a file), refused once they pass
-    /// `maximumBytes`.
-    static func bytes(at path: String) throws -> Data {
-        let start = SourceLocation(file: path, line: 1, column: 1)
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
-        }
-        defer { close(descriptor) }
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) > maximumBytes {
-            throw DiagnosticsError([
-                Diagnostic(
-                    "file is \(status.st_size) bytes; a manifest may hold at most \(maximumBytes) bytes", at: start)
-            ])
-        }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
-            }
-            if count == 0 { return data }
-            data.append(contentsOf: buffer[..<count])
-            if data.count > maximumBytes {
-                throw DiagnosticsError([
-                    Diagnostic(
-                        "input is over \(maximumBytes) bytes; a manifest may hold at most \(maximumBytes) bytes",
-                        at: start)
-                ])
-            }
-        }
-    }
-
     /// Parses manifest text; `file` names it in diagnostics. A byte order mark that begins the text is dropped.
     public static func parse(text: String, file: String) throws -> Manifest {
         var text = text
@@ -92,9 +51,14 @@ public enum ManifestParser {
                     at: SourceLocation(file: file, line: line, column: column))
             ])
         }
-        switch YAMLEventScan.scan(text, file: file, budget: maximumNodes) {
-        case .overBudget(let diagnostic): throw DiagnosticsError([diagnostic])
-        case .read(let found) where !found.isEmpty: throw DiagnosticsError(sorted(found))
+        func diagnostic(_ problem: ScanProblem) -> Diagnostic {
+            Diagnostic(
+                problem.message,
+                at: problem.location.map { SourceLocation(file: file, line: $0.line, column: $0.column) })
+        }
+        switch YAMLEventScan.scan(text, budget: maximumNodes, quote: ManifestWalker.quoted) {
+        case .overBudget(let problem): throw DiagnosticsError([diagnostic(problem)])
+        case .read(let found) where !found.isEmpty: throw DiagnosticsError(sorted(found.map(diagnostic)))
         case .read, .unreadable: break
         }
         let root: Node?

@@ -1,5 +1,23 @@
-// CYaml is the libyaml that Yams builds; SwiftPM hands its module map to every target that depends on Yams.
+// CYaml is the libyaml that Yams builds; SwiftPM hands its module map to every target that depends on Yams. This
+// target is the only Swift code of forbc that reads libyaml's C API: the core imports no C.
 internal import CYaml
+
+/// Where a problem is: 1-based line and column.
+public struct ScanLocation: Sendable, Equatable {
+    public var line: Int
+    public var column: Int
+}
+
+/// A problem the scan found, in forbc's voice, at a location.
+public struct ScanProblem: Sendable, Equatable {
+    public var message: String
+    public var location: ScanLocation?
+
+    init(_ message: String, at location: ScanLocation?) {
+        self.message = message
+        self.location = location
+    }
+}
 
 /// A first pass over libyaml's events, before Yams composes the document, for what composing could not survive
 /// or would hide. Aliases are counted, never expanded: each adds the size its anchor had, so a document that
@@ -7,15 +25,15 @@ internal import CYaml
 /// find duplicates, which expands an alias or a collection used as a key (exponentially, for an alias bomb),
 /// so keys must be plain scalars, and duplicates are found here on their text. Yams also strips a U+FEFF that
 /// begins a value, silently; such a value is reported.
-struct YAMLEventScan {
+public struct YAMLEventScan {
     /// How the scan ended.
-    enum Outcome {
+    public enum Outcome: Sendable {
         /// libyaml read the whole stream; these are the problems found (none: Yams may compose it).
-        case read([Diagnostic])
+        case read([ScanProblem])
         /// libyaml stopped on an error (or an undefined alias), which composing reports in Yams' words.
         case unreadable
-        /// The document expands beyond the budget; this is the one diagnostic to report.
-        case overBudget(Diagnostic)
+        /// The document expands beyond the budget; this is the one problem to report.
+        case overBudget(ScanProblem)
     }
 
     /// A collection being read, and what it has held so far.
@@ -25,7 +43,7 @@ struct YAMLEventScan {
         /// Nodes in this collection, itself included, aliases counted at their anchor's size.
         var size = 1
         var expectingKey = true
-        var keys: [String: SourceLocation] = [:]
+        var keys: [String: ScanLocation] = [:]
         var reported: Set<String> = []
     }
 
@@ -36,23 +54,23 @@ struct YAMLEventScan {
         case collection(isMapping: Bool)
     }
 
-    let file: String
+    let quote: (String) -> String
     let budget: Int
     var frames: [Frame] = []
     var anchors: [String: Int] = [:]
     var expanded = 0
-    var root: SourceLocation?
-    var diagnostics: [Diagnostic] = []
+    var root: ScanLocation?
+    var diagnostics: [ScanProblem] = []
     var stopped: Outcome?
 
-    /// Scans `text`, counting nodes against `budget`; `file` names it in diagnostics.
-    static func scan(_ text: String, file: String, budget: Int) -> Outcome {
+    /// Scans `text`, counting nodes against `budget`; `quote` writes a key or an alias as messages show values.
+    public static func scan(_ text: String, budget: Int, quote: @escaping (String) -> String) -> Outcome {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return .read([]) }
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return .unreadable }
         defer { yaml_parser_delete(&parser) }
-        var scan = YAMLEventScan(file: file, budget: budget)
+        var scan = YAMLEventScan(quote: quote, budget: budget)
         return bytes.withUnsafeMutableBufferPointer { buffer in
             yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
@@ -69,15 +87,14 @@ struct YAMLEventScan {
 
     /// Takes one event: counts it, checks it as a key where it is one, and records anchors' sizes.
     mutating func handle(_ event: yaml_event_t) {
-        let at = SourceLocation(
-            file: file, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
+        let at = ScanLocation(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
         switch event.type {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let bytes = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
                 diagnostics.append(
-                    Diagnostic(
+                    ScanProblem(
                         "this value begins with U+FEFF, an invisible byte order mark; remove it", at: at))
             }
             start(.scalar(String(decoding: bytes, as: UTF8.self)), at: at, adding: 1)
@@ -105,12 +122,12 @@ struct YAMLEventScan {
     }
 
     /// A node starts at `at`, expanding to `nodes` nodes: counted against the budget, and checked as a key.
-    mutating func start(_ node: Start, at: SourceLocation, adding nodes: Int) {
+    mutating func start(_ node: Start, at: ScanLocation, adding nodes: Int) {
         if root == nil { root = at }
         expanded += nodes
         if expanded > budget {
             stopped = .overBudget(
-                Diagnostic(
+                ScanProblem(
                     "the document expands to more than \(budget) nodes through aliases; refusing to expand it",
                     at: root))
             return
@@ -121,8 +138,8 @@ struct YAMLEventScan {
             if let first = frames[top].keys[text] {
                 if frames[top].reported.insert(text).inserted {
                     diagnostics.append(
-                        Diagnostic(
-                            "duplicate key \(ManifestWalker.quoted(text)) in one mapping; each key may appear once",
+                        ScanProblem(
+                            "duplicate key \(quote(text)) in one mapping; each key may appear once",
                             at: first))
                 }
             } else {
@@ -130,13 +147,13 @@ struct YAMLEventScan {
             }
         case .alias(let name):
             diagnostics.append(
-                Diagnostic(
-                    "the alias \(ManifestWalker.quoted("*" + name)) is used as a mapping key; write keys out as "
+                ScanProblem(
+                    "the alias \(quote("*" + name)) is used as a mapping key; write keys out as "
                         + "plain strings",
                     at: at))
         case .collection(let isMapping):
             diagnostics.append(
-                Diagnostic(
+                ScanProblem(
                     "\(isMapping ? "a mapping" : "a list") is used as a mapping key; keys are plain strings", at: at))
         }
     }
