@@ -117,31 +117,32 @@ struct RealGuestTests {
         print("\(name) in '\(domain)': \(outcome.values) in \(String(format: "%.1f", outcome.seconds)) s")
     }
 
-    /// A second domain with the agent's channel and nothing to boot: no agent will ever answer on it.
-    var silent: String { "\(domain)-silent" }
-    var silentXML: String {
+    /// A second domain with nothing to boot, so no agent will ever answer: with the agent's channel, or without.
+    static func silentXML(_ name: String, channel: Bool) -> String {
         """
         <domain type='qemu'>
-          <name>\(silent)</name>
+          <name>\(name)</name>
           <memory unit='MiB'>64</memory>
           <vcpu>1</vcpu>
           <os><type arch='x86_64' machine='q35'>hvm</type></os>
           <devices>
-            <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+            \(channel ? "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" : "")
             <memballoon model='none'/>
           </devices>
         </domain>
         """
     }
 
-    /// `virsh -c URI ARGUMENTS…`, for what forbc's connection does not do (start, destroy).
-    func virsh(_ arguments: String...) throws {
+    /// `virsh -c URI ARGUMENTS…`, for what forbc's connection does not do (start, destroy): its exit status.
+    @discardableResult
+    func virsh(_ arguments: String...) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["virsh", "-q", "-c", uri] + arguments
+        process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "virsh \(arguments.joined(separator: " "))")
+        return process.terminationStatus
     }
 
     /// A workload run in `domain` through forbc's runner: its failure.
@@ -156,22 +157,27 @@ struct RealGuestTests {
     }
 
     @Test(
-        "a domain shut off, then running with no agent behind its channel: each a recorded failure in libvirt's words")
-    func unreachable() throws {
+        "a domain shut off, then running with no agent behind its channel or with no channel: each a recorded failure in libvirt's words",
+        arguments: [
+            (true, "Guest agent is not responding: QEMU guest agent is not connected"),
+            (false, "argument unsupported: QEMU guest agent is not configured"),
+        ])
+    func unreachable(channel: Bool, words: String) throws {
         let admin = try LibvirtConnection(uri: uri)
+        let silent = "\(domain)-\(channel ? "silent" : "nochannel")"
         if (try? admin.domain(named: silent)) != nil {
-            try? virsh("destroy", silent)
+            try virsh("destroy", silent)
             try admin.undefine(silent)
         }
-        try admin.define(silentXML)
+        try admin.define(Self.silentXML(silent, channel: channel))
         defer {
-            try? virsh("destroy", silent)
+            _ = try? virsh("destroy", silent)
             try? admin.undefine(silent)
         }
         let call = "in domain '\(silent)': libvirt: virDomainQemuAgentCommand('\(silent)', guest-exec) failed: "
         #expect(try failure(in: silent) == call + "Requested operation is not valid: domain is not running")
-        try virsh("start", silent)
-        #expect(try failure(in: silent) == call + "Guest agent is not responding: QEMU guest agent is not connected")
+        #expect(try virsh("start", silent) == 0)
+        #expect(try failure(in: silent) == call + words)
         #expect(throws: ForbcError.self) {
             try admin.writeFile(domain: silent, path: "/tmp/x", contents: Data("x".utf8))
         }
