@@ -53,7 +53,8 @@ extension LibvirtConnection: GuestAgentChannel {
     /// `guest-exec`'s arguments. The agent gives a child its `env` *instead of* its own environment (no `PATH`,
     /// no `HOME`: a Python found by the agent's `PATH` then cannot even find its own library), so the variables
     /// are added over the agent's environment as they are over forbc's on the host: none sends no `env`, some run
-    /// the program through `env -- NAME=VALUE…`.
+    /// the program through `env -- NAME=VALUE…` (a program it cannot find is then env's exit 127 and its words, not
+    /// the agent's error).
     static func execArguments(_ arguments: [String], environment: [String: String]) -> [String: Any] {
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let argv = assignments.isEmpty ? arguments : ["env", "--"] + assignments + arguments
