@@ -55,7 +55,7 @@ let package = Package(
             name: "ForbcBenchTests", dependencies: ["ForbcBench", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
         .testTarget(
             name: "ForbcLibvirtTests",
-            dependencies: ["ForbcLibvirt", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+            dependencies: ["ForbcLibvirt", "ForbcBench", "ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -34,12 +34,7 @@ extension LibvirtConnection: GuestAgentChannel {
         -> GuestExit
     {
         guard let program = arguments.first else { throw ForbcError(.invalidInput, "nothing to run in '\(domain)'") }
-        let started = try agent(
-            domain, "guest-exec",
-            [
-                "path": program, "arg": Array(arguments.dropFirst()), "capture-output": true,
-                "env": environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" },
-            ])
+        let started = try agent(domain, "guest-exec", Self.execArguments(arguments, environment: environment))
         guard let pid = (started as? [String: Any])?["pid"] as? Int else {
             throw ForbcError(.hypervisor, "the guest agent of '\(domain)' started '\(program)' without a pid")
         }
@@ -49,7 +44,21 @@ extension LibvirtConnection: GuestAgentChannel {
             if status["exited"] as? Bool == true { return Self.exit(status) }
             Thread.sleep(forTimeInterval: 0.2)
         }
+        // The agent has no command to end what it started: a `kill` of its own, best effort, so that a hung
+        // workload does not go on loading the guest.
+        _ = try? agent(domain, "guest-exec", ["path": "kill", "arg": ["-KILL", String(pid)]])
         return GuestExit(timedOut: true)
+    }
+
+    /// `guest-exec`'s arguments. The agent gives a child its `env` *instead of* its own environment (no `PATH`,
+    /// no `HOME`: a Python found by the agent's `PATH` then cannot even find its own library), so the variables
+    /// are added over the agent's environment as they are over forbc's on the host: none sends no `env`, some run
+    /// the program through `env -- NAME=VALUE…` (a program it cannot find is then env's exit 127 and its words, not
+    /// the agent's error).
+    static func execArguments(_ arguments: [String], environment: [String: String]) -> [String: Any] {
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let argv = assignments.isEmpty ? arguments : ["env", "--"] + assignments + arguments
+        return ["path": argv[0], "arg": Array(argv.dropFirst()), "capture-output": true]
     }
 
     /// A finished `guest-exec-status` reply as forbc's.

@@ -2,12 +2,13 @@ import Foundation
 
 /// The seam to the agent inside a guest (the QEMU guest agent, reached through libvirt's
 /// `virDomainQemuAgentCommand`): run a program in a domain and read what it printed, bring a file in. The real
-/// side is `ForbcLibvirt`'s `LibvirtGuestAgent`; `ForbcSimulator`'s `ScriptedGuestAgent` answers from a script.
+/// side is `ForbcLibvirt`'s `LibvirtConnection`; `ForbcSimulator`'s `ScriptedGuestAgent` answers from a script.
 /// Failures (no agent, a domain that is not running, a command the agent refuses) are `ForbcError`s carrying the
 /// agent's or libvirt's own words.
 public protocol GuestAgentChannel: Sendable {
     /// `guest-exec` of `arguments` (the first is the program) with `environment`, output captured, then
-    /// `guest-exec-status` until it exits; after `timeout` seconds the wait ends with `timedOut`.
+    /// `guest-exec-status` until it exits; after `timeout` seconds the wait ends with `timedOut` (the real side
+    /// then kills the program in the guest).
     func exec(domain: String, _ arguments: [String], environment: [String: String], timeout: Double) throws
         -> GuestExit
     /// `guest-file-open`, `guest-file-write` and `guest-file-close`: `contents` as the file at `path` in the guest.
