@@ -120,7 +120,7 @@ public struct BenchRunner: Sendable {
     }
 
     /// The first repetition of some tenant's metric in this launch, if it is the launch's extreme by 4 robust σ
-    /// of the rest (hyperfine's first-run check, strict because one launch is judged alone).
+    /// of the rest and 1% (hyperfine's first-run check, strict because one launch is judged alone).
     static func warmupEffect(_ outcomes: [WorkloadRunner.Outcome?]) -> String? {
         for outcome in outcomes.compactMap({ $0 }) where outcome.failure == nil {
             for (metric, list) in outcome.values.sorted(by: { $0.key < $1.key }) {

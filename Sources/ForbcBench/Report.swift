@@ -35,7 +35,7 @@ public enum Report {
             + "\(distinct(results.map(\.host))); GPUs: \(gpus); forbc \(distinct(results.map(\.forbcVersion))); "
             + "baseline topology <b>\(escape(base))</b>\(rule), \(escape(comparison.baseline.description)). "
             + "Intervals: 95%, hierarchical bootstrap (launches, then repetitions; 10,000 resamples); aggregates "
-            + "resample every tenant and the baseline.</p>\n"
+            + "resample every tenant and the baseline.\(inferredNote(results))</p>\n"
         body += warningList(results)
         for name in series {
             let parts = name.components(separatedBy: " · ")
@@ -69,6 +69,16 @@ public enum Report {
     static func orderedUnique(_ items: [String]) -> [String] {
         var seen: Set<String> = []
         return items.filter { seen.insert($0).inserted }
+    }
+
+    /// How many results predate recorded launches, and what was made of them.
+    static func inferredNote(_ results: [BenchResult]) -> String {
+        let old = results.filter { $0.status == "ok" && $0.tenant != Summaries.aggregateTenant && $0.launchSizes == nil }
+        guard !old.isEmpty else { return "" }
+        let unknown = old.filter { $0.launches == nil }.count
+        return
+            " \(old.count) results predate recorded launches: launches inferred from their logs (one a launch, equal "
+            + "sizes)\(unknown > 0 ? "; \(unknown) unknown, their values treated as independent" : "")."
     }
 
     /// Every result's warnings, one item a result.

@@ -38,8 +38,6 @@ public enum Summaries {
                 "launch structure unknown: the \(values.count) values are treated as independent, so the interval "
                     + "is too narrow if launches differ; rerun with this forbc to record launches")
             warnings += summary.warnings.filter { !$0.hasPrefix("few launches") && !$0.hasPrefix("launch effect") }
-        } else if result.launchSizes == nil {
-            warnings.append("launches inferred: \(launches!.count) launches of equal size, from the logs")
         }
         result.median = summary.median
         result.mad = summary.mad

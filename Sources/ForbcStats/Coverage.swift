@@ -110,8 +110,9 @@ public enum Coverage {
         return tenants
     }
 
-    /// How often a rule fires on clean data (independent normal values, one launch of `count`, or `launches`
-    /// launches without a launch effect): the share of `trials` samples with an outlier at `threshold`.
+    /// How often an outlier rule fires on clean data (independent normal values: `launches` launches of `count`
+    /// without a launch effect): the share of `trials` samples with an outlier at `threshold` (below 5: the old
+    /// pooled modified Z-score rule; else `Stability.outliers`).
     public static func cleanOutlierRate(count: Int, launches: Int = 1, threshold: Double, trials: Int, seed: UInt64)
         -> Double
     {
@@ -119,6 +120,13 @@ public enum Coverage {
         var fired = 0
         for _ in 0..<trials {
             let sample = (0..<launches).map { _ in (0..<count).map { _ in 100 + generator.normal() } }
+            if threshold < 5 {
+                // Iglewicz and Hoaglin's rule as forbc used it: every value against the median of all.
+                if Statistics.modifiedZScores(sample.flatMap { $0 }).contains(where: { abs($0) > threshold }) {
+                    fired += 1
+                }
+                continue
+            }
             if !Stability.outliers(sample, threshold: threshold).isEmpty { fired += 1 }
         }
         return Double(fired) / Double(trials)

@@ -22,7 +22,7 @@ public enum Stability {
         /// flags a value in 9–21% of clean normal samples of 5–30 values.
         public var outlierZ = 10.0
         /// A first (last) repetition that is its launch's extreme in every launch, on one side, on average this many
-        /// robust σ from the rest of its launch, is a warm-up (window-edge) effect.
+        /// robust σ from the rest of its launch (and 1% away), is a warm-up (window-edge) effect; see `edgeEffect`.
         public var edgeZ = 2.0
         /// The launch cap, when known: the CV warning names it.
         public var launchCap: Int?
@@ -71,11 +71,11 @@ public enum Stability {
             if let edge = edgeEffect(launches, at: position, minimumZ: policy.edgeZ) {
                 found.warnings.append(
                     String(
-                        format: "%@: the %@ repetition is %.1f%% %@ the rest of its launch in all %d launches",
+                        format: "%@: the %@ repetition is %.1f%% %@ the rest of its launch (%d launches judged)",
                         name, position == .first ? "first" : "last", abs(edge.relative) * 100,
                         edge.relative > 0 ? "above" : "below", edge.launches)
-                        + (position == .first ? "; raise the warm-ups" : "; the first and last windows overlap "
-                            + "the co-tenants' start and end"))
+                        + (position == .first
+                            ? "; raise the warm-ups" : "; its window may overlap co-tenants starting or ending"))
             }
         }
         found.outliers = outliers(launches, threshold: policy.outlierZ)
@@ -101,13 +101,22 @@ public enum Stability {
         return warnings
     }
 
-    /// Indices of values whose distance from their launch's median exceeds `threshold` robust σ (1.4826 × the
-    /// MAD of every value's distance from its launch's median).
+    /// Indices of values whose distance from the median of the rest of their launch exceeds `threshold` robust
+    /// σ (1.4826 × the MAD of every value's such distance). Leaving the value out keeps a launch's own median
+    /// from counting as a zero distance, which would shrink the MAD of short launches and flag clean values.
     public static func outliers(_ launches: [[Double]], threshold: Double) -> [Int] {
         var residuals: [Double] = []
         for launch in launches where !launch.isEmpty {
-            let m = Statistics.median(launch)
-            residuals += launch.map { $0 - m }
+            guard launch.count >= 3 else {
+                let m = Statistics.median(launch)
+                residuals += launch.map { $0 - m }
+                continue
+            }
+            for i in launch.indices {
+                var rest = launch
+                rest.remove(at: i)
+                residuals.append(launch[i] - Statistics.median(rest))
+            }
         }
         guard residuals.count > 2 else { return [] }
         let mad = Statistics.median(residuals.map(abs))
@@ -141,31 +150,45 @@ public enum Stability {
 
     public enum EdgePosition: Sendable { case first, last }
 
-    /// A first (or last) repetition that differs: in every launch of three values or more (`minimumLaunches` at
-    /// least) it is the launch's extreme on the same side, and on average `minimumZ` robust σ (1.4826 × MAD of
-    /// the rest of its launch) from the rest's median: hyperfine's first-run check, made per launch.
+    /// A first (or last) repetition that differs from the rest of its launch (launches of four values or more,
+    /// `minimumLaunches` of them at least), by `minimumRelative` of the rest's median on average, and
+    /// - with fewer than five launches: it is its launch's extreme on the same side in every launch, on average
+    ///   `minimumZ` robust σ (1.4826 × MAD of the rest of its launch) from the rest's median (hyperfine's first-run
+    ///   check, made per launch);
+    /// - with five or more: its ranks within the launches are too high (or low) for chance (p < 0.01).
     public static func edgeEffect(
-        _ launches: [[Double]], at position: EdgePosition, minimumZ: Double, minimumLaunches: Int = 2
+        _ launches: [[Double]], at position: EdgePosition, minimumZ: Double, minimumLaunches: Int = 2,
+        minimumRelative: Double = 0.01
     ) -> (relative: Double, z: Double, launches: Int)? {
-        let judged = launches.filter { $0.count >= 3 }
+        let judged = launches.filter { $0.count >= 4 }
         guard judged.count >= max(1, minimumLaunches) else { return nil }
-        var side = 0.0
+        var sides: [Double] = []
         var zs: [Double] = []
         var relatives: [Double] = []
+        var rankSum = 0.0
+        var rankVariance = 0.0
         for launch in judged {
             let x = position == .first ? launch.first! : launch.last!
             let rest = position == .first ? Array(launch.dropFirst()) : Array(launch.dropLast())
-            let s: Double = x > rest.max()! ? 1 : (x < rest.min()! ? -1 : 0)
-            guard s != 0, side == 0 || s == side else { return nil }
-            side = s
+            sides.append(x > rest.max()! ? 1 : (x < rest.min()! ? -1 : 0))
             let m = Statistics.median(rest)
             let sigma = 1.4826 * Statistics.mad(rest)
-            zs.append(sigma > 0 ? abs(x - m) / sigma : .infinity)
+            zs.append(sigma > 0 ? abs(x - m) / sigma : (x == m ? 0 : .infinity))
             relatives.append(m != 0 ? (x - m) / abs(m) : 0)
+            let n = Double(launch.count)
+            let below = Double(rest.filter { $0 < x }.count) + Double(rest.filter { $0 == x }.count) / 2
+            rankSum += below + 1 - (n + 1) / 2
+            rankVariance += (n * n - 1) / 12
         }
+        let relative = Statistics.mean(relatives)
+        guard abs(relative) >= minimumRelative else { return nil }
         let z = zs.reduce(0, +) / Double(zs.count)
-        guard z >= minimumZ else { return nil }
-        return (Statistics.mean(relatives), z, judged.count)
+        if judged.count >= 5 {
+            let p = Foundation.erfc(abs(rankSum) / (2 * rankVariance).squareRoot())
+            return p < 0.01 ? (relative, z, judged.count) : nil
+        }
+        guard let side = sides.first, side != 0, sides.allSatisfy({ $0 == side }), z >= minimumZ else { return nil }
+        return (relative, z, judged.count)
     }
 }
 

@@ -27,15 +27,15 @@ for (launches, repetitions) in [(2, 5), (3, 5), (5, 5), (10, 5), (20, 3)] {
 }
 print("")
 print("Outlier flags on clean normal samples (share of samples with at least one flag, 10,000 samples):")
-print("values | |M| > 3.5 | |M| > 10 (forbc)")
-for count in [5, 6, 10, 30] {
-    let old = Coverage.cleanOutlierRate(count: count, threshold: 3.5, trials: 10_000, seed: 5)
-    let new = Coverage.cleanOutlierRate(count: count, threshold: 10, trials: 10_000, seed: 5)
-    print(String(format: "%6d | %8.1f%% | %8.2f%%", count, old * 100, new * 100))
+print("launches x values | pooled |M| > 3.5 (before) | within-launch |M| > 10 (forbc)")
+for (launches, count) in [(1, 5), (1, 6), (1, 30), (2, 3), (2, 5), (10, 5)] {
+    let old = Coverage.cleanOutlierRate(count: count, launches: launches, threshold: 3.5, trials: 10_000, seed: 5)
+    let new = Coverage.cleanOutlierRate(count: count, launches: launches, threshold: 10, trials: 10_000, seed: 5)
+    print(String(format: "%8d x %-6d | %22.1f%% | %29.2f%%", launches, count, old * 100, new * 100))
 }
 print("")
 print("Warnings on clean data (no launch effect, 1% CV; share of 2,000 results):")
-for (launches, repetitions) in [(2, 5), (10, 5)] {
+for (launches, repetitions) in [(2, 3), (2, 5), (10, 5)] {
     let rates = Coverage.cleanWarningRates(launches: launches, repetitions: repetitions, trials: 2000, seed: 9)
     let text = rates.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f%%", $0.key, $0.value * 100) }
     print("  \(launches) x \(repetitions): " + (text.isEmpty ? "none" : text.joined(separator: ", ")))
