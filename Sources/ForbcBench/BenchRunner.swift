@@ -1,5 +1,5 @@
-@_exported import ForbcStats
 import ForbcCore
+@_exported import ForbcStats
 import Foundation
 
 /// Runs a manifest's benchmark suites: each workload on each target partition (or the host), co-tenants started

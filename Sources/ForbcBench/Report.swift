@@ -73,7 +73,9 @@ public enum Report {
 
     /// How many results predate recorded launches, and what was made of them.
     static func inferredNote(_ results: [BenchResult]) -> String {
-        let old = results.filter { $0.status == "ok" && $0.tenant != Summaries.aggregateTenant && $0.launchSizes == nil }
+        let old = results.filter {
+            $0.status == "ok" && $0.tenant != Summaries.aggregateTenant && $0.launchSizes == nil
+        }
         guard !old.isEmpty else { return "" }
         let unknown = old.filter { $0.launches == nil }.count
         return
@@ -125,7 +127,8 @@ public enum Report {
         var svg =
             "<svg class=\"bars\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
             + "xmlns=\"http://www.w3.org/2000/svg\">"
-        svg += "<text x=\"10\" y=\"18\" font-size=\"12\">normalized to '\(escape(baseline.topology))' (= 1), 95% CI</text>"
+        svg +=
+            "<text x=\"10\" y=\"18\" font-size=\"12\">normalized to '\(escape(baseline.topology))' (= 1), 95% CI</text>"
         svg +=
             "<line x1=\"60\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\" "
             + "stroke-dasharray=\"4 3\"/>"
@@ -222,7 +225,8 @@ public enum Report {
                 "<td>\(r.valueList.count)\(launches)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td>"
                 + "<td class=l>\(escape(partition))</td>"
             html += "<td class=\"l \(r.status == "ok" ? "" : "failed")\">\(escape(status))</td>"
-            html += "<td class=\"l w\">\(escape(r.warningList.map { String($0.prefix { $0 != ":" }) }.joined(separator: ", ")))</td></tr>\n"
+            let kinds = r.warningList.map { String($0.prefix { $0 != ":" }) }.joined(separator: ", ")
+            html += "<td class=\"l w\">\(escape(kinds))</td></tr>\n"
         }
         return html + "</table>\n"
     }

@@ -90,7 +90,8 @@ public enum Statistics {
         _ candidate: [Double], to baseline: [Double], resamples: Int = Bootstrap.resamples,
         seed: UInt64 = Bootstrap.seed
     ) -> Interval {
-        Bootstrap.ratio(.median(LaunchGroups([candidate])), to: LaunchGroups([baseline]), resamples: resamples, seed: seed)
+        Bootstrap.ratio(
+            .median(LaunchGroups([candidate])), to: LaunchGroups([baseline]), resamples: resamples, seed: seed)
     }
 
     /// Jain's fairness index of per-tenant throughputs: 1 when equal, 1/n when one tenant has everything.

@@ -196,7 +196,10 @@ struct H100BenchTests {
             }
         }
         // Two launches everywhere: every result says the interval needs more.
-        #expect(results.filter { $0.tenant != "(aggregate)" }.allSatisfy { $0.warningList.contains { $0.hasPrefix("few launches: 2") } })
+        #expect(
+            results.filter { $0.tenant != "(aggregate)" }.allSatisfy {
+                $0.warningList.contains { $0.hasPrefix("few launches: 2") }
+            })
     }
 }
 
@@ -242,7 +245,8 @@ struct StoreRuleTests {
         let cli = CLI()
         let state = ["--state-dir", cli.stateDir.path]
         let refused = cli.run(["bench", "import"] + state + [try write(lines)])
-        #expect(refused.code != 0 && refused.stderr.contains("stored 'median' 999.0 disagrees with"), "\(refused.stderr)")
+        #expect(
+            refused.code != 0 && refused.stderr.contains("stored 'median' 999.0 disagrees with"), "\(refused.stderr)")
         #expect(refused.stderr.contains("refusing a forged or stale summary"))
         #expect(cli.run(["bench", "list"] + state).stdout.hasPrefix("No results stored."))
     }
