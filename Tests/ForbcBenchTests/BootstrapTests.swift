@@ -98,13 +98,14 @@ struct BootstrapTests {
         setting.launches = 10
         setting.repetitions = 3
         setting.tenants = 2
-        setting.resamples = 1000
+        setting.resamples = 500
         let outcome = Coverage.run(setting)
         for (name, value) in [("median", outcome.median), ("ratio", outcome.ratio), ("aggregate", outcome.aggregate)] {
             #expect((0.85...0.99).contains(value), "\(name): \(value)")
         }
         #expect(outcome.nullSignificant <= 0.12, "null: \(outcome.nullSignificant)")
         // Deterministic: the same seed gives the same outcome.
-        #expect(Coverage.run(setting) == outcome)
+        setting.trials = 20
+        #expect(Coverage.run(setting) == Coverage.run(setting))
     }
 }

@@ -30,6 +30,12 @@ struct BenchCLITests {
         let ran = cli.run(["bench", "run"] + state + [manifest, "--launches", "1", "--max-launches", "1"])
         #expect(ran.code == 0, "\(ran.stderr)")
         #expect(ran.stdout.contains("Stored 12 result(s)"))
+        // One launch each: every result says so, on stderr, with the remedy.
+        #expect(
+            ran.stderr.contains("warning: bench-cpu/solo ")
+                && ran.stderr.contains(
+                    "few launches: 1 (the interval needs 10 to cover 95%); rerun with '--launches 10'")
+        )
         let store = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path)
         let results = try store.all()
         #expect(Set(results.map(\.topology)) == ["bench-cpu/solo", "bench-cpu/pair"])
@@ -50,6 +56,7 @@ struct BenchCLITests {
         let text = try String(contentsOfFile: html, encoding: .utf8)
         #expect(
             text.contains("<svg class=\"bars\"") && text.contains("<svg class=\"scaling\"") && text.contains("<table>"))
+        #expect(text.contains("<details class=warnings open><summary>Warnings: 12 of 12 results"))
 
         let png = cli.stateDir.appendingPathComponent("report.png").path
         let (rendered, log) = try run(
