@@ -241,6 +241,10 @@ struct StoreRuleTests {
         #expect(again.code == 0 && again.stdout.hasPrefix("Imported 0 result(s)"))
         #expect(again.stdout.contains("Skipped 145 result(s) already stored (the same content hash)."))
         #expect(try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all().count == 145)
+        // What the store exports (with the summaries recomputed, the new fields) is the same content again.
+        let exported = cli.stateDir.appendingPathComponent("out.jsonl").path
+        #expect(cli.run(["bench", "export"] + state + ["--out", exported]).code == 0)
+        #expect(cli.run(["bench", "import"] + state + [exported]).stdout.hasPrefix("Imported 0 result(s)"))
     }
 
     @Test("a summary that disagrees with its values is refused, and nothing is stored", arguments: [0, 2])
