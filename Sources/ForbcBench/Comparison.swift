@@ -5,12 +5,15 @@ import Foundation
 /// co-tenants) against the baseline's first tenant, with a hierarchical-bootstrap 95% CI and whether it excludes 1.
 /// The baseline is chosen by a stated rule (`BaselineRuns`) and named in the output.
 public enum Comparison {
+    /// One candidate result against the baseline.
     public struct Row: Sendable, Codable, Equatable {
         public var topology: String
+        /// The candidate's run.
         public var runID: String
         public var workload: String
         public var metric: String
         public var tenant: String
+        /// Candidate median (or aggregate) / baseline median, its 95% CI, and whether that excludes 1.
         public var ratio: Double
         public var low: Double
         public var high: Double
@@ -41,6 +44,7 @@ public enum Comparison {
     /// The baseline a comparison used, in words and as data.
     public struct Baseline: Sendable, Codable, Equatable {
         public var topology: String
+        /// The chosen runs' IDs, oldest first.
         public var runs: [String]
         /// How the runs were chosen, e.g. "the latest of 2 runs".
         public var rule: String
@@ -56,6 +60,7 @@ public enum Comparison {
 
     /// The comparison with the baseline it used.
     public struct Result: Sendable, Codable, Equatable {
+        /// The baseline used, and one row a candidate result.
         public var baseline: Baseline
         public var rows: [Row]
     }

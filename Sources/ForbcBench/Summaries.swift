@@ -5,6 +5,7 @@ import Foundation
 /// which first checks that the stored medians, MADs, CVs and aggregates agree with the values (a forged or stale
 /// summary is refused) and then recomputes the intervals, outliers and warnings by today's method.
 public enum Summaries {
+    /// The tenant name of co-tenants' aggregate results.
     public static let aggregateTenant = "(aggregate)"
 
     /// Recomputes each result's summary (tenants first, then the aggregates from their tenants).

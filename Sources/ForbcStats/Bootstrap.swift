@@ -2,11 +2,15 @@ import Foundation
 
 /// A ratio (or any point estimate) with its 95% confidence interval, and whether the interval excludes 1.
 public struct Interval: Sendable, Codable, Equatable {
+    /// The point estimate.
     public var ratio: Double
+    /// The 95% bounds.
     public var low: Double
     public var high: Double
+    /// Whether the interval excludes 1.
     public var significant: Bool
 
+    /// `significant` defaults to whether [low, high] excludes 1.
     public init(ratio: Double, low: Double, high: Double, significant: Bool? = nil) {
         self.ratio = ratio
         self.low = low
@@ -22,7 +26,9 @@ public struct LaunchGroups: Sendable, Equatable {
     let values: [Double]
     /// Start and count of each launch, interleaved: [start₀, count₀, start₁, count₁, …].
     let layout: [Int]
+    /// How many launches (non-empty).
     public let launchCount: Int
+    /// How many values.
     public var total: Int { values.count }
 
     /// `launches`: one array of values a launch; empty launches are left out.
@@ -96,6 +102,7 @@ public struct TenantGroups: Sendable, Equatable {
     let values: [Double]
     let layout: [Int]
     let total: Int
+    /// How many tenants.
     public let tenantCount: Int
     /// The tenants, each resampled alone, when their launches do not line up; empty when they do.
     let separate: [LaunchGroups]
@@ -144,7 +151,9 @@ public struct TenantGroups: Sendable, Equatable {
 /// allocation inside the resampling loop; the values' canonical order makes the interval independent of the order
 /// they were given in, and 10,000 resamples keep the bounds' Monte Carlo error small beside their width.
 public enum Bootstrap {
+    /// Resamples an interval is computed from.
     public static let resamples = 10_000
+    /// The generator's default seed.
     public static let seed: UInt64 = 0x5eed
 
     /// What a ratio's numerator is: a median of one tenant's values, or the aggregate of co-tenants.

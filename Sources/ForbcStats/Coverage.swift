@@ -6,6 +6,7 @@ import Foundation
 public enum Coverage {
     /// One simulated setting.
     public struct Setting: Sendable {
+        /// Launches × repetitions of every simulated process, and the co-tenants sharing the windows.
         public var launches = 10
         public var repetitions = 5
         public var tenants = 4
@@ -16,18 +17,22 @@ public enum Coverage {
         public var launchShare = 0.5
         /// The share of a tenant's within-launch variance common to every tenant in the same window.
         public var windowShare = 0.3
+        /// Trials, bootstrap resamples an interval, and the seed of the first trial's generator.
         public var trials = 1000
         public var resamples = Bootstrap.resamples
         public var seed: UInt64 = 17
+        /// The setting of the coverage table's default row.
         public init() {}
     }
 
     /// The fractions of trials whose interval covered the truth (and, for `nullSignificant`, how often a
     /// candidate identical to the baseline was called significantly different).
     public struct Outcome: Sendable, Equatable {
+        /// A median, a tenant's ratio to the baseline, the co-tenants' aggregate ratio.
         public var median = 0.0
         public var ratio = 0.0
         public var aggregate = 0.0
+        /// A candidate with the baseline's own distribution called significantly different.
         public var nullSignificant = 0.0
         /// The same with the independent-values bootstrap (launches ignored), for contrast.
         public var flatMedian = 0.0
@@ -152,7 +157,10 @@ public enum Coverage {
 public final class Locked<T>: @unchecked Sendable {
     private var stored: T
     private let lock = NSLock()
+    /// A lock around `value`.
     public init(_ value: T) { stored = value }
+    /// The value now.
     public var value: T { lock.withLock { stored } }
+    /// Changes the value under the lock.
     public func update(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
 }

@@ -26,12 +26,15 @@ public enum Stability {
         public var edgeZ = 2.0
         /// The launch cap, when known: the CV warning names it.
         public var launchCap: Int?
+        /// The defaults.
         public init() {}
     }
 
     /// Outlier indices (into the values, launch after launch) and warnings.
     public struct Findings: Sendable, Equatable {
+        /// Indices into the values, launch after launch.
         public var outliers: [Int] = []
+        /// One sentence a finding: its kind, a colon, what was found and the remedy.
         public var warnings: [String] = []
     }
 
@@ -148,6 +151,7 @@ public enum Stability {
         return (f, p, sb2 / (sb2 + msw))
     }
 
+    /// Which repetition of a launch `edgeEffect` judges.
     public enum EdgePosition: Sendable { case first, last }
 
     /// A first (or last) repetition that differs from the rest of its launch (launches of four values or more,

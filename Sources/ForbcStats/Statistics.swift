@@ -105,7 +105,9 @@ public enum Statistics {
 
 /// A small deterministic generator (SplitMix64) for reproducible bootstraps and simulations.
 public struct SplitMix64: Sendable {
+    /// The generator's state.
     public var state: UInt64
+    /// A generator that starts from `seed`.
     public init(seed: UInt64) { state = seed }
 
     @inline(__always)
