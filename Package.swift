@@ -20,11 +20,14 @@ let package = Package(
         .target(name: "ForbcYAMLScan", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.
         .target(name: "ForbcSimulator", dependencies: ["ForbcCore"]),
-        // The benchmark half: workloads, runner, statistics, the SQLite results store.
+        // The statistics of the benchmark half: hierarchical bootstrap, stability warnings, coverage simulation.
+        .target(name: "ForbcStats"),
+        // The benchmark half: workloads, runner, the SQLite results store (re-exports ForbcStats).
         .target(
             name: "ForbcBench",
             dependencies: [
                 "ForbcCore",
+                "ForbcStats",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -44,6 +47,8 @@ let package = Package(
         .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
         // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        // Coverage of the 95% intervals over simulated trials (`swift run -c release forbc-coverage`).
+        .executableTarget(name: "forbc-coverage", dependencies: ["ForbcStats"]),
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcLibvirt"]),
         .testTarget(
             name: "ForbcCoreTests",

@@ -1,4 +1,5 @@
 import ForbcCore
+@_exported import ForbcStats
 import Foundation
 
 /// Runs a manifest's benchmark suites: each workload on each target partition (or the host), co-tenants started
@@ -6,9 +7,12 @@ import Foundation
 /// coefficient of variation stays above a threshold (up to a cap); every value kept, outliers flagged.
 public struct BenchRunner: Sendable {
     public struct Options: Sendable {
-        public var launches = 3
-        public var maxLaunches = 8
+        /// At least this many launches: the hierarchical interval needs about 10 to cover 95% (pyperf runs 20).
+        public var launches = 10
+        public var maxLaunches = 20
         public var warmups = 1
+        /// Warm-ups added (one at a time, up to this many) when a launch's first repetition differs.
+        public var maxExtraWarmups = 3
         public var cvThreshold = 0.05
         /// Seconds between starting the processes and the barrier they wait for.
         public var barrierDelay = 1.0
@@ -90,15 +94,21 @@ public struct BenchRunner: Sendable {
     ) -> [BenchResult] {
         var gathered = Gathered(tenants: tenants.count)
         var launch = 0
+        var warmups = options.warmups
         while launch < options.maxLaunches {
             let outcomes = launchTenants(
-                profile, directory: directory, tenants: tenants, suite: suite, launch: launch,
+                profile, directory: directory, tenants: tenants, suite: suite, launch: launch, warmups: warmups,
                 logs: logs)
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch)
             launch += 1
             let someFailed = gathered.failures.contains { $0 != nil } ? ", some failed" : ""
             progress("\(topology): \(profile.name) launch \(launch), \(tenants.count) tenant(s)\(someFailed)")
+            // A first repetition far from the rest of its launch: warm up longer from the next launch on.
+            if warmups < options.warmups + options.maxExtraWarmups, let note = Self.warmupEffect(outcomes) {
+                warmups += 1
+                progress("\(topology): \(profile.name) launch \(launch): \(note); warm-ups raised to \(warmups)")
+            }
             // More launches only while some tenant's spread is still above the threshold.
             if launch >= options.launches {
                 if !gathered.noisy(above: options.cvThreshold) || gathered.failures.allSatisfy({ $0 != nil }) { break }
@@ -109,8 +119,25 @@ public struct BenchRunner: Sendable {
             inventory: inventory, topology: topology, runID: runID)
     }
 
+    /// The first repetition of some tenant's metric in this launch, if it is the launch's extreme by 4 robust σ
+    /// of the rest and 1% (hyperfine's first-run check, strict because one launch is judged alone).
+    static func warmupEffect(_ outcomes: [WorkloadRunner.Outcome?]) -> String? {
+        for outcome in outcomes.compactMap({ $0 }) where outcome.failure == nil {
+            for (metric, list) in outcome.values.sorted(by: { $0.key < $1.key }) {
+                if let edge = Stability.edgeEffect([list], at: .first, minimumZ: 4, minimumLaunches: 1) {
+                    return String(
+                        format: "the first '%@' repetition is %.1f%% %@ the rest", metric, abs(edge.relative) * 100,
+                        edge.relative > 0 ? "above" : "below")
+                }
+            }
+        }
+        return nil
+    }
+
     /// What the launches of one workload gathered, per tenant (in tenant order).
     struct Gathered {
+        /// Each launch's values, in order.
+        var launches: [[String: [[Double]]]]
         var values: [[String: [Double]]]
         /// The first failure of each tenant, with the launch it happened in.
         var failures: [String?]
@@ -118,6 +145,7 @@ public struct BenchRunner: Sendable {
 
         init(tenants: Int) {
             values = Array(repeating: [:], count: tenants)
+            launches = Array(repeating: [:], count: tenants)
             failures = Array(repeating: nil, count: tenants)
             logPaths = Array(repeating: [], count: tenants)
         }
@@ -130,7 +158,10 @@ public struct BenchRunner: Sendable {
                 if let failure = outcome.failure {
                     failures[i] = failures[i] ?? "launch \(launch): \(failure)"
                 } else {
-                    for (metric, list) in outcome.values { values[i][metric, default: []] += list }
+                    for (metric, list) in outcome.values {
+                        values[i][metric, default: []] += list
+                        launches[i][metric, default: []].append(list)
+                    }
                 }
             }
         }
@@ -145,7 +176,7 @@ public struct BenchRunner: Sendable {
     /// the outcomes in tenant order.
     func launchTenants(
         _ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
-        launch: Int, logs: URL
+        launch: Int, warmups: Int, logs: URL
     ) -> [WorkloadRunner.Outcome?] {
         // A lone tenant waits for nobody: no barrier, so the harness adds no idle time.
         let startAt = tenants.count > 1 ? Date().timeIntervalSince1970 + options.barrierDelay : 0
@@ -164,7 +195,7 @@ public struct BenchRunner: Sendable {
                 let window = tenants.count > 1 || options.windowAlways ? options.window : 0
                 outcome = WorkloadRunner().run(
                     profile, directory: directory, environment: tenant.environment,
-                    repetitions: suite.repetitions, warmups: options.warmups,
+                    repetitions: suite.repetitions, warmups: warmups,
                     startAt: startAt, window: window, log: log)
             }
             outcomes.update { $0[i] = outcome }
@@ -173,7 +204,7 @@ public struct BenchRunner: Sendable {
     }
 
     /// A result per tenant and metric (failed where a tenant has no values of it) and, with co-tenants who all
-    /// measured a metric, an aggregate of their medians with Jain's fairness.
+    /// measured a metric, an aggregate of their medians with Jain's fairness; summaries from `Summaries`.
     func results(
         _ profile: WorkloadProfile, tenants: [Tenant], gathered: Gathered, suite: BenchmarkSpec,
         manifest: Manifest, inventory: Inventory, topology: String, runID: String
@@ -181,42 +212,37 @@ public struct BenchRunner: Sendable {
         var results: [BenchResult] = []
         let cotenants = tenants.map(\.name).joined(separator: ",")
         for metric in profile.metrics {
-            var medians: [Double] = []
+            var measured = 0
             for (i, tenant) in tenants.enumerated() {
-                let list = gathered.values[i][metric.name] ?? []
+                let launches = gathered.launches[i][metric.name] ?? []
                 var result = base(
                     profile, metric, tenant: tenant.name, tenants: tenants.count, cotenants: cotenants,
                     suite: suite, manifest: manifest, inventory: inventory, partition: tenant.partition,
                     topology: topology, runID: runID)
                 result.logs = Self.json(gathered.logPaths[i])
-                result.values = Self.json(list)
-                if list.isEmpty {
+                result.values = Self.json(launches.flatMap { $0 })
+                result.launchSizes = Self.json(launches.map(\.count))
+                result.failure = gathered.failures[i]
+                if launches.flatMap({ $0 }).isEmpty {
                     result.status = "failed"
                     result.failure = gathered.failures[i] ?? "no '\(metric.name)' measurements"
                 } else {
-                    let summary = Statistics.summarize(list)
-                    medians.append(summary.median)
-                    result.median = summary.median
-                    result.mad = summary.mad
-                    result.cv = summary.cv
-                    result.ciLow = summary.ciLow
-                    result.ciHigh = summary.ciHigh
-                    result.outliers = Self.json(summary.outliers)
-                    result.failure = gathered.failures[i]
+                    measured += 1
                 }
                 results.append(result)
             }
-            if tenants.count > 1 && medians.count == tenants.count {
-                var aggregate = base(
-                    profile, metric, tenant: "(aggregate)", tenants: tenants.count,
-                    cotenants: cotenants, suite: suite, manifest: manifest, inventory: inventory,
-                    partition: nil, topology: topology, runID: runID)
-                aggregate.median = medians.reduce(0, +)
-                aggregate.values = Self.json(medians)
-                aggregate.fairness = Statistics.jainFairness(medians)
-                results.append(aggregate)
+            if tenants.count > 1 && measured == tenants.count {
+                results.append(
+                    base(
+                        profile, metric, tenant: Summaries.aggregateTenant, tenants: tenants.count,
+                        cotenants: cotenants, suite: suite, manifest: manifest, inventory: inventory,
+                        partition: nil, topology: topology, runID: runID))
             }
         }
+        var policy = Stability.Policy()
+        policy.cvThreshold = options.cvThreshold
+        policy.launchCap = options.maxLaunches
+        Summaries.recompute(&results, policy: policy)
         return results
     }
 
@@ -244,13 +270,4 @@ public struct BenchRunner: Sendable {
 
 public enum ForbcBench {
     public static let version = "0.1.0"
-}
-
-/// A value behind a lock, for results written from concurrent tenants.
-public final class Locked<T>: @unchecked Sendable {
-    private var stored: T
-    private let lock = NSLock()
-    public init(_ value: T) { stored = value }
-    public var value: T { lock.withLock { stored } }
-    public func update(_ body: (inout T) -> Void) { lock.withLock { body(&stored) } }
 }

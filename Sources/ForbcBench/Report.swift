@@ -15,27 +15,36 @@ public enum Report {
 
     static func format(_ v: Double) -> String { v >= 100 ? String(format: "%.1f", v) : String(format: "%.3g", v) }
 
-    public static func html(_ results: [BenchResult], baseline: String?, title: String = "forbc benchmark report")
-        -> String
-    {
+    /// The report; `baseline` defaults to the topology of the first stored result (said in the report), its runs
+    /// chosen by `runs` (see `Comparison.BaselineRuns`).
+    public static func html(
+        _ results: [BenchResult], baseline: String?, runs: Comparison.BaselineRuns = .latest,
+        title: String = "forbc benchmark report"
+    ) throws -> String {
         let ok = results.filter { $0.status == "ok" }
         let topologies = orderedUnique(ok.map(\.topology))
         let base = baseline ?? topologies.first ?? ""
+        let comparison = try Comparison.compare(results, baseline: base, runs: runs)
         let series = orderedUnique(ok.map { "\($0.workload) · \($0.metric)" })
         var body = "<h1>\(escape(title))</h1>\n"
         func distinct(_ values: [String]) -> String { escape(Set(values).sorted().joined(separator: ", ")) }
         let gpus = distinct(results.compactMap(\.gpuModel)).nilIfEmpty ?? "none (CPU)"
+        let rule = baseline == nil ? " (the first stored topology; '--baseline' chooses)" : ""
         body +=
             "<p class=meta>\(ok.count) results of \(Set(results.map(\.runID)).count) run(s); hosts: "
             + "\(distinct(results.map(\.host))); GPUs: \(gpus); forbc \(distinct(results.map(\.forbcVersion))); "
-            + "baseline topology <b>\(escape(base))</b>.</p>\n"
+            + "baseline topology <b>\(escape(base))</b>\(rule), \(escape(comparison.baseline.description)). "
+            + "Intervals: 95%, hierarchical bootstrap (launches, then repetitions; 10,000 resamples); aggregates "
+            + "resample every tenant and the baseline.\(inferredNote(results))</p>\n"
+        body += warningList(results)
         for name in series {
             let parts = name.components(separatedBy: " · ")
             let rows = ok.filter { $0.workload == parts[0] && $0.metric == parts[1] }
+            let compared = comparison.rows.filter { $0.workload == parts[0] && $0.metric == parts[1] }
             body +=
                 "<section><h2>\(escape(name)) <small>(\(escape(rows.first?.unit ?? "")), "
                 + "\(rows.first?.better ?? "higher") is better)</small></h2>\n"
-            body += normalizedBars(rows, topologies: topologies, baseline: base)
+            body += normalizedBars(rows, compared, topologies: topologies, baseline: comparison.baseline)
             body += scaling(rows)
             body += "</section>\n"
         }
@@ -50,6 +59,7 @@ public enum Report {
             table { border-collapse: collapse; font-size: 12px; margin-top: 24px; }
             td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
             th { background: #f3f3f3; } td.l, th.l { text-align: left; } .failed { color: #b00; }
+            .warnings { color: #8a5a00; } .warnings li { margin: 2px 0; } td.w { color: #8a5a00; }
             </style></head><body>
             \(body)
             </body></html>
@@ -61,27 +71,54 @@ public enum Report {
         return items.filter { seen.insert($0).inserted }
     }
 
-    /// The representative result of a topology: its aggregate when it has co-tenants, else its first tenant.
-    static func representative(_ rows: [BenchResult], _ topology: String) -> BenchResult? {
-        let mine = rows.filter { $0.topology == topology }
-        return mine.first { $0.tenant == "(aggregate)" } ?? mine.first
+    /// How many results predate recorded launches, and what was made of them.
+    static func inferredNote(_ results: [BenchResult]) -> String {
+        let old = results.filter {
+            $0.status == "ok" && $0.tenant != Summaries.aggregateTenant && $0.launchSizes == nil
+        }
+        guard !old.isEmpty else { return "" }
+        let unknown = old.filter { $0.launches == nil }.count
+        return
+            " \(old.count) results predate recorded launches: launches inferred from their logs (one a launch, equal "
+            + "sizes)\(unknown > 0 ? "; \(unknown) unknown, their values treated as independent" : "")."
     }
 
-    static func normalizedBars(_ rows: [BenchResult], topologies: [String], baseline: String) -> String {
-        guard let base = representative(rows, baseline), let baseMedian = base.median, baseMedian != 0 else {
-            return ""
+    /// Every result's warnings, one item a result.
+    static func warningList(_ results: [BenchResult]) -> String {
+        let warned = results.filter { !$0.warningList.isEmpty }
+        guard !warned.isEmpty else { return "<p class=warnings>No warnings.</p>\n" }
+        var html =
+            "<details class=warnings open><summary>Warnings: \(warned.count) of \(results.count) results "
+            + "(pyperf's and hyperfine's rules, plus launch effects and too few launches)</summary><ul>\n"
+        for r in warned {
+            html +=
+                "<li><b>\(escape(r.topology)) \(escape(r.workload)) \(escape(r.metric)) on "
+                + "'\(escape(r.tenant))'</b>: \(escape(r.warningList.joined(separator: "; ")))</li>\n"
         }
-        let baseValues = base.tenant == "(aggregate)" ? [baseMedian] : base.valueList
-        var bars: [(String, Double, Double, Double)] = []
-        for topology in topologies {
-            guard let r = representative(rows, topology), let median = r.median else { continue }
-            var low = median / baseMedian
-            var high = median / baseMedian
-            if r.tenant != "(aggregate)" && base.tenant != "(aggregate)" {
-                let ratio = Statistics.ratio(r.valueList, to: baseValues)
-                (low, high) = (ratio.low, ratio.high)
-            }
-            bars.append((topology, median / baseMedian, low, high))
+        return html + "</ul></details>\n"
+    }
+
+    /// The representative of a topology: its aggregate when it has co-tenants, else its first tenant.
+    static func representative(_ rows: [Comparison.Row], _ topology: String) -> Comparison.Row? {
+        let mine = rows.filter { $0.topology == topology }
+        return mine.first { $0.tenant == Summaries.aggregateTenant } ?? mine.first
+    }
+
+    static func normalizedBars(
+        _ rows: [BenchResult], _ compared: [Comparison.Row], topologies: [String], baseline: Comparison.Baseline
+    ) -> String {
+        guard
+            let base = rows.first(where: {
+                $0.topology == baseline.topology && baseline.runs.contains($0.runID)
+                    && $0.tenant != Summaries.aggregateTenant
+            }), let baseMedian = base.median, baseMedian != 0
+        else { return "" }
+        var bars: [(String, Double, Double, Double)] = [
+            (baseline.topology, 1, (base.ciLow ?? baseMedian) / baseMedian, (base.ciHigh ?? baseMedian) / baseMedian)
+        ]
+        for topology in topologies where topology != baseline.topology {
+            guard let r = representative(compared, topology) else { continue }
+            bars.append((topology, r.ratio, r.low, r.high))
         }
         let width = 120 + bars.count * 90
         let height = 260
@@ -90,7 +127,8 @@ public enum Report {
         var svg =
             "<svg class=\"bars\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" "
             + "xmlns=\"http://www.w3.org/2000/svg\">"
-        svg += "<text x=\"10\" y=\"18\" font-size=\"12\">normalized to '\(escape(baseline))' (= 1), 95% CI</text>"
+        svg +=
+            "<text x=\"10\" y=\"18\" font-size=\"12\">normalized to '\(escape(baseline.topology))' (= 1), 95% CI</text>"
         svg +=
             "<line x1=\"60\" y1=\"\(y(1))\" x2=\"\(width - 10)\" y2=\"\(y(1))\" stroke=\"#999\" "
             + "stroke-dasharray=\"4 3\"/>"
@@ -169,7 +207,7 @@ public enum Report {
     static func table(_ results: [BenchResult]) -> String {
         let headings =
             ["l:topology", "l:workload", "l:metric", "l:tenant", "median", "95% CI", "MAD", "CV", "n"]
-            + ["outliers", "l:partition", "l:status"]
+            + ["outliers", "l:partition", "l:status", "l:warnings"]
         var html = "<table><tr>" + headings.map(tableCell(heading:)).joined() + "</tr>\n"
         for r in results {
             let ci = r.ciLow.map { "\(format($0)) – \(format(r.ciHigh ?? $0))" } ?? ""
@@ -182,10 +220,13 @@ public enum Report {
                 + "<td class=l>\(escape(r.metric)) (\(escape(r.unit)))</td><td class=l>\(escape(r.tenant))</td>"
             html += "<td>\(r.median.map(format) ?? "")</td><td>\(ci)</td>"
             html += "<td>\(r.mad.map(format) ?? "")</td><td>\(spread)</td>"
+            let launches = r.launches.map { " (\($0.count) launches)" } ?? ""
             html +=
-                "<td>\(r.valueList.count)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td>"
+                "<td>\(r.valueList.count)\(launches)</td><td>\(escape(r.outliers == "[]" ? "" : r.outliers))</td>"
                 + "<td class=l>\(escape(partition))</td>"
-            html += "<td class=\"l \(r.status == "ok" ? "" : "failed")\">\(escape(status))</td></tr>\n"
+            html += "<td class=\"l \(r.status == "ok" ? "" : "failed")\">\(escape(status))</td>"
+            let kinds = r.warningList.map { String($0.prefix { $0 != ":" }) }.joined(separator: ", ")
+            html += "<td class=\"l w\">\(escape(kinds))</td></tr>\n"
         }
         return html + "</table>\n"
     }

@@ -43,8 +43,43 @@ public struct BenchResult: Sendable, Codable, Equatable, FetchableRecord, Persis
     public var fairness: Double?
     /// "forbc", or where an imported result came from.
     public var source: String
+    /// JSON array: how many of `values` each launch gave, in order (nil for results stored before it existed:
+    /// see `launches`).
+    public var launchSizes: String? = nil
+    /// JSON array of the stability warnings (see `Stability`), recomputed from the values on run and import.
+    public var warnings: String? = nil
+    /// SHA-1 (16 hex digits) of what was measured and where (everything but the summaries, `id` and `source`):
+    /// importing the same result twice stores it once.
+    public var contentHash: String? = nil
 
     public var valueList: [Double] { (try? JSONDecoder().decode([Double].self, from: Data(values.utf8))) ?? [] }
+
+    /// The stored warnings.
+    public var warningList: [String] {
+        warnings.flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? []
+    }
+
+    /// The values grouped by the launch they came from. From `launchSizes` when recorded; for older results
+    /// inferred from the logs (one log a launch): an equal split when no launch failed and the values divide
+    /// evenly; nil when the structure is unknown (the values are then treated as independent, and say so).
+    public var launches: [[Double]]? {
+        let values = valueList
+        var sizes = launchSizes.flatMap { try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }
+        if sizes == nil, tenant != "(aggregate)", failure == nil,
+            let logs = try? JSONDecoder().decode([String].self, from: Data(logs.utf8)), !logs.isEmpty,
+            values.count % logs.count == 0
+        {
+            sizes = Array(repeating: values.count / logs.count, count: logs.count)
+        }
+        guard let sizes, sizes.reduce(0, +) == values.count, sizes.allSatisfy({ $0 >= 0 }) else { return nil }
+        var launches: [[Double]] = []
+        var start = 0
+        for size in sizes {
+            launches.append(Array(values[start..<start + size]))
+            start += size
+        }
+        return launches
+    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -97,12 +132,35 @@ public final class ResultStore: @unchecked Sendable {
                 t.column("source", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: launches, warnings, content hash") { db in
+            try db.alter(table: "result") { t in
+                t.add(column: "launchSizes", .text)
+                t.add(column: "warnings", .text)
+                t.add(column: "contentHash", .text)
+            }
+            try db.create(index: "result_contentHash", on: "result", columns: ["contentHash"], unique: true)
+        }
         try migrator.migrate(queue)
     }
 
-    public func insert(_ results: [BenchResult]) throws {
+    /// Stores the results whose content hash is not stored yet (each gets its hash); returns how many were
+    /// stored and how many were already there.
+    @discardableResult
+    public func insert(_ results: [BenchResult]) throws -> (inserted: Int, duplicates: Int) {
         try queue.write { db in
-            for var result in results { try result.insert(db) }
+            var inserted = 0
+            var duplicates = 0
+            for var result in results {
+                let hash = result.contentHash ?? Summaries.contentHash(result)
+                result.contentHash = hash
+                if try BenchResult.filter(Column("contentHash") == hash).fetchCount(db) > 0 {
+                    duplicates += 1
+                    continue
+                }
+                try result.insert(db)
+                inserted += 1
+            }
+            return (inserted, duplicates)
         }
     }
 

@@ -53,11 +53,14 @@ struct BenchRun: HostCommand {
     @Option(help: ArgumentHelp("Workload profiles (default: workloads/ beside the manifest).", valueName: "DIR"))
     var workloads: String?
 
-    @Option(help: "Process launches per workload at least (more while the CV is above 5%, up to --max-launches).")
-    var launches = 3
+    @Option(
+        help: ArgumentHelp(
+            "Process launches per workload at least (more while the CV is above 5%, up to --max-launches); "
+                + "fewer than 10 is warned about: the interval needs them."))
+    var launches = 10
 
     @Option(name: .customLong("max-launches"), help: "Process launches per workload at most.")
-    var maxLaunches = 8
+    var maxLaunches = 20
 
     @Option(help: ArgumentHelp("Run only this suite (repeatable; default: all).", valueName: "NAME"))
     var suite: [String] = []
@@ -99,7 +102,7 @@ struct BenchRun: HostCommand {
     /// Runs, stores and prints a manifest's suites on a converged host (shared with `apply`).
     static func runSuites(
         manifest: Manifest, file: String, plan: Plan, host: HostSession, store: StoreOptions, topology: String?,
-        workloads: String?, launches: Int = 3, maxLaunches: Int = 8, windowAlways: Bool = false
+        workloads: String?, launches: Int = 10, maxLaunches: Int = 20, windowAlways: Bool = false
     ) throws {
         let directory = WorkloadFolder.path(for: file, override: workloads)
         try WorkloadFolder.check(manifest, folder: directory)
@@ -124,6 +127,7 @@ struct BenchRun: HostCommand {
         try opened.insert(results)
         console.out(BenchTable.results(results))
         console.out("Stored \(results.count) result(s) in \(opened.path).")
+        for line in BenchTable.warnings(results) { console.err("warning: \(line)") }
         let failed = results.filter { $0.status != "ok" }
         if !failed.isEmpty {
             for result in failed {
@@ -163,12 +167,21 @@ struct BenchCompare: HostCommand {
     @Option(help: ArgumentHelp("The baseline topology.", valueName: "TOPOLOGY"))
     var baseline: String
 
+    @Option(
+        name: .customLong("baseline-run"),
+        help: ArgumentHelp(
+            "Which runs of the baseline topology: latest (the run with the newest result), all (launches pooled), "
+                + "or a run ID (prefix).", valueName: "RUN"))
+    var baselineRun = "latest"
+
     func execute() throws {
-        let rows = try Comparison.rows(try store.open(try global.openHost()).all(), baseline: baseline)
+        let compared = try Comparison.compare(
+            try store.open(try global.openHost()).all(), baseline: baseline,
+            runs: Comparison.BaselineRuns(baselineRun))
         if global.json {
-            Console.current.out(Render.json(encodable: rows))
+            Console.current.out(Render.json(encodable: compared.rows))
         } else {
-            Console.current.out(BenchTable.comparison(rows, baseline: baseline))
+            Console.current.out(BenchTable.comparison(compared))
         }
     }
 }
@@ -183,6 +196,11 @@ struct BenchReport: HostCommand {
     @Option(help: ArgumentHelp("The baseline topology (default: the first stored).", valueName: "TOPOLOGY"))
     var baseline: String?
 
+    @Option(
+        name: .customLong("baseline-run"),
+        help: ArgumentHelp("Which runs of the baseline topology: latest, all, or a run ID (prefix).", valueName: "RUN"))
+    var baselineRun = "latest"
+
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
     var out: String
 
@@ -192,7 +210,10 @@ struct BenchReport: HostCommand {
             throw ForbcError(.invalidInput, "no results stored; run 'forbc bench run' first")
         }
         do {
-            try Report.html(results, baseline: baseline).write(toFile: out, atomically: true, encoding: .utf8)
+            let html = try Report.html(results, baseline: baseline, runs: Comparison.BaselineRuns(baselineRun))
+            try html.write(toFile: out, atomically: true, encoding: .utf8)
+        } catch let error as ForbcError {
+            throw error
         } catch {
             throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
         }
@@ -218,10 +239,24 @@ struct BenchImport: HostCommand {
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
             throw ForbcError(.invalidInput, "cannot read '\(file)': \(error.localizedDescription)")
         }
-        let results = try Interchange.readJSONLines(
+        var results = try Interchange.readJSONLines(
             text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")
-        try store.open(try global.openHost()).insert(results)
-        Console.current.out("Imported \(results.count) result(s) from \(file).")
+        try Summaries.verify(results, file: file)
+        let hashes = results.map(Summaries.contentHash)
+        Summaries.recompute(&results)
+        for i in results.indices { results[i].contentHash = hashes[i] }
+        let (inserted, duplicates) = try store.open(try global.openHost()).insert(results)
+        Console.current.out("Imported \(inserted) result(s) from \(file).")
+        if duplicates > 0 {
+            Console.current.out("Skipped \(duplicates) result(s) already stored (the same content hash).")
+        }
+        let unknown = results.filter { $0.status == "ok" && $0.tenant != Summaries.aggregateTenant }
+        let inferred = unknown.filter { $0.launchSizes == nil }.count
+        if inferred > 0 {
+            Console.current.out(
+                "\(inferred) result(s) predate recorded launches: launches inferred from their logs where the values "
+                    + "divide evenly, else marked unknown.")
+        }
     }
 }
 
@@ -291,8 +326,21 @@ enum BenchTable {
         return lines.joined(separator: "\n")
     }
 
-    static func comparison(_ rows: [Comparison.Row], baseline: String) -> String {
-        var lines = ["Ratios to '\(baseline)' (median of the topology / median of the baseline, bootstrap 95% CI):"]
+    /// One line a result with warnings: what it is, then its warnings.
+    static func warnings(_ results: [BenchResult]) -> [String] {
+        results.filter { !$0.warningList.isEmpty }.map {
+            "\($0.topology) \($0.workload) \($0.metric) on '\($0.tenant)': \($0.warningList.joined(separator: "; "))"
+        }
+    }
+
+    static func comparison(_ compared: Comparison.Result) -> String {
+        let rows = compared.rows
+        var lines = [
+            "Ratios to '\(compared.baseline.topology)' (median of the topology / median of the baseline; 95% CI by a "
+                + "hierarchical bootstrap: launches, then repetitions, 10,000 resamples; an aggregate resamples every "
+                + "tenant and the baseline; '!' marks a result with warnings, listed below):",
+            "  \(compared.baseline.description)",
+        ]
         for row in rows {
             lines.append(
                 "  \(row.topology.padding(toLength: 20, withPad: " ", startingAt: 0)) "
@@ -300,8 +348,21 @@ enum BenchTable {
                     + "\(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) "
                     + "\(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) "
                     + "\(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  "
-                    + "\(row.significant ? "significant" : "not significant")"
+                    + "\(row.significant ? "significant" : "not significant")\(row.warnings.isEmpty ? "" : " !")"
             )
+        }
+        let baseWarnings = compared.baseline.warnings.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }
+        let warned = rows.filter { !$0.warnings.isEmpty }
+        if !baseWarnings.isEmpty || !warned.isEmpty {
+            lines.append("Warnings:")
+            for (key, list) in baseWarnings {
+                lines.append("  baseline '\(compared.baseline.topology)' \(key): \(list.joined(separator: "; "))")
+            }
+            for row in warned {
+                lines.append(
+                    "  \(row.topology) \(row.workload) \(row.metric) on '\(row.tenant)': "
+                        + row.warnings.joined(separator: "; "))
+            }
         }
         return lines.joined(separator: "\n")
     }

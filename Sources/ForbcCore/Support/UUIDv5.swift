@@ -28,10 +28,10 @@ public enum UUIDv5 {
     }
 }
 
-/// SHA-1 (FIPS 180-4), only for UUIDv5; not for security. Kept here rather than pulling
+/// SHA-1 (FIPS 180-4), for UUIDv5 and content hashes; not for security. Kept here rather than pulling
 /// swift-crypto into every CI build for twenty lines.
-enum SHA1 {
-    static func hash(_ message: [UInt8]) -> [UInt8] {
+public enum SHA1 {
+    public static func hash(_ message: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]
         var data = message
         let bitLength = UInt64(message.count) * 8
