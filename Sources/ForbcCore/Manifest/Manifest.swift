@@ -76,6 +76,9 @@ public struct GPUSpec: Sendable, Equatable {
     public var select: GPUSelector
     public var vgpu: [VGPUSpec]
     public var mig: [MIGSpec]
+    /// MIG mode as declared: true with `mig` (even an empty list) or `migMode: enabled`, false with
+    /// `migMode: disabled`, nil when the entry leaves the mode alone.
+    public var migMode: Bool?
     public var sriov: SRIOVSpec?
     public var passthrough: PassthroughSpec?
     public var location: SourceLocation
@@ -83,11 +86,12 @@ public struct GPUSpec: Sendable, Equatable {
 
     public init(
         select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
-        passthrough: PassthroughSpec? = nil, location: SourceLocation, index: Int
+        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, location: SourceLocation, index: Int
     ) {
         self.select = select
         self.vgpu = vgpu
         self.mig = mig
+        self.migMode = migMode ?? (mig.isEmpty ? nil : true)
         self.sriov = sriov
         self.passthrough = passthrough
         self.location = location

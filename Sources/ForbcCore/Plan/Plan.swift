@@ -54,12 +54,16 @@ public enum Precondition: Sendable, Equatable {
     case migAbsent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?)
     /// Destroy the GPU instance of the profile at this placement, if it is still there.
     case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
+    /// Relabel: the GPU instance of the profile at this placement is still there; only the state dir changes.
+    case migKept(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
 }
 
 /// One step of a plan.
 public struct PlannedAction: Sendable, Equatable {
     public enum Verb: String, Sendable, Codable {
         case detach, destroy, configure, create, attach
+        /// A state-only step: an existing partition is kept under a new name; no hardware changes.
+        case relabel
     }
 
     public var action: Verb

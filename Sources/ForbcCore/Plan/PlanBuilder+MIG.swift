@@ -26,6 +26,8 @@ extension PlanBuilder {
         var partition: DesiredPartition
         var profile: MIGProfile
         var instance: MIGInstance
+        /// What the state dir recorded of the instance under another name: the plan relabels it.
+        var previous: OwnedPartition?
     }
 
     /// An instance the manifest does not declare and prune keeps: it stays where it is.
@@ -72,7 +74,13 @@ extension PlanBuilder {
     private mutating func resolveMIG(_ mine: [DesiredPartition], on host: MIGHost) -> [MIGWant]? {
         let wanted = mine.filter { $0.kind == .mig }
         var resolved: [MIGWant] = []
+        // One diagnostic per unknown profile, not one per instance of a `count: N` entry.
+        var unknown: Set<String> = []
         for partition in wanted {
+            let type = partition.type ?? ""
+            if host.mig.profile(named: type) == nil {
+                guard unknown.insert(type).inserted else { continue }
+            }
             guard let profile = migProfile(for: partition, on: host) else { continue }
             resolved.append(MIGWant(partition: partition, profile: profile))
         }
@@ -133,20 +141,24 @@ extension PlanBuilder {
                 match.new.append(want)
             }
         }
-        let recordedStarts = Set(host.recorded.compactMap(\.placement))
+        // Adoption by placement: an instance of the profile at an acceptable slot is kept, recorded or not (a
+        // record under another name is relabelled; MIG UUIDs come from the driver, names are forbc's labels).
         var unmatched: [MIGWant] = []
         for want in match.new {
             guard
                 let instance = existing.first(where: {
-                    !match.claimed.contains($0.id) && !recordedStarts.contains($0.placement.start)
-                        && Self.fits($0, want.profile)
+                    !match.claimed.contains($0.id) && Self.fits($0, want.profile)
                 })
             else {
                 unmatched.append(want)
                 continue
             }
             match.claimed.insert(instance.id)
-            match.kept.append(KeptMIG(partition: want.partition, profile: want.profile, instance: instance))
+            let previous = host.recorded.first {
+                $0.placement == instance.placement.start && $0.type == want.profile.name
+            }
+            match.kept.append(
+                KeptMIG(partition: want.partition, profile: want.profile, instance: instance, previous: previous))
         }
         match.new = unmatched
         return match
@@ -161,7 +173,7 @@ extension PlanBuilder {
             let owned = host.recorded.first {
                 $0.placement == instance.placement.start && mig.profile(id: instance.profileID)?.name == $0.type
             }
-            let name = owned?.name ?? "gi\(instance.id)"
+            let name = owned?.name ?? Self.unrecordedMIGName(instance, on: host.gpu)
             if let reason = pruneReason(owned: owned) {
                 if instance.processes > 0 && !force {
                     fail(
@@ -226,7 +238,10 @@ extension PlanBuilder {
             updated.access = instance.uuids.first.map { "CUDA_VISIBLE_DEVICES=\($0)" }
             updated.typeName = profile.name
             replaceDesired(updated)
-            guard moved.contains(index) else { continue }
+            guard moved.contains(index) else {
+                if let previous = entry.previous, previous.name != partition.name { relabelMIG(entry, on: host) }
+                continue
+            }
             if instance.processes > 0 && !force {
                 fail(
                     "'\(partition.name)' (\(profile.name) at slot \(instance.placement.start)) must move for the "
@@ -236,7 +251,7 @@ extension PlanBuilder {
                 return false
             }
             destroyMIG(
-                instance, host.mig, host.gpu, name: partition.name,
+                instance, host.mig, host.gpu, name: entry.previous?.name ?? partition.name,
                 reason: "the wanted layout cannot be reached with '\(partition.name)' at slot "
                     + "\(instance.placement.start): it must move")
         }
@@ -294,7 +309,36 @@ extension PlanBuilder {
                 ]))
     }
 
+    /// Plans the relabelling of a kept instance that the state dir recorded under another name: no NVML call.
+    private mutating func relabelMIG(_ entry: KeptMIG, on host: MIGHost) {
+        let (gpu, mig, instance, profile) = (host.gpu, host.mig, entry.instance, entry.profile)
+        let old = entry.previous?.name ?? ""
+        relabelActions.append(
+            PlannedAction(
+                action: .relabel, target: entry.partition.name,
+                reason: "forbc created it as '\(old)'; the manifest names it '\(entry.partition.name)' now, so it is "
+                    + "kept and relabelled",
+                kind: .mig, gpu: gpu.address, type: "\(profile.id)", typeName: profile.name,
+                uuid: instance.uuids.first, address: gpu.address, path: "forbc state (no NVML call)",
+                value: "\(profile.name)@\(instance.placement.start)",
+                precondition: .migKept(
+                    device: mig.index, gpu: gpu.address, profileID: profile.id, placement: instance.placement),
+                records: [
+                    OwnedPartition(
+                        name: entry.partition.name, kind: .mig, gpu: gpu.address, uuid: instance.uuids.first,
+                        address: gpu.address, type: profile.name, typeName: profile.name,
+                        placement: instance.placement.start)
+                ],
+                forgets: [old]))
+    }
+
+    /// The name the plan gives an instance forbc has no record of: its GPU instance id on its GPU.
+    static func unrecordedMIGName(_ instance: MIGInstance, on gpu: GPU) -> String {
+        "\(gpu.address)/gi\(instance.id)"
+    }
+
     mutating func destroyMIG(_ instance: MIGInstance, _ mig: MIGState, _ gpu: GPU, name: String, reason: String) {
+        guard destroyed.insert("mig:\(gpu.address)/\(instance.id)").inserted else { return }
         let profile = mig.profile(id: instance.profileID)
         destroyActions.append(
             PlannedAction(
