@@ -13,9 +13,9 @@ import Testing
 enum NVMLMock {
     static let gcc = ["/usr/bin/gcc", "/usr/bin/cc"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// The directory holding the built library and `nvidia-smi`; nil when gcc fails.
-    static let directory: URL? = {
-        guard let gcc else { return nil }
+    /// The directory holding the built library and `nvidia-smi`, or what gcc said.
+    static let built: Result<URL, BuildFailure> = {
+        guard let gcc else { return .failure(BuildFailure(output: "no gcc")) }
         let directory = makeTemporaryDirectory("forbc-nvml-mock")
         let source = RepositoryPaths.root.appendingPathComponent("Tests/NVMLMock/mock_nvml.c").path
         let library = directory.appendingPathComponent("libnvidia-ml.so.1").path
@@ -24,13 +24,23 @@ enum NVMLMock {
             ["-Wall", "-Werror", "-shared", "-fPIC", "-o", library, source],
             ["-Wall", "-Werror", "-DFORBC_MOCK_SMI", "-o", smi, source],
         ] {
-            guard let outcome = try? runProcess(gcc, arguments), outcome.code == 0 else { return nil }
+            let outcome = try? runProcess(gcc, arguments)
+            guard outcome?.code == 0 else {
+                return .failure(BuildFailure(output: outcome?.stderr ?? "gcc did not run"))
+            }
         }
-        return directory
+        return .success(directory)
     }()
 
-    static var library: String { directory!.appendingPathComponent("libnvidia-ml.so.1").path }
-    static var smi: String { directory!.appendingPathComponent("nvidia-smi").path }
+    struct BuildFailure: Error, CustomStringConvertible {
+        var output: String
+        var description: String { "building Tests/NVMLMock/mock_nvml.c failed: \(output)" }
+    }
+
+    /// The built mock's directory (a test that needs it fails with gcc's words when it could not be built).
+    static var directory: URL { get throws { try built.get() } }
+    static var library: String { get throws { try directory.appendingPathComponent("libnvidia-ml.so.1").path } }
+    static var smi: String { get throws { try directory.appendingPathComponent("nvidia-smi").path } }
 
     /// A fresh host: an empty state file (MIG off, no instances).
     static func freshState() -> String {
@@ -40,12 +50,12 @@ enum NVMLMock {
     }
 
     /// The mock loaded through NVMLLibrary's dlopen path, its state re-read.
-    static func load() throws -> NVMLLibrary { try NVMLLibrary.load(path: library).get() }
+    static func load() throws -> NVMLLibrary { try NVMLLibrary.load(path: try library).get() }
 }
 
 /// Every NVMLLibrary call path against the C mock, and the forbc binary applying and destroying MIG layouts
 /// through it (issue 13: typed NVML, executed in tests).
-@Suite("NVML through the C mock", .serialized, .enabled(if: NVMLMock.directory != nil))
+@Suite("NVML through the C mock", .serialized, .enabled(if: NVMLMock.gcc != nil))
 struct NVMLMockTests {
     @Test("the mock and the simulated NVML give identical discovery for the same GPUs")
     func discoveryParity() throws {
@@ -85,12 +95,12 @@ struct NVMLMockTests {
         let a100 = try #require(try NVMLMock.load().devices()["0000:07:00.0"])
         #expect(a100.instances.map(\.placement.start) == [0, 4] && a100.instances.map(\.uuids.count) == [3, 1])
         // Processes on an instance: reported, and NVML refuses to destroy it.
-        #expect(try runProcess(NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "2"]).code == 0)
+        #expect(try runProcess(try NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "2"]).code == 0)
         let busy = try NVMLMock.load()
         #expect(try busy.devices()["0000:07:00.0"]?.instances.first?.processes == 2)
         #expect(throws: ForbcError.self) { try busy.destroyInstance(device: 1, instanceID: split.id) }
         #expect(throws: ForbcError.self) { try busy.setMIGMode(device: 1, enabled: false) }
-        #expect(try runProcess(NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "0"]).code == 0)
+        #expect(try runProcess(try NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "0"]).code == 0)
         let idle = try NVMLMock.load()
         try idle.destroyInstance(device: 1, instanceID: split.id)
         try idle.destroyInstance(device: 1, instanceID: whole.id)
@@ -138,8 +148,8 @@ struct NVMLMockTests {
         """.write(toFile: manifest, atomically: true, encoding: .utf8)
         let common = ["--root", try root(), "--state-dir", base.appendingPathComponent("state").path]
         var environment = [
-            "FORBC_NVML_LIBRARY": NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
-            "PATH": "\(NVMLMock.directory!.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
+            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
+            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
         ]
         let apply = ["apply", manifest, "--yes", "--no-bench"] + common
         environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:22"

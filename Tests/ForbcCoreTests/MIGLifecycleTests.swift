@@ -64,6 +64,34 @@ struct MIGLifecycleTests {
                 .isEmpty)
     }
 
+    @Test("item 2: 'migMode' is enabled or disabled, and does not contradict the entry's kind")
+    func migModeManifest() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+        #expect(try manifest(fixture, ["{select: {index: 0}, migMode: disabled}"]).gpus[0].migMode == false)
+        #expect(try manifest(fixture, ["{select: {index: 0}, passthrough: {name: w}}"]).gpus[0].migMode == nil)
+        for (entry, message) in [
+            (
+                "{select: {index: 0}, migMode: off}",
+                "'spec.gpus[0].migMode' is 'off'; it must be one of: enabled, disabled"
+            ),
+            (
+                "{select: {index: 0}, mig: [], migMode: disabled}",
+                "'spec.gpus[0]' declares 'mig' with 'migMode: disabled'; remove one of them"
+            ),
+            (
+                "{select: {index: 0}, passthrough: {name: w}, migMode: enabled}",
+                "'spec.gpus[0]' declares 'passthrough' with 'migMode: enabled'; MIG instances are declared under 'mig'"
+            ),
+        ] {
+            do {
+                _ = try manifest(fixture, [entry])
+                Issue.record("accepted \(entry)")
+            } catch let error as DiagnosticsError {
+                #expect(error.diagnostics.map(\.message) == [message])
+            }
+        }
+    }
+
     @Test("item 2: 'mig: []' and 'migMode: enabled' declare the mode on without instances")
     func enabledWithoutInstances() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")

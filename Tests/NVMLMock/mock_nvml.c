@@ -16,6 +16,20 @@
 
 #include "../../Sources/CNVML/forbc_nvml.h"
 
+#include <stddef.h>
+
+/* The typed header against the byte offsets forbc read on the real H100 (driver 580.159.04) before it had one. */
+_Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId");
+_Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, sliceCount) == 8, "sliceCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, instanceCount) == 12, "instanceCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, multiprocessorCount) == 16, "multiprocessorCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, memorySizeMB) == 40, "memorySizeMB");
+_Static_assert(sizeof(nvmlGpuInstancePlacement_t) == 8, "nvmlGpuInstancePlacement_t");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, id) == 8, "nvmlGpuInstanceInfo_t.id");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, profileId) == 12, "nvmlGpuInstanceInfo_t.profileId");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, placement) == 16, "nvmlGpuInstanceInfo_t.placement");
+
 struct profile {
     unsigned index, id, slices, instances, memoryMiB, sms, size;
     unsigned starts[8];
