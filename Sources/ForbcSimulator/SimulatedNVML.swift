@@ -71,12 +71,12 @@ public struct SimulatedNVML: NVMLChannel {
         }
     }
 
-    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
-        -> MIGInstance
-    {
+    public func createInstance(
+        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?
+    ) throws -> MIGInstance {
         let journaled = SimNVMLCall.create(
             device: device, profileID: profileID, start: placement.start, size: placement.size,
-            computeSlices: computeSlices)
+            computeSlices: computeSlices, computeCount: computeCount)
         return try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device, journaled: journaled) { gpu in
             let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
             guard gpu.currentMode else {
@@ -94,12 +94,16 @@ public struct SimulatedNVML: NVMLChannel {
                 throw NVMLReturn.error(call, NVMLReturn.insufficientResources)
             }
             let slices = computeSlices ?? profile.slices
-            guard slices >= 1, profile.slices % slices == 0 else {
-                throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.invalidArgument)
+            guard MIGLayout.computeSizes(in: profile.slices).contains(slices) else {
+                throw NVMLReturn.error("nvmlGpuInstanceGetComputeInstanceProfileInfo", NVMLReturn.notSupported)
+            }
+            let count = computeCount ?? profile.slices / slices
+            guard count >= 1, count * slices <= profile.slices else {
+                throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.insufficientResources)
             }
             let id = gpu.nextInstanceID
             gpu.nextInstanceID += 1
-            let uuids = (0..<(profile.slices / slices)).map { ci in
+            let uuids = (0..<count).map { ci in
                 "MIG-"
                     + UUIDv5.make(
                         namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)"
@@ -169,7 +173,7 @@ extension SimulatedKernel {
 
 /// A changing NVML call with its arguments, for the simulated host's journal.
 enum SimNVMLCall: Codable {
-    case create(device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?)
+    case create(device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?, computeCount: Int?)
     case destroy(device: Int, instanceID: Int)
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
@@ -179,10 +183,10 @@ extension SimulatedNVML {
     /// Makes a journaled call again (while the kernel replays its journal).
     func replay(_ call: SimNVMLCall) throws {
         switch call {
-        case .create(let device, let profileID, let start, let size, let computeSlices):
+        case .create(let device, let profileID, let start, let size, let computeSlices, let computeCount):
             _ = try createInstance(
                 device: device, profileID: profileID, placement: MIGPlacement(start: start, size: size),
-                computeSlices: computeSlices)
+                computeSlices: computeSlices, computeCount: computeCount)
         case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
         case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
         case .reset(let device): try resetGPU(device: device)

@@ -104,6 +104,11 @@ struct NVMLMockTests {
         let idle = try NVMLMock.load()
         try idle.destroyInstance(device: 1, instanceID: split.id)
         try idle.destroyInstance(device: 1, instanceID: whole.id)
+        // A 7g split into 2-slice compute instances: three of them (the seventh slice stays unused).
+        let seven = try idle.createInstance(
+            device: 1, profileID: 0, placement: MIGPlacement(start: 0, size: 8), computeSlices: 2)
+        #expect(seven.uuids.count == 3)
+        try idle.destroyInstance(device: 1, instanceID: seven.id)
         #expect(try idle.setMIGMode(device: 1, enabled: false) == false)
         #expect(try idle.devices()["0000:07:00.0"].map { !$0.currentMode && $0.instances.isEmpty } == true)
         // Injected errors come back with NVML's text and code name.

@@ -228,6 +228,46 @@ struct MIGLifecycleTests {
         #expect(try fixture.plan(two).isEmpty)
     }
 
+    @Test("item 4: compute instances NVML offers need not divide the GPU instance; partial sets by 'computeCount'")
+    func computeInstances() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+        let m = try manifest(
+            fixture,
+            [
+                "{select: {index: 0}, mig: [{name: big, profile: 4g.20gb, computeSlices: 2, computeCount: 1}, "
+                    + "{name: small, profile: 3g.20gb, computeSlices: 2}]}",
+                "{select: {index: 1}, mig: [{name: whole, profile: 7g.40gb, computeSlices: 2}]}",
+            ])
+        #expect(try fixture.apply(m).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.map(\.uuids.count) == [1, 1])
+        #expect(fixture.kernel.model.nvml[1].instances.map(\.uuids.count) == [3])
+        #expect(try fixture.plan(m).isEmpty)
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
+        #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty, "\(exported)")
+        for (entry, message) in [
+            (
+                "{name: a, profile: 4g.20gb, computeSlices: 3}",
+                "'a': a 4-slice '4g.20gb' offers compute instances of 1, 2, 4 slices, not 3"
+            ),
+            (
+                "{name: a, profile: 3g.20gb, computeSlices: 1, computeCount: 4}",
+                "'a': 4 × 1-slice compute instances exceed the 3 that fit in a 3-slice '3g.20gb'"
+            ),
+        ] {
+            let other = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+            do {
+                _ = try other.plan(try manifest(other, ["{select: {index: 0}, mig: [\(entry)]}"]))
+                Issue.record("planned \(entry)")
+            } catch let error as DiagnosticsError {
+                #expect(error.diagnostics.map(\.message) == [message])
+            }
+        }
+        #expect(throws: DiagnosticsError.self) {
+            try manifest(fixture, ["{select: {index: 0}, mig: [{name: a, profile: 3g.20gb, computeCount: 1}]}"])
+        }
+    }
+
     @Test("item 5: one diagnostic per unknown profile, unrecorded instances named per GPU, '+me' beside six 1g")
     func smaller() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")

@@ -7,7 +7,7 @@ extension Applier {
         switch action.precondition {
         case .migMode(let device, let gpu, let enabled):
             return try setMIGMode(nvml, device: device, gpu: gpu, enabled: enabled, report: &report)
-        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices):
+        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices, let computeCount):
             try requireMIGMode(nvml, device: device, gpu: gpu, report: &report)
             let now = try readMIG(nvml, gpu)
             if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) {
@@ -21,7 +21,8 @@ extension Applier {
                 )
             }
             let created = try nvml.createInstance(
-                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
+                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices,
+                computeCount: computeCount)
             for var record in action.records {
                 record.uuid = created.uuids.first
                 state.record(record)

@@ -182,7 +182,12 @@ struct ExportBuilder {
                 ("placement", ExportNode.int(start)),
             ]
             if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
-                fields.append(("computeSlices", ExportNode.int(slices / instance.uuids.count)))
+                // Equal compute instances (NVML shows their count, not their sizes): the largest size that many fit.
+                let each = slices / instance.uuids.count
+                fields.append(("computeSlices", ExportNode.int(each)))
+                if slices / each != instance.uuids.count {
+                    fields.append(("computeCount", ExportNode.int(instance.uuids.count)))
+                }
             }
             entries.append((name, ExportNode.flow(fields)))
         }

@@ -116,8 +116,10 @@ public struct MIGSpec: Sendable, Equatable {
     public var profile: String
     public var count: Int
     public var placement: Int?
-    /// Compute instances of this many slices each, filling the GPU instance; nil: one over all of it.
+    /// Compute instances of this many slices each, as many as fit in the GPU instance; nil: one over all of it.
     public var computeSlices: Int?
+    /// How many compute instances of `computeSlices` (nil: as many as fit).
+    public var computeCount: Int?
     public var location: SourceLocation
 }
 

@@ -473,13 +473,14 @@ struct ManifestWalker {
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement", "computeSlices"])
-        else { return nil }
+        let keys = ["name", "profile", "count", "placement", "computeSlices", "computeCount"]
+        guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var name: String?
         var profile: String?
         var count = 1
         var placement: Int?
         var computeSlices: Int?
+        var computeCount: Int?
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -500,6 +501,9 @@ struct ManifestWalker {
             case "computeSlices":
                 computeSlices =
                     checked(integer(value, at: "\(path).computeSlices", range: 1...7), &valid) ?? computeSlices
+            case "computeCount":
+                computeCount =
+                    checked(integer(value, at: "\(path).computeCount", range: 1...7), &valid) ?? computeCount
             default: break
             }
         }
@@ -513,10 +517,15 @@ struct ManifestWalker {
                 node)
             return nil
         }
+        if computeCount != nil && computeSlices == nil {
+            error(
+                "'\(path).computeCount' needs 'computeSlices'; say how many slices each compute instance has", node)
+            return nil
+        }
         spend(count, at: path, node)
         return MIGSpec(
             name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
-            location: location(node))
+            computeCount: computeCount, location: location(node))
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {

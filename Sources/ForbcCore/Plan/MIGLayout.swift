@@ -27,6 +27,12 @@ public enum MIGLayout {
         return chosen.map { $0! }
     }
 
+    /// The compute-instance sizes NVML offers in a GPU instance of `slices` compute slices (NVIDIA's MIG user
+    /// guide: 1c, 2c, 3c, 4c and 7c in a 7g; 1c, 2c, 4c in a 4g; 1c, 2c, 3c in a 3g; 1c, 2c in a 2g; 1c in a 1g).
+    public static func computeSizes(in slices: Int) -> [Int] {
+        [1, 2, 3, 4, 7].filter { $0 <= slices && ($0 != 3 || slices == 3 || slices == 7) }
+    }
+
     /// Why `wanted` (with `kept` placements staying) cannot fit, in words.
     public static func whyNot(_ wanted: [MIGProfile], kept: [(MIGProfile, MIGPlacement)], slots: Int = 8) -> String {
         var counts: [String: (Int, Int)] = [:]

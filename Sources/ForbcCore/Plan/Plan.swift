@@ -29,8 +29,9 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var parent: String?
     /// MIG: the start slot of the GPU instance.
     public var placement: Int?
-    /// MIG: the compute-instance split.
+    /// MIG: the compute-instance split (slices of each compute instance, and how many; nil: as many as fit).
     public var computeSlices: Int?
+    public var computeCount: Int?
     /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known.
     public var access: String?
 }
@@ -51,7 +52,8 @@ public enum Precondition: Sendable, Equatable {
     /// MIG mode: set it to `enabled` unless it already is (or is pending so).
     case migMode(device: Int, gpu: String, enabled: Bool)
     /// Create a GPU instance at this placement unless one of the profile is already there.
-    case migAbsent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?)
+    case migAbsent(
+        device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?)
     /// Destroy the GPU instance of the profile at this placement, if it is still there.
     case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
     /// Relabel: the GPU instance of the profile at this placement is still there; only the state dir changes.

@@ -108,14 +108,31 @@ extension PlanBuilder {
             }
             profile.placements = [placement]
         }
-        if let slices = partition.computeSlices, profile.slices % slices != 0 {
-            fail(
-                "'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' does not split into compute "
-                    + "instances of \(slices) slices",
-                locations[partition.name])
-            return nil
-        }
+        guard checkCompute(partition, profile) else { return nil }
         return profile
+    }
+
+    /// Resolve: the compute instances a partition asks for are ones NVML offers on its GPU instance.
+    private mutating func checkCompute(_ partition: DesiredPartition, _ profile: MIGProfile) -> Bool {
+        guard let slices = partition.computeSlices else { return true }
+        let offered = MIGLayout.computeSizes(in: profile.slices)
+        guard offered.contains(slices) else {
+            let sizes = offered.map { "\($0)" }.joined(separator: ", ")
+            fail(
+                "'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' offers compute instances of "
+                    + "\(sizes) slices, not \(slices)",
+                locations[partition.name])
+            return false
+        }
+        let fit = profile.slices / slices
+        if let count = partition.computeCount, count > fit {
+            fail(
+                "'\(partition.name)': \(count) × \(slices)-slice compute instances exceed the \(fit) that fit in a "
+                    + "\(profile.slices)-slice '\(profile.name)'",
+                locations[partition.name])
+            return false
+        }
+        return true
     }
 
     /// Whether `instance` is of `profile` at one of the placements it may take.
@@ -301,7 +318,7 @@ extension PlanBuilder {
                 value: "\(profile.name)@\(placement.start)",
                 precondition: .migAbsent(
                     device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement,
-                    computeSlices: partition.computeSlices),
+                    computeSlices: partition.computeSlices, computeCount: partition.computeCount),
                 records: [
                     OwnedPartition(
                         name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address,

@@ -188,7 +188,9 @@ struct PlanBuilder {
                     desired.append(
                         DesiredPartition(
                             name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
-                            address: target.gpu?.address, placement: entry.placement, computeSlices: entry.computeSlices
+                            address: target.gpu?.address, placement: entry.placement,
+                            computeSlices: entry.computeSlices,
+                            computeCount: entry.computeCount
                         ))
                 }
             }

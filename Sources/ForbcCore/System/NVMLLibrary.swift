@@ -231,9 +231,9 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
 
     // MARK: Changing (never run on the lent GPU: forbc's rules forbid it there)
 
-    public func createInstance(device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
-        -> MIGInstance
-    {
+    public func createInstance(
+        device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?
+    ) throws -> MIGInstance {
         try lock.withLock {
             let device = try handle(index)
             let create = try symbol(
@@ -242,7 +242,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
             var gi: nvmlGpuInstance_t?
             try check("nvmlDeviceCreateGpuInstanceWithPlacement", create(device, UInt32(profileID), &raw, &gi))
             let profileSlices = try readProfiles(device).first { $0.id == profileID }?.slices ?? 1
-            try createComputeInstances(gi, slices: computeSlices ?? profileSlices, of: profileSlices)
+            let slices = computeSlices ?? profileSlices
+            try createComputeInstances(gi, slices: slices, count: computeCount ?? max(1, profileSlices / slices))
             var created = nvmlGpuInstanceInfo_t()
             try check(
                 "nvmlGpuInstanceGetInfo",
@@ -261,8 +262,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         6: UInt32(NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE),
     ]
 
-    /// Compute instances of `slices` slices each over a new GPU instance of `total` slices.
-    func createComputeInstances(_ gi: nvmlGpuInstance_t?, slices: Int, of total: Int) throws {
+    /// `count` compute instances of `slices` slices each over a new GPU instance.
+    func createComputeInstances(_ gi: nvmlGpuInstance_t?, slices: Int, count: Int) throws {
         guard let ci = Self.computeProfiles[slices] else {
             throw ForbcError(.invalidInput, "no compute-instance profile of \(slices) slices")
         }
@@ -272,7 +273,7 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         try check(call, getInfo(gi, ci, UInt32(NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED), &info))
         let createCI = try symbol(
             "nvmlGpuInstanceCreateComputeInstance", nvmlGpuInstanceCreateComputeInstance_fn.self)
-        for _ in 0..<max(1, total / slices) {
+        for _ in 0..<count {
             var handle: nvmlComputeInstance_t?
             try check("nvmlGpuInstanceCreateComputeInstance", createCI(gi, info.id, &handle))
         }
