@@ -43,7 +43,9 @@ struct MIGLifecycleTests {
         let whole = try manifest(fixture, ["{select: {index: 0}, passthrough: {name: whole}}"], prune: prune)
         let plan = try fixture.plan(whole)
         #expect(steps(plan) == ["destroy a-0", "destroy a-1"])
-        #expect(plan.actions[0].reason.hasPrefix("forbc created it as 'a-0' and the manifest no longer declares it"))
+        #expect(
+            (plan.actions.first?.reason ?? "").hasPrefix(
+                "forbc created it as 'a-0' and the manifest no longer declares it"))
         #expect(try !inSync(fixture, whole))
         #expect(try fixture.apply(whole).report.succeeded)
         #expect(fixture.kernel.model.nvml[0].instances.isEmpty)
@@ -126,7 +128,7 @@ struct MIGLifecycleTests {
         let off = try manifest(fixture, ["{select: {index: 0}, passthrough: {name: whole}, migMode: disabled}"])
         let plan = try fixture.plan(off)
         #expect(steps(plan) == ["destroy a-0", "destroy a-1", "configure 0000:07:00.0"])
-        #expect(plan.actions[2].value == "0")
+        #expect(plan.actions.last?.value == "0")
         fixture.kernel.mutate { $0.nvml[0].instances[0].processes = 1 }
         do {
             _ = try fixture.plan(off)
@@ -169,7 +171,7 @@ struct MIGLifecycleTests {
         #expect(fixture.kernel.model.nvml[0].currentMode && !fixture.kernel.model.nvml[0].pendingMode)
         let again = try fixture.plan(off)
         #expect(again.actions.map(\.action) == [.configure])
-        #expect(again.actions[0].reason.contains("pending a GPU reset"))
+        #expect((again.actions.first?.reason ?? "").contains("pending a GPU reset"))
         #expect(try fixture.session.apply(again, resetGPU: true).succeeded)
         #expect(!fixture.kernel.model.nvml[0].currentMode)
         #expect(try fixture.plan(off).isEmpty)
@@ -189,7 +191,7 @@ struct MIGLifecycleTests {
         let plan = try fixture.plan(renamed)
         #expect(steps(plan) == ["relabel big"])
         #expect(
-            plan.actions[0].reason
+            plan.actions.first?.reason
                 == "forbc created it as 'a'; the manifest names it 'big' now, so it is kept and relabelled")
         #expect(try !inSync(fixture, renamed))
         let writes = fixture.kernel.counters.nvmlCalls
