@@ -37,7 +37,7 @@ public final class HostSession: @unchecked Sendable {
         if let simulation {
             loadNVML = { simulation.nvml() }
         } else if let real = sysfs as? RealSysfs,
-            real.root == "/" || ProcessInfo.processInfo.environment["FORBC_NVML_LIBRARY"] != nil
+            real.root == "/" || !(ProcessInfo.processInfo.environment["FORBC_NVML_LIBRARY"] ?? "").isEmpty
         {
             // Under '--root', only a library named explicitly (the tests' C mock) is consulted.
             loadNVML = { NVMLLibrary.load().map { $0 as any NVMLChannel } }

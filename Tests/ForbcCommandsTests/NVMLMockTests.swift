@@ -125,6 +125,23 @@ struct NVMLMockTests {
         #expect(FileManager.default.fileExists(atPath: state))
     }
 
+    @Test("a library that is not there, or a driver that does not load, is no MIG capability, with the reason")
+    func loadFailures() throws {
+        _ = NVMLMock.freshState()
+        guard case .failure(let missing) = NVMLLibrary.load(path: "/nonexistent/libnvidia-ml.so.1") else {
+            Issue.record("loaded a library that is not there")
+            return
+        }
+        #expect(missing.message.hasPrefix("NVML is not available: dlopen('/nonexistent/libnvidia-ml.so.1') failed: "))
+        setenv("FORBC_NVML_MOCK_FAIL", "nvmlInit_v2:9", 1)
+        defer { unsetenv("FORBC_NVML_MOCK_FAIL") }
+        guard case .failure(let unloaded) = NVMLLibrary.load(path: try NVMLMock.library) else {
+            Issue.record("initialized NVML without a driver")
+            return
+        }
+        #expect(unloaded.message == "NVML: nvmlInit_v2 failed: Driver Not Loaded (NVML_ERROR_DRIVER_NOT_LOADED)")
+    }
+
     /// The two mock GPUs as a sysfs tree under a root, for the forbc binary.
     func root() throws -> String {
         let h100 = SimulatedProfiles.make("nvidia-h100")!.devices
