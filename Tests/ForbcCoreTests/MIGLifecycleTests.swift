@@ -215,6 +215,26 @@ struct MIGLifecycleTests {
         #expect(fixture.kernel.model.nvml[0].instances.map(\.uuids) == uuids)
     }
 
+    @Test("item 3: adoption picks the instance that need not move (a 4g.20gb only fits at slot 0)")
+    func adoptionByPlacement() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+        let before = try manifest(
+            fixture,
+            [
+                "{select: {index: 0}, mig: [{name: x, profile: 1g.5gb, placement: 0}, {name: y, profile: 1g.5gb, placement: 6}]}"
+            ]
+        )
+        #expect(try fixture.apply(before).report.succeeded)
+        let kept = try #require(fixture.kernel.model.nvml[0].instances.first { $0.placement.start == 6 })
+        let after = try manifest(
+            fixture, ["{select: {index: 0}, mig: [{name: z, profile: 1g.5gb}, {name: big, profile: 4g.20gb}]}"])
+        #expect(steps(try fixture.plan(after)) == ["destroy x", "relabel z", "create big"])
+        #expect(try fixture.apply(after).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.contains(kept))
+        #expect(try migRecords(fixture) == ["big", "z"])
+        #expect(try fixture.plan(after).isEmpty)
+    }
+
     @Test("item 3: '{all: true}' numbering that shifts across GPUs relabels instead of recreating")
     func relabelAcrossGPUs() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")

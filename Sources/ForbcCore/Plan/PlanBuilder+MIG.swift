@@ -158,27 +158,86 @@ extension PlanBuilder {
                 match.new.append(want)
             }
         }
-        // Adoption by placement: an instance of the profile at an acceptable slot is kept, recorded or not (a
-        // record under another name is relabelled; MIG UUIDs come from the driver, names are forbc's labels).
-        var unmatched: [MIGWant] = []
-        for want in match.new {
-            guard
-                let instance = existing.first(where: {
-                    !match.claimed.contains($0.id) && Self.fits($0, want.profile)
-                })
-            else {
-                unmatched.append(want)
-                continue
+        return adoptMIG(match, on: host)
+    }
+
+    /// Keep: adoption by placement. Each declared partition that pass one left unmatched keeps an unclaimed
+    /// instance of its profile at an acceptable slot, recorded or not (a record under another name is relabelled;
+    /// MIG UUIDs come from the driver, names are forbc's labels). Which instances are adopted is searched: the
+    /// choice that leaves the fewest kept instances to move wins (ties: lowest slots).
+    private func adoptMIG(_ first: MIGMatch, on host: MIGHost) -> MIGMatch {
+        // Partitions of one profile take instances in slot order: names do not change what must move.
+        let wants = first.new.sorted { $0.profile.id < $1.profile.id }
+        let candidates = host.existing.filter { !first.claimed.contains($0.id) }
+        var best: (moves: Int, match: MIGMatch)?
+        var budget = 512
+        func search(_ i: Int, _ match: MIGMatch, after floor: Int) {
+            guard budget > 0, best?.moves != 0 else { return }
+            guard i < wants.count else {
+                budget -= 1
+                let moves = adoptionMoves(match, on: host)
+                if moves < (best?.moves ?? Int.max) { best = (moves, match) }
+                return
             }
-            match.claimed.insert(instance.id)
-            let previous = host.recorded.first {
-                $0.placement == instance.placement.start && $0.type == want.profile.name
+            let want = wants[i]
+            let samePrevious = i > 0 && wants[i - 1].profile.id == want.profile.id
+            let fitting = candidates.indices.filter {
+                (!samePrevious || $0 > floor) && !match.claimed.contains(candidates[$0].id)
+                    && Self.fits(candidates[$0], want.profile)
             }
-            match.kept.append(
-                KeptMIG(partition: want.partition, profile: want.profile, instance: instance, previous: previous))
+            for index in fitting {
+                search(i + 1, adopting(candidates[index], for: want, into: match, on: host), after: index)
+            }
+            if fitting.isEmpty {
+                var unmatched = match
+                unmatched.new.append(want)
+                search(i + 1, unmatched, after: samePrevious ? candidates.count : -1)
+            }
         }
-        match.new = unmatched
+        var start = first
+        start.new = []
+        search(0, start, after: -1)
+        guard var chosen = best?.match else { return first }
+        // Back in declaration order, for the plan's steps.
+        let order = Dictionary(uniqueKeysWithValues: first.new.enumerated().map { ($1.partition.name, $0) })
+        let adopted = chosen.kept[first.kept.count...].sorted {
+            (order[$0.partition.name] ?? 0) < (order[$1.partition.name] ?? 0)
+        }
+        chosen.kept = first.kept + adopted
+        chosen.new.sort { (order[$0.partition.name] ?? 0) < (order[$1.partition.name] ?? 0) }
+        return chosen
+    }
+
+    /// Keep: `match` with `instance` adopted for `want`.
+    private func adopting(_ instance: MIGInstance, for want: MIGWant, into match: MIGMatch, on host: MIGHost)
+        -> MIGMatch
+    {
+        var match = match
+        match.claimed.insert(instance.id)
+        let previous = host.recorded.first {
+            $0.placement == instance.placement.start && $0.type == want.profile.name
+        }
+        match.kept.append(
+            KeptMIG(partition: want.partition, profile: want.profile, instance: instance, previous: previous))
         return match
+    }
+
+    /// Keep: how many kept instances must move for an adoption choice (the instances prune keeps stay put).
+    private func adoptionMoves(_ match: MIGMatch, on host: MIGHost) -> Int {
+        var fixed: UInt32 = 0
+        var fixedUsed: [Int: Int] = [:]
+        for instance in host.existing where !match.claimed.contains(instance.id) {
+            let owned = host.recorded.first {
+                $0.placement == instance.placement.start && host.mig.profile(id: instance.profileID)?.name == $0.type
+            }
+            guard pruneReason(owned: owned) == nil else { continue }
+            fixed |= instance.placement.mask
+            fixedUsed[instance.profileID, default: 0] += 1
+        }
+        let solution = MIGLayout.minimalMoves(
+            kept: match.kept.map { ($0.profile, $0.instance.placement) }, new: match.new.map(\.profile),
+            fixed: fixed, fixedUsed: fixedUsed)
+        return solution?.moved.count ?? Int.max - 1
     }
 
     /// Prune: destroy the instances the manifest does not declare where prune lets them go; returns the ones
