@@ -68,6 +68,25 @@ struct NVMLMockTests {
                 "0000:07:00.0"])
         a100.index = 1
         #expect(real["0000:07:00.0"] == a100)
+        // The same changes on both: the same instances (MIG UUIDs are the driver's own, so only counted).
+        let simulated = SimulatedNVML(kernel: SimulatedKernel(model: SimulatedProfiles.make("nvidia-a100-40gb")!))
+        let mock = try NVMLMock.load()
+        for (device, nvml) in [(0, simulated as any NVMLChannel), (1, mock)] {
+            _ = try nvml.setMIGMode(device: device, enabled: true)
+            _ = try nvml.createInstance(
+                device: device, profileID: 9, placement: MIGPlacement(start: 4, size: 4), computeSlices: 1)
+            _ = try nvml.createInstance(
+                device: device, profileID: 19, placement: MIGPlacement(start: 1, size: 1), computeSlices: nil)
+        }
+        func shape(_ state: MIGState?) -> [String] {
+            (state?.instances ?? []).map {
+                "\($0.id) \($0.profileID) \($0.placement) \($0.uuids.count) \($0.processes)"
+            }
+        }
+        let fromMock = try mock.devices()["0000:07:00.0"]
+        let fromSimulation = try simulated.devices()["0000:07:00.0"]
+        #expect(shape(fromMock) == shape(fromSimulation) && shape(fromMock).count == 2)
+        #expect(fromMock?.currentMode == fromSimulation?.currentMode)
     }
 
     @Test("create (with compute instances), destroy, mode and in-use paths run, with NVML's codes")
