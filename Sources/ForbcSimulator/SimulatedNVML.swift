@@ -72,11 +72,12 @@ public struct SimulatedNVML: NVMLChannel {
     }
 
     public func createInstance(
-        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?
+        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?
     ) throws -> MIGInstance {
         let journaled = SimNVMLCall.create(
             device: device, profileID: profileID, start: placement.start, size: placement.size,
-            computeSlices: computeSlices, computeCount: computeCount)
+            computeSlices: computeSlices, computeCount: computeCount, computeInstances: computeInstances)
         return try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device, journaled: journaled) { gpu in
             let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
             guard gpu.currentMode else {
@@ -93,14 +94,15 @@ public struct SimulatedNVML: NVMLChannel {
             else {
                 throw NVMLReturn.error(call, NVMLReturn.insufficientResources)
             }
-            let slices = computeSlices ?? profile.slices
-            guard MIGLayout.computeSizes(in: profile.slices).contains(slices) else {
+            let sizes = MIGLayout.computeSizes(
+                each: computeSlices, count: computeCount, listed: computeInstances, in: profile.slices)
+            guard sizes.allSatisfy(MIGLayout.computeSizes(in: profile.slices).contains) else {
                 throw NVMLReturn.error("nvmlGpuInstanceGetComputeInstanceProfileInfo", NVMLReturn.notSupported)
             }
-            let count = computeCount ?? profile.slices / slices
-            guard count >= 1, count * slices <= profile.slices else {
+            guard !sizes.isEmpty, MIGLayout.computeFits(sizes, in: profile.slices) else {
                 throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.insufficientResources)
             }
+            let count = sizes.count
             let id = gpu.nextInstanceID
             gpu.nextInstanceID += 1
             let uuids = (0..<count).map { ci in
@@ -173,7 +175,9 @@ extension SimulatedKernel {
 
 /// A changing NVML call with its arguments, for the simulated host's journal.
 enum SimNVMLCall: Codable {
-    case create(device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?, computeCount: Int?)
+    case create(
+        device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?)
     case destroy(device: Int, instanceID: Int)
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
@@ -183,10 +187,11 @@ extension SimulatedNVML {
     /// Makes a journaled call again (while the kernel replays its journal).
     func replay(_ call: SimNVMLCall) throws {
         switch call {
-        case .create(let device, let profileID, let start, let size, let computeSlices, let computeCount):
+        case .create(
+            let device, let profileID, let start, let size, let computeSlices, let computeCount, let computeInstances):
             _ = try createInstance(
                 device: device, profileID: profileID, placement: MIGPlacement(start: start, size: size),
-                computeSlices: computeSlices, computeCount: computeCount)
+                computeSlices: computeSlices, computeCount: computeCount, computeInstances: computeInstances)
         case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
         case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
         case .reset(let device): try resetGPU(device: device)

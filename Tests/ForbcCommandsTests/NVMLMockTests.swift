@@ -128,6 +128,12 @@ struct NVMLMockTests {
             device: 1, profileID: 0, placement: MIGPlacement(start: 0, size: 8), computeSlices: 2)
         #expect(seven.uuids.count == 3)
         try idle.destroyInstance(device: 1, instanceID: seven.id)
+        // Mixed sizes: a 2-slice and a 1-slice compute instance on a 3g.
+        let mixed = try idle.createInstance(
+            device: 1, profileID: 9, placement: MIGPlacement(start: 4, size: 4), computeSlices: nil, computeCount: nil,
+            computeInstances: [2, 1])
+        #expect(mixed.uuids.count == 2)
+        try idle.destroyInstance(device: 1, instanceID: mixed.id)
         #expect(try idle.setMIGMode(device: 1, enabled: false) == false)
         #expect(try idle.devices()["0000:07:00.0"].map { !$0.currentMode && $0.instances.isEmpty } == true)
         // Injected errors come back with NVML's text and code name.

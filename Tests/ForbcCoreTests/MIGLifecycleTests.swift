@@ -290,6 +290,47 @@ struct MIGLifecycleTests {
         }
     }
 
+    @Test("item 4: mixed compute-instance sizes, placed like GPU instances ([2, 1] on a 3g; [2, 2] does not fit)")
+    func mixedComputeInstances() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+        let m = try manifest(
+            fixture,
+            [
+                "{select: {index: 0}, mig: [{name: a, profile: 4g.20gb, computeInstances: [2, 1, 1]}, "
+                    + "{name: b, profile: 3g.20gb, computeInstances: [2, 1]}]}"
+            ])
+        #expect(try fixture.apply(m).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.map(\.uuids.count) == [3, 2])
+        #expect(try fixture.plan(m).isEmpty)
+        for (entry, message) in [
+            (
+                "{name: a, profile: 3g.20gb, computeInstances: [2, 2]}",
+                "'a': compute instances of 2 + 2 slices do not fit the compute placements of a 3-slice '3g.20gb'"
+            ),
+            (
+                "{name: a, profile: 7g.40gb, computeInstances: [4, 4]}",
+                "'a': compute instances of 4 + 4 slices do not fit the compute placements of a 7-slice '7g.40gb'"
+            ),
+            (
+                "{name: a, profile: 4g.20gb, computeInstances: [3, 1]}",
+                "'a': a 4-slice '4g.20gb' offers compute instances of 1, 2, 4 slices, not 3"
+            ),
+        ] {
+            let other = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+            do {
+                _ = try other.plan(try manifest(other, ["{select: {index: 0}, mig: [\(entry)]}"]))
+                Issue.record("planned \(entry)")
+            } catch let error as DiagnosticsError {
+                #expect(error.diagnostics.map(\.message) == [message])
+            }
+        }
+        #expect(throws: DiagnosticsError.self) {
+            try manifest(
+                fixture,
+                ["{select: {index: 0}, mig: [{name: a, profile: 3g.20gb, computeSlices: 1, computeInstances: [1]}]}"])
+        }
+    }
+
     @Test("item 5: one diagnostic per unknown profile, unrecorded instances named per GPU, '+me' beside six 1g")
     func smaller() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")

@@ -7,7 +7,8 @@ extension Applier {
         switch action.precondition {
         case .migMode(let device, let gpu, let enabled):
             return try setMIGMode(nvml, device: device, gpu: gpu, enabled: enabled, report: &report)
-        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices, let computeCount):
+        case .migAbsent(
+            let device, let gpu, let profileID, let placement, let computeSlices, let computeCount, let listed):
             try requireMIGMode(nvml, device: device, gpu: gpu, report: &report)
             let now = try readMIG(nvml, gpu)
             if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) {
@@ -22,7 +23,7 @@ extension Applier {
             }
             let created = try nvml.createInstance(
                 device: device, profileID: profileID, placement: placement, computeSlices: computeSlices,
-                computeCount: computeCount)
+                computeCount: computeCount, computeInstances: listed)
             for var record in action.records {
                 record.uuid = created.uuids.first
                 state.record(record)

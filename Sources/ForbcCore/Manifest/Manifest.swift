@@ -120,6 +120,8 @@ public struct MIGSpec: Sendable, Equatable {
     public var computeSlices: Int?
     /// How many compute instances of `computeSlices` (nil: as many as fit).
     public var computeCount: Int?
+    /// Compute instances of these sizes (slices each; mixed sizes allowed), instead of `computeSlices`.
+    public var computeInstances: [Int]?
     public var location: SourceLocation
 }
 

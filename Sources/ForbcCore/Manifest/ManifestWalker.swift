@@ -473,7 +473,7 @@ struct ManifestWalker {
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
-        let keys = ["name", "profile", "count", "placement", "computeSlices", "computeCount"]
+        let keys = ["name", "profile", "count", "placement", "computeSlices", "computeCount", "computeInstances"]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var name: String?
         var profile: String?
@@ -481,6 +481,7 @@ struct ManifestWalker {
         var placement: Int?
         var computeSlices: Int?
         var computeCount: Int?
+        var computeInstances: [Int]?
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -504,6 +505,8 @@ struct ManifestWalker {
             case "computeCount":
                 computeCount =
                     checked(integer(value, at: "\(path).computeCount", range: 1...7), &valid) ?? computeCount
+            case "computeInstances":
+                computeInstances = walkComputeSizes(value, at: "\(path).computeInstances", &valid)
             default: break
             }
         }
@@ -517,6 +520,10 @@ struct ManifestWalker {
                 node)
             return nil
         }
+        if computeInstances != nil && computeSlices != nil {
+            error("'\(path)' declares 'computeInstances' with 'computeSlices'; give one of them", node)
+            return nil
+        }
         if computeCount != nil && computeSlices == nil {
             error(
                 "'\(path).computeCount' needs 'computeSlices'; say how many slices each compute instance has", node)
@@ -525,7 +532,29 @@ struct ManifestWalker {
         spend(count, at: path, node)
         return MIGSpec(
             name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
-            computeCount: computeCount, location: location(node))
+            computeCount: computeCount, computeInstances: computeInstances, location: location(node))
+    }
+
+    /// A list of compute-instance sizes (1 to 7 slices each, at most 7 of them).
+    mutating func walkComputeSizes(_ node: Node, at path: String, _ valid: inout Bool) -> [Int]? {
+        guard let items = list(node, at: path) else {
+            valid = false
+            return nil
+        }
+        guard (1...7).contains(items.count) else {
+            error("'\(path)' lists \(items.count) compute instances; list 1 to 7 sizes", node)
+            valid = false
+            return nil
+        }
+        var sizes: [Int] = []
+        for (i, item) in items.enumerated() {
+            guard let size = integer(item, at: "\(path)[\(i)]", range: 1...7) else {
+                valid = false
+                return nil
+            }
+            sizes.append(size)
+        }
+        return sizes
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {

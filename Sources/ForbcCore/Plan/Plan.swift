@@ -32,6 +32,8 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     /// MIG: the compute-instance split (slices of each compute instance, and how many; nil: as many as fit).
     public var computeSlices: Int?
     public var computeCount: Int?
+    /// MIG: compute instances of these sizes (instead of `computeSlices`).
+    public var computeInstances: [Int]?
     /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known.
     public var access: String?
 }
@@ -53,7 +55,8 @@ public enum Precondition: Sendable, Equatable {
     case migMode(device: Int, gpu: String, enabled: Bool)
     /// Create a GPU instance at this placement unless one of the profile is already there.
     case migAbsent(
-        device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?)
+        device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]? = nil)
     /// Destroy the GPU instance of the profile at this placement, if it is still there.
     case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
     /// Relabel: the GPU instance of the profile at this placement is still there; only the state dir changes.

@@ -114,6 +114,7 @@ extension PlanBuilder {
 
     /// Resolve: the compute instances a partition asks for are ones NVML offers on its GPU instance.
     private mutating func checkCompute(_ partition: DesiredPartition, _ profile: MIGProfile) -> Bool {
+        if let sizes = partition.computeInstances { return checkComputeSizes(partition, sizes, profile) }
         guard let slices = partition.computeSlices else { return true }
         let offered = MIGLayout.computeSizes(in: profile.slices)
         guard offered.contains(slices) else {
@@ -358,6 +359,29 @@ extension PlanBuilder {
         return true
     }
 
+    /// Resolve: a list of compute-instance sizes is offered and fits the GPU instance's compute placements.
+    private mutating func checkComputeSizes(_ partition: DesiredPartition, _ sizes: [Int], _ profile: MIGProfile)
+        -> Bool
+    {
+        let offered = MIGLayout.computeSizes(in: profile.slices)
+        if let size = sizes.first(where: { !offered.contains($0) }) {
+            let list = offered.map { "\($0)" }.joined(separator: ", ")
+            fail(
+                "'\(partition.name)': a \(profile.slices)-slice '\(profile.name)' offers compute instances of "
+                    + "\(list) slices, not \(size)",
+                locations[partition.name])
+            return false
+        }
+        guard MIGLayout.computeFits(sizes, in: profile.slices) else {
+            fail(
+                "'\(partition.name)': compute instances of \(sizes.map { "\($0)" }.joined(separator: " + ")) slices do "
+                    + "not fit the compute placements of a \(profile.slices)-slice '\(profile.name)'",
+                locations[partition.name])
+            return false
+        }
+        return true
+    }
+
     /// Place: record a new instance's placement and plan its creation.
     private mutating func createMIG(_ want: MIGWant, at placement: MIGPlacement, on host: MIGHost) {
         let (gpu, mig, partition, profile) = (host.gpu, host.mig, want.partition, want.profile)
@@ -377,7 +401,8 @@ extension PlanBuilder {
                 value: "\(profile.name)@\(placement.start)",
                 precondition: .migAbsent(
                     device: mig.index, gpu: gpu.address, profileID: profile.id, placement: placement,
-                    computeSlices: partition.computeSlices, computeCount: partition.computeCount),
+                    computeSlices: partition.computeSlices, computeCount: partition.computeCount,
+                    computeInstances: partition.computeInstances),
                 records: [
                     OwnedPartition(
                         name: partition.name, kind: .mig, gpu: gpu.address, address: gpu.address,

@@ -190,7 +190,7 @@ struct PlanBuilder {
                             name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
                             address: target.gpu?.address, placement: entry.placement,
                             computeSlices: entry.computeSlices,
-                            computeCount: entry.computeCount
+                            computeCount: entry.computeCount, computeInstances: entry.computeInstances
                         ))
                 }
             }

@@ -2,10 +2,12 @@
 public protocol NVMLChannel: Sendable {
     /// Every NVML device by PCI address ("0000:00:06.0"), with its MIG state.
     func devices() throws -> [String: MIGState]
-    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it: `computeCount` (nil: as many as
-    /// fit) of `computeSlices` slices each (nil: one over the whole instance). Returns the new instance.
+    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it: those of `computeInstances`
+    /// sizes, or `computeCount` (nil: as many as fit) of `computeSlices` slices each (nil: one over the whole
+    /// instance). Returns the new instance.
     func createInstance(
-        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?
+        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?
     ) throws -> MIGInstance
     /// Destroys the compute instances of a GPU instance, then the instance.
     func destroyInstance(device: Int, instanceID: Int) throws
@@ -22,7 +24,8 @@ extension NVMLChannel {
         -> MIGInstance
     {
         try createInstance(
-            device: device, profileID: profileID, placement: placement, computeSlices: computeSlices, computeCount: nil)
+            device: device, profileID: profileID, placement: placement, computeSlices: computeSlices, computeCount: nil,
+            computeInstances: nil)
     }
 }
 

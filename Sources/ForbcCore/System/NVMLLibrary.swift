@@ -232,7 +232,8 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
     // MARK: Changing (never run on the lent GPU: forbc's rules forbid it there)
 
     public func createInstance(
-        device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?
+        device index: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?
     ) throws -> MIGInstance {
         try lock.withLock {
             let device = try handle(index)
@@ -242,8 +243,10 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
             var gi: nvmlGpuInstance_t?
             try check("nvmlDeviceCreateGpuInstanceWithPlacement", create(device, UInt32(profileID), &raw, &gi))
             let profileSlices = try readProfiles(device).first { $0.id == profileID }?.slices ?? 1
-            let slices = computeSlices ?? profileSlices
-            try createComputeInstances(gi, slices: slices, count: computeCount ?? max(1, profileSlices / slices))
+            let sizes = MIGLayout.computeSizes(
+                each: computeSlices, count: computeCount, listed: computeInstances, in: profileSlices)
+            // Largest first: the driver places each where it fits.
+            for size in sizes.sorted(by: >) { try createComputeInstances(gi, slices: size, count: 1) }
             var created = nvmlGpuInstanceInfo_t()
             try check(
                 "nvmlGpuInstanceGetInfo",
