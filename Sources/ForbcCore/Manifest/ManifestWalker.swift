@@ -513,26 +513,34 @@ struct ManifestWalker {
         requireKey("name", present: name != nil, in: pairs, at: path, node, &valid)
         requireKey("profile", present: profile != nil, in: pairs, at: path, node, &valid)
         guard valid, let name, let profile else { return nil }
-        if placement != nil && count > 1 {
-            error(
-                "'\(path).placement' places one instance but 'count' is \(count); give placements to entries of "
-                    + "count 1",
-                node)
-            return nil
-        }
-        if computeInstances != nil && computeSlices != nil {
-            error("'\(path)' declares 'computeInstances' with 'computeSlices'; give one of them", node)
-            return nil
-        }
-        if computeCount != nil && computeSlices == nil {
-            error(
-                "'\(path).computeCount' needs 'computeSlices'; say how many slices each compute instance has", node)
-            return nil
-        }
-        spend(count, at: path, node)
-        return MIGSpec(
+        let spec = MIGSpec(
             name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
             computeCount: computeCount, computeInstances: computeInstances, location: location(node))
+        guard checkMIG(spec, path: path, node) else { return nil }
+        spend(count, at: path, node)
+        return spec
+    }
+
+    /// The keys of a `mig` entry that go together: a placement places one instance; compute instances are given
+    /// one way; a count of them needs their size.
+    mutating func checkMIG(_ spec: MIGSpec, path: String, _ node: Node) -> Bool {
+        if spec.placement != nil && spec.count > 1 {
+            error(
+                "'\(path).placement' places one instance but 'count' is \(spec.count); give placements to entries of "
+                    + "count 1",
+                node)
+            return false
+        }
+        if spec.computeInstances != nil && spec.computeSlices != nil {
+            error("'\(path)' declares 'computeInstances' with 'computeSlices'; give one of them", node)
+            return false
+        }
+        if spec.computeCount != nil && spec.computeSlices == nil {
+            error(
+                "'\(path).computeCount' needs 'computeSlices'; say how many slices each compute instance has", node)
+            return false
+        }
+        return true
     }
 
     /// A list of compute-instance sizes (1 to 7 slices each, at most 7 of them).
