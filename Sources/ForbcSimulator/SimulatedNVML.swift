@@ -111,7 +111,8 @@ public struct SimulatedNVML: NVMLChannel {
                         namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)"
                     ).uuidString.lowercased()
             }
-            let instance = MIGInstance(id: id, profileID: profileID, placement: placement, uuids: uuids)
+            let instance = MIGInstance(
+                id: id, profileID: profileID, placement: placement, uuids: uuids, computeSizes: sizes.sorted(by: >))
             gpu.instances.append(instance)
             return instance
         }

@@ -80,7 +80,7 @@ struct NVMLMockTests {
         }
         func shape(_ state: MIGState?) -> [String] {
             (state?.instances ?? []).map {
-                "\($0.id) \($0.profileID) \($0.placement) \($0.uuids.count) \($0.processes)"
+                "\($0.id) \($0.profileID) \($0.placement) \($0.uuids.count) \($0.processes) \($0.computeSizes ?? [])"
             }
         }
         let fromMock = try mock.devices()["0000:07:00.0"]

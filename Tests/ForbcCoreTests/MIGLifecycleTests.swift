@@ -302,6 +302,26 @@ struct MIGLifecycleTests {
         #expect(try fixture.apply(m).report.succeeded)
         #expect(fixture.kernel.model.nvml[0].instances.map(\.uuids.count) == [3, 2])
         #expect(try fixture.plan(m).isEmpty)
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
+        #expect(exported.contains("computeInstances: [2, 1, 1]"), "\(exported)")
+        #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty, "\(exported)")
+        // Other compute instances for a kept name: the instance is recreated, saying why.
+        let whole = try manifest(
+            fixture,
+            [
+                "{select: {index: 0}, mig: [{name: a, profile: 4g.20gb, computeInstances: [2, 1, 1]}, "
+                    + "{name: b, profile: 3g.20gb}]}"
+            ])
+        let plan = try fixture.plan(whole)
+        #expect(steps(plan) == ["destroy b", "create b"])
+        #expect(
+            plan.actions.first?.reason
+                == "'b' is declared with compute instances of 3 slices and has 2 + 1; it is recreated")
+        #expect(try !inSync(fixture, whole))
+        #expect(try fixture.apply(whole).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.map(\.uuids.count) == [3, 1])
+        #expect(try inSync(fixture, whole))
         for (entry, message) in [
             (
                 "{name: a, profile: 3g.20gb, computeInstances: [2, 2]}",

@@ -136,9 +136,34 @@ extension PlanBuilder {
         return true
     }
 
-    /// Whether `instance` is of `profile` at one of the placements it may take.
-    private static func fits(_ instance: MIGInstance, _ profile: MIGProfile) -> Bool {
-        instance.profileID == profile.id && profile.placements.contains(instance.placement)
+    /// Whether `instance` is of the wanted profile at one of the placements it may take, with the compute
+    /// instances wanted (when discovery read them).
+    private static func fits(_ instance: MIGInstance, _ want: MIGWant) -> Bool {
+        let profile = want.profile
+        guard instance.profileID == profile.id && profile.placements.contains(instance.placement) else { return false }
+        return instance.computeSizes.map { $0 == computeSizes(want.partition, profile) } ?? true
+    }
+
+    /// The compute-instance sizes a partition asks for, largest first.
+    static func computeSizes(_ partition: DesiredPartition, _ profile: MIGProfile) -> [Int] {
+        MIGLayout.computeSizes(
+            each: partition.computeSlices, count: partition.computeCount, listed: partition.computeInstances,
+            in: profile.slices
+        ).sorted(by: >)
+    }
+
+    /// Why a recorded instance that the manifest still declares with its profile is not kept: its compute
+    /// instances differ (nil when they do not).
+    private func computeChange(_ owned: OwnedPartition?, _ instance: MIGInstance, on host: MIGHost) -> String? {
+        guard let owned, let have = instance.computeSizes,
+            let partition = desired.first(where: { $0.name == owned.name && $0.gpu == host.gpu.address }),
+            let profile = host.mig.profile(id: instance.profileID), partition.type == profile.name
+        else { return nil }
+        let want = Self.computeSizes(partition, profile)
+        guard want != have else { return nil }
+        func text(_ sizes: [Int]) -> String { sizes.map { "\($0)" }.joined(separator: " + ") }
+        return "'\(owned.name)' is declared with compute instances of \(text(want)) slices and has \(text(have)); "
+            + "it is recreated"
     }
 
     /// Keep: match existing instances first by what the state dir recorded, then adopt unrecorded ones of the
@@ -150,7 +175,7 @@ extension PlanBuilder {
             if let record = host.recorded.first(where: { $0.name == want.partition.name }),
                 let instance = existing.first(where: {
                     !match.claimed.contains($0.id) && $0.placement.start == record.placement
-                        && Self.fits($0, want.profile)
+                        && Self.fits($0, want)
                 })
             {
                 match.claimed.insert(instance.id)
@@ -184,7 +209,7 @@ extension PlanBuilder {
             let samePrevious = i > 0 && wants[i - 1].profile.id == want.profile.id
             let fitting = candidates.indices.filter {
                 (!samePrevious || $0 > floor) && !match.claimed.contains(candidates[$0].id)
-                    && Self.fits(candidates[$0], want.profile)
+                    && Self.fits(candidates[$0], want)
             }
             for index in fitting {
                 search(i + 1, adopting(candidates[index], for: want, into: match, on: host), after: index)
@@ -251,7 +276,7 @@ extension PlanBuilder {
                 $0.placement == instance.placement.start && mig.profile(id: instance.profileID)?.name == $0.type
             }
             let name = owned?.name ?? Self.unrecordedMIGName(instance, on: host.gpu)
-            if let reason = pruneReason(owned: owned) {
+            if let reason = computeChange(owned, instance, on: host) ?? pruneReason(owned: owned) {
                 if instance.processes > 0 && !force {
                     fail(
                         "MIG instance '\(name)' on \(host.label) runs \(instance.processes) process(es); "

@@ -191,11 +191,24 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
                     MIGInstance(
                         id: Int(info.id), profileID: Int(info.profileId),
                         placement: MIGPlacement(start: Int(info.placement.start), size: Int(info.placement.size)),
-                        uuids: []))
+                        uuids: [], computeSizes: try computeSizes(gi)))
             }
         }
         try readMIGDevices(device, into: &instances)
         return instances.sorted { $0.placement.start < $1.placement.start }
+    }
+
+    /// The sizes of a GPU instance's compute instances (per compute-instance profile), largest first.
+    func computeSizes(_ gi: nvmlGpuInstance_t?) throws -> [Int] {
+        let getCIs = try symbol("nvmlGpuInstanceGetComputeInstances", nvmlGpuInstanceGetComputeInstances_fn.self)
+        var sizes: [Int] = []
+        for (slices, profile) in Self.computeProfiles {
+            var handles = [nvmlComputeInstance_t?](repeating: nil, count: 8)
+            var count: UInt32 = 0
+            if getCIs(gi, profile, &handles, &count) != NVML_SUCCESS { continue }
+            sizes += Array(repeating: slices, count: Int(count))
+        }
+        return sizes.sorted(by: >)
     }
 
     /// MIG devices (one per compute instance) carry the UUIDs and the processes.
