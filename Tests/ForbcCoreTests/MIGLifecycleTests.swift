@@ -218,12 +218,10 @@ struct MIGLifecycleTests {
     @Test("item 3: adoption picks the instance that need not move (a 4g.20gb only fits at slot 0)")
     func adoptionByPlacement() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
-        let before = try manifest(
-            fixture,
-            [
-                "{select: {index: 0}, mig: [{name: x, profile: 1g.5gb, placement: 0}, {name: y, profile: 1g.5gb, placement: 6}]}"
-            ]
-        )
+        let entry =
+            "{select: {index: 0}, mig: [{name: x, profile: 1g.5gb, placement: 0}, "
+            + "{name: y, profile: 1g.5gb, placement: 6}]}"
+        let before = try manifest(fixture, [entry])
         #expect(try fixture.apply(before).report.succeeded)
         let kept = try #require(fixture.kernel.model.nvml[0].instances.first { $0.placement.start == 6 })
         let after = try manifest(
@@ -233,6 +231,15 @@ struct MIGLifecycleTests {
         #expect(fixture.kernel.model.nvml[0].instances.contains(kept))
         #expect(try migRecords(fixture) == ["big", "z"])
         #expect(try fixture.plan(after).isEmpty)
+        // A pinned partition and an unpinned one of the same profile: each keeps the instance it can.
+        let pinned = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
+        #expect(try pinned.apply(try manifest(pinned, [entry])).report.succeeded)
+        let swapped = try manifest(
+            pinned,
+            ["{select: {index: 0}, mig: [{name: z2, profile: 1g.5gb}, {name: z1, profile: 1g.5gb, placement: 0}]}"])
+        #expect(steps(try pinned.plan(swapped)) == ["relabel z2", "relabel z1"])
+        #expect(try pinned.apply(swapped).report.succeeded)
+        #expect(try pinned.plan(swapped).isEmpty)
     }
 
     @Test("item 3: '{all: true}' numbering that shifts across GPUs relabels instead of recreating")

@@ -192,8 +192,12 @@ extension PlanBuilder {
     /// MIG UUIDs come from the driver, names are forbc's labels). Which instances are adopted is searched: the
     /// choice that leaves the fewest kept instances to move wins (ties: lowest slots).
     private func adoptMIG(_ first: MIGMatch, on host: MIGHost) -> MIGMatch {
-        // Partitions of one profile take instances in slot order: names do not change what must move.
-        let wants = first.new.sorted { $0.profile.id < $1.profile.id }
+        // Interchangeable partitions (one profile, placements and compute instances) take instances in slot order:
+        // names do not change what must move.
+        func key(_ want: MIGWant) -> String {
+            "\(want.profile.id) \(want.profile.placements) \(Self.computeSizes(want.partition, want.profile))"
+        }
+        let wants = first.new.sorted { key($0) < key($1) }
         let candidates = host.existing.filter { !first.claimed.contains($0.id) }
         var best: (moves: Int, match: MIGMatch)?
         var budget = 512
@@ -206,7 +210,7 @@ extension PlanBuilder {
                 return
             }
             let want = wants[i]
-            let samePrevious = i > 0 && wants[i - 1].profile.id == want.profile.id
+            let samePrevious = i > 0 && key(wants[i - 1]) == key(want)
             let fitting = candidates.indices.filter {
                 (!samePrevious || $0 > floor) && !match.claimed.contains(candidates[$0].id)
                     && Self.fits(candidates[$0], want)
