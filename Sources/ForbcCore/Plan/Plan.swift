@@ -29,8 +29,9 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var parent: String?
     /// MIG: the start slot of the GPU instance.
     public var placement: Int?
-    /// MIG: the compute-instance split (slices of each compute instance, and how many; nil: as many as fit).
+    /// MIG: the slices of each compute instance (nil: one over the whole GPU instance).
     public var computeSlices: Int?
+    /// MIG: how many compute instances of `computeSlices` (nil: as many as fit).
     public var computeCount: Int?
     /// MIG: compute instances of these sizes (instead of `computeSlices`).
     public var computeInstances: [Int]?
