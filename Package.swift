@@ -14,8 +14,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // manifest → discover → plan → apply over the OS seams (Ports/); no C, no ArgumentParser, no simulator.
-        .target(name: "ForbcCore", dependencies: ["ForbcYAMLScan", .product(name: "Yams", package: "Yams")]),
+        // manifest → discover → plan → apply over the OS seams (Ports/); no ArgumentParser, no simulator; C only
+        // in System/ (NVMLLibrary imports CNVML, NVML's types; the library itself is dlopen'ed).
+        .target(
+            name: "ForbcCore", dependencies: ["CNVML", "ForbcYAMLScan", .product(name: "Yams", package: "Yams")]),
+        // The part of NVIDIA's NVML API forbc uses (types and entry-point pointer types); nothing links it.
+        .systemLibrary(name: "CNVML"),
         // A first pass over libyaml's events (Yams' CYaml), before Yams composes a manifest: C stays at the edge.
         .target(name: "ForbcYAMLScan", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.

@@ -18,11 +18,17 @@ struct Destroy: HostCommand {
     @Flag(help: "Do not ask before destroying.")
     var yes = false
 
+    @Flag(
+        name: .customLong("reset-gpu"),
+        help: "Reset a GPU whose MIG mode change (off) is pending (otherwise destroy stops there and says so).")
+    var resetGPU = false
+
     func execute() throws {
         let host = try global.openHost()
         try host.locked {
             let (_, plan) = try arguments.plan(on: host, destroy: true)
-            try executePlan(plan, on: host, global: global, yes: yes, verb: "destroy", force: arguments.force)
+            try executePlan(
+                plan, on: host, global: global, yes: yes, verb: "destroy", force: arguments.force, resetGPU: resetGPU)
         }
     }
 }

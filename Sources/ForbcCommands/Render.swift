@@ -51,7 +51,7 @@ enum Render {
     }
 
     static let symbols: [PlannedAction.Verb: String] = [
-        .create: "+", .destroy: "-", .configure: "~", .attach: ">", .detach: "<",
+        .create: "+", .destroy: "-", .configure: "~", .attach: ">", .detach: "<", .relabel: "=",
     ]
 
     static func what(_ action: PlannedAction) -> String {
@@ -88,6 +88,7 @@ enum Render {
         let count = { (verb: PlannedAction.Verb) in plan.actions.filter { $0.action == verb }.count }
         var text = "\(count(.create)) to create, \(count(.destroy)) to destroy, \(count(.configure)) to configure"
         if count(.attach) + count(.detach) > 0 { text += ", \(count(.attach)) to attach, \(count(.detach)) to detach" }
+        if count(.relabel) > 0 { text += ", \(count(.relabel)) to relabel" }
         return text
     }
 

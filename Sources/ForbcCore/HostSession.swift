@@ -15,7 +15,8 @@ public final class HostSession: @unchecked Sendable {
     private let openHypervisor: HypervisorFactory
     private var openedHypervisor: (any HypervisorChannel)?
     private let lock = NSLock()
-    /// NVML: the simulated one of a simulated host, or the real library loaded on first use (only with root "/").
+    /// NVML: the simulated one of a simulated host, or the real library loaded on first use (with root "/", or
+    /// under `--root` when `FORBC_NVML_LIBRARY` names it).
     private let loadNVML: @Sendable () -> Result<any NVMLChannel, ForbcError>
     private var loadedNVML: Result<any NVMLChannel, ForbcError>?
     /// The host lock while `locked` runs.
@@ -35,7 +36,10 @@ public final class HostSession: @unchecked Sendable {
         openHypervisor = hypervisor
         if let simulation {
             loadNVML = { simulation.nvml() }
-        } else if let real = sysfs as? RealSysfs, real.root == "/" {
+        } else if let real = sysfs as? RealSysfs,
+            real.root == "/" || !(ProcessInfo.processInfo.environment["FORBC_NVML_LIBRARY"] ?? "").isEmpty
+        {
+            // Under '--root', only a library named explicitly (the tests' C mock) is consulted.
             loadNVML = { NVMLLibrary.load().map { $0 as any NVMLChannel } }
         } else {
             loadNVML = { .failure(ForbcError(.unsupported, "NVML is not consulted for a sysfs under '--root'")) }

@@ -71,12 +71,13 @@ public struct SimulatedNVML: NVMLChannel {
         }
     }
 
-    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
-        -> MIGInstance
-    {
+    public func createInstance(
+        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?
+    ) throws -> MIGInstance {
         let journaled = SimNVMLCall.create(
             device: device, profileID: profileID, start: placement.start, size: placement.size,
-            computeSlices: computeSlices)
+            computeSlices: computeSlices, computeCount: computeCount, computeInstances: computeInstances)
         return try modify("nvmlDeviceCreateGpuInstanceWithPlacement", device: device, journaled: journaled) { gpu in
             let call = "nvmlDeviceCreateGpuInstanceWithPlacement"
             guard gpu.currentMode else {
@@ -93,19 +94,25 @@ public struct SimulatedNVML: NVMLChannel {
             else {
                 throw NVMLReturn.error(call, NVMLReturn.insufficientResources)
             }
-            let slices = computeSlices ?? profile.slices
-            guard slices >= 1, profile.slices % slices == 0 else {
-                throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.invalidArgument)
+            let sizes = MIGLayout.computeSizes(
+                each: computeSlices, count: computeCount, listed: computeInstances, in: profile.slices)
+            guard sizes.allSatisfy(MIGLayout.computeSizes(in: profile.slices).contains) else {
+                throw NVMLReturn.error("nvmlGpuInstanceGetComputeInstanceProfileInfo", NVMLReturn.notSupported)
             }
+            guard !sizes.isEmpty, MIGLayout.computeFits(sizes, in: profile.slices) else {
+                throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.insufficientResources)
+            }
+            let count = sizes.count
             let id = gpu.nextInstanceID
             gpu.nextInstanceID += 1
-            let uuids = (0..<(profile.slices / slices)).map { ci in
+            let uuids = (0..<count).map { ci in
                 "MIG-"
                     + UUIDv5.make(
                         namespace: UUIDv5.forbcNamespace, name: "\(gpu.uuid)/gi\(id)/ci\(ci)/\(gpu.nextInstanceID)"
                     ).uuidString.lowercased()
             }
-            let instance = MIGInstance(id: id, profileID: profileID, placement: placement, uuids: uuids)
+            let instance = MIGInstance(
+                id: id, profileID: profileID, placement: placement, uuids: uuids, computeSizes: sizes.sorted(by: >))
             gpu.instances.append(instance)
             return instance
         }
@@ -169,7 +176,9 @@ extension SimulatedKernel {
 
 /// A changing NVML call with its arguments, for the simulated host's journal.
 enum SimNVMLCall: Codable {
-    case create(device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?)
+    case create(
+        device: Int, profileID: Int, start: Int, size: Int, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?)
     case destroy(device: Int, instanceID: Int)
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
@@ -179,10 +188,11 @@ extension SimulatedNVML {
     /// Makes a journaled call again (while the kernel replays its journal).
     func replay(_ call: SimNVMLCall) throws {
         switch call {
-        case .create(let device, let profileID, let start, let size, let computeSlices):
+        case .create(
+            let device, let profileID, let start, let size, let computeSlices, let computeCount, let computeInstances):
             _ = try createInstance(
                 device: device, profileID: profileID, placement: MIGPlacement(start: start, size: size),
-                computeSlices: computeSlices)
+                computeSlices: computeSlices, computeCount: computeCount, computeInstances: computeInstances)
         case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
         case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
         case .reset(let device): try resetGPU(device: device)

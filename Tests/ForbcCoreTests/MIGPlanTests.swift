@@ -167,8 +167,11 @@ struct MIGPlanTests {
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
         // Destroy removes the MIG instances.
         let destroy = try fixture.session.destroyPlan(manifest)
-        #expect(destroy.actions.filter { $0.kind == .mig }.count == 2)
+        #expect(destroy.actions.filter { $0.kind == .mig && $0.action == .destroy }.count == 2)
+        // … and, every instance gone, turns MIG mode off again (the manifest declared it).
+        #expect(destroy.actions.filter { $0.action == .configure }.map(\.value) == ["0"])
         #expect(try fixture.session.apply(destroy).succeeded)
         #expect(instances(fixture).isEmpty)
+        #expect(!fixture.kernel.model.nvml[0].currentMode)
     }
 }

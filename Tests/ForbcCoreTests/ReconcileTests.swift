@@ -53,7 +53,7 @@ struct ReconcileTests {
             let profile = try #require(fixture.kernel.model.nvml[0].profiles.first { $0.index == 0 })
             let instance = try SimulatedNVML(kernel: fixture.kernel).createInstance(
                 device: 0, profileID: profile.id, placement: MIGPlacement(start: 6, size: 1), computeSlices: nil)
-            return "gi\(instance.id)"
+            return "\(fixture.kernel.model.nvml[0].address)/gi\(instance.id)"
         default: return nil
         }
     }

@@ -7,7 +7,8 @@ extension Applier {
         switch action.precondition {
         case .migMode(let device, let gpu, let enabled):
             return try setMIGMode(nvml, device: device, gpu: gpu, enabled: enabled, report: &report)
-        case .migAbsent(let device, let gpu, let profileID, let placement, let computeSlices):
+        case .migAbsent(
+            let device, let gpu, let profileID, let placement, let computeSlices, let computeCount, let listed):
             try requireMIGMode(nvml, device: device, gpu: gpu, report: &report)
             let now = try readMIG(nvml, gpu)
             if now.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) {
@@ -21,7 +22,8 @@ extension Applier {
                 )
             }
             let created = try nvml.createInstance(
-                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices)
+                device: device, profileID: profileID, placement: placement, computeSlices: computeSlices,
+                computeCount: computeCount, computeInstances: listed)
             for var record in action.records {
                 record.uuid = created.uuids.first
                 state.record(record)
@@ -29,6 +31,8 @@ extension Applier {
             return true
         case .migPresent(let device, let gpu, let profileID, let placement):
             return try destroyMIGInstance(nvml, device: device, gpu: gpu, profileID: profileID, placement: placement)
+        case .migKept(_, let gpu, let profileID, let placement):
+            return try relabelMIG(nvml, action, gpu: gpu, profileID: profileID, placement: placement)
         default:
             return false
         }
@@ -43,7 +47,9 @@ extension Applier {
     }
 
     /// Applies a pending MIG mode by resetting the GPU, only with `--reset-gpu`.
-    func applyPendingMode(_ nvml: any NVMLChannel, gpu: String, device: Int, report: inout Report) throws {
+    func applyPendingMode(
+        _ nvml: any NVMLChannel, gpu: String, device: Int, enabled: Bool = true, report: inout Report
+    ) throws {
         guard resetGPU else {
             throw ForbcError(
                 .changedWorld,
@@ -53,29 +59,44 @@ extension Applier {
         }
         try nvml.resetGPU(device: device)
         report.notes.append("reset GPU \(gpu) to apply its pending MIG mode")
-        guard try readMIG(nvml, gpu).currentMode else {
-            throw ForbcError(.system, "MIG mode of \(gpu) is still not on after the reset")
+        guard try readMIG(nvml, gpu).currentMode == enabled else {
+            throw ForbcError(.system, "MIG mode of \(gpu) is still not \(enabled ? "on" : "off") after the reset")
         }
     }
 
-    /// Turns MIG mode on or off; a change the driver keeps pending is this step done.
+    /// Turns MIG mode on or off. Turning it on, a change the driver keeps pending is this step done (the next
+    /// step that needs the mode says what to do); turning it off, a pending change stops apply unless the GPU
+    /// may be reset.
     func setMIGMode(
         _ nvml: any NVMLChannel, device: Int, gpu: String, enabled: Bool, report: inout Report
     ) throws -> Bool {
         let mig = try readMIG(nvml, gpu)
-        if mig.currentMode == enabled { return false }
+        if mig.currentMode == enabled && mig.pendingMode == enabled { return false }
         if mig.pendingMode != enabled {
-            guard mig.processes == 0 else {
+            guard mig.processes == 0 || (force && !enabled) else {
                 throw ForbcError(
                     .changedWorld,
                     "\(mig.processes) compute process(es) use \(gpu); MIG mode cannot change while it is in use")
             }
-            // A pending change is still this step done; the next step that needs the mode says what to do.
-            if try nvml.setMIGMode(device: device, enabled: enabled), resetGPU {
-                try applyPendingMode(nvml, gpu: gpu, device: device, report: &report)
-            }
-        } else if resetGPU {
-            try applyPendingMode(nvml, gpu: gpu, device: device, report: &report)
+            let pending = try nvml.setMIGMode(device: device, enabled: enabled)
+            if !pending || mig.currentMode == enabled || (enabled && !resetGPU) { return true }
+        } else if enabled && !resetGPU {
+            return true
+        }
+        try applyPendingMode(nvml, gpu: gpu, device: device, enabled: enabled, report: &report)
+        return true
+    }
+
+    /// Relabels a kept GPU instance: it must still be there; its new record carries the MIG UUID NVML shows.
+    func relabelMIG(
+        _ nvml: any NVMLChannel, _ action: PlannedAction, gpu: String, profileID: Int, placement: MIGPlacement
+    ) throws -> Bool {
+        let mig = try readMIG(nvml, gpu)
+        guard mig.instances.contains(where: { $0.profileID == profileID && $0.placement == placement }) else {
+            throw ForbcError(
+                .changedWorld,
+                "the GPU instance at slot \(placement.start) of \(gpu) that '\(action.target)' keeps is gone since "
+                    + "planning; run 'forbc plan' again")
         }
         return true
     }

@@ -91,7 +91,7 @@ public struct Applier: Sendable {
         case .attachment(let domain, let device, let scope, let present):
             return try changeAttachment(
                 domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
-        case .migMode, .migAbsent, .migPresent:
+        case .migMode, .migAbsent, .migPresent, .migKept:
             return try changeMIG(action, state: &state, report: &report)
         default:
             break
@@ -129,7 +129,7 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
-        case .attachment, .migMode, .migAbsent, .migPresent:
+        case .attachment, .migMode, .migAbsent, .migPresent, .migKept:
             return true
         }
     }

@@ -71,13 +71,19 @@ public struct MIGInstance: Sendable, Codable, Equatable {
     public var uuids: [String]
     /// Compute processes running on it.
     public var processes: Int
+    /// The sizes (compute slices) of its compute instances, largest first; nil when not read.
+    public var computeSizes: [Int]?
 
-    public init(id: Int, profileID: Int, placement: MIGPlacement, uuids: [String], processes: Int = 0) {
+    public init(
+        id: Int, profileID: Int, placement: MIGPlacement, uuids: [String], processes: Int = 0,
+        computeSizes: [Int]? = nil
+    ) {
         self.id = id
         self.profileID = profileID
         self.placement = placement
         self.uuids = uuids
         self.processes = processes
+        self.computeSizes = computeSizes
     }
 }
 

@@ -181,12 +181,29 @@ struct ExportBuilder {
                 ("name", ExportNode.string(name)), ("profile", ExportNode.string(profile)),
                 ("placement", ExportNode.int(start)),
             ]
-            if instance.uuids.count > 1, let slices = mig.profile(id: instance.profileID)?.slices {
-                fields.append(("computeSlices", ExportNode.int(slices / instance.uuids.count)))
+            if let slices = mig.profile(id: instance.profileID)?.slices {
+                fields += Self.computeFields(instance, slices: slices)
             }
             entries.append((name, ExportNode.flow(fields)))
         }
         return entries.sorted { ExportOrder.precedes($0.0, $1.0) }.map(\.1)
+    }
+
+    /// A MIG instance's compute instances as manifest keys: none for one over all of it, `computeSlices` (and
+    /// `computeCount` for fewer than fit) for equal sizes, `computeInstances` for mixed ones. Without their sizes
+    /// (an older discovery), equal sizes are assumed from the count of UUIDs.
+    static func computeFields(_ instance: MIGInstance, slices: Int) -> [(String, Node)] {
+        let sizes =
+            instance.computeSizes
+            ?? (instance.uuids.count > 1
+                ? Array(repeating: slices / instance.uuids.count, count: instance.uuids.count) : [])
+        guard let each = sizes.first, sizes != [slices] else { return [] }
+        guard sizes.allSatisfy({ $0 == each }) else {
+            return [("computeInstances", ExportNode.list(sizes.map(ExportNode.int), flow: true))]
+        }
+        var fields = [("computeSlices", ExportNode.int(each))]
+        if slices / each != sizes.count { fields.append(("computeCount", ExportNode.int(sizes.count))) }
+        return fields
     }
 
     /// The `vms` entries: each domain holding exported partitions, naming them as the `gpus` entries do, in the

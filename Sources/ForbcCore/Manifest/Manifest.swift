@@ -76,6 +76,9 @@ public struct GPUSpec: Sendable, Equatable {
     public var select: GPUSelector
     public var vgpu: [VGPUSpec]
     public var mig: [MIGSpec]
+    /// MIG mode as declared: true with `mig` (even an empty list) or `migMode: enabled`, false with
+    /// `migMode: disabled`, nil when the entry leaves the mode alone.
+    public var migMode: Bool?
     public var sriov: SRIOVSpec?
     public var passthrough: PassthroughSpec?
     public var location: SourceLocation
@@ -83,11 +86,12 @@ public struct GPUSpec: Sendable, Equatable {
 
     public init(
         select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
-        passthrough: PassthroughSpec? = nil, location: SourceLocation, index: Int
+        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, location: SourceLocation, index: Int
     ) {
         self.select = select
         self.vgpu = vgpu
         self.mig = mig
+        self.migMode = migMode ?? (mig.isEmpty ? nil : true)
         self.sriov = sriov
         self.passthrough = passthrough
         self.location = location
@@ -112,8 +116,12 @@ public struct MIGSpec: Sendable, Equatable {
     public var profile: String
     public var count: Int
     public var placement: Int?
-    /// Compute instances of this many slices each, filling the GPU instance; nil: one over all of it.
+    /// Compute instances of this many slices each, as many as fit in the GPU instance; nil: one over all of it.
     public var computeSlices: Int?
+    /// How many compute instances of `computeSlices` (nil: as many as fit).
+    public var computeCount: Int?
+    /// Compute instances of these sizes (slices each; mixed sizes allowed), instead of `computeSlices`.
+    public var computeInstances: [Int]?
     public var location: SourceLocation
 }
 

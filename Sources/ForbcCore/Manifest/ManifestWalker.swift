@@ -153,6 +153,7 @@ struct ManifestWalker {
             + "starting with a letter or digit"
         static let hostName = "a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'"
         static let prune = "it must be one of: managed, none, all"
+        static let migMode = "it must be one of: enabled, disabled"
         static let pciAddress = "a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)"
         static let vendor = "it must be one of: nvidia, amd, intel"
         static let parent = "an mdev parent name is letters, digits, '-', '_', '.' or ':'"
@@ -277,63 +278,102 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        guard let pairs = mapping(node, at: path, allowed: ["select", "vgpu", "mig", "sriov", "passthrough"]) else {
-            return nil
+        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough"]
+        guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
+        var gpu = WalkedGPU()
+        for (key, _, value) in pairs { walkGPUKey(key, value, path: path, into: &gpu) }
+        if gpu.selector == nil && !pairs.contains(where: { $0.0 == "select" }) {
+            error("'\(path)' has no 'select'; say which GPU, e.g. 'select: {pciAddress: \"0000:3b:00.0\"}'", node)
+            gpu.valid = false
         }
+        checkGPUKinds(&gpu, path: path, node)
+        guard gpu.valid, let selector = gpu.selector else { return nil }
+        return GPUSpec(
+            select: selector, vgpu: gpu.vgpu, mig: gpu.mig, sriov: gpu.sriov, passthrough: gpu.passthrough,
+            migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), location: location(node), index: index)
+    }
+
+    /// What one `gpus[]` entry declared, while it is walked.
+    struct WalkedGPU {
         var selector: GPUSelector?
         var vgpu: [VGPUSpec] = []
         var mig: [MIGSpec] = []
+        /// Whether the entry has a `mig` key (an empty list declares MIG mode on and no instances).
+        var hasMIG = false
+        var migMode: Bool?
         var sriov: SRIOVSpec?
         var passthrough: PassthroughSpec?
         var valid = true
-        for (key, _, value) in pairs {
-            switch key {
-            case "select":
-                selector = walkSelector(value, path: "\(path).select")
-                if selector == nil { valid = false }
-            case "vgpu":
-                vgpu = walkItems(
-                    value, at: "\(path).vgpu", ifEmpty: "list at least one partition or leave the key out", &valid
-                ) {
-                    $0.walkVGPU($1, path: $2)
-                }
-            case "mig":
-                mig = walkItems(
-                    value, at: "\(path).mig", ifEmpty: "list at least one instance or leave the key out", &valid
-                ) {
-                    $0.walkMIG($1, path: $2)
-                }
-            case "sriov":
-                sriov = walkSRIOV(value, path: "\(path).sriov")
-                if sriov == nil { valid = false }
-            case "passthrough":
-                passthrough = walkPassthrough(value, path: "\(path).passthrough")
-                if passthrough == nil { valid = false }
-            default: break
+    }
+
+    /// One key of a `gpus[]` entry.
+    mutating func walkGPUKey(_ key: String, _ value: Node, path: String, into gpu: inout WalkedGPU) {
+        switch key {
+        case "select":
+            gpu.selector = walkSelector(value, path: "\(path).select")
+            if gpu.selector == nil { gpu.valid = false }
+        case "vgpu":
+            gpu.vgpu = walkItems(
+                value, at: "\(path).vgpu", ifEmpty: "list at least one partition or leave the key out", &gpu.valid
+            ) {
+                $0.walkVGPU($1, path: $2)
             }
+        case "mig":
+            gpu.hasMIG = true
+            gpu.mig = walkMIGItems(value, at: "\(path).mig", &gpu.valid)
+        case "migMode":
+            let mode = parsed(value, at: "\(path).migMode", expected: Expected.migMode) {
+                ["enabled": true, "disabled": false][$0]
+            }
+            if mode == nil { gpu.valid = false }
+            gpu.migMode = mode
+        case "sriov":
+            gpu.sriov = walkSRIOV(value, path: "\(path).sriov")
+            if gpu.sriov == nil { gpu.valid = false }
+        case "passthrough":
+            gpu.passthrough = walkPassthrough(value, path: "\(path).passthrough")
+            if gpu.passthrough == nil { gpu.valid = false }
+        default: break
         }
-        if selector == nil && !pairs.contains(where: { $0.0 == "select" }) {
-            error("'\(path)' has no 'select'; say which GPU, e.g. 'select: {pciAddress: \"0000:3b:00.0\"}'", node)
+    }
+
+    /// A `mig` list; an empty one is allowed (MIG mode on, no instances).
+    mutating func walkMIGItems(_ node: Node, at path: String, _ valid: inout Bool) -> [MIGSpec] {
+        guard let items = list(node, at: path) else {
             valid = false
+            return []
         }
+        var walked: [MIGSpec] = []
+        for (i, item) in items.enumerated() {
+            if let value = walkMIG(item, path: "\(path)[\(i)]") { walked.append(value) } else { valid = false }
+        }
+        return walked
+    }
+
+    /// One way per GPU: at most one of vgpu, mig, sriov, passthrough, and at least one of them or `migMode`;
+    /// `migMode: disabled` does not go with `mig`, nor `migMode: enabled` with another kind.
+    mutating func checkGPUKinds(_ gpu: inout WalkedGPU, path: String, _ node: Node) {
         let kinds = [
-            !vgpu.isEmpty ? "vgpu" : nil, !mig.isEmpty ? "mig" : nil, sriov != nil ? "sriov" : nil,
-            passthrough != nil ? "passthrough" : nil,
+            !gpu.vgpu.isEmpty ? "vgpu" : nil, gpu.hasMIG ? "mig" : nil, gpu.sriov != nil ? "sriov" : nil,
+            gpu.passthrough != nil ? "passthrough" : nil,
         ].compactMap { $0 }
-        if kinds.isEmpty && valid {
-            error("'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov' or 'passthrough'", node)
-            valid = false
+        if kinds.isEmpty && gpu.migMode == nil && gpu.valid {
+            error("'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough' or 'migMode'", node)
+            gpu.valid = false
         } else if kinds.count > 1 {
             error(
                 "'\(path)' combines \(kinds.map { "'\($0)'" }.joined(separator: " and ")); one GPU is partitioned "
                     + "one way",
                 node)
-            valid = false
+            gpu.valid = false
+        } else if gpu.migMode == false && gpu.hasMIG {
+            error("'\(path)' declares 'mig' with 'migMode: disabled'; remove one of them", node)
+            gpu.valid = false
+        } else if gpu.migMode == true, let other = kinds.first, other != "mig" {
+            error(
+                "'\(path)' declares '\(other)' with 'migMode: enabled'; MIG instances are declared under 'mig'", node)
+            gpu.valid = false
         }
-        guard valid, let selector else { return nil }
-        return GPUSpec(
-            select: selector, vgpu: vgpu, mig: mig, sriov: sriov, passthrough: passthrough,
-            location: location(node), index: index)
     }
 
     mutating func walkSelector(_ node: Node, path: String) -> GPUSelector? {
@@ -433,13 +473,15 @@ struct ManifestWalker {
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["name", "profile", "count", "placement", "computeSlices"])
-        else { return nil }
+        let keys = ["name", "profile", "count", "placement", "computeSlices", "computeCount", "computeInstances"]
+        guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var name: String?
         var profile: String?
         var count = 1
         var placement: Int?
         var computeSlices: Int?
+        var computeCount: Int?
+        var computeInstances: [Int]?
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -460,23 +502,67 @@ struct ManifestWalker {
             case "computeSlices":
                 computeSlices =
                     checked(integer(value, at: "\(path).computeSlices", range: 1...7), &valid) ?? computeSlices
+            case "computeCount":
+                computeCount =
+                    checked(integer(value, at: "\(path).computeCount", range: 1...7), &valid) ?? computeCount
+            case "computeInstances":
+                computeInstances = walkComputeSizes(value, at: "\(path).computeInstances", &valid)
             default: break
             }
         }
         requireKey("name", present: name != nil, in: pairs, at: path, node, &valid)
         requireKey("profile", present: profile != nil, in: pairs, at: path, node, &valid)
         guard valid, let name, let profile else { return nil }
-        if placement != nil && count > 1 {
+        let spec = MIGSpec(
+            name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
+            computeCount: computeCount, computeInstances: computeInstances, location: location(node))
+        guard checkMIG(spec, path: path, node) else { return nil }
+        spend(count, at: path, node)
+        return spec
+    }
+
+    /// The keys of a `mig` entry that go together: a placement places one instance; compute instances are given
+    /// one way; a count of them needs their size.
+    mutating func checkMIG(_ spec: MIGSpec, path: String, _ node: Node) -> Bool {
+        if spec.placement != nil && spec.count > 1 {
             error(
-                "'\(path).placement' places one instance but 'count' is \(count); give placements to entries of "
+                "'\(path).placement' places one instance but 'count' is \(spec.count); give placements to entries of "
                     + "count 1",
                 node)
+            return false
+        }
+        if spec.computeInstances != nil && spec.computeSlices != nil {
+            error("'\(path)' declares 'computeInstances' with 'computeSlices'; give one of them", node)
+            return false
+        }
+        if spec.computeCount != nil && spec.computeSlices == nil {
+            error(
+                "'\(path).computeCount' needs 'computeSlices'; say how many slices each compute instance has", node)
+            return false
+        }
+        return true
+    }
+
+    /// A list of compute-instance sizes (1 to 7 slices each, at most 7 of them).
+    mutating func walkComputeSizes(_ node: Node, at path: String, _ valid: inout Bool) -> [Int]? {
+        guard let items = list(node, at: path) else {
+            valid = false
             return nil
         }
-        spend(count, at: path, node)
-        return MIGSpec(
-            name: name, profile: profile, count: count, placement: placement, computeSlices: computeSlices,
-            location: location(node))
+        guard (1...7).contains(items.count) else {
+            error("'\(path)' lists \(items.count) compute instances; list 1 to 7 sizes", node)
+            valid = false
+            return nil
+        }
+        var sizes: [Int] = []
+        for (i, item) in items.enumerated() {
+            guard let size = integer(item, at: "\(path)[\(i)]", range: 1...7) else {
+                valid = false
+                return nil
+            }
+            sizes.append(size)
+        }
+        return sizes
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {

@@ -27,6 +27,36 @@ public enum MIGLayout {
         return chosen.map { $0! }
     }
 
+    /// The compute-instance sizes NVML offers in a GPU instance of `slices` compute slices (NVIDIA's MIG user
+    /// guide: 1c, 2c, 3c, 4c and 7c in a 7g; 1c, 2c, 4c in a 4g; 1c, 2c, 3c in a 3g; 1c, 2c in a 2g; 1c in a 1g).
+    public static func computeSizes(in slices: Int) -> [Int] {
+        [1, 2, 3, 4, 7].filter { $0 <= slices && ($0 != 3 || slices == 3 || slices == 7) }
+    }
+
+    /// Where a compute instance of `size` slices may start in a GPU instance of `slices`: aligned to its size (a
+    /// 3-slice one to 4), inside the GPU instance (NVML's compute-instance placements on A100 and H100).
+    public static func computePlacements(size: Int, in slices: Int) -> [MIGPlacement] {
+        let align = size == 3 ? 4 : size
+        return stride(from: 0, through: slices - size, by: align).map { MIGPlacement(start: $0, size: size) }
+    }
+
+    /// Whether compute instances of `sizes` fit together in a GPU instance of `slices` (exhaustive search).
+    public static func computeFits(_ sizes: [Int], in slices: Int) -> Bool {
+        let profiles = sizes.map { size in
+            MIGProfile(
+                index: size, id: size, name: "\(size)c", slices: size, instances: 8, memoryMiB: 0, multiprocessors: 0,
+                placements: computePlacements(size: size, in: slices))
+        }
+        return place(profiles, occupied: 0) != nil
+    }
+
+    /// The compute-instance sizes to create: listed, or `count` (nil: as many as fit) of `each`, or one over all.
+    public static func computeSizes(each: Int?, count: Int?, listed: [Int]?, in slices: Int) -> [Int] {
+        if let listed { return listed }
+        guard let each, each >= 1 else { return [slices] }
+        return Array(repeating: each, count: count ?? max(1, slices / each))
+    }
+
     /// Why `wanted` (with `kept` placements staying) cannot fit, in words.
     public static func whyNot(_ wanted: [MIGProfile], kept: [(MIGProfile, MIGPlacement)], slots: Int = 8) -> String {
         var counts: [String: (Int, Int)] = [:]

@@ -29,8 +29,12 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var parent: String?
     /// MIG: the start slot of the GPU instance.
     public var placement: Int?
-    /// MIG: the compute-instance split.
+    /// MIG: the slices of each compute instance (nil: one over the whole GPU instance).
     public var computeSlices: Int?
+    /// MIG: how many compute instances of `computeSlices` (nil: as many as fit).
+    public var computeCount: Int?
+    /// MIG: compute instances of these sizes (instead of `computeSlices`).
+    public var computeInstances: [Int]?
     /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known.
     public var access: String?
 }
@@ -51,15 +55,21 @@ public enum Precondition: Sendable, Equatable {
     /// MIG mode: set it to `enabled` unless it already is (or is pending so).
     case migMode(device: Int, gpu: String, enabled: Bool)
     /// Create a GPU instance at this placement unless one of the profile is already there.
-    case migAbsent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?)
+    case migAbsent(
+        device: Int, gpu: String, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]? = nil)
     /// Destroy the GPU instance of the profile at this placement, if it is still there.
     case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
+    /// Relabel: the GPU instance of the profile at this placement is still there; only the state dir changes.
+    case migKept(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
 }
 
 /// One step of a plan.
 public struct PlannedAction: Sendable, Equatable {
     public enum Verb: String, Sendable, Codable {
         case detach, destroy, configure, create, attach
+        /// A state-only step: an existing partition is kept under a new name; no hardware changes.
+        case relabel
     }
 
     public var action: Verb

@@ -25,6 +25,7 @@ extension PlanBuilder {
         guard errors.isEmpty else { return }
         for partition in desired { destroyDeclared(partition) }
         destroyRecordedUnderOldNames()
+        if errors.isEmpty { destroyMIGMode() }
     }
 
     /// Select: the targets of every `gpus[]` entry; one that matches nothing gets a diagnostic.
@@ -112,6 +113,8 @@ extension PlanBuilder {
         for owned in state.partitions where targetedIDs.contains(owned.gpu) && !names.contains(owned.name) {
             if owned.kind == .mdev, let uuid = owned.uuid, let mdev = inventory.mdev(uuid) {
                 destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: Self.destroyReason)
+            } else if owned.kind == .mig {
+                pruneUntargetedMIG(owned)
             }
         }
     }

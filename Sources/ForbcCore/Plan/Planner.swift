@@ -32,8 +32,8 @@ public struct Planner: Sendable {
         if !work.errors.isEmpty { throw DiagnosticsError(work.errors) }
         var plan = Plan(
             host: manifest.name, simulated: inventory.simulated,
-            actions: work.detachActions + work.destroyActions + work.configureActions + work.createActions
-                + work.attachActions,
+            actions: work.detachActions + work.destroyActions + work.relabelActions + work.configureActions
+                + work.createActions + work.attachActions,
             partitions: work.desired, prune: manifest.prune)
         plan.attachments = manifest.vms.flatMap { vm in
             vm.attach.compactMap { name in
@@ -56,6 +56,8 @@ struct PlanBuilder {
     var destroyActions: [PlannedAction] = []
     var configureActions: [PlannedAction] = []
     var createActions: [PlannedAction] = []
+    /// State-only steps (a kept MIG instance under a new name), after the destroys that free old names.
+    var relabelActions: [PlannedAction] = []
     var detachActions: [PlannedAction] = []
     var attachActions: [PlannedAction] = []
     /// UUIDs and VF addresses already planned for destruction, so no partition is destroyed twice.
@@ -144,11 +146,16 @@ struct PlanBuilder {
                 let mine = desired.filter { $0.gpu == target.id }
                 if !spec.vgpu.isEmpty { planVGPU(spec, target, mine) }
                 if let sriov = spec.sriov { planSRIOV(sriov, target, mine) }
+                if spec.migMode == true {
+                    planMIG(spec, target, mine)
+                } else {
+                    planMIGOff(spec, target)
+                }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
-                if !spec.mig.isEmpty { planMIG(spec, target, mine) }
             }
         }
         pruneUntargeted()
+        settleRelabels()
     }
 
     /// Names per matched GPU; numbering continues across GPUs in PCI-address order.
@@ -181,7 +188,9 @@ struct PlanBuilder {
                     desired.append(
                         DesiredPartition(
                             name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
-                            address: target.gpu?.address, placement: entry.placement, computeSlices: entry.computeSlices
+                            address: target.gpu?.address, placement: entry.placement,
+                            computeSlices: entry.computeSlices,
+                            computeCount: entry.computeCount, computeInstances: entry.computeInstances
                         ))
                 }
             }
@@ -310,7 +319,9 @@ struct PlanBuilder {
                             path: SysPath.pci(gpu.address, "sriov_numvfs"), value: "0",
                             precondition: .numVFs(pf: gpu.address, current: sriov.numVFs), forgets: names))
                 }
-            case .passthrough, .mig:
+            case .mig:
+                pruneUntargetedMIG(owned)
+            case .passthrough:
                 break
             }
         }

@@ -2,9 +2,13 @@
 public protocol NVMLChannel: Sendable {
     /// Every NVML device by PCI address ("0000:00:06.0"), with its MIG state.
     func devices() throws -> [String: MIGState]
-    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it (`computeSlices` each; nil = one
-    /// over the whole instance). Returns the new instance.
-    func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws -> MIGInstance
+    /// nvmlDeviceCreateGpuInstanceWithPlacement, then compute instances over it: those of `computeInstances`
+    /// sizes, or `computeCount` (nil: as many as fit) of `computeSlices` slices each (nil: one over the whole
+    /// instance). Returns the new instance.
+    func createInstance(
+        device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?, computeCount: Int?,
+        computeInstances: [Int]?
+    ) throws -> MIGInstance
     /// Destroys the compute instances of a GPU instance, then the instance.
     func destroyInstance(device: Int, instanceID: Int) throws
     /// nvmlDeviceSetMigMode; returns whether the change is pending (a reset applies it).
@@ -12,6 +16,17 @@ public protocol NVMLChannel: Sendable {
     /// Resets the GPU, applying a pending MIG mode (only when asked for).
     func resetGPU(device: Int) throws
     var summary: String { get }
+}
+
+extension NVMLChannel {
+    /// A GPU instance with as many compute instances of `computeSlices` as fit.
+    public func createInstance(device: Int, profileID: Int, placement: MIGPlacement, computeSlices: Int?) throws
+        -> MIGInstance
+    {
+        try createInstance(
+            device: device, profileID: profileID, placement: placement, computeSlices: computeSlices, computeCount: nil,
+            computeInstances: nil)
+    }
 }
 
 /// NVML return codes forbc reports by name.

@@ -1,0 +1,626 @@
+/*
+ * A C-level mock of NVIDIA's NVML for forbc's tests, built by them with gcc as `libnvidia-ml.so.1` and loaded
+ * through forbc's real dlopen path (FORBC_NVML_LIBRARY). It implements the functions Sources/CNVML/forbc_nvml.h
+ * declares, over two GPUs: an H100 80GB HBM3 in a VM (0000:00:06.0; a MIG mode change stays pending until a GPU
+ * reset) and an A100-SXM4-40GB on bare metal (0000:07:00.0; a mode change applies at once), with NVIDIA's
+ * GPU-instance profile and placement tables (the same as ForbcSimulator's MIGTables).
+ *
+ * State lives in the file FORBC_NVML_MOCK_STATE (each forbc command is a new process), so plan, apply and drift
+ * see one host. FORBC_NVML_MOCK_FAIL="call:code,..." makes those calls return that code (error injection).
+ * Built with -DFORBC_MOCK_SMI it is a stand-in `nvidia-smi`: `--gpu-reset -i N` applies a pending mode (and drops
+ * the instances), `--mock-processes N GI COUNT` sets processes on GPU instance GI (0: the whole GPU).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../Sources/CNVML/forbc_nvml.h"
+
+#include <stddef.h>
+
+/* The typed header against the byte offsets forbc read on the real H100 (driver 580.159.04) before it had one. */
+_Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "nvmlPciInfo_t.busId");
+_Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, sliceCount) == 8, "sliceCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, instanceCount) == 12, "instanceCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, multiprocessorCount) == 16, "multiprocessorCount");
+_Static_assert(offsetof(nvmlGpuInstanceProfileInfo_t, memorySizeMB) == 40, "memorySizeMB");
+_Static_assert(sizeof(nvmlGpuInstancePlacement_t) == 8, "nvmlGpuInstancePlacement_t");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, id) == 8, "nvmlGpuInstanceInfo_t.id");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, profileId) == 12, "nvmlGpuInstanceInfo_t.profileId");
+_Static_assert(offsetof(nvmlGpuInstanceInfo_t, placement) == 16, "nvmlGpuInstanceInfo_t.placement");
+
+struct profile {
+    unsigned index, id, slices, instances, memoryMiB, sms, size;
+    unsigned starts[8];
+    unsigned nstarts;
+};
+
+static const struct profile h100[] = {
+    {0, 19, 1, 7, 9984, 16, 1, {0, 1, 2, 3, 4, 5, 6}, 7},
+    {1, 14, 2, 3, 20096, 32, 2, {0, 2, 4}, 3},
+    {2, 9, 3, 2, 40448, 60, 4, {0, 4}, 2},
+    {3, 5, 4, 1, 40448, 64, 4, {0}, 1},
+    {4, 0, 7, 1, 81152, 132, 8, {0}, 1},
+    {7, 20, 1, 1, 9984, 16, 1, {0, 1, 2, 3, 4, 5, 6}, 7},
+    {9, 15, 1, 4, 20096, 26, 2, {0, 2, 4, 6}, 4},
+};
+
+static const struct profile a100[] = {
+    {0, 19, 1, 7, 4864, 14, 1, {0, 1, 2, 3, 4, 5, 6}, 7},
+    {1, 14, 2, 3, 9856, 28, 2, {0, 2, 4}, 3},
+    {2, 9, 3, 2, 19968, 42, 4, {0, 4}, 2},
+    {3, 5, 4, 1, 19968, 56, 4, {0}, 1},
+    {4, 0, 7, 1, 40192, 98, 8, {0}, 1},
+    {7, 20, 1, 1, 4864, 14, 1, {0, 1, 2, 3, 4, 5, 6}, 7},
+    {9, 15, 1, 4, 9856, 14, 2, {0, 2, 4, 6}, 4},
+};
+
+/* Compute slices of NVML_COMPUTE_INSTANCE_PROFILE_* 0 ... 6. */
+__attribute__((unused)) static const unsigned ciSlices[] = {1, 2, 3, 4, 7, 8, 6};
+
+struct ci {
+    int used;
+    unsigned id, profile;
+};
+
+struct gi {
+    int used;
+    unsigned id, profileId, start, size, nextCi;
+    int processes;
+    struct ci cis[8];
+};
+
+struct dev {
+    const char *name, *uuid, *busId;
+    unsigned deviceId;
+    unsigned long long memoryMiB;
+    const struct profile *table;
+    unsigned nprofiles;
+    int needsReset;
+    unsigned current, pending, nextGi;
+    int processes;
+    struct gi gis[8];
+};
+
+struct migdev {
+    struct dev *dev;
+    struct gi *gi;
+    struct ci *ci;
+};
+
+static struct dev devs[2];
+static struct migdev migdevs[2][8];
+
+static void reset_state(void) {
+    memset(devs, 0, sizeof devs);
+    devs[0] = (struct dev){"NVIDIA H100 80GB HBM3", "GPU-0ac371be-ac08-bc04-b91a-57647d64c496", "00000000:00:06.0",
+                           0x233010de, 81559, h100, 7, 1, 0, 0, 1, 0, {{0}}};
+    devs[1] = (struct dev){"NVIDIA A100-SXM4-40GB", "GPU-25a4c960-d2cf-5729-81f0-293de8ef7b17", "00000000:07:00.0",
+                           0x20b010de, 40960, a100, 7, 0, 0, 0, 1, 0, {{0}}};
+}
+
+static const char *state_path(void) { return getenv("FORBC_NVML_MOCK_STATE"); }
+
+/* Reads the state file written by save_state, if there is one. */
+static void load_state(void) {
+    static int loaded;
+    const char *path = state_path();
+    if (!path && loaded) return; /* no file: the state lives in this process only */
+    loaded = 1;
+    reset_state();
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) return;
+    char kind[8];
+    while (fscanf(f, "%7s", kind) == 1) {
+        unsigned d;
+        if (strcmp(kind, "dev") == 0) {
+            if (fscanf(f, "%u", &d) != 1 || d > 1) break;
+            if (fscanf(f, "%u %u %u %d", &devs[d].current, &devs[d].pending, &devs[d].nextGi, &devs[d].processes) != 4)
+                break;
+        } else if (strcmp(kind, "gi") == 0) {
+            unsigned k, n;
+            if (fscanf(f, "%u %u", &d, &k) != 2 || d > 1 || k > 7) break;
+            struct gi *g = &devs[d].gis[k];
+            g->used = 1;
+            if (fscanf(f, "%u %u %u %u %d %u %u", &g->id, &g->profileId, &g->start, &g->size, &g->processes,
+                       &g->nextCi, &n) != 7 || n > 8)
+                break;
+            for (unsigned i = 0; i < n; i++) {
+                unsigned c;
+                if (fscanf(f, "%u", &c) != 1 || c > 7) break;
+                g->cis[c].used = 1;
+                if (fscanf(f, "%u %u", &g->cis[c].id, &g->cis[c].profile) != 2) break;
+            }
+        } else {
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void save_state(void) {
+    const char *path = state_path();
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (!f) return;
+    for (unsigned d = 0; d < 2; d++) {
+        struct dev *v = &devs[d];
+        fprintf(f, "dev %u %u %u %u %d\n", d, v->current, v->pending, v->nextGi, v->processes);
+        for (unsigned k = 0; k < 8; k++) {
+            struct gi *g = &v->gis[k];
+            if (!g->used) continue;
+            unsigned n = 0;
+            for (unsigned c = 0; c < 8; c++) n += g->cis[c].used;
+            fprintf(f, "gi %u %u %u %u %u %u %d %u %u", d, k, g->id, g->profileId, g->start, g->size, g->processes,
+                    g->nextCi, n);
+            for (unsigned c = 0; c < 8; c++)
+                if (g->cis[c].used) fprintf(f, " %u %u %u", c, g->cis[c].id, g->cis[c].profile);
+            fprintf(f, "\n");
+        }
+    }
+    fclose(f);
+}
+
+/* The code FORBC_NVML_MOCK_FAIL gives `call`, or NVML_SUCCESS. */
+__attribute__((unused)) static nvmlReturn_t injected(const char *call) {
+    const char *spec = getenv("FORBC_NVML_MOCK_FAIL");
+    size_t length = strlen(call);
+    while (spec && *spec) {
+        if (strncmp(spec, call, length) == 0 && spec[length] == ':') return atoi(spec + length + 1);
+        spec = strchr(spec, ',');
+        if (spec) spec++;
+    }
+    return NVML_SUCCESS;
+}
+
+#define FAIL_POINT(call)                           \
+    do {                                           \
+        nvmlReturn_t code_ = injected(call);       \
+        if (code_ != NVML_SUCCESS) return code_;   \
+    } while (0)
+
+__attribute__((unused)) static struct dev *as_dev(nvmlDevice_t device) {
+    for (unsigned d = 0; d < 2; d++)
+        if ((void *)device == (void *)&devs[d]) return &devs[d];
+    return NULL;
+}
+
+__attribute__((unused)) static struct migdev *as_mig(nvmlDevice_t device) {
+    for (unsigned d = 0; d < 2; d++)
+        for (unsigned k = 0; k < 8; k++)
+            if ((void *)device == (void *)&migdevs[d][k]) return &migdevs[d][k];
+    return NULL;
+}
+
+__attribute__((unused)) static struct gi *as_gi(nvmlGpuInstance_t handle, struct dev **owner) {
+    for (unsigned d = 0; d < 2; d++)
+        for (unsigned k = 0; k < 8; k++)
+            if ((void *)handle == (void *)&devs[d].gis[k] && devs[d].gis[k].used) {
+                if (owner) *owner = &devs[d];
+                return &devs[d].gis[k];
+            }
+    return NULL;
+}
+
+__attribute__((unused)) static const struct profile *profile_by_id(const struct dev *v, unsigned id) {
+    for (unsigned p = 0; p < v->nprofiles; p++)
+        if (v->table[p].id == id) return &v->table[p];
+    return NULL;
+}
+
+static int gi_processes(const struct dev *v) {
+    int n = v->processes;
+    for (unsigned k = 0; k < 8; k++)
+        if (v->gis[k].used) n += v->gis[k].processes;
+    return n;
+}
+
+#ifndef FORBC_MOCK_SMI
+
+/* nvmlInit_v2 and nvmlShutdown count, as NVML's do. */
+static int initialized;
+
+nvmlReturn_t nvmlInit_v2(void) {
+    FAIL_POINT("nvmlInit_v2");
+    load_state();
+    initialized++;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlShutdown(void) {
+    if (initialized == 0) return NVML_ERROR_UNINITIALIZED;
+    initialized--;
+    return NVML_SUCCESS;
+}
+
+const char *nvmlErrorString(nvmlReturn_t result) {
+    switch (result) {
+    case NVML_SUCCESS: return "Success";
+    case NVML_ERROR_UNINITIALIZED: return "Uninitialized";
+    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+    case NVML_ERROR_NO_PERMISSION: return "Insufficient Permissions";
+    case NVML_ERROR_NOT_FOUND: return "Not Found";
+    case NVML_ERROR_INSUFFICIENT_SIZE: return "Insufficient Size";
+    case NVML_ERROR_IN_USE: return "In use by another client";
+    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_INSUFFICIENT_RESOURCES: return "Insufficient resources";
+    default: return "Unknown Error";
+    }
+}
+
+/* Every call re-reads the state file: another process (nvidia-smi's reset) may have changed the host. */
+#define READY()                                      \
+    do {                                             \
+        if (!initialized) return NVML_ERROR_UNINITIALIZED; \
+        load_state();                                \
+    } while (0)
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *deviceCount) {
+    READY();
+    FAIL_POINT("nvmlDeviceGetCount_v2");
+    *deviceCount = 2;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device) {
+    READY();
+    FAIL_POINT("nvmlDeviceGetHandleByIndex_v2");
+    if (index > 1 || !device) return NVML_ERROR_INVALID_ARGUMENT;
+    *device = (nvmlDevice_t)&devs[index];
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !pci) return NVML_ERROR_INVALID_ARGUMENT;
+    memset(pci, 0, sizeof *pci);
+    snprintf(pci->busId, sizeof pci->busId, "%s", v->busId);
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%s", v->busId + 4);
+    pci->pciDeviceId = v->deviceId;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !memory) return NVML_ERROR_INVALID_ARGUMENT;
+    memory->total = v->memoryMiB << 20;
+    memory->used = 0;
+    memory->free = memory->total;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length) {
+    READY();
+    struct dev *v = as_dev(device);
+    struct migdev *m = as_mig(device);
+    if (v) {
+        snprintf(uuid, length, "%s", v->uuid);
+    } else if (m && m->gi->used && m->ci->used) {
+        unsigned d = m->dev == &devs[0] ? 0 : 1;
+        snprintf(uuid, length, "MIG-%08x-0000-4000-8000-%012x", 0xf0bc0000u + d, m->gi->id * 256 + m->ci->id);
+    } else {
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v) return NVML_ERROR_INVALID_ARGUMENT;
+    snprintf(name, length, "%s", v->name);
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode) {
+    READY();
+    FAIL_POINT("nvmlDeviceGetMigMode");
+    struct dev *v = as_dev(device);
+    if (!v) return as_mig(device) ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
+    *currentMode = v->current;
+    *pendingMode = v->pending;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceSetMigMode(nvmlDevice_t device, unsigned int mode, nvmlReturn_t *activationStatus) {
+    READY();
+    FAIL_POINT("nvmlDeviceSetMigMode");
+    struct dev *v = as_dev(device);
+    if (!v || mode > 1) return NVML_ERROR_INVALID_ARGUMENT;
+    if (gi_processes(v) > 0) return NVML_ERROR_IN_USE;
+    for (unsigned k = 0; k < 8; k++)
+        if (!mode && v->gis[k].used) return NVML_ERROR_IN_USE;
+    v->pending = mode;
+    if (!v->needsReset) v->current = mode;
+    if (activationStatus) *activationStatus = NVML_SUCCESS;
+    save_state();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
+                                                     nvmlProcessInfo_t *infos) {
+    READY();
+    struct dev *v = as_dev(device);
+    struct migdev *m = as_mig(device);
+    int n = 0;
+    if (v) {
+        n = gi_processes(v);
+    } else if (m) {
+        /* A GPU instance's processes are shown on its first compute instance. */
+        int first = 1;
+        for (struct ci *c = m->gi->cis; c < m->ci; c++)
+            if (c->used) first = 0;
+        n = first ? m->gi->processes : 0;
+    } else {
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    if (n > 0 && (!infos || *infoCount < (unsigned)n)) {
+        *infoCount = (unsigned)n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (int i = 0; i < n; i++) infos[i] = (nvmlProcessInfo_t){(unsigned)(4000 + i), 1 << 20, 0, 0};
+    *infoCount = (unsigned)n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, unsigned int profile,
+                                                 nvmlGpuInstanceProfileInfo_t *info) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !info || profile >= NVML_GPU_INSTANCE_PROFILE_COUNT) return NVML_ERROR_INVALID_ARGUMENT;
+    for (unsigned p = 0; p < v->nprofiles; p++) {
+        const struct profile *t = &v->table[p];
+        if (t->index != profile) continue;
+        memset(info, 0, sizeof *info);
+        info->id = t->id;
+        info->sliceCount = t->slices;
+        info->instanceCount = t->instances;
+        info->multiprocessorCount = t->sms;
+        info->memorySizeMB = t->memoryMiB;
+        return NVML_SUCCESS;
+    }
+    return NVML_ERROR_NOT_SUPPORTED;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(nvmlDevice_t device, unsigned int profileId,
+                                                           nvmlGpuInstancePlacement_t *placements,
+                                                           unsigned int *count) {
+    READY();
+    struct dev *v = as_dev(device);
+    const struct profile *t = v ? profile_by_id(v, profileId) : NULL;
+    if (!t || !count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!placements) {
+        *count = t->nstarts;
+        return NVML_SUCCESS;
+    }
+    if (*count < t->nstarts) return NVML_ERROR_INSUFFICIENT_SIZE;
+    for (unsigned i = 0; i < t->nstarts; i++) placements[i] = (nvmlGpuInstancePlacement_t){t->starts[i], t->size};
+    *count = t->nstarts;
+    return NVML_SUCCESS;
+}
+
+static unsigned mask(unsigned start, unsigned size) { return ((1u << size) - 1) << start; }
+
+nvmlReturn_t nvmlDeviceCreateGpuInstanceWithPlacement(nvmlDevice_t device, unsigned int profileId,
+                                                      const nvmlGpuInstancePlacement_t *placement,
+                                                      nvmlGpuInstance_t *gpuInstance) {
+    READY();
+    FAIL_POINT("nvmlDeviceCreateGpuInstanceWithPlacement");
+    struct dev *v = as_dev(device);
+    if (!v || !placement || !gpuInstance) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!v->current) return NVML_ERROR_NOT_SUPPORTED;
+    const struct profile *t = profile_by_id(v, profileId);
+    int offered = 0;
+    for (unsigned i = 0; t && i < t->nstarts; i++)
+        offered |= t->starts[i] == placement->start && t->size == placement->size;
+    if (!offered) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned used = 0, same = 0;
+    struct gi *free = NULL;
+    for (unsigned k = 0; k < 8; k++) {
+        struct gi *g = &v->gis[k];
+        if (!g->used) {
+            if (!free) free = g;
+            continue;
+        }
+        used |= mask(g->start, g->size);
+        same += g->profileId == profileId;
+    }
+    if (!free || (used & mask(placement->start, placement->size)) || same >= t->instances)
+        return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    *free = (struct gi){1, v->nextGi++, profileId, placement->start, placement->size, 1, 0, {{0}}};
+    *gpuInstance = (nvmlGpuInstance_t)free;
+    save_state();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned int profileId, nvmlGpuInstance_t *gpuInstances,
+                                       unsigned int *count) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !count) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!v->current) return NVML_ERROR_NOT_SUPPORTED;
+    unsigned n = 0;
+    for (unsigned k = 0; k < 8; k++)
+        if (v->gis[k].used && v->gis[k].profileId == profileId) gpuInstances[n++] = (nvmlGpuInstance_t)&v->gis[k];
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned int id, nvmlGpuInstance_t *gpuInstance) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !gpuInstance) return NVML_ERROR_INVALID_ARGUMENT;
+    for (unsigned k = 0; k < 8; k++)
+        if (v->gis[k].used && v->gis[k].id == id) {
+            *gpuInstance = (nvmlGpuInstance_t)&v->gis[k];
+            return NVML_SUCCESS;
+        }
+    return NVML_ERROR_NOT_FOUND;
+}
+
+nvmlReturn_t nvmlGpuInstanceGetInfo(nvmlGpuInstance_t gpuInstance, nvmlGpuInstanceInfo_t *info) {
+    READY();
+    struct dev *v = NULL;
+    struct gi *g = as_gi(gpuInstance, &v);
+    if (!g || !info) return NVML_ERROR_INVALID_ARGUMENT;
+    info->device = (nvmlDevice_t)v;
+    info->id = g->id;
+    info->profileId = g->profileId;
+    info->placement = (nvmlGpuInstancePlacement_t){g->start, g->size};
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpuInstanceDestroy(nvmlGpuInstance_t gpuInstance) {
+    READY();
+    FAIL_POINT("nvmlGpuInstanceDestroy");
+    struct gi *g = as_gi(gpuInstance, NULL);
+    if (!g) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g->processes > 0) return NVML_ERROR_IN_USE;
+    for (unsigned c = 0; c < 8; c++)
+        if (g->cis[c].used) return NVML_ERROR_IN_USE;
+    memset(g, 0, sizeof *g);
+    save_state();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(nvmlGpuInstance_t gpuInstance, unsigned int profile,
+                                                          unsigned int engProfile,
+                                                          nvmlComputeInstanceProfileInfo_t *info) {
+    READY();
+    struct dev *v = NULL;
+    struct gi *g = as_gi(gpuInstance, &v);
+    if (!g || !info || engProfile != NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED) return NVML_ERROR_INVALID_ARGUMENT;
+    const struct profile *t = profile_by_id(v, g->profileId);
+    if (profile > NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE || ciSlices[profile] > t->slices)
+        return NVML_ERROR_NOT_SUPPORTED;
+    memset(info, 0, sizeof *info);
+    info->id = profile;
+    info->sliceCount = ciSlices[profile];
+    info->instanceCount = t->slices / ciSlices[profile];
+    info->multiprocessorCount = t->sms * ciSlices[profile] / t->slices;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlGpuInstanceCreateComputeInstance(nvmlGpuInstance_t gpuInstance, unsigned int profileId,
+                                                  nvmlComputeInstance_t *computeInstance) {
+    READY();
+    FAIL_POINT("nvmlGpuInstanceCreateComputeInstance");
+    struct dev *v = NULL;
+    struct gi *g = as_gi(gpuInstance, &v);
+    if (!g || profileId > NVML_COMPUTE_INSTANCE_PROFILE_6_SLICE) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned used = 0;
+    struct ci *free = NULL;
+    for (unsigned c = 0; c < 8; c++) {
+        if (g->cis[c].used)
+            used += ciSlices[g->cis[c].profile];
+        else if (!free)
+            free = &g->cis[c];
+    }
+    if (!free || used + ciSlices[profileId] > profile_by_id(v, g->profileId)->slices)
+        return NVML_ERROR_INSUFFICIENT_RESOURCES;
+    *free = (struct ci){1, g->nextCi++, profileId};
+    if (computeInstance) *computeInstance = (nvmlComputeInstance_t)free;
+    save_state();
+    return NVML_SUCCESS;
+}
+
+static struct ci *as_ci(nvmlComputeInstance_t handle, struct gi **owner) {
+    for (unsigned d = 0; d < 2; d++)
+        for (unsigned k = 0; k < 8; k++)
+            for (unsigned c = 0; c < 8; c++)
+                if ((void *)handle == (void *)&devs[d].gis[k].cis[c] && devs[d].gis[k].cis[c].used) {
+                    *owner = &devs[d].gis[k];
+                    return &devs[d].gis[k].cis[c];
+                }
+    return NULL;
+}
+
+nvmlReturn_t nvmlGpuInstanceGetComputeInstances(nvmlGpuInstance_t gpuInstance, unsigned int profileId,
+                                                nvmlComputeInstance_t *computeInstances, unsigned int *count) {
+    READY();
+    struct gi *g = as_gi(gpuInstance, NULL);
+    if (!g || !count) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned n = 0;
+    for (unsigned c = 0; c < 8; c++)
+        if (g->cis[c].used && g->cis[c].profile == profileId) computeInstances[n++] = (nvmlComputeInstance_t)&g->cis[c];
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlComputeInstanceDestroy(nvmlComputeInstance_t computeInstance) {
+    READY();
+    FAIL_POINT("nvmlComputeInstanceDestroy");
+    struct gi *g = NULL;
+    struct ci *c = as_ci(computeInstance, &g);
+    if (!c) return NVML_ERROR_INVALID_ARGUMENT;
+    if (g->processes > 0) return NVML_ERROR_IN_USE;
+    memset(c, 0, sizeof *c);
+    save_state();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count) {
+    READY();
+    if (!as_dev(device) || !count) return NVML_ERROR_INVALID_ARGUMENT;
+    *count = 7;
+    return NVML_SUCCESS;
+}
+
+/* MIG devices in order: each GPU instance's compute instances. */
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index, nvmlDevice_t *migDevice) {
+    READY();
+    struct dev *v = as_dev(device);
+    if (!v || !migDevice) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned d = v == &devs[0] ? 0 : 1, n = 0;
+    for (unsigned k = 0; k < 8; k++)
+        for (unsigned c = 0; c < 8; c++) {
+            if (!v->gis[k].used || !v->gis[k].cis[c].used) continue;
+            if (n == index && n < 8) {
+                migdevs[d][n] = (struct migdev){v, &v->gis[k], &v->gis[k].cis[c]};
+                *migDevice = (nvmlDevice_t)&migdevs[d][n];
+                return NVML_SUCCESS;
+            }
+            n++;
+        }
+    return NVML_ERROR_NOT_FOUND;
+}
+
+nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id) {
+    READY();
+    struct migdev *m = as_mig(device);
+    if (!m || !id) return NVML_ERROR_INVALID_ARGUMENT;
+    *id = m->gi->id;
+    return NVML_SUCCESS;
+}
+
+#else /* FORBC_MOCK_SMI: the stand-in nvidia-smi */
+
+int main(int argc, char **argv) {
+    load_state();
+    if (argc == 4 && strcmp(argv[1], "--gpu-reset") == 0 && strcmp(argv[2], "-i") == 0) {
+        unsigned d = (unsigned)atoi(argv[3]);
+        if (d > 1) return 2;
+        if (gi_processes(&devs[d]) > 0) {
+            fprintf(stderr, "GPU %s is in use\n", devs[d].busId);
+            return 1;
+        }
+        devs[d].current = devs[d].pending;
+        memset(devs[d].gis, 0, sizeof devs[d].gis);
+    } else if (argc == 5 && strcmp(argv[1], "--mock-processes") == 0) {
+        unsigned d = (unsigned)atoi(argv[2]), id = (unsigned)atoi(argv[3]);
+        if (d > 1) return 2;
+        if (id == 0) devs[d].processes = atoi(argv[4]);
+        for (unsigned k = 0; k < 8; k++)
+            if (id != 0 && devs[d].gis[k].used && devs[d].gis[k].id == id) devs[d].gis[k].processes = atoi(argv[4]);
+    } else {
+        fprintf(stderr, "usage: nvidia-smi --gpu-reset -i N | --mock-processes N GI COUNT\n");
+        return 2;
+    }
+    save_state();
+    return 0;
+}
+
+#endif
