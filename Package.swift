@@ -42,6 +42,8 @@ let package = Package(
         .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
         // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
+        // The fuzz target manifest → validate → plan; a replay tool unless built by Tests/Fuzz/run for libFuzzer.
+        .executableTarget(name: "forbc-fuzz", dependencies: ["ForbcCore", "ForbcSimulator"]),
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcLibvirt"]),
         .testTarget(
             name: "ForbcCoreTests",
