@@ -12,6 +12,9 @@ enum FuzzTarget {
         var plans = 0
         var actions = 0
         var refusals = 0
+        /// The host whose plan took longest, and how long (ms).
+        var slowestHost = ""
+        var slowestPlan = 0.0
     }
 
     @discardableResult
@@ -34,6 +37,13 @@ enum FuzzTarget {
             })
         for host in FuzzHosts.all {
             guard let inventory = try? host.inventory(named: named) else { continue }
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer {
+                let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                if milliseconds > outcome.slowestPlan {
+                    (outcome.slowestHost, outcome.slowestPlan) = (host.label, milliseconds)
+                }
+            }
             do {
                 let plan = try Planner(manifest: manifest, inventory: inventory, state: host.state).plan()
                 outcome.plans += 1

@@ -39,7 +39,8 @@ enum Replay {
         let outcome = one.outcome
         let verdict =
             outcome.parsed
-            ? "parsed; \(outcome.plans) plans (\(outcome.actions) actions), \(outcome.refusals) refused"
+            ? "parsed; \(outcome.plans) plans (\(outcome.actions) actions), \(outcome.refusals) refused; slowest plan "
+                + "\(format(outcome.slowestPlan)) ms on \(outcome.slowestHost)"
             : "refused (\(outcome.diagnostics) diagnostics)"
         return "\(format(one.milliseconds)) ms  \(one.path): \(verdict)"
     }
