@@ -53,6 +53,8 @@ let package = Package(
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
         // Coverage of the 95% intervals over simulated trials (`swift run -c release forbc-coverage`).
         .executableTarget(name: "forbc-coverage", dependencies: ["ForbcStats"]),
+        // The fuzz target manifest → validate → plan; a replay tool unless built by Tests/Fuzz/run for libFuzzer.
+        .executableTarget(name: "forbc-fuzz", dependencies: ["ForbcCore", "ForbcSimulator"]),
         .target(name: "ForbcTestSupport", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcLibvirt"]),
         .testTarget(
             name: "ForbcCoreTests",
