@@ -43,9 +43,10 @@ final class FuzzHost: @unchecked Sendable {
 /// The hosts of every simulated profile, fresh and converged, built on first use.
 enum FuzzHosts {
     /// libvirt's test driver's initial domains (one running, two shut off), without libvirt.
-    static let domains: [Domain] = SimulatedDomains.initial.map { domain in
+    static let domains: [Domain] = SimulatedDomains.initial.compactMap { domain in
         let xml = "<domain type='test'><name>\(domain.name)</name><devices></devices></domain>"
-        return DomainDefinition(
+        // Well-formed XML: its summary does not fail.
+        return try? DomainDefinition(
             name: domain.name, uuid: UUIDv5.partition(host: "fuzz", name: domain.name),
             state: domain.running ? .running : .shutoff, persistent: true, liveXML: xml, persistentXML: xml
         ).summary()

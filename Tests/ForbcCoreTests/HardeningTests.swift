@@ -76,3 +76,28 @@ struct HardeningTests {
         #expect(plan.destroys.isEmpty)
     }
 }
+
+@Suite("hardening: one error per entry")
+struct EntryErrorTests {
+    @Test("a type the GPU does not offer, with count 64: one error for the entry, not 64")
+    func unofferedTypeOnce() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a40")
+        let manifest = try fixture.manifest(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: once}
+                spec:
+                  gpus:
+                    - select: {all: true}
+                      vgpu: [{name: p, type: T4-1Q, count: 64}]
+                """)
+        do {
+            _ = try fixture.plan(manifest)
+            Issue.record("planned an unoffered type")
+        } catch let error as DiagnosticsError {
+            #expect(error.diagnostics.count == 1, "\(error.diagnostics.map(\.description))")
+            #expect(error.diagnostics.first?.message.hasPrefix("type 'T4-1Q' is not offered by") == true)
+        }
+    }
+}

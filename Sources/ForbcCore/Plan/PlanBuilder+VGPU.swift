@@ -79,12 +79,18 @@ extension PlanBuilder {
         offers: String
     ) -> [(DesiredPartition, TypeRef)] {
         var resolved: [(DesiredPartition, TypeRef)] = []
+        // One error per manifest entry and type, not per partition (a count of 1024 made 1024 identical lines).
+        var reported: Set<String> = []
         for partition in mine {
             guard let type = Self.resolve(partition.type ?? "", in: catalogue) else {
-                fail(
-                    "type '\(partition.type ?? "")' is not offered by \(target.label); "
-                        + "\(offers): \(offered(catalogue))",
-                    locations[partition.name])
+                let location = locations[partition.name]
+                let key = "\(location.map { "\($0.line):\($0.column)" } ?? partition.name)|\(partition.type ?? "")"
+                if reported.insert(key).inserted {
+                    fail(
+                        "type '\(partition.type ?? "")' is not offered by \(target.label); "
+                            + "\(offers): \(offered(catalogue))",
+                        location)
+                }
                 continue
             }
             resolved.append((partition, type))
