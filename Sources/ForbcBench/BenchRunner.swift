@@ -26,12 +26,18 @@ public struct BenchRunner: Sendable {
 
     public var profiles: [String: (WorkloadProfile, String)]
     public var options: Options
+    /// How workloads reach a domain's inside (libvirt's QEMU guest agent); nil: VM targets are recorded as failed.
+    public var agent: (any GuestAgentChannel)?
     /// Seconds the workload processes ran (the slowest tenant of each launch), for the harness's overhead.
     public let processSeconds = Locked(0.0)
 
-    public init(profiles: [String: (WorkloadProfile, String)], options: Options = Options()) {
+    public init(
+        profiles: [String: (WorkloadProfile, String)], options: Options = Options(),
+        agent: (any GuestAgentChannel)? = nil
+    ) {
         self.profiles = profiles
         self.options = options
+        self.agent = agent
     }
 
     /// One target of a suite: where a copy of the workload runs and how it reaches its partition.
@@ -39,7 +45,10 @@ public struct BenchRunner: Sendable {
         var name: String
         var partition: DesiredPartition?
         var environment: [String: String]
-        var vmOnly: Bool
+        /// The running domain it runs in (a `vms:` target, or a partition attached to it).
+        var domain: Domain?
+        /// Why it cannot run at all (a partition only a VM can use, attached to no running domain).
+        var unreachable: String?
     }
 
     /// Runs every suite; `progress` gets a line per launch (for stderr).
@@ -57,22 +66,7 @@ public struct BenchRunner: Sendable {
                         + "\(profiles.keys.sorted().joined(separator: ", "))"
                 )
             }
-            var tenants: [Tenant] = []
-            let targets = suite.on.isEmpty ? ["host"] : suite.on
-            for target in targets {
-                let partition = plan.partitions.first { $0.name == target }
-                var environment: [String: String] = [:]
-                if let access = partition?.access, let eq = access.firstIndex(of: "=") {
-                    environment[String(access[..<eq])] = String(access[access.index(after: eq)...])
-                }
-                let vmOnly = partition.map { [.mdev, .vgpuVF, .sriovVF].contains($0.kind) } ?? false
-                for copy in 0..<suite.tenants {
-                    tenants.append(
-                        Tenant(
-                            name: suite.tenants > 1 ? "\(target)#\(copy)" : target, partition: partition,
-                            environment: environment, vmOnly: vmOnly))
-                }
-            }
+            let tenants = Self.tenants(of: suite, plan: plan, inventory: inventory)
             for workload in suite.workloads {
                 let (profile, directory) = profiles[workload]!
                 results += measure(
@@ -185,19 +179,10 @@ public struct BenchRunner: Sendable {
             let tenant = tenants[i]
             let name = tenant.name.replacingOccurrences(of: "#", with: "_")
             let log = logs.appendingPathComponent("\(suite.suite)-\(profile.name)-\(name)-\(launch).log")
-            let outcome: WorkloadRunner.Outcome
-            if tenant.vmOnly {
-                let failure =
-                    "'\(tenant.name)' is reached from inside a VM (qemu guest agent or ssh), "
-                    + "which forbc's runner does not do yet"
-                outcome = WorkloadRunner.Outcome(values: [:], failure: failure, log: log.path, seconds: 0)
-            } else {
-                let window = tenants.count > 1 || options.windowAlways ? options.window : 0
-                outcome = WorkloadRunner().run(
-                    profile, directory: directory, environment: tenant.environment,
-                    repetitions: suite.repetitions, warmups: warmups,
-                    startAt: startAt, window: window, log: log)
-            }
+            let window = tenants.count > 1 || options.windowAlways ? options.window : 0
+            let outcome = run(
+                profile, directory: directory, in: tenant, repetitions: suite.repetitions, warmups: warmups,
+                startAt: startAt, window: window, log: log)
             outcomes.update { $0[i] = outcome }
         }
         return outcomes.value
@@ -220,6 +205,9 @@ public struct BenchRunner: Sendable {
                     suite: suite, manifest: manifest, inventory: inventory, partition: tenant.partition,
                     topology: topology, runID: runID)
                 result.logs = Self.json(gathered.logPaths[i])
+                result.domain = tenant.domain?.name
+                result.domainVCPUs = tenant.domain?.vcpus
+                result.domainMemoryMiB = tenant.domain?.memoryKiB.map { $0 / 1024 }
                 result.values = Self.json(launches.flatMap { $0 })
                 result.launchSizes = Self.json(launches.map(\.count))
                 result.failure = gathered.failures[i]

@@ -26,6 +26,10 @@ public struct BenchResult: Sendable, Codable, Equatable, FetchableRecord, Persis
     public var driver: String?
     public var partitionKind: String?
     public var partitionProfile: String?
+    /// The domain the workload ran in (through its guest agent), its vCPUs and memory; nil on the host.
+    public var domain: String? = nil
+    public var domainVCPUs: Int? = nil
+    public var domainMemoryMiB: Int? = nil
     public var manifestHash: String
     public var forbcVersion: String
     /// "ok" or "failed".
@@ -139,6 +143,13 @@ public final class ResultStore: @unchecked Sendable {
                 t.add(column: "contentHash", .text)
             }
             try db.create(index: "result_contentHash", on: "result", columns: ["contentHash"], unique: true)
+        }
+        migrator.registerMigration("v3: the domain a result was measured in") { db in
+            try db.alter(table: "result") { t in
+                t.add(column: "domain", .text)
+                t.add(column: "domainVCPUs", .integer)
+                t.add(column: "domainMemoryMiB", .integer)
+            }
         }
         try migrator.migrate(queue)
     }

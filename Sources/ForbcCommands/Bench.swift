@@ -110,7 +110,11 @@ struct BenchRun: HostCommand {
         options.launches = max(1, launches)
         options.maxLaunches = max(options.launches, maxLaunches)
         options.windowAlways = windowAlways
-        let runner = BenchRunner(profiles: try WorkloadProfile.loadAll(in: directory), options: options)
+        // Suites in domains reach them through libvirt's guest agent (the connection the plan opened).
+        let inDomains = manifest.benchmarks.contains { !$0.vms.isEmpty } || !manifest.vms.isEmpty
+        let agent = inDomains ? try host.hypervisor() as? any GuestAgentChannel : nil
+        let runner = BenchRunner(
+            profiles: try WorkloadProfile.loadAll(in: directory), options: options, agent: agent)
         let console = Console.current
         let results = try runner.run(
             manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,

@@ -196,3 +196,41 @@ struct GuestRunnerTests {
         #expect(outcome.values.isEmpty)
     }
 }
+
+@Suite("suites in domains")
+struct DomainSuiteTests {
+    @Test("a suite with 'vms' runs in each running domain through the guest agent; a shut-off one is a failure")
+    func vmsTargets() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
+        let manifest = try fixture.manifest(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: guests}
+                spec:
+                  benchmarks:
+                    - {suite: inside, vms: [worker-1, worker-2], workloads: [good], repetitions: 2}
+                """)
+        let plan = try fixture.plan(manifest)
+        let inventory = try fixture.inventory(domains: true)
+        let agent = ScriptedGuestAgent([
+            "worker-1": .running(["python3": .init(output: "{\"metric\": \"score\", \"value\": 5}\n")])
+        ])
+        var options = BenchRunner.Options()
+        options.launches = 1
+        options.maxLaunches = 1
+        let runner = BenchRunner(
+            profiles: try WorkloadProfile.loadAll(in: RepositoryPaths.fixture("workloads")), options: options,
+            agent: agent)
+        let results = try runner.run(
+            manifest: manifest, plan: plan, inventory: inventory, topology: "guests",
+            logs: makeTemporaryDirectory("guest-logs"))
+        let inside = try #require(results.first { $0.tenant == "worker-1" })
+        #expect(inside.status == "ok", "\(inside.failure ?? "")")
+        #expect(inside.valueList == [5])
+        #expect(inside.domain == "worker-1" && inside.domainVCPUs == 4 && inside.domainMemoryMiB == 4096)
+        let off = try #require(results.first { $0.tenant == "worker-2" })
+        #expect(off.status == "failed")
+        #expect(off.failure?.contains("domain 'worker-2' is not running") == true)
+    }
+}

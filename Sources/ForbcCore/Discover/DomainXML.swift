@@ -25,6 +25,32 @@ public enum DomainXML {
         return nodes.compactMap { ($0 as? XMLElement).flatMap(hostdev) }
     }
 
+    /// `<vcpu>` of a definition, when it parses.
+    public static func vcpus(in xml: String) -> Int? {
+        element("vcpu", in: xml).flatMap { Int($0.stringValue?.trimmingCharacters(in: .whitespaces) ?? "") }
+    }
+
+    /// `<memory>` of a definition in KiB (libvirt's default unit; `unit` KiB, MiB or GiB converted).
+    public static func memoryKiB(in xml: String) -> Int? {
+        guard let memory = element("memory", in: xml),
+            let value = Int(memory.stringValue?.trimmingCharacters(in: .whitespaces) ?? "")
+        else { return nil }
+        switch memory.attribute(forName: "unit")?.stringValue ?? "KiB" {
+        case "KiB", "k", "K": return value
+        case "MiB", "M": return value * 1024
+        case "GiB", "G": return value * 1024 * 1024
+        case "b", "bytes": return value / 1024
+        default: return nil
+        }
+    }
+
+    /// A direct child of `<domain>`.
+    static func element(_ name: String, in xml: String) -> XMLElement? {
+        guard let root = (try? XMLDocument(xmlString: xml, options: []))?.rootElement(), root.name == "domain"
+        else { return nil }
+        return root.elements(forName: name).first
+    }
+
     static func hostdev(_ element: XMLElement) -> Hostdev? {
         guard element.attribute(forName: "mode")?.stringValue ?? "subsystem" == "subsystem",
             let type = element.attribute(forName: "type")?.stringValue,

@@ -46,10 +46,12 @@ public struct DomainDefinition: Sendable, Equatable {
 
     /// The summary discovery keeps.
     public func summary() throws -> Domain {
-        Domain(
+        let inUse = isActive ? liveXML : persistentXML
+        return Domain(
             name: name, uuid: uuid, state: state,
             liveHostdevs: isActive ? try DomainXML.hostdevs(in: liveXML, domain: name) : [],
-            configHostdevs: try DomainXML.hostdevs(in: persistentXML, domain: name))
+            configHostdevs: try DomainXML.hostdevs(in: persistentXML, domain: name),
+            vcpus: DomainXML.vcpus(in: inUse), memoryKiB: DomainXML.memoryKiB(in: inUse))
     }
 }
 
@@ -62,6 +64,9 @@ public struct Domain: Sendable, Codable, Equatable {
     public var liveHostdevs: [Hostdev]
     /// Hostdevs of the persistent definition.
     public var configHostdevs: [Hostdev]
+    /// vCPUs and memory (KiB) of the definition in use, for benchmark provenance.
+    public var vcpus: Int?
+    public var memoryKiB: Int?
 
     public var isActive: Bool { state == .running || state == .paused }
 }

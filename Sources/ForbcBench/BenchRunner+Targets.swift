@@ -1,0 +1,68 @@
+import ForbcCore
+import Foundation
+
+extension BenchRunner {
+    /// A suite's tenants: each partition of `on` (inside the running domain it is attached to, when it is), each
+    /// domain of `vms`, or the host when it names neither; `tenants` copies of each.
+    static func tenants(of suite: BenchmarkSpec, plan: Plan, inventory: Inventory) -> [Tenant] {
+        var targets: [Tenant] = suite.on.map { target(partition: $0, plan: plan, inventory: inventory) }
+        for name in suite.vms {
+            let domain = inventory.domains?.first { $0.name == name }
+            let down = domain?.isActive == true ? nil : "domain '\(name)' is not running; start it to measure in it"
+            targets.append(Tenant(name: name, environment: [:], domain: domain, unreachable: down))
+        }
+        if targets.isEmpty { targets = [Tenant(name: "host", environment: [:])] }
+        return targets.flatMap { target in
+            (0..<suite.tenants).map { copy in
+                var tenant = target
+                if suite.tenants > 1 { tenant.name = "\(target.name)#\(copy)" }
+                return tenant
+            }
+        }
+    }
+
+    /// One partition target: its access variable, and the running domain that holds it, if any.
+    static func target(partition name: String, plan: Plan, inventory: Inventory) -> Tenant {
+        let partition = plan.partitions.first { $0.name == name }
+        var environment: [String: String] = [:]
+        if let access = partition?.access, let eq = access.firstIndex(of: "=") {
+            environment[String(access[..<eq])] = String(access[access.index(after: eq)...])
+        }
+        // The running domain whose live definition holds the partition (a persistent-only attachment waits for
+        // the next start: the guest does not have the device yet).
+        let device = partition.flatMap { p in
+            p.kind == .mdev ? p.uuid.map(Hostdev.mdev) : p.address.map { Hostdev.pci($0, managed: false) }
+        }
+        let holder = device.flatMap { device in
+            inventory.domains?.first { $0.isActive && $0.liveHostdevs.contains { $0.sameDevice(device) } }
+        }
+        let vmOnly = partition.map { [.mdev, .vgpuVF, .sriovVF].contains($0.kind) } ?? false
+        let unreachable =
+            vmOnly && holder == nil
+            ? "'\(name)' is a partition only a VM can use, and no running domain holds it; attach it to one "
+                + "(spec.vms) and start the domain" : nil
+        return Tenant(
+            name: name, partition: partition, environment: environment, domain: holder, unreachable: unreachable)
+    }
+
+    /// One launch of one tenant: on the host, or inside its domain through the guest agent.
+    func run(
+        _ profile: WorkloadProfile, directory: String, in tenant: Tenant, repetitions: Int, warmups: Int,
+        startAt: Double, window: Double, log: URL
+    ) -> WorkloadRunner.Outcome {
+        if let reason = tenant.unreachable {
+            return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
+        }
+        var processes: any ProcessChannel = RealProcesses()
+        if let domain = tenant.domain {
+            guard let agent else {
+                let reason = "'\(tenant.name)' runs in domain '\(domain.name)', and no guest agent channel is open"
+                return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
+            }
+            processes = GuestProcesses(agent: agent, domain: domain.name)
+        }
+        return WorkloadRunner(processes: processes).run(
+            profile, directory: directory, environment: tenant.environment, repetitions: repetitions,
+            warmups: warmups, startAt: startAt, window: window, log: log)
+    }
+}
