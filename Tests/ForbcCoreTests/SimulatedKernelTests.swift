@@ -126,3 +126,24 @@ struct SimulatedKernelTests {
         #expect(try SimulatedKernel.load(from: url).model == kernel.model)
     }
 }
+
+@Suite("the simulated host's journal")
+struct SimulatedJournalTests {
+    @Test("a journal replayed over a model that already holds it (a kill between saving and emptying it) converges")
+    func replayOverSavedModel() throws {
+        let directory = makeTemporaryDirectory("journal")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("simulated-host.json")
+        let journal = directory.appendingPathComponent("simulated-host.journal")
+        let base = try #require(SimulatedProfiles.make("mtty"))
+        let kernel = try SimulatedKernel.restore(model: model, journal: journal, base: base)
+        let uuid = "11111111-2222-4333-8444-555555555555"
+        try kernel.write("/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create", uuid)
+        let kept = try Data(contentsOf: journal)
+        try kernel.save(to: model)
+        try kept.write(to: journal)  // as if killed before the journal was emptied
+        let again = try SimulatedKernel.restore(model: model, journal: journal, base: base)
+        #expect(again.model.mdevs.map(\.uuid) == [uuid])
+        #expect(again.model == kernel.model)
+    }
+}
