@@ -45,7 +45,7 @@ struct Apply: HostCommand {
         if trigger != .never { try WorkloadFolder.check(manifest, folder: folder) }
         // One lock from discovery to the last step: the plan shown is the plan applied.
         let report = try host.locked {
-            let (_, plan) = try arguments.plan(on: host)
+            let plan = try arguments.plan(manifest, on: host)
             return try executePlan(
                 plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
         }

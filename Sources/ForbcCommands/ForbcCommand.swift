@@ -132,8 +132,12 @@ struct ManifestArguments: ParsableArguments {
     /// Reads the manifest and plans it on the host.
     func plan(on host: HostSession, destroy: Bool = false) throws -> (Manifest, Plan) {
         let manifest = try loadManifest(file)
-        let plan = destroy ? try host.destroyPlan(manifest, force: force) : try host.plan(manifest, force: force)
-        return (manifest, plan)
+        return (manifest, try plan(manifest, on: host, destroy: destroy))
+    }
+
+    /// Plans an already loaded manifest on the host.
+    func plan(_ manifest: Manifest, on host: HostSession, destroy: Bool = false) throws -> Plan {
+        destroy ? try host.destroyPlan(manifest, force: force) : try host.plan(manifest, force: force)
     }
 }
 

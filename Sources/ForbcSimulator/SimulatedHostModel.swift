@@ -168,7 +168,7 @@ public struct SimMdev: Sendable, Codable, Equatable {
 
 /// What the simulated kernel looks up on every access, indexed: mdevs by UUID, and per parent the count of each
 /// type (the kernel keeps such lists per parent too; scanning every mdev made each step linear).
-struct MdevIndex: Sendable {
+struct MdevIndex: Sendable, Equatable {
     var byUUID: [String: SimMdev] = [:]
     var typesByParent: [String: [String: Int]] = [:]
 
@@ -193,8 +193,11 @@ struct MdevIndex: Sendable {
 }
 
 extension SimulatedHostModel {
+    // The index is derived, not saved: encoding and equality (synthesized) use the mdevs under their saved name;
+    // decoding goes through `init` so the index is rebuilt.
     enum CodingKeys: String, CodingKey {
-        case profile, provenance, devices, virtualParents, mdevs, vgpus, faults, nvml
+        case profile, provenance, devices, virtualParents, vgpus, faults, nvml
+        case storedMdevs = "mdevs"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,28 +207,10 @@ extension SimulatedHostModel {
             provenance: try c.decode(String.self, forKey: .provenance),
             devices: try c.decode([SimDevice].self, forKey: .devices),
             virtualParents: try c.decode([SimVirtualParent].self, forKey: .virtualParents),
-            mdevs: try c.decode([SimMdev].self, forKey: .mdevs),
+            mdevs: try c.decode([SimMdev].self, forKey: .storedMdevs),
             vgpus: try c.decode([String: Int].self, forKey: .vgpus),
             faults: try c.decode([SimFault].self, forKey: .faults),
             nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(profile, forKey: .profile)
-        try c.encode(provenance, forKey: .provenance)
-        try c.encode(devices, forKey: .devices)
-        try c.encode(virtualParents, forKey: .virtualParents)
-        try c.encode(mdevs, forKey: .mdevs)
-        try c.encode(vgpus, forKey: .vgpus)
-        try c.encode(faults, forKey: .faults)
-        try c.encode(nvml, forKey: .nvml)
-    }
-
-    public static func == (lhs: SimulatedHostModel, rhs: SimulatedHostModel) -> Bool {
-        lhs.profile == rhs.profile && lhs.provenance == rhs.provenance && lhs.devices == rhs.devices
-            && lhs.virtualParents == rhs.virtualParents && lhs.mdevs == rhs.mdevs && lhs.vgpus == rhs.vgpus
-            && lhs.faults == rhs.faults && lhs.nvml == rhs.nvml
     }
 
     /// Creates an mdev (the `create` handler).

@@ -70,3 +70,19 @@ public final class SimulatedHostFixture: @unchecked Sendable {
     public func libvirt() throws -> LibvirtConnection { try LibvirtConnection(uri: session.libvirtURI) }
     public func state() throws -> HostState { try session.store.load() }
 }
+
+/// Manifests more than one test suite uses.
+public enum CannedManifests {
+    /// The two T4s of `nvidia-t4` (or a tree materialized from it): three T4-4Q on the first, one T4-8C on the second.
+    public static let twoT4s = """
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: t4}
+        spec:
+          gpus:
+            - select: {index: 0}
+              vgpu: [{name: desk, type: T4-4Q, count: 3}]
+            - select: {index: 1}
+              vgpu: [{name: ml, type: T4-8C}]
+        """
+}

@@ -16,7 +16,8 @@ struct RunnerTests {
         let good = try profile("good")
         #expect(
             try OutputParser.parse(
-                "{\"metric\": \"score\", \"value\": 3}\nhello\n{\"metric\": \"other\", \"value\": 9}\n{\"metric\": \"score\", \"value\": 4.5}",
+                "{\"metric\": \"score\", \"value\": 3}\nhello\n{\"metric\": \"other\", \"value\": 9}\n{\"metric\": "
+                    + "\"score\", \"value\": 4.5}",
                 profile: good) == ["score": [3, 4.5]])
         #expect(
             try OutputParser.parse("Result: 1.5 things/s\nResult: 2 things/s", profile: try profile("regex")) == [
@@ -50,9 +51,10 @@ struct RunnerTests {
     @Test("a profile whose 'run' is a shell string is refused")
     func argumentVector() throws {
         let path = makeTemporaryDirectory("profile").appendingPathComponent("shell.yaml").path
-        try
-            "name: shell\nversion: 1\ndescription: x\nbound: host\nrun: [\"python3 train.py --epochs 3\"]\nparse: json-lines\nmetrics: [{name: s, unit: u, better: higher}]\ntimeout: 5\n"
-            .write(toFile: path, atomically: true, encoding: .utf8)
+        let text =
+            "name: shell\nversion: 1\ndescription: x\nbound: host\nrun: [\"python3 train.py --epochs 3\"]\nparse: "
+            + "json-lines\nmetrics: [{name: s, unit: u, better: higher}]\ntimeout: 5\n"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ForbcError.self) { try WorkloadProfile.load(path) }
     }
 

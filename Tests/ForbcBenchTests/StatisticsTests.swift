@@ -13,7 +13,8 @@ struct StatisticsTests {
         // deviations from 12: 2, 0, 1, 1, 38 → sorted 0, 1, 1, 2, 38 → MAD 1
         #expect(Statistics.mad(values) == 1)
         #expect(Statistics.mean(values) == 19.2)
-        // sample sd: deviations from 19.2: −9.2, −7.2, −8.2, −6.2, 30.8; squares sum 84.64+51.84+67.24+38.44+948.64 = 1190.8
+        // sample sd: deviations from 19.2: −9.2, −7.2, −8.2, −6.2, 30.8;
+        // squares sum 84.64+51.84+67.24+38.44+948.64 = 1190.8
         // variance 1190.8 / 4 = 297.7; sd 17.2540…; CV = 0.89865…
         #expect(abs(Statistics.cv(values) - 17.254_0 / 19.2) < 1e-4)
         #expect(Statistics.cv([5]) == 0)

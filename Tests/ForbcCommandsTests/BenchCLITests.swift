@@ -65,10 +65,8 @@ struct BenchCLITests {
                 "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                 "--window-size=1200,1400", "--screenshot=\(png)", "file://\(html)",
             ])
-        try #require(
-            rendered == 0 && FileManager.default.fileExists(atPath: png),
-            "headless Chromium did not render the report (the README's test command installs 'chromium'): \(log.suffix(400))"
-        )
+        let why = "headless Chromium did not render the report (the README's test command installs 'chromium')"
+        try #require(rendered == 0 && FileManager.default.fileExists(atPath: png), "\(why): \(log.suffix(400))")
         let (counted, counts) = try run(
             "python3",
             [RepositoryPaths.root.appendingPathComponent("Tests/report/png_colors.py").path, png, "2f6fb0", "c0392b"])

@@ -56,7 +56,8 @@ struct CLITests {
         #expect(missing.code == 1)
         #expect(
             missing.stderr
-                == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory (ENOENT)\n"
+                == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory "
+                + "(ENOENT)\n"
         )
     }
 
@@ -69,7 +70,9 @@ struct CLITests {
         #expect(plan.stderr.contains("note: SIMULATED host 'nvidia-t4'"))
         #expect(
             plan.stdout.hasPrefix(
-                "Plan for host 'quickstart' (simulated): 6 to create, 0 to destroy, 0 to configure, 3 to attach, 0 to detach.\n  + create    'desk-0': mdev T4-4Q (nvidia-224) on 0000:3b:00.0, uuid \(UUIDv5.partition(host: "quickstart", name: "desk-0")); declared, not present\n"
+                "Plan for host 'quickstart' (simulated): 6 to create, 0 to destroy, 0 to configure, 3 to attach, 0 "
+                    + "to detach.\n  + create    'desk-0': mdev T4-4Q (nvidia-224) on 0000:3b:00.0, uuid "
+                    + "\(UUIDv5.partition(host: "quickstart", name: "desk-0")); declared, not present\n"
             ))
 
         let json = cli.sim("nvidia-t4", "plan", [quickstart, "--output", "json"])
@@ -129,10 +132,11 @@ struct CLITests {
         let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
         let text = cli.sim("mtty", "drift", [manifest, "--metrics", metrics])
         #expect(text.code == 2)
+        let dual = UUIDv5.partition(host: "mtty-lab", name: "dual")
         #expect(
             text.stdout == """
                 Drift: host 'mtty-lab' (simulated) differs from \(manifest) in 1 partition:
-                  missing 'dual': mdev \(UUIDv5.partition(host: "mtty-lab", name: "dual")) (Dual port serial) on mtty is not present
+                  missing 'dual': mdev \(dual) (Dual port serial) on mtty is not present
 
                 """)
         let prom = try String(contentsOfFile: metrics, encoding: .utf8)
@@ -156,10 +160,12 @@ struct CLITests {
     func confirmation() throws {
         let cli = CLI()
         let four = writeManifest(
-            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 4}]\n"
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      "
+                + "vgpu: [{name: ml, type: T4-4Q, count: 4}]\n"
         )
         let three = writeManifest(
-            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 3}]\n"
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: c}\nspec:\n  gpus:\n    - select: {index: 0}\n      "
+                + "vgpu: [{name: ml, type: T4-4Q, count: 3}]\n"
         )
         #expect(cli.sim("nvidia-t4", "apply", [four]).code == 0)
         let refused = cli.sim("nvidia-t4", "apply", [three])
@@ -193,7 +199,8 @@ struct CLITests {
         #expect(failed.stdout.contains("Apply stopped at step 1 of 3.\n"))
         #expect(
             failed.stderr.hasSuffix(
-                "error: writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: device or resource busy (EBUSY)\n"
+                "error: writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: device or resource "
+                    + "busy (EBUSY)\n"
             ))
         let json = cli.sim("amd-mi210", "apply", [manifest, "--output", "json"])
         #expect(json.code == 0, "the fault fired once; the rerun converges: \(json.stderr)")
@@ -206,7 +213,8 @@ struct CLITests {
         let text = cli.sim("nvidia-l40s", "discover")
         #expect(
             text.stdout.hasPrefix(
-                "Host: SIMULATED (simulated host 'nvidia-l40s')\nGPU 0  0000:ca:00.0  NVIDIA L40S  [10de:26b9]  driver nvidia  NUMA 1  IOMMU group 60\n"
+                "Host: SIMULATED (simulated host 'nvidia-l40s')\nGPU 0  0000:ca:00.0  NVIDIA L40S  [10de:26b9]  "
+                    + "driver nvidia  NUMA 1  IOMMU group 60\n"
             ))
         let json = cli.sim("nvidia-l40s", "discover", ["--output", "json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
@@ -219,7 +227,8 @@ struct CLITests {
         arguments: [
             (
                 ["plan", "--simulate", "nvidia-x1", "m.yaml"],
-                "error: unknown simulated host 'nvidia-x1'; choose one of: \(SimulatedProfiles.names.joined(separator: ", "))\n"
+                "error: unknown simulated host 'nvidia-x1'; choose one of: "
+                    + "\(SimulatedProfiles.names.joined(separator: ", "))\n"
             ),
             (
                 ["discover", "--simulate", "mtty", "--root", "/tmp"],
@@ -302,13 +311,15 @@ struct CLILibvirtTests {
         #expect(badURI.code == 1)
         #expect(badURI.stderr.contains("error: libvirt: connecting to 'test:///nonexistent/forbc.xml' failed: "))
         let ghost = writeManifest(
-            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: g}\nspec:\n  gpus:\n    - select: {parent: mtty}\n      vgpu: [{name: s, type: mtty-1}]\n  vms:\n    - {domain: ghost, attach: [s]}\n"
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: g}\nspec:\n  gpus:\n    - select: {parent: mtty}\n  "
+                + "    vgpu: [{name: s, type: mtty-1}]\n  vms:\n    - {domain: ghost, attach: [s]}\n"
         )
         let missing = cli.sim("mtty", "apply", [ghost])
         #expect(missing.code == 1)
         #expect(
             missing.stderr.hasSuffix(
-                "\(ghost):9:7: error: domain 'ghost' is not defined on 'test://\(cli.stateDir.path)/simulated-libvirt.xml'; define it first, or fix the name\n"
+                "\(ghost):9:7: error: domain 'ghost' is not defined on "
+                    + "'test://\(cli.stateDir.path)/simulated-libvirt.xml'; define it first, or fix the name\n"
             ))
         // Nothing changed: the simulated host still has no mdev.
         #expect(!cli.sim("mtty", "discover").stdout.contains("mdevs ("))

@@ -70,17 +70,7 @@ struct TracedCall {
 
 @Suite("confinement under --root, from the command line")
 struct ConfinementCLITests {
-    static let manifest = """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: t4}
-        spec:
-          gpus:
-            - select: {index: 0}
-              vgpu: [{name: desk, type: T4-4Q, count: 3}]
-            - select: {index: 1}
-              vgpu: [{name: ml, type: T4-8C}]
-        """
+    static let manifest = CannedManifests.twoT4s
 
     @Test("discover with a root that does not exist, or has no 'sys', exits 1 naming it")
     func unusableRoot() throws {

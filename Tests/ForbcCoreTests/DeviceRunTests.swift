@@ -15,7 +15,7 @@ struct DeviceRunTests {
     }
 
     @Test(
-        "discover --output json lists the GPU with MIG disabled and exactly the profiles and placements nvidia-smi printed in the same run"
+        "discover --output json: the GPU with MIG disabled, exactly the profiles and placements nvidia-smi printed then"
     )
     func discoveryMatchesNvidiaSmi() throws {
         let inventory = try JSONDecoder().decode(Inventory.self, from: Data(try text("forbc-discover.json").utf8))
@@ -44,17 +44,15 @@ struct DeviceRunTests {
                 row[0] == "\(profile.id)" && row[1] == "\(profile.instances)/\(profile.instances)"
                     && row[4] == "\(profile.multiprocessors)")
             #expect(row[2] == String(format: "%.2f", Double(profile.memoryMiB) / 1024))
-            #expect(
-                lgipp[profile.id]
-                    == "{\(profile.placements.map { "\($0.start)" }.joined(separator: ","))}:\(profile.placements[0].size)"
-            )
+            let starts = profile.placements.map { "\($0.start)" }.joined(separator: ",")
+            #expect(lgipp[profile.id] == "{\(starts)}:\(profile.placements[0].size)")
         }
         // The simulated H100 carries the same table.
         #expect(mig.profiles == MIGTables.h100HBM3x80GB)
     }
 
     @Test(
-        "plan of the MIG manifest there: MIG mode enabled (pending a reset), then the four instances, the 3g.40gb at slot 4"
+        "plan of the MIG manifest there: MIG mode on (pending a reset), then the four instances, the 3g.40gb at slot 4"
     )
     func planOnTheH100() throws {
         let plan = try #require(

@@ -6,17 +6,7 @@ import Testing
 
 @Suite("faults and confinement")
 struct FaultTests {
-    static let before = """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: t4}
-        spec:
-          gpus:
-            - select: {index: 0}
-              vgpu: [{name: desk, type: T4-4Q, count: 3}]
-            - select: {index: 1}
-              vgpu: [{name: ml, type: T4-8C}]
-        """
+    static let before = CannedManifests.twoT4s
     static let after = """
         apiVersion: forbc/v1
         kind: Host
@@ -30,7 +20,7 @@ struct FaultTests {
         """
 
     @Test(
-        "each write of a multi-step apply failing in turn: a report with path, value and errno; nothing outside the plan lost; a rerun converges",
+        "each write of an apply failing in turn: path, value and errno reported; nothing else lost; a rerun converges",
         arguments: [1, 2, 3, 4])
     func failEachWrite(ordinal: Int) throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
@@ -72,7 +62,8 @@ struct FaultTests {
         let report = try fixture.apply(try fixture.manifest("amd-mi210")).report
         #expect(
             report.failed?.error.message
-                == "writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: cannot allocate memory (ENOMEM)"
+                == "writing '4' to /sys/bus/pci/devices/0000:c3:00.0/sriov_numvfs failed: cannot allocate memory "
+                + "(ENOMEM)"
         )
         #expect(try fixture.inventory().gpus[0].sriov?.numVFs == 0)
     }

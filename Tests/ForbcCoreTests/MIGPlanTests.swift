@@ -57,7 +57,8 @@ struct MIGPlanTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics[0].message
-                    == "'small' (1g.10gb at slot 0) must move for the wanted layout to fit, but it runs 2 process(es); stop them, or pass '--force'"
+                    == "'small' (1g.10gb at slot 0) must move for the wanted layout to fit, but it runs 2 "
+                    + "process(es); stop them, or pass '--force'"
             )
         }
         #expect(try fixture.session.plan(wider, force: true).actions.count == 3)
@@ -98,7 +99,8 @@ struct MIGPlanTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics[0].message
-                    == "0000:3b:00.0 (NVIDIA Tesla T4) has no MIG capability: NVML does not know this GPU (is NVIDIA's driver loaded?)"
+                    == "0000:3b:00.0 (NVIDIA Tesla T4) has no MIG capability: NVML does not know this GPU (is "
+                    + "NVIDIA's driver loaded?)"
             )
         }
     }
@@ -114,7 +116,8 @@ struct MIGPlanTests {
         let stopped = try fixture.session.apply(plan)
         #expect(
             stopped.failed?.error.message
-                == "MIG mode of 0000:00:06.0 is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM or host, then run apply again"
+                == "MIG mode of 0000:00:06.0 is pending a GPU reset; reset it (apply --reset-gpu) or restart the VM "
+                + "or host, then run apply again"
         )
         #expect(stopped.done.map(\.action) == [.configure])
         #expect(fixture.kernel.model.nvml[0].pendingMode && !fixture.kernel.model.nvml[0].currentMode)
@@ -141,7 +144,8 @@ struct MIGPlanTests {
         let report = try fixture.apply(manifest).report
         #expect(
             report.failed?.error.message
-                == "NVML: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_INSUFFICIENT_RESOURCES (NVML_ERROR_INSUFFICIENT_RESOURCES)"
+                == "NVML: nvmlDeviceCreateGpuInstanceWithPlacement failed: NVML_ERROR_INSUFFICIENT_RESOURCES "
+                + "(NVML_ERROR_INSUFFICIENT_RESOURCES)"
         )
         #expect(try fixture.apply(manifest).report.succeeded)
         #expect(try fixture.plan(manifest).isEmpty)

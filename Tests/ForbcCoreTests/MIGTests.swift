@@ -62,7 +62,8 @@ struct MIGTests {
         }
         // -lgip names and ids; -lgipp placements.
         let lgip = try String(contentsOfFile: "\(base)/nvidia-smi-mig-lgip.txt", encoding: .utf8)
-        // Rows: "|   0  MIG 1g.10gb         19     7/7        9.75       No     16 …": name, id, free/total, GiB, P2P, SMs.
+        // Rows: "|   0  MIG 1g.10gb         19     7/7        9.75       No     16 …":
+        // name, id, free/total, GiB, P2P, SMs.
         var rows: [String: [String]] = [:]
         for line in lgip.split(separator: "\n") where line.contains(" MIG ") {
             let words = line.split(separator: " ").map(String.init)
@@ -120,7 +121,7 @@ struct MIGTests {
     }
 
     @Test(
-        "the issue's examples: {3g, 2g, 1g, 1g} puts the 3g at slot 4; two 4g.40gb and eight 1g.10gb are refused with why"
+        "the issue's examples: {3g, 2g, 1g, 1g} puts the 3g at slot 4; two 4g.40gb, eight 1g.10gb refused with why"
     )
     func examples() {
         let t = Dictionary(uniqueKeysWithValues: MIGTables.h100HBM3x80GB.map { ($0.name, $0) })

@@ -72,8 +72,10 @@ struct ManifestTests {
         #expect(
             found == [
                 "m.yaml:8:41: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024",
-                "m.yaml:8:44: error: unknown key 'colour' in 'spec.gpus[0].vgpu[0]'; expected one of: name, type, count, uuid",
-                "m.yaml:9:28: error: 'spec.gpus[1].select.pciAddress' is 'nope'; a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)",
+                "m.yaml:8:44: error: unknown key 'colour' in 'spec.gpus[0].vgpu[0]'; expected one of: name, type, "
+                    + "count, uuid",
+                "m.yaml:9:28: error: 'spec.gpus[1].select.pciAddress' is 'nope'; a PCI address looks like "
+                    + "'0000:3b:00.0' (domain:bus:device.function, hexadecimal)",
                 "m.yaml:11:10: error: 'spec.prune' is 'sometimes'; it must be one of: managed, none, all",
             ])
     }

@@ -149,27 +149,39 @@ struct ReconcileTests {
         arguments: [
             (
                 "    - select: {index: 0}\n      vgpu: [{name: ml, type: T4-4Q, count: 5}]",
-                "test.yaml:7:14: error: 'ml-0', 'ml-1', 'ml-2' … 'ml-4' need 5 new instances of 'NVIDIA T4-4Q' on 0000:3b:00.0 (NVIDIA Tesla T4), but only 4 can be created (/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-224/available_instances reads 4)"
+                "test.yaml:7:14: error: 'ml-0', 'ml-1', 'ml-2' … 'ml-4' need 5 new instances of 'NVIDIA T4-4Q' on "
+                    + "0000:3b:00.0 (NVIDIA Tesla T4), but only 4 can be created "
+                    + "(/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-224/available_instances "
+                    + "reads 4)"
             ),
             (
                 "    - select: {index: 0}\n      vgpu: [{name: ml, type: A40-4Q}]",
-                "test.yaml:7:14: error: type 'A40-4Q' is not offered by 0000:3b:00.0 (NVIDIA Tesla T4); it offers: T4-1Q (nvidia-222), T4-2Q (nvidia-223), T4-4Q (nvidia-224), T4-8Q (nvidia-225), T4-16Q (nvidia-226), T4-1B (nvidia-227), T4-2B (nvidia-228), T4-2B4 (nvidia-229), T4-1A (nvidia-230), T4-2A (nvidia-231), T4-4A (nvidia-232), T4-8A (nvidia-233) and 4 more"
+                "test.yaml:7:14: error: type 'A40-4Q' is not offered by 0000:3b:00.0 (NVIDIA Tesla T4); it offers: "
+                    + "T4-1Q (nvidia-222), T4-2Q (nvidia-223), T4-4Q (nvidia-224), T4-8Q (nvidia-225), T4-16Q "
+                    + "(nvidia-226), T4-1B (nvidia-227), T4-2B (nvidia-228), T4-2B4 (nvidia-229), T4-1A "
+                    + "(nvidia-230), T4-2A (nvidia-231), T4-4A (nvidia-232), T4-8A (nvidia-233) and 4 more"
             ),
             (
                 "    - select: {pciAddress: \"0000:99:00.0\"}\n      vgpu: [{name: ml, type: T4-4Q}]",
-                "test.yaml:6:7: error: select {pciAddress: '0000:99:00.0'} matches no GPU; this host has 0000:3b:00.0 (NVIDIA Tesla T4), 0000:d8:00.0 (NVIDIA Tesla T4)"
+                "test.yaml:6:7: error: select {pciAddress: '0000:99:00.0'} matches no GPU; this host has "
+                    + "0000:3b:00.0 (NVIDIA Tesla T4), 0000:d8:00.0 (NVIDIA Tesla T4)"
             ),
             (
-                "    - select: {index: 0}\n      vgpu:\n        - {name: a, type: T4-4Q}\n        - {name: b, type: T4-2Q}",
-                "test.yaml:9:11: error: NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 (NVIDIA Tesla T4)"
+                "    - select: {index: 0}\n      vgpu:\n        - {name: a, type: T4-4Q}\n        - {name: b, type: "
+                    + "T4-2Q}",
+                "test.yaml:9:11: error: NVIDIA time-sliced vGPU holds one type per physical GPU at a time "
+                    + "(heterogeneous mode is off): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 "
+                    + "(NVIDIA Tesla T4)"
             ),
             (
                 "    - select: {index: 0}\n      sriov: {vfs: 2}",
                 "test.yaml:7:14: error: 0000:3b:00.0 (NVIDIA Tesla T4) does not offer SR-IOV (it has no sriov_totalvfs)"
             ),
             (
-                "    - select: {all: true}\n      vgpu: [{name: ml, type: T4-16Q}]\n    - select: {index: 1}\n      passthrough: {name: whole}",
-                "test.yaml:8:7: error: 0000:d8:00.0 (NVIDIA Tesla T4) is selected by both 'spec.gpus[0]' and 'spec.gpus[1]'; one entry partitions a GPU"
+                "    - select: {all: true}\n      vgpu: [{name: ml, type: T4-16Q}]\n    - select: {index: 1}\n      "
+                    + "passthrough: {name: whole}",
+                "test.yaml:8:7: error: 0000:d8:00.0 (NVIDIA Tesla T4) is selected by both 'spec.gpus[0]' and "
+                    + "'spec.gpus[1]'; one entry partitions a GPU"
             ),
         ])
     func impossible(body: String, expected: String) throws {
@@ -251,7 +263,8 @@ struct ReconcileTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics[0].message
-                    == "cannot change sriov_numvfs of 0000:c3:00.0 (AMD Instinct MI210) from 2 to 1: VF 0000:c3:00.2 is bound to vfio-pci (assigned to a VM); detach and remove it first"
+                    == "cannot change sriov_numvfs of 0000:c3:00.0 (AMD Instinct MI210) from 2 to 1: VF "
+                    + "0000:c3:00.2 is bound to vfio-pci (assigned to a VM); detach and remove it first"
             )
         }
     }
@@ -286,7 +299,9 @@ struct ReconcileTests {
         #expect(failed.error.code == .changedWorld)
         #expect(
             failed.error.message
-                == "/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-225/available_instances reads 0: no instance of 'nvidia-225' is free on '0000:3b:00.0'; another tool may have taken it; run 'forbc plan' again"
+                == "/sys/class/mdev_bus/0000:3b:00.0/mdev_supported_types/nvidia-225/available_instances reads 0: "
+                + "no instance of 'nvidia-225' is free on '0000:3b:00.0'; another tool may have taken it; "
+                + "run 'forbc plan' again"
         )
         #expect(report.done.isEmpty && report.notAttempted.count == 1)
         for i in 0..<2 {

@@ -43,7 +43,8 @@ struct LibvirtdTests {
                 """, file: "it.yaml")
     }
 
-    /// A session: the simulated mtty kernel for partitions, the real libvirtd for domains, a fresh connection each time.
+    /// A session: the simulated mtty kernel for partitions, the real libvirtd for domains, a fresh connection each
+    /// time.
     func session(_ kernel: SimulatedKernel, _ state: URL) -> (HostSession, () -> LibvirtConnection?) {
         let box = ConnectionBox()
         let session = HostSession(
@@ -61,7 +62,7 @@ struct LibvirtdTests {
     }
 
     @Test(
-        "define shut-off domains, attach, change, detach; a second apply makes no libvirt mutation; failures are libvirt's words"
+        "define shut-off domains, attach, change, detach; a second apply mutates nothing; failures in libvirt's words"
     )
     func integration() throws {
         let admin = try LibvirtConnection(uri: uri)
@@ -137,7 +138,8 @@ struct LibvirtdTests {
         let failed = try #require(report.failed)
         #expect(
             failed.error.message
-                == "libvirt: virDomainLookupByName('forbc-it-1') failed: Domain not found: no domain with matching name 'forbc-it-1'"
+                == "libvirt: virDomainLookupByName('forbc-it-1') failed: Domain not found: no domain with matching "
+                + "name 'forbc-it-1'"
         )
         // The cause gone, a rerun converges.
         try admin.define(Self.domainXML("forbc-it-1"))

@@ -157,7 +157,7 @@ struct RealGuestTests {
     }
 
     @Test(
-        "a domain shut off, then running with no agent behind its channel or with no channel: each a recorded failure in libvirt's words",
+        "a domain shut off, running with no agent, or with no channel: each a recorded failure in libvirt's words",
         arguments: [
             (true, "Guest agent is not responding: QEMU guest agent is not connected"),
             (false, "argument unsupported: QEMU guest agent is not configured"),

@@ -28,7 +28,8 @@ struct TestDriverTests {
 
     func uuid(_ name: String) -> String { UUIDv5.partition(host: "lab", name: name) }
 
-    /// The hostdevs each domain's persistent definition holds, read back through a fresh connection (as the next command would).
+    /// The hostdevs each domain's persistent definition holds, read back through a fresh connection (as the next
+    /// command would).
     func persistent(_ fixture: SimulatedHostFixture) throws -> [String: [String]] {
         var result: [String: [String]] = [:]
         for domain in try fixture.libvirt().domains() {
@@ -78,7 +79,8 @@ struct TestDriverTests {
                 DriftReport.Item(
                     kind: "missing", partition: "c", domain: "worker-2",
                     detail:
-                        "'c' is not attached to domain 'worker-2' (persistent definition): 'worker-2' declares 'c'; 'worker-2' is shut off, so its persistent definition takes it"
+                        "'c' is not attached to domain 'worker-2' (persistent definition): 'worker-2' declares 'c'; "
+                        + "'worker-2' is shut off, so its persistent definition takes it"
                 )
             ])
         #expect(try fixture.apply(moved).report.succeeded)
@@ -121,7 +123,8 @@ struct TestDriverTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics.map(\.message) == [
-                    "'b' is attached to running domain 'worker-1' and this plan destroys it; forbc never destroys a partition in use: detach it first, or pass '--force' to detach it live"
+                    "'b' is attached to running domain 'worker-1' and this plan destroys it; forbc never destroys a "
+                        + "partition in use: detach it first, or pass '--force' to detach it live"
                 ])
         }
         let forced = try fixture.session.plan(onlyA, force: true)
@@ -141,7 +144,8 @@ struct TestDriverTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics.first?.description
-                    == "test.yaml:9:7: error: domain 'ghost' is not defined on '\(fixture.session.libvirtURI)'; define it first, or fix the name"
+                    == "test.yaml:9:7: error: domain 'ghost' is not defined on '\(fixture.session.libvirtURI)'; "
+                    + "define it first, or fix the name"
             )
         }
         #expect(fixture.kernel.counters.writes == 0)
