@@ -1,7 +1,7 @@
-"""Shared by the GPU workloads: CUDA-event timing of a step, warm-ups excluded, the barrier before measuring."""
+"""Shared by the GPU workloads: CUDA-event timing of a step, warm-ups excluded, the release before measuring."""
 import torch
 
-from common import args, report, wait_for  # noqa: F401  (re-exported for the workloads)
+from common import args, report, start  # noqa: F401  (re-exported for the workloads)
 
 
 def timed(step, iterations: int, window: float = 0) -> float:
