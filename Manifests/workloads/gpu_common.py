@@ -6,7 +6,7 @@ from common import args, report, start  # noqa: F401  (re-exported for the workl
 
 def timed(step, iterations: int, window: float = 0) -> float:
     """Seconds per call of `step`, timed on the device with CUDA events around `iterations` calls; with a window
-    (co-tenants), over as many calls as fit in that many seconds of wall-clock time after the barrier."""
+    (co-tenants), over as many calls as fit in that many seconds of wall-clock time after the release."""
     if window > 0:
         from common import seconds_per_step
         return seconds_per_step(step, iterations, window, sync=torch.cuda.synchronize)

@@ -71,7 +71,9 @@ struct Rendezvous: Sendable {
             locations.append(tenant.domain?.name)
         }
         self.locations = locations
-        try? FileManager.default.createDirectory(at: hostFolder, withIntermediateDirectories: true)
+        if locations.contains(nil) {
+            try? FileManager.default.createDirectory(at: hostFolder, withIntermediateDirectories: true)
+        }
     }
 
     /// The folder `{sync}` names for a tenant.
