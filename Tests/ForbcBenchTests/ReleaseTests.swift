@@ -195,4 +195,40 @@ struct GuestCopyTests {
         #expect(commands.last == "worker-1: guest-exec rm -rf -- /tmp/\(run)")
         #expect(agent.written.isEmpty)
     }
+
+    @Test("a guest whose agent does not answer: the copy fails in libvirt's words, other suites run")
+    func copyFails() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
+        let manifest = try fixture.manifest(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: guests}
+                spec:
+                  benchmarks:
+                    - {suite: inside, vms: [worker-1], workloads: [good], repetitions: 1, tenants: 2}
+                    - {suite: host, workloads: [good], repetitions: 1}
+                """)
+        var options = BenchRunner.Options()
+        options.launches = 1
+        options.maxLaunches = 1
+        options.window = 0.01
+        let folder = RepositoryPaths.fixture("workloads")
+        let runner = BenchRunner(
+            profiles: try WorkloadProfile.loadAll(in: folder), options: options,
+            agent: ScriptedGuestAgent(["worker-1": .noAgent]),
+            processes: ScriptedProcesses(["python3": .init(output: "{\"metric\": \"score\", \"value\": 5}\n")]))
+        let results = try runner.run(
+            manifest: manifest, plan: try fixture.plan(manifest), inventory: try fixture.inventory(domains: true),
+            topology: nil, logs: makeTemporaryDirectory("copy-fails"))
+        #expect(results.first { $0.suite == "host" }?.status == "ok")
+        let inside = results.filter { $0.suite == "inside" }
+        #expect(inside.map(\.tenant) == ["worker-1#0", "worker-1#1"])
+        for result in inside {
+            #expect(
+                result.failure == "launch 0: copying the workload folder \(folder) into 'worker-1' failed: libvirt: "
+                    + "virDomainQemuAgentCommand('worker-1', guest-exec) failed: Guest agent is not responding: QEMU "
+                    + "guest agent is not connected")
+        }
+    }
 }
