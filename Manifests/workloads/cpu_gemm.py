@@ -1,7 +1,7 @@
 """CPU matrix product (float64) through numpy: GFLOP/s per repetition."""
 import numpy as np
 
-from common import args, report, seconds_per_step, wait_for
+from common import args, report, seconds_per_step, start, window_times
 
 a = args()
 n = a.size or 768
@@ -9,7 +9,7 @@ rng = np.random.default_rng(0)
 x, y = rng.standard_normal((n, n)), rng.standard_normal((n, n))
 for _ in range(a.warmups):
     x @ y
-wait_for(a.start_at)
+start(a)
 for rep in range(a.repetitions):
     seconds = seconds_per_step(lambda: x @ y, 1, a.window)
-    report("gflops", 2 * n**3 / seconds / 1e9, rep=rep)
+    report("gflops", 2 * n**3 / seconds / 1e9, rep=rep, **window_times())

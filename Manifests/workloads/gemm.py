@@ -1,7 +1,7 @@
 """Matrix products on the GPU through PyTorch: TFLOP/s in bf16, fp16 and tf32 (n × n × n, n = 8192)."""
 import torch
 
-from gpu_common import args, report, timed, wait_for
+from gpu_common import args, report, start, timed
 
 a = args()
 n = a.size or 8192
@@ -15,7 +15,7 @@ for _ in range(max(a.warmups, 1)):
     for x, y, out in operands.values():
         torch.matmul(x, y, out=out)
 torch.cuda.synchronize()
-wait_for(a.start_at)
+start(a)
 for rep in range(a.repetitions):
     for name, (x, y, out) in operands.items():
         seconds = timed(lambda: torch.matmul(x, y, out=out), 10, a.window)

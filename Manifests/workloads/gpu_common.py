@@ -1,12 +1,12 @@
-"""Shared by the GPU workloads: CUDA-event timing of a step, warm-ups excluded, the barrier before measuring."""
+"""Shared by the GPU workloads: CUDA-event timing of a step, warm-ups excluded, the release before measuring."""
 import torch
 
-from common import args, report, wait_for  # noqa: F401  (re-exported for the workloads)
+from common import args, report, start  # noqa: F401  (re-exported for the workloads)
 
 
 def timed(step, iterations: int, window: float = 0) -> float:
     """Seconds per call of `step`, timed on the device with CUDA events around `iterations` calls; with a window
-    (co-tenants), over as many calls as fit in that many seconds of wall-clock time after the barrier."""
+    (co-tenants), over as many calls as fit in that many seconds of wall-clock time after the release."""
     if window > 0:
         from common import seconds_per_step
         return seconds_per_step(step, iterations, window, sync=torch.cuda.synchronize)

@@ -2,7 +2,7 @@
 import torch
 import torchvision
 
-from gpu_common import args, report, timed, wait_for
+from gpu_common import args, report, start, timed
 
 a = args()
 batch = a.size or 128
@@ -24,6 +24,6 @@ def step():
 for _ in range(max(a.warmups, 1) * 3):
     step()
 torch.cuda.synchronize()
-wait_for(a.start_at)
+start(a)
 for rep in range(a.repetitions):
     report("images", batch / timed(step, 5, a.window), rep=rep)

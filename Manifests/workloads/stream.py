@@ -1,7 +1,7 @@
 """STREAM-like copy and triad on the GPU through PyTorch: GB/s counting bytes read and written (1 GiB arrays)."""
 import torch
 
-from gpu_common import args, report, timed, wait_for
+from gpu_common import args, report, start, timed
 
 a = args()
 n = a.size or (1 << 28)  # float32: 1 GiB per array
@@ -12,7 +12,7 @@ for _ in range(max(a.warmups, 1)):
     z.copy_(x)
     torch.add(y, x, alpha=3.0, out=z)
 torch.cuda.synchronize()
-wait_for(a.start_at)
+start(a)
 for rep in range(a.repetitions):
     copy = timed(lambda: z.copy_(x), 10, a.window)
     triad = timed(lambda: torch.add(y, x, alpha=3.0, out=z), 10, a.window)

@@ -2,7 +2,7 @@
 (fp16, batch 64, 128 tokens): sequences/s."""
 import torch
 
-from gpu_common import args, report, timed, wait_for
+from gpu_common import args, report, start, timed
 
 a = args()
 batch = a.size or 64
@@ -19,6 +19,6 @@ def step():
 for _ in range(max(a.warmups, 1) * 3):
     step()
 torch.cuda.synchronize()
-wait_for(a.start_at)
+start(a)
 for rep in range(a.repetitions):
     report("sequences", batch / timed(step, 10, a.window), rep=rep)

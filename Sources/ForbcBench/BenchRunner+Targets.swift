@@ -45,24 +45,40 @@ extension BenchRunner {
             name: name, partition: partition, environment: environment, domain: holder, unreachable: unreachable)
     }
 
-    /// One launch of one tenant: on the host, or inside its domain through the guest agent.
+    /// How one tenant of a launch starts measuring: at `startAt` (profiles without `{sync}`), or when released
+    /// (`sync`, its rendezvous folder, and `tenant`, its index); neither when alone.
+    struct Barrier: Sendable {
+        var startAt = 0.0
+        var sync = ""
+        var tenant = 0
+    }
+
+    /// One launch of one tenant: on the host, or inside its domain through the guest agent, from this run's copy
+    /// of the workload folder there.
     func run(
-        _ profile: WorkloadProfile, directory: String, in tenant: Tenant, repetitions: Int, warmups: Int,
-        startAt: Double, window: Double, log: URL
+        _ job: Job, in tenant: Tenant, warmups: Int, barrier: Barrier, window: Double, log: URL
     ) -> WorkloadRunner.Outcome {
         if let reason = tenant.unreachable {
             return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
         }
-        var processes: any ProcessChannel = RealProcesses()
+        var processes = self.processes
+        var directory = job.directory
         if let domain = tenant.domain {
             guard let agent else {
                 let reason = "'\(tenant.name)' runs in domain '\(domain.name)', and no guest agent channel is open"
                 return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
             }
+            switch staged(job.directory, in: domain.name, runID: job.runID, agent: agent) {
+            case .failed(let reason):
+                return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
+            case .copied(let folder):
+                directory = folder
+            }
             processes = GuestProcesses(agent: agent, domain: domain.name)
         }
         return WorkloadRunner(processes: processes).run(
-            profile, directory: directory, environment: tenant.environment, repetitions: repetitions,
-            warmups: warmups, startAt: startAt, window: window, log: log)
+            job.profile, directory: directory, environment: tenant.environment, repetitions: job.suite.repetitions,
+            warmups: warmups, startAt: barrier.startAt, window: window, sync: barrier.sync, tenant: barrier.tenant,
+            log: log)
     }
 }

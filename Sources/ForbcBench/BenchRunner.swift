@@ -2,9 +2,10 @@ import ForbcCore
 @_exported import ForbcStats
 import Foundation
 
-/// Runs a manifest's benchmark suites: each workload on each target partition (or the host), co-tenants started
-/// behind one barrier, several process launches with repetitions inside each, more launches while the
-/// coefficient of variation stays above a threshold (up to a cap); every value kept, outliers flagged.
+/// Runs a manifest's benchmark suites: each workload on each target partition (or the host, or inside a domain),
+/// co-tenants released together once all are ready, several process launches with repetitions inside each, more
+/// launches while the coefficient of variation stays above a threshold (up to a cap); every value kept, outliers
+/// flagged.
 public struct BenchRunner: Sendable {
     public struct Options: Sendable {
         /// At least this many launches: the hierarchical interval needs about 10 to cover 95% (pyperf runs 20).
@@ -14,9 +15,10 @@ public struct BenchRunner: Sendable {
         /// Warm-ups added (one at a time, up to this many) when a launch's first repetition differs.
         public var maxExtraWarmups = 3
         public var cvThreshold = 0.05
-        /// Seconds between starting the processes and the barrier they wait for.
+        /// Seconds between starting the processes and the `{start_at}` instant they wait for (profiles without
+        /// `{sync}`; those with it are released when all are ready).
         public var barrierDelay = 1.0
-        /// With co-tenants, each repetition measures this many seconds of wall-clock time after the barrier, so the
+        /// With co-tenants, each repetition measures this many seconds of wall-clock time after the release, so the
         /// tenants' windows coincide and their rates add up to the aggregate (short device-timed windows do not).
         public var window = 1.0
         /// Measure a lone tenant in a wall-clock window too (to compare with co-tenants by the same method).
@@ -28,20 +30,37 @@ public struct BenchRunner: Sendable {
     public var options: Options
     /// How workloads reach a domain's inside (libvirt's QEMU guest agent); nil: VM targets are recorded as failed.
     public var agent: (any GuestAgentChannel)?
+    /// How workload processes start on the host (`RealProcesses`; `ScriptedProcesses` in tests).
+    public var processes: any ProcessChannel
     /// Seconds the workload processes ran (the slowest tenant of each launch), for the harness's overhead.
     public let processSeconds = Locked(0.0)
+    /// Each domain's copy of a workload folder, by run, domain and folder (`staged`).
+    let staging = Locked([String: Staged]())
 
     public init(
         profiles: [String: (WorkloadProfile, String)], options: Options = Options(),
-        agent: (any GuestAgentChannel)? = nil
+        agent: (any GuestAgentChannel)? = nil, processes: any ProcessChannel = RealProcesses()
     ) {
         self.profiles = profiles
         self.options = options
         self.agent = agent
+        self.processes = processes
+    }
+
+    /// One workload of one suite in one run: what its launches share.
+    struct Job: Sendable {
+        var profile: WorkloadProfile
+        /// The profile's folder on the host.
+        var directory: String
+        var suite: BenchmarkSpec
+        var tenants: [Tenant]
+        var runID: String
+        /// The run's log folder.
+        var logs: URL
     }
 
     /// One target of a suite: where a copy of the workload runs and how it reaches its partition.
-    struct Tenant {
+    struct Tenant: Sendable {
         var name: String
         var partition: DesiredPartition?
         var environment: [String: String]
@@ -69,35 +88,37 @@ public struct BenchRunner: Sendable {
             let tenants = Self.tenants(of: suite, plan: plan, inventory: inventory)
             for workload in suite.workloads {
                 let (profile, directory) = profiles[workload]!
+                let job = Job(
+                    profile: profile, directory: directory, suite: suite, tenants: tenants, runID: runID,
+                    logs: logs.appendingPathComponent(runID))
                 results += measure(
-                    profile, directory: directory, tenants: tenants, suite: suite, manifest: manifest,
-                    inventory: inventory,
-                    topology: topology ?? "\(manifest.name)/\(suite.suite)", runID: runID,
-                    logs: logs.appendingPathComponent(runID), progress: progress)
+                    job, manifest: manifest, inventory: inventory,
+                    topology: topology ?? "\(manifest.name)/\(suite.suite)", progress: progress)
             }
         }
+        unstage(runID)
         return results
     }
 
     /// One workload on every tenant: launches until the spread settles (or the cap), then one result per tenant
     /// and metric.
     func measure(
-        _ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
-        manifest: Manifest, inventory: Inventory, topology: String, runID: String, logs: URL,
-        progress: @Sendable (String) -> Void
+        _ job: Job, manifest: Manifest, inventory: Inventory, topology: String, progress: @Sendable (String) -> Void
     ) -> [BenchResult] {
+        let (profile, tenants) = (job.profile, job.tenants)
         var gathered = Gathered(tenants: tenants.count)
         var launch = 0
         var warmups = options.warmups
         while launch < options.maxLaunches {
-            let outcomes = launchTenants(
-                profile, directory: directory, tenants: tenants, suite: suite, launch: launch, warmups: warmups,
-                logs: logs)
+            let launched = launchTenants(job, launch: launch, warmups: warmups)
+            let outcomes = launched.outcomes
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
-            gathered.add(outcomes, launch: launch)
+            gathered.add(outcomes, launch: launch, record: launched.record)
             launch += 1
             let someFailed = gathered.failures.contains { $0 != nil } ? ", some failed" : ""
-            progress("\(topology): \(profile.name) launch \(launch), \(tenants.count) tenant(s)\(someFailed)")
+            let release = launched.release.map { "; \($0.summary)" } ?? ""
+            progress(
+                "\(topology): \(profile.name) launch \(launch), \(tenants.count) tenant(s)\(someFailed)\(release)")
             // A first repetition far from the rest of its launch: warm up longer from the next launch on.
             if warmups < options.warmups + options.maxExtraWarmups, let note = Self.warmupEffect(outcomes) {
                 warmups += 1
@@ -109,8 +130,8 @@ public struct BenchRunner: Sendable {
             }
         }
         return results(
-            profile, tenants: tenants, gathered: gathered, suite: suite, manifest: manifest,
-            inventory: inventory, topology: topology, runID: runID)
+            profile, tenants: tenants, gathered: gathered, suite: job.suite, manifest: manifest,
+            inventory: inventory, topology: topology, runID: job.runID)
     }
 
     /// The first repetition of some tenant's metric in this launch, if it is the launch's extreme by 4 robust σ
@@ -144,11 +165,13 @@ public struct BenchRunner: Sendable {
             logPaths = Array(repeating: [], count: tenants)
         }
 
-        /// Adds one launch's outcomes: every log, and the values or (the first) failure of each tenant.
-        mutating func add(_ outcomes: [WorkloadRunner.Outcome?], launch: Int) {
+        /// Adds one launch's outcomes: every log (and the launch's release record), and the values or (the
+        /// first) failure of each tenant.
+        mutating func add(_ outcomes: [WorkloadRunner.Outcome?], launch: Int, record: String? = nil) {
             for (i, outcome) in outcomes.enumerated() {
                 guard let outcome else { continue }
                 logPaths[i].append(outcome.log)
+                if let record { logPaths[i].append(record) }
                 if let failure = outcome.failure {
                     failures[i] = failures[i] ?? "launch \(launch): \(failure)"
                 } else {
@@ -164,28 +187,6 @@ public struct BenchRunner: Sendable {
         func noisy(above threshold: Double) -> Bool {
             values.contains { $0.values.contains { $0.count > 1 && Statistics.cv($0) > threshold } }
         }
-    }
-
-    /// One launch: a process per tenant, all started together (behind a barrier when there are co-tenants);
-    /// the outcomes in tenant order.
-    func launchTenants(
-        _ profile: WorkloadProfile, directory: String, tenants: [Tenant], suite: BenchmarkSpec,
-        launch: Int, warmups: Int, logs: URL
-    ) -> [WorkloadRunner.Outcome?] {
-        // A lone tenant waits for nobody: no barrier, so the harness adds no idle time.
-        let startAt = tenants.count > 1 ? Date().timeIntervalSince1970 + options.barrierDelay : 0
-        let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: tenants.count))
-        DispatchQueue.concurrentPerform(iterations: tenants.count) { i in
-            let tenant = tenants[i]
-            let name = tenant.name.replacingOccurrences(of: "#", with: "_")
-            let log = logs.appendingPathComponent("\(suite.suite)-\(profile.name)-\(name)-\(launch).log")
-            let window = tenants.count > 1 || options.windowAlways ? options.window : 0
-            let outcome = run(
-                profile, directory: directory, in: tenant, repetitions: suite.repetitions, warmups: warmups,
-                startAt: startAt, window: window, log: log)
-            outcomes.update { $0[i] = outcome }
-        }
-        return outcomes.value
     }
 
     /// A result per tenant and metric (failed where a tenant has no values of it) and, with co-tenants who all

@@ -17,9 +17,13 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     public var description: String
     /// "device" (a GPU partition) or "host" (CPU).
     public var bound: String
-    /// The command: argv[0] and its arguments. `{dir}` is the profile's folder, `{repetitions}` the in-process
-    /// repetitions, `{warmups}` the warm-ups, `{start_at}` the barrier (UNIX time in seconds) all tenants wait for,
-    /// `{window}` the seconds of wall-clock time each co-tenant measures (0 when alone: the workload's own timing).
+    /// The command: argv[0] and its arguments. `{dir}` is the profile's folder (inside a domain, forbc's copy of
+    /// it there), `{repetitions}` the in-process repetitions, `{warmups}` the warm-ups, `{window}` the seconds of
+    /// wall-clock time each co-tenant measures (0 when alone: the workload's own timing). Co-tenants start
+    /// together by forbc's release: `{sync}` is a folder where the workload, once it has imported, allocated and
+    /// warmed up, appends the line "`{tenant}` UNIX-TIME" to `ready`, then waits for a file `go` (forbc writes it
+    /// when every tenant is ready or has ended); empty when alone (no wait). A profile without `{sync}` gets the
+    /// older barrier instead: `{start_at}`, the instant (UNIX time in seconds) all tenants wait for.
     public var run: [String]
     /// "json-lines" (`{"metric": NAME, "value": NUMBER}` a line) or "regex" (`pattern`, one capture per value).
     public var parse: String
@@ -84,6 +88,12 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
                     + "positive 'timeout'"
             )
         }
+        if profile.usesRelease != profile.run.contains(where: { $0.contains("{tenant}") }) {
+            throw ForbcError(
+                .invalidInput,
+                "\(path): 'run' has one of '{sync}' and '{tenant}' without the other; a tenant says it is ready in "
+                    + "'{sync}' under its '{tenant}' index, so a profile takes both or neither", path: path)
+        }
         // An argument vector: a single string with spaces is a shell command line in disguise.
         if profile.run.count == 1 && profile.run[0].contains(" ") {
             throw ForbcError(
@@ -104,16 +114,22 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
         return profiles
     }
 
-    /// The argument vector with its placeholders filled.
-    public func arguments(directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0)
-        -> [String]
-    {
+    /// Whether its co-tenants start by forbc's release (`{sync}`), rather than at a `{start_at}` instant.
+    public var usesRelease: Bool { run.contains { $0.contains("{sync}") } }
+
+    /// The argument vector with its placeholders filled (`sync` empty: no release to wait for).
+    public func arguments(
+        directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0, sync: String = "",
+        tenant: Int = 0
+    ) -> [String] {
         run.map {
             $0.replacingOccurrences(of: "{dir}", with: directory)
                 .replacingOccurrences(of: "{window}", with: String(format: "%.3f", window))
                 .replacingOccurrences(of: "{repetitions}", with: "\(repetitions)")
                 .replacingOccurrences(of: "{warmups}", with: "\(warmups)")
                 .replacingOccurrences(of: "{start_at}", with: String(format: "%.3f", startAt))
+                .replacingOccurrences(of: "{sync}", with: sync)
+                .replacingOccurrences(of: "{tenant}", with: "\(tenant)")
         }
     }
 }

@@ -9,6 +9,28 @@ public struct WorkloadRunner: Sendable {
         public var failure: String?
         public var log: String
         public var seconds: Double
+        /// What the workload said about forbc's release (co-tenants with `{sync}`), from its output.
+        public var release: Release? = nil
+    }
+
+    /// A co-tenant's own account of its release: when it was ready and when it saw `go` (UNIX time, its clock).
+    public struct Release: Sendable, Equatable, Codable {
+        public var tenant: Int
+        public var ready: Double
+        public var seen: Double
+
+        /// The first `{"event": "released", "tenant": N, "ready": T, "seen": T}` line of `output`.
+        static func parse(_ output: String) -> Release? {
+            for line in output.split(separator: "\n") where line.hasPrefix("{") && line.contains("\"released\"") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    object["event"] as? String == "released", let tenant = (object["tenant"] as? NSNumber)?.intValue,
+                    let ready = (object["ready"] as? NSNumber)?.doubleValue,
+                    let seen = (object["seen"] as? NSNumber)?.doubleValue
+                else { continue }
+                return Release(tenant: tenant, ready: ready, seen: seen)
+            }
+            return nil
+        }
     }
 
     public let processes: any ProcessChannel
@@ -17,19 +39,26 @@ public struct WorkloadRunner: Sendable {
         self.processes = processes
     }
 
+    /// Runs `profile` once. Co-tenants pass `startAt` (the older barrier), or `sync` and `tenant` (forbc's
+    /// release: the process may then wait up to the profile's timeout for its co-tenants before its own).
     public func run(
         _ profile: WorkloadProfile, directory: String, environment: [String: String], repetitions: Int,
-        warmups: Int, startAt: Double, window: Double = 0, log: URL
+        warmups: Int, startAt: Double, window: Double = 0, sync: String = "", tenant: Int = 0, log: URL
     ) -> Outcome {
         let arguments = profile.arguments(
-            directory: directory, repetitions: repetitions, warmups: warmups, startAt: startAt, window: window)
+            directory: directory, repetitions: repetitions, warmups: warmups, startAt: startAt, window: window,
+            sync: sync, tenant: tenant)
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let start = Date()
         func done(_ values: [String: [Double]], _ failure: String?) -> Outcome {
-            Outcome(values: values, failure: failure, log: log.path, seconds: Date().timeIntervalSince(start))
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return Outcome(
+                values: values, failure: failure, log: log.path, seconds: Date().timeIntervalSince(start),
+                release: sync.isEmpty ? nil : Release.parse(output))
         }
-        let limit = profile.timeout + max(0, startAt - Date().timeIntervalSince1970) + window * Double(repetitions)
+        let wait = sync.isEmpty ? max(0, startAt - Date().timeIntervalSince1970) : profile.timeout
+        let limit = profile.timeout + wait + window * Double(repetitions)
         switch processes.run(arguments, environment: environment, log: log, timeout: limit) {
         case .notStarted(let reason): return done([:], reason)
         case .timedOut: return done([:], "timed out after \(Int(profile.timeout)) s")

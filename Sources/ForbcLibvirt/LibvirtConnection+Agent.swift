@@ -85,4 +85,33 @@ extension LibvirtConnection: GuestAgentChannel {
             offset += chunk.count
         } while offset < contents.count
     }
+
+    /// The most `readFile` reads (forbc reads small files: the co-tenants' ready lines).
+    static let readLimit = 16 << 20
+
+    public func readFile(domain: String, path: String) throws -> Data? {
+        let opened: Any
+        do {
+            opened = try agent(domain, "guest-file-open", ["path": path, "mode": "r"])
+        } catch let error as ForbcError where error.message.contains("No such file or directory") {
+            // qemu-ga: "failed to open file '…' (mode: 'r'): No such file or directory" (strerror, C locale).
+            return nil
+        }
+        guard let handle = opened as? Int else {
+            throw ForbcError(.hypervisor, "the guest agent of '\(domain)' did not open '\(path)'")
+        }
+        defer { _ = try? agent(domain, "guest-file-close", ["handle": handle]) }
+        var contents = Data()
+        while true {
+            let reply = try agent(domain, "guest-file-read", ["handle": handle, "count": 48 * 1024])
+            let chunk = reply as? [String: Any] ?? [:]
+            let data = (chunk["buf-b64"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
+            contents += data
+            if chunk["eof"] as? Bool == true || data.isEmpty { return contents }
+            guard contents.count <= Self.readLimit else {
+                throw ForbcError(
+                    .hypervisor, "'\(path)' in '\(domain)' is over \(Self.readLimit >> 20) MiB; forbc reads no more")
+            }
+        }
+    }
 }

@@ -4,7 +4,9 @@ import Synchronization
 
 /// The simulated side of the guest-agent seam: domains whose agent answers from a script. Its failures use the
 /// words libvirt and the QEMU guest agent use for them (a domain that is not running, an agent that is not
-/// connected, a program the guest cannot start), so code that records them is tested against those texts.
+/// connected, a program the guest cannot start), so code that records them is tested against those texts. Each
+/// guest has a small file system: `mkdir -p` and `rm -rf` are built in (unless scripted), a file can be written
+/// only into a folder that exists (`/tmp` does), and co-tenants' release files live there too.
 public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
     /// A domain as the agent channel sees it.
     public enum Guest: Sendable {
@@ -17,11 +19,24 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
 
     private let guests: [String: Guest]
     private let files = Mutex<[String: Data]>([:])
+    private let folders = Mutex<Set<String>>([])
+    private let recorded = Mutex<[String]>([])
 
     public init(_ guests: [String: Guest]) { self.guests = guests }
 
-    /// Files written into guests, by "DOMAIN:PATH".
+    /// Files in the guests now (written through the agent, or by scripted tenants), by "DOMAIN:PATH".
     public var written: [String: Data] { files.withLock { $0 } }
+
+    /// Every agent command, as "DOMAIN: COMMAND ARGUMENT" (the program and its arguments for guest-exec, the path
+    /// for the file commands), in order.
+    public var commands: [String] { recorded.withLock { $0 } }
+
+    func record(_ domain: String, _ command: String) { recorded.withLock { $0.append("\(domain): \(command)") } }
+
+    func hasFolder(_ domain: String, _ path: String) -> Bool {
+        let folder = (path as NSString).deletingLastPathComponent
+        return ["/", "/tmp"].contains(folder) || folders.withLock { $0.contains("\(domain):\(folder)") }
+    }
 
     func guest(_ domain: String, _ command: String) throws -> [String: ScriptedProcesses.Script] {
         let call = "libvirt: virDomainQemuAgentCommand('\(domain)', \(command)) failed"
@@ -45,7 +60,9 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
         -> GuestExit
     {
         let programs = try guest(domain, "guest-exec")
+        record(domain, "guest-exec " + arguments.joined(separator: " "))
         let program = arguments.first ?? ""
+        if programs[program] == nil, let builtIn = builtIn(domain, arguments) { return builtIn }
         guard let script = programs[program] else {
             throw ForbcError(
                 .hypervisor,
@@ -53,16 +70,73 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
                     + "execute QEMU agent command 'guest-exec': Guest agent command failed, error was 'Failed to "
                     + "execute child process “\(program)” (No such file or directory)'")
         }
-        switch script.exit {
+        let (released, ending) = script.rendezvous(
+            arguments, timeout: timeout, files: GuestRendezvousFiles(agent: self, domain: domain))
+        let output = released + (ending == nil ? script.output : "")
+        switch ending ?? script.exit {
         case .timedOut: return GuestExit(timedOut: true)
-        case .signalled(let signal): return GuestExit(signal: signal, stdout: script.output)
-        case .exited(let code): return GuestExit(exitCode: code, stdout: script.output)
+        case .signalled(let signal): return GuestExit(signal: signal, stdout: output)
+        case .exited(let code): return GuestExit(exitCode: code, stdout: output)
         case .notStarted(let reason): throw ForbcError(.hypervisor, reason)
         }
     }
 
+    /// `mkdir -p FOLDER…` and `rm -rf PATH…` on the guest's files.
+    func builtIn(_ domain: String, _ arguments: [String]) -> GuestExit? {
+        let paths = arguments.dropFirst().filter { !$0.hasPrefix("-") }
+        switch arguments.first {
+        case "mkdir":
+            folders.withLock {
+                for path in paths {
+                    var folder = path
+                    while folder.count > 1 {
+                        $0.insert("\(domain):\(folder)")
+                        folder = (folder as NSString).deletingLastPathComponent
+                    }
+                }
+            }
+        case "rm":
+            let prefixes = paths.map { "\(domain):\($0)" }
+            let gone = { (key: String) in prefixes.contains { key == $0 || key.hasPrefix($0 + "/") } }
+            files.withLock { $0 = $0.filter { !gone($0.key) } }
+            folders.withLock { $0 = $0.filter { !gone($0) } }
+        default: return nil
+        }
+        return GuestExit(exitCode: 0)
+    }
+
     public func writeFile(domain: String, path: String, contents: Data) throws {
         _ = try guest(domain, "guest-file-open")
+        record(domain, "guest-file-write \(path)")
+        guard hasFolder(domain, path) else { throw Self.noSuchFile(domain, path, mode: "w") }
         files.withLock { $0["\(domain):\(path)"] = contents }
+    }
+
+    public func readFile(domain: String, path: String) throws -> Data? {
+        _ = try guest(domain, "guest-file-open")
+        record(domain, "guest-file-read \(path)")
+        return files.withLock { $0["\(domain):\(path)"] }
+    }
+
+    /// qemu-ga's refusal to open a file in a folder that does not exist, as libvirt passes it on.
+    static func noSuchFile(_ domain: String, _ path: String, mode: String) -> ForbcError {
+        ForbcError(
+            .hypervisor,
+            "libvirt: virDomainQemuAgentCommand('\(domain)', guest-file-open) failed: internal error: unable to "
+                + "execute QEMU agent command 'guest-file-open': failed to open file '\(path)' (mode: '\(mode)'): No "
+                + "such file or directory")
+    }
+
+    /// A scripted tenant's release files in this guest.
+    struct GuestRendezvousFiles: RendezvousFiles {
+        let agent: ScriptedGuestAgent
+        let domain: String
+
+        func append(_ path: String, _ text: String) {
+            _ = agent.builtIn(domain, ["mkdir", "-p", (path as NSString).deletingLastPathComponent])
+            agent.files.withLock { $0["\(domain):\(path)", default: Data()] += Data(text.utf8) }
+        }
+
+        func exists(_ path: String) -> Bool { agent.files.withLock { $0["\(domain):\(path)"] != nil } }
     }
 }

@@ -13,6 +13,9 @@ public protocol GuestAgentChannel: Sendable {
         -> GuestExit
     /// `guest-file-open`, `guest-file-write` and `guest-file-close`: `contents` as the file at `path` in the guest.
     func writeFile(domain: String, path: String, contents: Data) throws
+    /// `guest-file-open` (read), `guest-file-read` to its end and `guest-file-close`: the file at `path` in the
+    /// guest, or nil when there is none (the agent's "No such file or directory").
+    func readFile(domain: String, path: String) throws -> Data?
 }
 
 /// How a program run in a guest ended, with what it printed.
@@ -31,6 +34,20 @@ public struct GuestExit: Sendable, Equatable {
         self.timedOut = timedOut
         self.stdout = stdout
         self.stderr = stderr
+    }
+}
+
+extension GuestAgentChannel {
+    /// `mkdir -p` of `path` in the guest (the agent has no command of its own for it).
+    public func makeDirectory(domain: String, path: String) throws {
+        let exit = try exec(domain: domain, ["mkdir", "-p", "--", path], environment: [:], timeout: 30)
+        guard exit.exitCode == 0 else {
+            let words = (exit.stderr + exit.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw ForbcError(
+                .hypervisor,
+                "mkdir -p '\(path)' in '\(domain)' failed"
+                    + (exit.timedOut ? " (timed out)" : words.isEmpty ? "" : ": \(words)"))
+        }
     }
 }
 

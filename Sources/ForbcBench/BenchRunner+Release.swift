@@ -1,0 +1,232 @@
+import ForbcCore
+import Foundation
+
+extension BenchRunner {
+    /// One launch's outcomes (in tenant order) and, with forbc's release, its record and where that is kept.
+    struct Launched {
+        var outcomes: [WorkloadRunner.Outcome?]
+        var release: ReleaseRecord?
+        var record: String?
+    }
+
+    /// One launch: a process per tenant, each on a thread of its own so that all start at once (a dispatch queue
+    /// runs only about as many at once as there are cores: 7 tenants on 2 would not start together). Co-tenants of
+    /// a profile with `{sync}` start measuring when forbc releases them (`Rendezvous`), others at one `{start_at}`
+    /// instant; a lone tenant waits for nobody, so the harness adds no idle time.
+    func launchTenants(_ job: Job, launch: Int, warmups: Int) -> Launched {
+        let count = job.tenants.count
+        let rendezvous = count > 1 && job.profile.usesRelease ? Rendezvous(job, launch: launch, agent: agent) : nil
+        let startAt = count > 1 && rendezvous == nil ? Date().timeIntervalSince1970 + options.barrierDelay : 0
+        let window = count > 1 || options.windowAlways ? options.window : 0
+        let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
+        let group = DispatchGroup()
+        for (i, tenant) in job.tenants.enumerated() {
+            let name = tenant.name.replacingOccurrences(of: "#", with: "_")
+            let log = job.logs.appendingPathComponent("\(job.suite.suite)-\(job.profile.name)-\(name)-\(launch).log")
+            let barrier = Barrier(startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i)
+            group.enter()
+            Thread {
+                let outcome = self.run(job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log)
+                outcomes.update { $0[i] = outcome }
+                group.leave()
+            }.start()
+        }
+        guard let rendezvous else {
+            group.wait()
+            return Launched(outcomes: outcomes.value)
+        }
+        let released = rendezvous.release(timeout: job.profile.timeout) { outcomes.value.map { $0 != nil } }
+        group.wait()
+        let (finished, record) = rendezvous.record(released, outcomes: outcomes.value)
+        let path = job.logs.appendingPathComponent("release-\(job.suite.suite)-\(job.profile.name)-\(launch).json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try? encoder.encode(record).write(to: path)
+        return Launched(outcomes: finished, release: record, record: path.path)
+    }
+}
+
+/// forbc's side of the co-tenants' release, for one launch of a profile with `{sync}`. Each tenant, once it has
+/// imported, allocated and warmed up, appends "INDEX TIME" to `ready` in its location's folder and polls for `go`;
+/// forbc reads the `ready` files and writes `go` in every folder as soon as each tenant is ready or has ended, or
+/// once the profile's timeout has passed (a tenant that never gets ready holds the others that long at most), so
+/// all start measuring at once. Tenants on the host share a folder beside the run's logs; each domain's tenants
+/// share one in the guest, read and written through the guest agent.
+struct Rendezvous: Sendable {
+    let tenants: [BenchRunner.Tenant]
+    let hostFolder: URL
+    let guestFolder: String
+    let agent: (any GuestAgentChannel)?
+    /// The places tenants wait in: nil for the host, or a domain's name.
+    let locations: [String?]
+
+    init(_ job: BenchRunner.Job, launch: Int, agent: (any GuestAgentChannel)?) {
+        let name = "\(job.suite.suite)-\(job.profile.name)-\(launch)"
+        tenants = job.tenants
+        hostFolder = job.logs.appendingPathComponent("release").appendingPathComponent(name)
+        guestFolder = "\(BenchRunner.guestRunFolder(job.runID))/release/\(name)"
+        self.agent = agent
+        var locations: [String?] = []
+        for tenant in job.tenants where tenant.unreachable == nil && !locations.contains(tenant.domain?.name) {
+            locations.append(tenant.domain?.name)
+        }
+        self.locations = locations
+        if locations.contains(nil) {
+            try? FileManager.default.createDirectory(at: hostFolder, withIntermediateDirectories: true)
+        }
+    }
+
+    /// The folder `{sync}` names for a tenant.
+    func folder(for tenant: BenchRunner.Tenant) -> String { tenant.domain == nil ? hostFolder.path : guestFolder }
+
+    /// The `ready` file of a location, if it exists yet.
+    func readyFile(_ location: String?) -> Data? {
+        guard let domain = location else { return FileManager.default.contents(atPath: hostFolder.path + "/ready") }
+        return (try? agent?.readFile(domain: domain, path: guestFolder + "/ready")) ?? nil
+    }
+
+    /// When each tenant said it was ready, by index: every complete "INDEX TIME" line of every location.
+    func readyTimes() -> [Int: Double] {
+        var ready: [Int: Double] = [:]
+        for location in locations {
+            guard let data = readyFile(location) else { continue }
+            // A line still being written has no newline yet.
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .dropLast()
+            {
+                let fields = line.split(separator: " ")
+                guard fields.count == 2, let index = Int(fields[0]), tenants.indices.contains(index),
+                    tenants[index].domain?.name == location, let time = Double(fields[1])
+                else { continue }
+                ready[index] = ready[index] ?? time
+            }
+        }
+        return ready
+    }
+
+    /// What the release saw: who was ready when (their clocks), when it happened (forbc's), and why then.
+    struct Released {
+        var ready: [Int: Double]
+        var at: Double
+        var after: Double
+        var timedOut: Bool
+        var problems: [String]
+    }
+
+    /// Waits until every tenant is ready or has ended (`ended`, by index) or `timeout` seconds have passed, then
+    /// writes `go` in every location (polling every millisecond on the host, every 20 in guests: each look there
+    /// is three agent commands).
+    func release(timeout: Double, ended: () -> [Bool]) -> Released {
+        let start = Date()
+        let poll = locations.contains { $0 != nil } ? 0.02 : 0.001
+        var ready: [Int: Double] = [:]
+        var timedOut = false
+        while true {
+            ready = readyTimes()
+            let done = ended()
+            if tenants.indices.allSatisfy({ ready[$0] != nil || done[$0] }) { break }
+            if Date().timeIntervalSince(start) >= timeout {
+                timedOut = true
+                break
+            }
+            Thread.sleep(forTimeInterval: poll)
+        }
+        let at = Date().timeIntervalSince1970
+        let after = Date().timeIntervalSince(start)
+        var problems: [String] = []
+        for location in locations {
+            do {
+                try writeGo(location, at: at)
+            } catch {
+                // Nobody waits where no tenant got ready (the guest's folder may not even exist).
+                let waiting = ready.keys.contains { tenants[$0].domain?.name == location }
+                if waiting { problems.append("writing 'go' in '\(location ?? "host")' failed: \(error)") }
+            }
+        }
+        // A tenant ready between the last look and `go` saw it at its next look: it was released with the others.
+        if timedOut { ready.merge(readyTimes()) { first, _ in first } }
+        return Released(ready: ready, at: at, after: after, timedOut: timedOut, problems: problems)
+    }
+
+    func writeGo(_ location: String?, at: Double) throws {
+        let contents = Data(String(format: "%.6f\n", at).utf8)
+        if let domain = location {
+            guard let agent else { return }
+            try agent.writeFile(domain: domain, path: guestFolder + "/go", contents: contents)
+        } else {
+            try contents.write(to: hostFolder.appendingPathComponent("go"), options: .atomic)
+        }
+    }
+
+    /// The launch's outcomes, a tenant that was not ready at the release failed (its window is not its
+    /// co-tenants'), and the record of the release.
+    func record(_ released: Released, outcomes: [WorkloadRunner.Outcome?]) -> ([WorkloadRunner.Outcome?], ReleaseRecord)
+    {
+        var outcomes = outcomes
+        var record = ReleaseRecord(
+            tenants: tenants.map(\.name), released: released.at, releasedAfter: released.after,
+            ready: tenants.indices.map { released.ready[$0] }, seen: [], waited: [], skew: nil,
+            notes: released.problems)
+        for (i, outcome) in outcomes.enumerated() {
+            let seen = outcome?.release.flatMap { $0.tenant == i ? $0.seen : nil }
+            record.seen.append(seen)
+            record.waited.append(seen.flatMap { seen in record.ready[i].map { seen - $0 } })
+            guard record.ready[i] == nil, var outcome else { continue }
+            if let failure = outcome.failure {
+                record.notes.append("'\(tenants[i].name)' ended before it was ready: \(failure)")
+            } else {
+                outcome.failure = String(
+                    format: "was not ready when its co-tenants were released (%.1f s into the launch); its window "
+                        + "is not theirs", released.after)
+                outcome.values = [:]
+                outcomes[i] = outcome
+                record.notes.append("'\(tenants[i].name)' was not ready at the release")
+            }
+        }
+        if released.timedOut {
+            record.notes.append(
+                String(
+                    format: "released at the profile's timeout (%.0f s), without the tenants not ready", released.after)
+            )
+        }
+        // The spread of the instants tenants saw `go`, among tenants that share a clock (the host, or one guest).
+        let clocks = Dictionary(grouping: tenants.indices) { tenants[$0].domain?.name ?? "" }
+        let spreads = clocks.values.compactMap { indices -> Double? in
+            let seen = indices.compactMap { record.seen[$0] }
+            return seen.count > 1 ? seen.max()! - seen.min()! : nil
+        }
+        record.skew = spreads.max()
+        return (outcomes, record)
+    }
+}
+
+/// One launch's release, kept as JSON beside its logs (each tenant's result lists it with its logs).
+struct ReleaseRecord: Codable, Sendable {
+    var tenants: [String]
+    /// forbc's clock when it wrote `go`, and seconds from the launch's start until then.
+    var released: Double
+    var releasedAfter: Double
+    /// When each tenant said it was ready (its own clock); nil: it was not at the release.
+    var ready: [Double?]
+    /// When each tenant saw `go` (its own clock, from its output).
+    var seen: [Double?]
+    /// Seconds each waited between saying it was ready and seeing `go`.
+    var waited: [Double?]
+    /// The release skew: the largest spread of `seen` among tenants that share a clock.
+    var skew: Double?
+    /// What did not go as planned: tenants that ended before they were ready, a timeout, a `go` not written.
+    var notes: [String]
+
+    /// The progress line's account: "released after 1.234 s (3 of 3 ready), waited 0.002–1.100 s, skew 0.41 ms".
+    var summary: String {
+        let ready = self.ready.compactMap { $0 }.count
+        var text = String(format: "released after %.3f s (%d of %d ready)", releasedAfter, ready, tenants.count)
+        let waited = self.waited.compactMap { $0 }
+        if let low = waited.min(), let high = waited.max() {
+            text += String(format: ", waited %.3f–%.3f s", low, high)
+        }
+        if let skew { text += String(format: ", release skew %.2f ms", skew * 1000) }
+        if !notes.isEmpty { text += "; " + notes.joined(separator: "; ") }
+        return text
+    }
+}
