@@ -307,9 +307,9 @@ public enum Report {
         let timings = Set(points.map { $0.row.timing }).sorted().joined(separator: "+")
         let mixed = points.contains { !$0.row.sameTiming }
         svg += plot.legend([
-            (barColor, "aggregate, \(timings)\(mixed ? " (MIXED with n = 1)" : "")", false),
-            (barColor, "n = 1: '\(String(baseline.suffix(14)))', \(first.baselineTiming)", false),
-            (idealColor, "ideal: n × '\(String(baseline.suffix(14)))'", true),
+            (barColor, "aggregate, \(timings)\(mixed ? " (MIXED with n = 1)" : "")", "line"),
+            (barColor, "n = 1: '\(String(baseline.suffix(14)))', \(first.baselineTiming)", "open"),
+            (idealColor, "ideal: n × '\(String(baseline.suffix(14)))'", "dashed"),
         ])
         return Figure(
             name: Figure.fileName([first.workload, first.metric, "scaling", group.name]), svg: svg + "</svg>")
@@ -377,7 +377,8 @@ public enum Report {
                     + "\(format(p.value)) \(escape(sample.unit)), \(escape(p.label))</title></circle>"
             }
         }
-        svg += plot.legend(series.enumerated().map { (palette[$0.offset % palette.count], $0.element.topology, false) })
+        svg += plot.legend(
+            series.enumerated().map { (palette[$0.offset % palette.count], $0.element.topology, "line") })
         return Figure(name: Figure.fileName([sample.workload, sample.metric, "trend"]), svg: svg + "</svg>")
     }
 

@@ -56,7 +56,12 @@ struct Plot {
 
     /// A tick's text: as many decimals as the step between ticks needs.
     static func tickText(_ value: Double, step: Double) -> String {
-        let decimals = step >= 1 ? 0 : min(6, Int(ceil(-log10(step) - 1e-9)))
+        // The fewest decimals that write every multiple of the step exactly (0.25 needs two).
+        let decimals =
+            (0...6).first { d in
+                let scaled = step * pow(10, Double(d))
+                return abs(scaled - scaled.rounded()) < 1e-6 * max(1, scaled)
+            } ?? 6
         return String(format: "%.\(decimals)f", value)
     }
 
@@ -120,14 +125,21 @@ struct Plot {
     }
 
     /// A legend: one coloured mark and text a line, at the top left of the plot.
-    func legend(_ entries: [(color: String, text: String, dashed: Bool)]) -> String {
+    /// `mark`: "line", "dashed" or "open" (a hollow circle).
+    func legend(_ entries: [(color: String, text: String, mark: String)]) -> String {
         var svg = ""
         for (i, entry) in entries.enumerated() {
             let y = Self.top + 4 + Double(i) * 14
             let x = Self.left + 12
-            svg +=
-                "<line x1=\"\(x)\" y1=\"\(y)\" x2=\"\(x + 22)\" y2=\"\(y)\" stroke=\"\(entry.color)\" "
-                + "stroke-width=\"3\"\(entry.dashed ? " stroke-dasharray=\"6 4\"" : "")/>"
+            if entry.mark == "open" {
+                svg +=
+                    "<circle cx=\"\(x + 11)\" cy=\"\(y)\" r=\"5\" fill=\"#ffffff\" stroke=\"\(entry.color)\" "
+                    + "stroke-width=\"1.5\"/>"
+            } else {
+                svg +=
+                    "<line x1=\"\(x)\" y1=\"\(y)\" x2=\"\(x + 22)\" y2=\"\(y)\" stroke=\"\(entry.color)\" "
+                    + "stroke-width=\"3\"\(entry.mark == "dashed" ? " stroke-dasharray=\"6 4\"" : "")/>"
+            }
             svg +=
                 "<text x=\"\(x + 28)\" y=\"\(y + 4)\" font-size=\"10\">\(Report.escape(entry.text))</text>"
         }

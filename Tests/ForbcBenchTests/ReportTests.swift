@@ -73,6 +73,10 @@ struct ReportTests {
             #expect(texts.filter { Double($0) != nil }.count >= 3, "\(figure.name): \(texts)")
             if figure.name.contains("normalized") {
                 #expect(texts.contains("ratio to 'full' (= 1), 95% CI") && texts.contains { $0.hasPrefix("topology") })
+                // The only plain numbers are the y ticks: evenly spaced as written (0.25 is not written "0.2").
+                let ticks = texts.compactMap(Double.init)
+                let steps = zip(ticks.dropFirst(), ticks).map { $0 - $1 }
+                #expect(steps.allSatisfy { abs($0 - steps[0]) < 1e-9 && $0 > 0 }, "\(texts)")
             }
         }
         // Every time-sliced aggregate is in its family's chart with its ratio and absolute value; none in MPS's.
