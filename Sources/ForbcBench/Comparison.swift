@@ -164,15 +164,11 @@ public enum Comparison {
     static func choose(_ base: [BenchResult], timing: String, runs: BaselineRuns, everything: Baseline) throws
         -> Baseline
     {
-        var chosen = everything
         let same = base.filter { Self.timing($0) == timing }
-        if case .run = runs {
-        } else if timing != Timing.unknown, !same.isEmpty {
-            chosen = try select(same, topology: chosen.topology, runs: runs)
-            chosen.rule += " timed by \(timing)"
-        }
-        let timings = Set(base.filter { chosen.runs.contains($0.runID) }.map(Self.timing))
-        chosen.timing = timings.sorted().joined(separator: "+")
+        if case .run = runs { return everything }
+        guard timing != Timing.unknown, !same.isEmpty else { return everything }
+        var chosen = try select(same, topology: everything.topology, runs: runs)
+        chosen.rule += " timed by \(timing)"
         return chosen
     }
 
@@ -189,7 +185,10 @@ public enum Comparison {
         for result in mine { newest[result.runID] = max(newest[result.runID] ?? .distantPast, result.time) }
         let ordered = newest.keys.sorted { (newest[$0]!, $0) < (newest[$1]!, $1) }
         func baseline(_ runs: [String], _ rule: String) -> Baseline {
-            Baseline(topology: topology, runs: runs, rule: rule, warnings: [:])
+            let timings = Set(mine.filter { runs.contains($0.runID) }.map(Self.timing))
+            return Baseline(
+                topology: topology, runs: runs, rule: rule, warnings: [:],
+                timing: timings.sorted().joined(separator: "+"))
         }
         let count = "\(ordered.count) run\(ordered.count == 1 ? "" : "s")"
         switch runs {
