@@ -224,14 +224,21 @@ struct BenchReport: HostCommand {
         let runs = Comparison.BaselineRuns(baselineRun)
         let (html, charts) = try Report.build(
             results, baseline: baseline, runs: runs, title: "forbc benchmark report")
+        // The folder first: a path that cannot be one fails before anything is written.
+        let folder = figures.map { URL(fileURLWithPath: $0) }
+        if let folder {
+            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw ForbcError(
+                    .invalidInput,
+                    "'--figures \(folder.path)' is not a folder forbc can create: \(error.localizedDescription)")
+            }
+        }
         do { try html.write(toFile: out, atomically: true, encoding: .utf8) } catch {
             throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
         }
         Console.current.out("Wrote \(out) (\(results.count) results).")
-        guard let figures else { return }
-        let folder = URL(fileURLWithPath: figures)
+        guard let figures, let folder else { return }
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             for chart in charts {
                 try chart.standalone.write(
                     to: folder.appendingPathComponent("\(chart.name).svg"), atomically: true, encoding: .utf8)

@@ -416,6 +416,11 @@ struct StoreRuleTests {
         #expect(cli.run(["bench", "import"] + state + [Self.results]).code == 0)
         let stored = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
         #expect(stored.allSatisfy { $0.timing == ($0.tenants > 1 ? Timing.wallWindow : Timing.unknown) })
+        // A figures folder that cannot be one: refused before the report is written.
+        let html = cli.stateDir.appendingPathComponent("r.html").path
+        let report = cli.run(["bench", "report"] + state + ["--out", html, "--figures", Self.results])
+        #expect(report.code != 0 && report.stderr.contains("'--figures \(Self.results)' is not a folder forbc can"))
+        #expect(!FileManager.default.fileExists(atPath: html))
     }
 
     @Test("two baseline runs: the latest by default, named; another by '--baseline-run'; or all pooled")
