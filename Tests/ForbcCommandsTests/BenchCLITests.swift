@@ -116,25 +116,36 @@ struct BenchCLITests {
         return html
     }
 
-    /// The report rendered by headless Chromium: its pixels show the bars and the ideal lines.
+    /// The report rendered by headless Chromium: its pixels show the bars and the ideal lines; and a figure file
+    /// alone renders as well.
     func render(_ html: String) throws {
-        let png = (html as NSString).deletingPathExtension + ".png"
+        let pixels = try shot(html, size: "1200,1400")
+        // Six bars and three scaling lines in the bar colour; three dashed ideal lines in red.
+        #expect((pixels["2f6fb0"] ?? 0) > 10_000, "bars: \(pixels)")
+        #expect((pixels["c0392b"] ?? 0) > 300, "ideal lines: \(pixels)")
+        let folder = ((html as NSString).deletingLastPathComponent as NSString).appendingPathComponent("figures")
+        let scaling = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.contains("-scaling-") })
+        let figure = try shot("\(folder)/\(scaling)", size: "460,340")
+        #expect((figure["2f6fb0"] ?? 0) > 300 && (figure["c0392b"] ?? 0) > 100, "\(scaling): \(figure)")
+    }
+
+    /// A file rendered by headless Chromium to a PNG: the pixels near the bar and ideal colours.
+    func shot(_ path: String, size: String) throws -> [String: Int] {
+        let png = (path as NSString).deletingPathExtension + ".png"
         let (rendered, log) = try run(
             "chromium",
             [
                 "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                "--window-size=1200,1400", "--screenshot=\(png)", "file://\(html)",
+                "--window-size=\(size)", "--screenshot=\(png)", "file://\(path)",
             ])
-        let why = "headless Chromium did not render the report (the README's test command installs 'chromium')"
+        let why = "headless Chromium did not render \(path) (the README's test command installs 'chromium')"
         try #require(rendered == 0 && FileManager.default.fileExists(atPath: png), "\(why): \(log.suffix(400))")
         let (counted, counts) = try run(
             "python3",
             [RepositoryPaths.root.appendingPathComponent("Tests/report/png_colors.py").path, png, "2f6fb0", "c0392b"])
         #expect(counted == 0)
-        let pixels = try #require(try JSONSerialization.jsonObject(with: Data(counts.utf8)) as? [String: Int])
-        // Six bars and three scaling lines in the bar colour; three dashed ideal lines in red.
-        #expect((pixels["2f6fb0"] ?? 0) > 10_000, "bars: \(pixels)")
-        #expect((pixels["c0392b"] ?? 0) > 300, "ideal lines: \(pixels)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(counts.utf8)) as? [String: Int])
     }
 }
 
