@@ -241,7 +241,7 @@ public struct BenchRunner: Sendable {
         runID: String
     ) -> BenchResult {
         let gpu = partition.flatMap { p in inventory.gpus.first { $0.address == p.gpu } }
-        return BenchResult(
+        var result = BenchResult(
             id: nil, runID: runID, time: Date(), topology: topology, suite: suite.suite, workload: profile.name,
             workloadVersion: profile.version, metric: metric.name, unit: metric.unit, better: metric.better,
             tenant: tenant,
@@ -250,6 +250,10 @@ public struct BenchRunner: Sendable {
             partitionProfile: partition?.typeName ?? partition?.type, manifestHash: manifest.contentHash,
             forbcVersion: ForbcBench.version, status: "ok", failure: nil, values: "[]", outliers: "[]", logs: "[]",
             median: nil, mad: nil, cv: nil, ciLow: nil, ciHigh: nil, fairness: nil, source: "forbc")
+        // The window `launchTenants` gives: co-tenants (or `--window-always`) are timed by a wall-clock window.
+        let window = tenants > 1 || options.windowAlways ? options.window : 0
+        result.timing = Timing.method(bound: profile.bound, window: window)
+        return result
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

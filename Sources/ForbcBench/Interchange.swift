@@ -27,15 +27,19 @@ public enum Interchange {
         var results: [BenchResult] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                var result = try decoder.decode(BenchResult.self, from: Data(line.utf8))
-                result.id = nil
-                result.source = source
-                results.append(result)
-            } catch {
+            var result: BenchResult
+            do { result = try decoder.decode(BenchResult.self, from: Data(line.utf8)) } catch {
                 throw ForbcError(
                     .invalidInput, "\(file):\(number + 1):1: error: not a forbc result line: \(Self.reason(error))")
             }
+            if let timing = result.timing {
+                do { try Timing.check(timing, what: "'timing'") } catch let error as ForbcError {
+                    throw ForbcError(.invalidInput, "\(file):\(number + 1):1: error: \(error.message)")
+                }
+            }
+            result.id = nil
+            result.source = source
+            results.append(result)
         }
         return results
     }

@@ -30,6 +30,9 @@ public struct BenchResult: Sendable, Codable, Equatable, FetchableRecord, Persis
     public var domain: String? = nil
     public var domainVCPUs: Int? = nil
     public var domainMemoryMiB: Int? = nil
+    /// How it was timed (see `Timing`): "device-events", "host-clock", "wall-window", or "unknown" for results
+    /// stored before forbc recorded it; nil only in JSON lines that predate it (the importer fills it in).
+    public var timing: String? = nil
     public var manifestHash: String
     public var forbcVersion: String
     /// "ok" or "failed".
@@ -52,7 +55,7 @@ public struct BenchResult: Sendable, Codable, Equatable, FetchableRecord, Persis
     public var launchSizes: String? = nil
     /// JSON array of the stability warnings (see `Stability`), recomputed from the values on run and import.
     public var warnings: String? = nil
-    /// SHA-1 (16 hex digits) of what was measured and where (everything but the summaries, `id` and `source`):
+    /// SHA-1 (16 hex digits) of what was measured and where (everything but the summaries, timing, `id`, `source`):
     /// importing the same result twice stores it once.
     public var contentHash: String? = nil
 
@@ -136,6 +139,12 @@ public final class ResultStore: @unchecked Sendable {
                 t.column("source", .text).notNull()
             }
         }
+        Self.registerLaterMigrations(&migrator)
+        try migrator.migrate(queue)
+    }
+
+    /// The migrations after the first: each adds what a later forbc records.
+    static func registerLaterMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v2: launches, warnings, content hash") { db in
             try db.alter(table: "result") { t in
                 t.add(column: "launchSizes", .text)
@@ -151,7 +160,13 @@ public final class ResultStore: @unchecked Sendable {
                 t.add(column: "domainMemoryMiB", .integer)
             }
         }
-        try migrator.migrate(queue)
+        migrator.registerMigration("v4: how a result was timed") { db in
+            try db.alter(table: "result") { t in t.add(column: "timing", .text) }
+            // Derived from the data where it tells (see `Timing.inferred`), else "unknown".
+            try db.execute(
+                sql: "UPDATE result SET timing = CASE WHEN tenants > 1 AND time >= ? THEN ? ELSE ? END",
+                arguments: [Timing.windowsSince, Timing.wallWindow, Timing.unknown])
+        }
     }
 
     /// Stores the results whose content hash is not stored yet (each gets its hash); returns how many were
@@ -162,6 +177,7 @@ public final class ResultStore: @unchecked Sendable {
             var inserted = 0
             var duplicates = 0
             for var result in results {
+                result.timing = result.timing ?? Timing.inferred(result)
                 let hash = result.contentHash ?? Summaries.contentHash(result)
                 result.contentHash = hash
                 if try BenchResult.filter(Column("contentHash") == hash).fetchCount(db) > 0 {

@@ -118,13 +118,15 @@ public enum Summaries {
         }
     }
 
-    /// SHA-1 (16 hex digits) of the result without its id, source, content hash and summaries (which are
-    /// recomputed from the values), as sorted-key JSON with times to the second.
+    /// SHA-1 (16 hex digits) of the result without its id, source, content hash, timing label and summaries (which
+    /// are recomputed from the values), as sorted-key JSON with times to the second.
     public static func contentHash(_ result: BenchResult) -> String {
         var copy = result
         copy.id = nil
         copy.source = ""
         copy.contentHash = nil
+        // How it was timed is a label (filled in for older results, or declared on import), not a measurement.
+        copy.timing = nil
         copy.warnings = nil
         copy.ciLow = nil
         copy.ciHigh = nil

@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
             Examples:
               forbc bench run Manifests/bench-cpu.yaml --simulate nvidia-t4
               forbc bench compare --baseline full-gpu
-              forbc bench report --out report.html
+              forbc bench report --out report.html --figures figures/
             """,
         subcommands: [
             BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self,
@@ -187,6 +187,11 @@ struct BenchCompare: HostCommand {
         } else {
             Console.current.out(BenchTable.comparison(compared))
         }
+        if !compared.mixed.isEmpty {
+            Console.current.err(
+                "warning: \(compared.mixed.count) ratio(s) mix timing methods (see 'timing' and 'baselineTiming'); "
+                    + "measure the baseline as the topology was timed")
+        }
     }
 }
 
@@ -208,20 +213,40 @@ struct BenchReport: HostCommand {
     @Option(help: ArgumentHelp("The HTML file to write.", valueName: "FILE"))
     var out: String
 
+    @Option(help: ArgumentHelp("Also write each chart as a standalone SVG file in this folder.", valueName: "DIR"))
+    var figures: String?
+
     func execute() throws {
         let results = try store.open(try global.openHost()).all()
         guard !results.isEmpty else {
             throw ForbcError(.invalidInput, "no results stored; run 'forbc bench run' first")
         }
-        do {
-            let html = try Report.html(results, baseline: baseline, runs: Comparison.BaselineRuns(baselineRun))
-            try html.write(toFile: out, atomically: true, encoding: .utf8)
-        } catch let error as ForbcError {
-            throw error
-        } catch {
+        let runs = Comparison.BaselineRuns(baselineRun)
+        let (html, charts) = try Report.build(
+            results, baseline: baseline, runs: runs, title: "forbc benchmark report")
+        // The folder first: a path that cannot be one fails before anything is written.
+        let folder = figures.map { URL(fileURLWithPath: $0) }
+        if let folder {
+            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw ForbcError(
+                    .invalidInput,
+                    "'--figures \(folder.path)' is not a folder forbc can create: \(error.localizedDescription)")
+            }
+        }
+        do { try html.write(toFile: out, atomically: true, encoding: .utf8) } catch {
             throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
         }
         Console.current.out("Wrote \(out) (\(results.count) results).")
+        guard let figures, let folder else { return }
+        do {
+            for chart in charts {
+                try chart.standalone.write(
+                    to: folder.appendingPathComponent("\(chart.name).svg"), atomically: true, encoding: .utf8)
+            }
+        } catch {
+            throw ForbcError(.system, "writing the figures to \(figures) failed: \(error.localizedDescription)")
+        }
+        Console.current.out("Wrote \(charts.count) figure(s) to \(figures) (SVG).")
     }
 }
 
@@ -238,6 +263,12 @@ struct BenchImport: HostCommand {
     @Option(help: ArgumentHelp("Where they were measured (default: import:FILE).", valueName: "NAME"))
     var source: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "How results that record no timing were timed where their data does not tell (a lone tenant): "
+                + "device-events, host-clock or wall-window (default: unknown).", valueName: "METHOD"))
+    var timing: String?
+
     func execute() throws {
         let text: String
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
@@ -245,6 +276,10 @@ struct BenchImport: HostCommand {
         }
         var results = try Interchange.readJSONLines(
             text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")
+        if let timing { try Timing.check(timing, what: "'--timing'") }
+        for (i, result) in results.enumerated() where result.timing == nil {
+            results[i].timing = Timing.inferred(result, fallback: timing)
+        }
         try Summaries.verify(results, file: file)
         let hashes = results.map(Summaries.contentHash)
         Summaries.recompute(&results)
@@ -342,32 +377,50 @@ enum BenchTable {
         var lines = [
             "Ratios to '\(compared.baseline.topology)' (median of the topology / median of the baseline; 95% CI by a "
                 + "hierarchical bootstrap: launches, then repetitions, 10,000 resamples; an aggregate resamples every "
-                + "tenant and the baseline; '!' marks a result with warnings, listed below):",
-            "  \(compared.baseline.description)",
+                + "tenant and the baseline; each result is paired with baseline runs timed the same way; the absolute "
+                + "medians follow, topology vs baseline; '!' marks a result with warnings, listed below):"
         ]
+        for baseline in compared.baselines {
+            lines.append("  \(baseline.description)")
+        }
+        lines += mixedNotice(compared.mixed)
         for row in rows {
+            let absolute = "\(number(row.value)) vs \(number(row.baselineValue)) \(row.unit)"
+            let timing = row.sameTiming ? row.timing : "MIXED \(row.timing) vs \(row.baselineTiming)"
+            let significance = row.significant ? "significant" : "not significant"
             lines.append(
                 "  \(row.topology.padding(toLength: 20, withPad: " ", startingAt: 0)) "
                     + "\(row.workload.padding(toLength: 12, withPad: " ", startingAt: 0)) "
                     + "\(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) "
                     + "\(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) "
                     + "\(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  "
-                    + "\(row.significant ? "significant" : "not significant")\(row.warnings.isEmpty ? "" : " !")"
+                    + "\(significance.padding(toLength: 15, withPad: " ", startingAt: 0))  "
+                    + "\(absolute.padding(toLength: 26, withPad: " ", startingAt: 0))  \(timing)"
+                    + "\(row.warnings.isEmpty ? "" : " !")"
             )
         }
-        let baseWarnings = compared.baseline.warnings.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }
-        let warned = rows.filter { !$0.warnings.isEmpty }
-        if !baseWarnings.isEmpty || !warned.isEmpty {
-            lines.append("Warnings:")
-            for (key, list) in baseWarnings {
-                lines.append("  baseline '\(compared.baseline.topology)' \(key): \(list.joined(separator: "; "))")
-            }
-            for row in warned {
-                lines.append(
-                    "  \(row.topology) \(row.workload) \(row.metric) on '\(row.tenant)': "
-                        + row.warnings.joined(separator: "; "))
+        var warned = compared.baselines.flatMap { baseline in
+            baseline.warnings.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }.map {
+                "  baseline '\(baseline.topology)' (\(baseline.timing)) \($0.key): \($0.value.joined(separator: "; "))"
             }
         }
+        warned += rows.filter { !$0.warnings.isEmpty }.map {
+            "  \($0.topology) \($0.workload) \($0.metric) on '\($0.tenant)': \($0.warnings.joined(separator: "; "))"
+        }
+        if !warned.isEmpty { lines += ["Warnings:"] + warned }
         return lines.joined(separator: "\n")
+    }
+
+    /// A loud paragraph when some ratios mix timing methods: which, how many, and what to do.
+    static func mixedNotice(_ mixed: [Comparison.Row]) -> [String] {
+        guard !mixed.isEmpty else { return [] }
+        var pairs: [String: Int] = [:]
+        for row in mixed { pairs["\(row.timing) vs \(row.baselineTiming)", default: 0] += 1 }
+        let kinds = pairs.sorted { $0.key < $1.key }.map { "\($0.value) timed \($0.key)" }
+        return [
+            "  WARNING: \(mixed.count) of these ratios MIX TIMING METHODS (\(kinds.joined(separator: ", "))): they "
+                + "compare two ways of timing as much as two topologies. Measure the baseline the same way (for "
+                + "co-tenants: 'forbc bench run --window-always' of the lone topology) and compare again."
+        ]
     }
 }

@@ -44,54 +44,132 @@ struct BenchCLITests {
                 $0.status == "ok" && $0.manifestHash.count == 16 && $0.forbcVersion == ForbcBench.version
             })
         #expect(results.filter { $0.tenant == "(aggregate)" }.count == 3)
+        // The lone tenant timed itself (the host's clock), the pair a common wall-clock window.
+        #expect(
+            results.allSatisfy {
+                $0.timing == ($0.topology == "bench-cpu/solo" ? Timing.hostClock : Timing.wallWindow)
+            })
 
-        let compared = cli.run(["bench", "compare"] + state + ["--baseline", "bench-cpu/solo", "--output", "json"])
-        let rows = try JSONDecoder().decode([Comparison.Row].self, from: Data(compared.stdout.utf8))
+        try pairByTiming(cli, manifest: manifest, store: store)
+        let html = try reportWithFigures(cli, store: store)
+        try render(html)
+    }
+
+    /// Compared with a lone tenant timed by its own clock, every co-tenant ratio says it mixes methods; once the
+    /// lone tenant is windowed too (`--window-always`), the pair is compared with that run.
+    func pairByTiming(_ cli: CLI, manifest: String, store: ResultStore) throws {
+        let state = ["--state-dir", cli.stateDir.path]
+        // Only a baseline timed otherwise: every ratio says it mixes methods, loudly.
+        let compare = ["bench", "compare"] + state + ["--baseline", "bench-cpu/solo"]
+        let mixed = try JSONDecoder().decode(
+            [Comparison.Row].self, from: Data(cli.run(compare + ["--output", "json"]).stdout.utf8))
+        #expect(mixed.count == 9 && mixed.allSatisfy { !$0.sameTiming && $0.baselineTiming == Timing.hostClock })
+        let mixedText = cli.run(compare)
+        #expect(
+            mixedText.stdout.contains(
+                "WARNING: 9 of these ratios MIX TIMING METHODS (9 timed wall-window vs host-clock)"))
+        #expect(mixedText.stderr.contains("warning: 9 ratio(s) mix timing methods"))
+
+        // The lone tenant windowed too: the pair is compared with that run, like with like.
+        let windowed = cli.run(
+            ["bench", "run"] + state + [manifest, "--suite", "solo", "--window-always", "--launches", "1"]
+                + ["--max-launches", "1"])
+        #expect(windowed.code == 0, "\(windowed.stderr)")
+        let windowRun = try #require(
+            try store.all().first { $0.topology == "bench-cpu/solo" && $0.timing == Timing.wallWindow }?.runID)
+        let rows = try JSONDecoder().decode(
+            [Comparison.Row].self, from: Data(cli.run(compare + ["--output", "json"]).stdout.utf8))
         #expect(
             rows.count == 9
-                && rows.allSatisfy { $0.topology == "bench-cpu/pair" && $0.low <= $0.ratio && $0.ratio <= $0.high })
+                && rows.allSatisfy {
+                    $0.topology == "bench-cpu/pair" && $0.low <= $0.ratio && $0.ratio <= $0.high && $0.sameTiming
+                        && $0.timing == Timing.wallWindow
+                })
+        let same = cli.run(compare)
+        #expect(
+            same.stdout.contains("run(s) \(windowRun.prefix(8)) timed by wall-window (the latest of 1 run timed by")
+                && !same.stdout.contains("MIX") && !same.stderr.contains("mix timing"))
+    }
 
+    /// The report with `--figures`: every chart also a standalone SVG file, the same as the report's.
+    func reportWithFigures(_ cli: CLI, store: ResultStore) throws -> String {
+        let state = ["--state-dir", cli.stateDir.path]
         let html = cli.stateDir.appendingPathComponent("report.html").path
-        #expect(cli.run(["bench", "report"] + state + ["--baseline", "bench-cpu/solo", "--out", html]).code == 0)
+        let figures = cli.stateDir.appendingPathComponent("figures")
+        let reported = cli.run(
+            ["bench", "report"] + state + ["--baseline", "bench-cpu/solo", "--out", html, "--figures", figures.path])
+        #expect(reported.code == 0 && reported.stdout.contains("Wrote 6 figure(s) to \(figures.path) (SVG)."))
         let text = try String(contentsOfFile: html, encoding: .utf8)
         #expect(
             text.contains("<svg class=\"bars\"") && text.contains("<svg class=\"scaling\"") && text.contains("<table>"))
-        #expect(text.contains("<details class=warnings open><summary>Warnings: 12 of 12 results"))
+        let all = try store.all()
+        #expect(text.contains("<details class=warnings open><summary>Warnings: \(all.count) of \(all.count) results"))
+        // Each figure a standalone SVG file, the same as the report's.
+        let files = try FileManager.default.contentsOfDirectory(atPath: figures.path).sorted()
+        #expect(files.count == 6 && files.allSatisfy { $0.hasSuffix(".svg") })
+        for file in files {
+            let svg = try String(contentsOf: figures.appendingPathComponent(file), encoding: .utf8)
+            #expect(svg.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg class="))
+            #expect(svg.contains("xmlns=\"http://www.w3.org/2000/svg\"") && svg.contains("viewBox=\"0 0 "))
+            #expect(text.contains(String(svg.drop { $0 != "\n" }.dropFirst())), "\(file) is in the report")
+        }
+        return html
+    }
 
-        let png = cli.stateDir.appendingPathComponent("report.png").path
+    /// The report rendered by headless Chromium: its pixels show the bars and the ideal lines; and a figure file
+    /// alone renders as well.
+    func render(_ html: String) throws {
+        let pixels = try shot(html, size: "1200,1400")
+        // Six bars and three scaling lines in the bar colour; three dashed ideal lines in red.
+        #expect((pixels["2f6fb0"] ?? 0) > 10_000, "bars: \(pixels)")
+        #expect((pixels["c0392b"] ?? 0) > 300, "ideal lines: \(pixels)")
+        let folder = ((html as NSString).deletingLastPathComponent as NSString).appendingPathComponent("figures")
+        let scaling = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.contains("-scaling-") })
+        let figure = try shot("\(folder)/\(scaling)", size: "460,340")
+        #expect((figure["2f6fb0"] ?? 0) > 300 && (figure["c0392b"] ?? 0) > 100, "\(scaling): \(figure)")
+    }
+
+    /// A file rendered by headless Chromium to a PNG: the pixels near the bar and ideal colours.
+    func shot(_ path: String, size: String) throws -> [String: Int] {
+        let png = (path as NSString).deletingPathExtension + ".png"
         let (rendered, log) = try run(
             "chromium",
             [
                 "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                "--window-size=1200,1400", "--screenshot=\(png)", "file://\(html)",
+                "--window-size=\(size)", "--screenshot=\(png)", "file://\(path)",
             ])
-        let why = "headless Chromium did not render the report (the README's test command installs 'chromium')"
+        let why = "headless Chromium did not render \(path) (the README's test command installs 'chromium')"
         try #require(rendered == 0 && FileManager.default.fileExists(atPath: png), "\(why): \(log.suffix(400))")
         let (counted, counts) = try run(
             "python3",
             [RepositoryPaths.root.appendingPathComponent("Tests/report/png_colors.py").path, png, "2f6fb0", "c0392b"])
         #expect(counted == 0)
-        let pixels = try #require(try JSONSerialization.jsonObject(with: Data(counts.utf8)) as? [String: Int])
-        // Six bars and three scaling lines in the bar colour; three dashed ideal lines in red.
-        #expect((pixels["2f6fb0"] ?? 0) > 10_000, "bars: \(pixels)")
-        #expect((pixels["c0392b"] ?? 0) > 300, "ideal lines: \(pixels)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(counts.utf8)) as? [String: Int])
     }
 }
 
 /// The run on the lent H100 (Tests/Fixtures/h100-bench, made by Tests/Bench/h100-run.sh): imported, compared and
-/// reported like any results. Its compare.txt and report.html are regenerated by the CLI from results.jsonl
-/// (`forbc bench import`, then `bench compare --baseline full-gpu` and `bench report --baseline full-gpu`), and the
-/// checks below recompute what they check from the stored values.
+/// reported like any results. Its compare.txt and report.html were made by the CLI from results.jsonl (`forbc bench
+/// import --timing device-events`: the lone full GPU was timed by CUDA events; then `bench compare --baseline
+/// full-gpu` and `bench report --baseline full-gpu`); the checks below recompute what they check from the stored
+/// values, never from literal strings of the fixture.
 @Suite("the H100 benchmark results")
 struct H100BenchTests {
     static let directory = RepositoryPaths.fixture("h100-bench")
+
+    /// A number as `bench compare` and the report print it.
+    static func number(_ value: Double) -> String {
+        value >= 100 ? String(format: "%.1f", value) : String(format: "%.3g", value)
+    }
 
     /// The fixture's results imported into a fresh store.
     func imported() throws -> (CLI, [String], [BenchResult]) {
         let cli = CLI()
         let state = ["--state-dir", cli.stateDir.path]
         let imported = cli.run(
-            ["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-25"])
+            ["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-25"]
+                + ["--timing", "device-events"])
         #expect(
             imported.code == 0
                 && imported.stdout.hasPrefix("Imported 145 result(s) from \(Self.directory)/results.jsonl.\n"),
@@ -134,14 +212,47 @@ struct H100BenchTests {
             #expect(
                 row.ratio < 1.1, "\(row.topology) \(row.metric): co-tenants cannot move more than the card's bandwidth")
         }
-        // The harness reports what the bare code reports, and takes ≤ 1% of the wall time (its second run).
-        let overhead = try String(contentsOfFile: "\(Self.directory)/overhead-run2.txt", encoding: .utf8)
-        #expect(
-            overhead.contains("overhead worst |ratio - 1|: 2.36% (target <= 3%)")
-                && overhead.contains("the harness took 0.04 s (0.16%)"))
         // The Phoronix export names each topology as a system.
         let xml = cli.run(["bench", "export"] + state + ["--format", "phoronix"]).stdout
         #expect(xml.components(separatedBy: "<System>").count - 1 == 6 && xml.contains("<Proportion>LIB</Proportion>"))
+    }
+
+    @Test("the overhead figures are what the harness's stored results and the bare medians give")
+    func overhead() throws {
+        // overhead.py's lines: "overhead W/M: bare median B, harness median H, ratio R"; the harness's values stored.
+        let text = try String(contentsOfFile: "\(Self.directory)/overhead-run2.txt", encoding: .utf8)
+        let stored = try Interchange.readJSONLines(
+            try String(contentsOfFile: "\(Self.directory)/overhead-run2.jsonl", encoding: .utf8), file: "o",
+            source: "o")
+        var worst = 0.0
+        var compared = 0
+        for line in text.split(separator: "\n") {
+            guard
+                let match = line.wholeMatch(
+                    of: /overhead (\S+)\/(\S+): bare median (\S+), harness median (\S+), ratio (\S+)/),
+                let bare = Double(match.3)
+            else { continue }
+            let harness = try #require(stored.first { $0.workload == match.1 && $0.metric == match.2 })
+            let median = Statistics.median(harness.valueList)
+            #expect(String(format: "%.2f", median) == String(match.4), "\(match.1)/\(match.2)")
+            #expect(String(format: "%.4f", median / bare) == String(match.5))
+            worst = max(worst, abs(median / bare - 1))
+            compared += 1
+        }
+        #expect(compared == Set(stored.map { "\($0.workload)/\($0.metric)" }).count)
+        let stated = String(format: "overhead worst |ratio - 1|: %.2f%% (target <= 3%%)", worst * 100)
+        #expect(text.contains(stated) && worst <= 0.03, "\(stated)")
+        // The harness's own account: wall time minus process time, and that share of the process time.
+        // "bench: W s wall since forbc started, P s in workload processes: the harness took T s (S%)"
+        let account = try #require(text.split(separator: "\n").first { $0.hasPrefix("bench: ") })
+        let figures = account.components(separatedBy: CharacterSet(charactersIn: " (%)")).compactMap(Double.init)
+        try #require(figures.count == 4, "\(account)")
+        let (wall, processes, took, share) = (figures[0], figures[1], figures[2], figures[3])
+        // Printed to 0.01: the figures agree within what that rounding allows, and the share is at most 1%.
+        #expect(abs((wall - processes) - took) <= 0.015)
+        let low = ((wall - 0.005) / (processes + 0.005) - 1) * 100
+        let high = ((wall + 0.005) / (processes - 0.005) - 1) * 100
+        #expect(low - 0.005 <= share && share <= high + 0.005 && share <= 1, "\(low) \(share) \(high)")
     }
 
     @Test("every aggregate's interval comes from its tenants and the baseline, recomputed from the stored values")
@@ -174,19 +285,56 @@ struct H100BenchTests {
         #expect(Set(bf16.map { "\($0.low) \($0.high)" }).count == 3)
     }
 
-    @Test("compare.txt and report.html are what the CLI makes of results.jsonl; the report shows every warning")
+    /// A ratio recomputed from the values — the tenant's median (or the sum of the tenants' medians) over the full
+    /// GPU's median — and shown with its interval and both absolute values in `texts` (compare) and `pages`.
+    func shown(_ row: Comparison.Row, results: [BenchResult], texts: [String], pages: [String]) throws {
+        let base = try #require(
+            results.first { $0.topology == "full-gpu" && $0.workload == row.workload && $0.metric == row.metric })
+        let tenants = results.filter {
+            $0.runID == row.runID && $0.workload == row.workload && $0.metric == row.metric
+                && $0.tenant != "(aggregate)" && (row.tenant == "(aggregate)" || $0.tenant == row.tenant)
+        }
+        let value = tenants.map { Statistics.median($0.valueList) }.reduce(0, +)
+        let baseline = Statistics.median(base.valueList)
+        #expect(abs(row.ratio - value / baseline) < 1e-12 && abs(row.value - value) < 1e-9)
+        let ratio = String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high)
+        for output in texts + pages { #expect(output.contains(ratio), "\(ratio)") }
+        let absolute = "\(Self.number(value)) vs \(Self.number(baseline)) \(row.unit)"
+        for text in texts { #expect(text.contains(absolute), "\(absolute)") }
+        for page in pages { #expect(page.contains("<td>\(Self.number(baseline)) \(row.unit)</td>")) }
+    }
+
+    @Test("compare.txt and report.html show the ratios, absolute values and timing computed from the stored values")
     func regenerated() throws {
         let (cli, state, results) = try imported()
+        let rows = try JSONDecoder().decode(
+            [Comparison.Row].self,
+            from: Data(
+                cli.run(["bench", "compare"] + state + ["--baseline", "full-gpu", "--output", "json"]).stdout.utf8))
         let compared = cli.run(["bench", "compare"] + state + ["--baseline", "full-gpu"])
         let kept = try String(contentsOfFile: "\(Self.directory)/compare.txt", encoding: .utf8)
-        #expect(compared.code == 0 && compared.stdout == kept, "regenerate Tests/Fixtures/h100-bench/compare.txt")
         let html = cli.stateDir.appendingPathComponent("h100.html").path
         #expect(cli.run(["bench", "report"] + state + ["--baseline", "full-gpu", "--out", html]).code == 0)
         let text = try String(contentsOfFile: html, encoding: .utf8)
         let keptReport = try String(contentsOfFile: "\(Self.directory)/report.html", encoding: .utf8)
-        #expect(text == keptReport, "regenerate Tests/Fixtures/h100-bench/report.html")
+        // The lone full GPU was timed by CUDA events, every co-tenant by a wall-clock window: each ratio mixes.
+        let cotenants = results.filter { $0.topology != "full-gpu" }
+        #expect(results.filter { $0.topology == "full-gpu" }.allSatisfy { $0.timing == Timing.deviceEvents })
+        #expect(cotenants.allSatisfy { $0.tenants > 1 && $0.timing == Timing.wallWindow })
+        #expect(rows.count == cotenants.count && rows.allSatisfy { !$0.sameTiming })
+        let notice = "WARNING: \(rows.count) of these ratios MIX TIMING METHODS (\(rows.count) timed wall-window vs "
+        #expect(compared.stdout.contains(notice) && kept.contains(notice))
+        #expect(text.contains("<b>\(rows.count) of \(rows.count) ratios mix timing methods</b>"))
+        #expect(keptReport.contains("<b>\(rows.count) of \(rows.count) ratios mix timing methods</b>"))
+        for row in rows {
+            try shown(row, results: results, texts: [compared.stdout, kept], pages: [text, keptReport])
+        }
         for topology in ["time-sliced-7", "mps-2x50", "mps-7x14"] { #expect(text.contains(topology)) }
-        #expect(text.components(separatedBy: "<svg class=\"bars\"").count - 1 == 10, "one chart a workload and metric")
+        // For each workload and metric measured with co-tenants, a chart a family (time-sliced-N, mps-…), with the
+        // co-tenants' scaling beside.
+        let series = Set(cotenants.map { "\($0.workload) \($0.metric)" }).count
+        #expect(text.components(separatedBy: "<svg class=\"bars\"").count - 1 == 2 * series)
+        #expect(text.components(separatedBy: "<svg class=\"scaling\"").count - 1 == 2 * series)
         #expect(text.contains("NVIDIA H100 80GB HBM3"))
         // Every result's warnings, recomputed from its values, are in the report and in the comparison.
         for result in results where result.tenant != "(aggregate)" {
@@ -260,6 +408,32 @@ struct StoreRuleTests {
         #expect(cli.run(["bench", "list"] + state).stdout.hasPrefix("No results stored."))
     }
 
+    @Test("a timing that is no method is refused with its place, and nothing is stored")
+    func badTiming() throws {
+        var lines = try lines()
+        lines[3]["timing"] = "stopwatch"
+        let cli = CLI()
+        let state = ["--state-dir", cli.stateDir.path]
+        let path = try write(lines)
+        let refused = cli.run(["bench", "import"] + state + [path])
+        #expect(
+            refused.code != 0
+                && refused.stderr.contains("\(path):4:1: error: 'timing' is 'stopwatch'; it must be one of "),
+            "\(refused.stderr)")
+        let option = cli.run(["bench", "import"] + state + [Self.results, "--timing", "cuda"])
+        #expect(option.code != 0 && option.stderr.contains("'--timing' is 'cuda'; it must be one of device-events, "))
+        #expect(cli.run(["bench", "list"] + state).stdout.hasPrefix("No results stored."))
+        // Without '--timing', what the data does not tell is unknown: the lone full GPU here.
+        #expect(cli.run(["bench", "import"] + state + [Self.results]).code == 0)
+        let stored = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
+        #expect(stored.allSatisfy { $0.timing == ($0.tenants > 1 ? Timing.wallWindow : Timing.unknown) })
+        // A figures folder that cannot be one: refused before the report is written.
+        let html = cli.stateDir.appendingPathComponent("r.html").path
+        let report = cli.run(["bench", "report"] + state + ["--out", html, "--figures", Self.results])
+        #expect(report.code != 0 && report.stderr.contains("'--figures \(Self.results)' is not a folder forbc can"))
+        #expect(!FileManager.default.fileExists(atPath: html))
+    }
+
     @Test("two baseline runs: the latest by default, named; another by '--baseline-run'; or all pooled")
     func twoBaselineRuns() throws {
         let original = try lines()
@@ -288,9 +462,9 @@ struct StoreRuleTests {
             return (value, text)
         }
         let (latest, text) = try ratio([])
-        #expect(text.contains("baseline: 'full-gpu' run(s) 99999999 (the latest of 2 runs;"))
+        #expect(text.contains("baseline: 'full-gpu' run(s) 99999999 timed by unknown (the latest of 2 runs;"))
         let (first, firstText) = try ratio(["--baseline-run", "22da425b"])
-        #expect(firstText.contains("run(s) 22da425b (chosen by '--baseline-run', of 2 runs;"))
+        #expect(firstText.contains("run(s) 22da425b timed by unknown (chosen by '--baseline-run', of 2 runs;"))
         #expect(abs(latest * 2 - first) < 0.002, "\(latest) \(first)")
         let (pooled, pooledText) = try ratio(["--baseline-run", "all"])
         #expect(pooledText.contains("(all 2 runs, launches pooled;") && latest < pooled && pooled < first)
