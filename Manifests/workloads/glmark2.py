@@ -27,9 +27,10 @@ mine, rest = own.parse_known_args()
 a = args(rest)
 if min(mine.width, mine.height) < 1 or not 0 < mine.seconds <= 600 or not mine.scene or mine.scene.startswith("-"):
     sys.exit("glmark2: --width and --height must be positive, --seconds in (0, 600], --scene a glmark2 benchmark")
-# SIGTERM (forbc's timeout) unwinds through the finally below and subprocess.run's own clean-up. A process started
-# from a thread that blocks signals inherits that mask (forbc's are: SIGTERM blocked), and so would Xvfb, which then
-# outlives a terminate(): unblocked here, for this script and its children.
+# SIGTERM (forbc's timeout) unwinds through the finally below and subprocess.run's own clean-up. A process inherits
+# the signal mask of the thread that started it: forbc's co-tenants started from its worker threads (and processes
+# started under swift test) come with SIGTERM blocked, and so would Xvfb, which then outlives a terminate():
+# unblocked here, for this script and its children.
 signal.pthread_sigmask(signal.SIG_SETMASK, set())
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 scene = mine.scene.split(":")[0]

@@ -6,6 +6,7 @@ of --width × --height (RGBA8 + 24-bit depth). Each repetition renders --frames 
 fit) and glFinish()es before the clock stops. Each result line carries GL_RENDERER, so results say what rendered
 them ("llvmpipe" on CPU, the GPU's name otherwise). GLCONTEXT_DEVICE_INDEX picks the EGL device (default 0)."""
 import argparse
+import signal
 import sys
 
 import numpy as np
@@ -100,6 +101,10 @@ def context():
         sys.exit(2)
 
 
+# A process inherits the signal mask of the thread that started it: forbc's co-tenants started from its worker
+# threads (and processes started under swift test) come with SIGTERM blocked. Unblocked, so a timeout's terminate()
+# ends a stuck frame at once rather than the SIGKILL 5 s later.
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
 own = argparse.ArgumentParser(add_help=False)
 own.add_argument("--width", type=int, default=1280)
 own.add_argument("--height", type=int, default=720)

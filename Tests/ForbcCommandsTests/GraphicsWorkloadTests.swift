@@ -16,8 +16,8 @@ struct GraphicsWorkloadTests {
         ["llvmpipe", "softpipe", "swrast"].contains { renderer.contains($0) }
     }
 
-    /// `forbc bench run` of one workload alone, two repetitions, one launch: its stored result.
-    func bench(_ workload: String) throws -> BenchResult {
+    /// `forbc bench run` of workloads, `tenants` copies at once, two repetitions, one launch: the stored results.
+    func bench(_ workloads: String, tenants: Int = 1) throws -> [BenchResult] {
         let cli = CLI()
         let manifest = writeManifest(
             """
@@ -26,15 +26,18 @@ struct GraphicsWorkloadTests {
             metadata: {name: gfx}
             spec:
               benchmarks:
-                - {suite: alone, workloads: [\(workload)], repetitions: 2}
+                - {suite: s, workloads: [\(workloads)], repetitions: 2, tenants: \(tenants)}
             """)
         let ran = cli.run(
             ["bench", "run", "--state-dir", cli.stateDir.path, manifest, "--workloads", Self.workloads]
                 + ["--launches", "1", "--max-launches", "1"])
         #expect(ran.code == 0, "\(ran.stdout)\(ran.stderr)")
         let results = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
-        return try #require(results.first, "nothing stored: \(ran.stderr)")
+        try #require(!results.isEmpty, "nothing stored: \(ran.stderr)")
+        return results
     }
+
+    func bench(_ workload: String) throws -> BenchResult { try #require(try bench(workload, tenants: 1).first) }
 
     func log(of result: BenchResult) throws -> String {
         let logs = try JSONDecoder().decode([String].self, from: Data(result.logs.utf8))
@@ -71,6 +74,21 @@ struct GraphicsWorkloadTests {
         // Its private Xvfb was stopped with the run: the display's socket is gone.
         let display = try #require(text.firstMatch(of: /glmark2: on Xvfb display :([0-9]+)/)?.1)
         #expect(!FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(display)"))
+    }
+
+    @Test("two co-tenants: each renders in the same 1 s windows behind the barrier; their sum is the aggregate")
+    func cotenants() throws {
+        let results = try bench("render, glmark2", tenants: 2)
+        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        for workload in ["render", "glmark2"] {
+            let rows = results.filter { $0.workload == workload }
+            #expect(rows.map(\.tenant) == ["host#0", "host#1", "(aggregate)"], "\(workload)")
+            #expect(rows.allSatisfy { $0.valueList.count == 2 && $0.valueList.allSatisfy { $0 > 0 } })
+            let sum = rows.prefix(2).compactMap(\.median).reduce(0, +)
+            #expect(abs((rows.last?.median ?? 0) - sum) < 1e-9 * max(1, sum), "\(workload): sum of the tenants")
+            let text = try log(of: rows[0])
+            #expect(workload == "render" || text.contains("[jellyfish] duration=1: FPS: "), "\(text)")
+        }
     }
 
     /// One run of a profile from Manifests/workloads, its argument vector edited, in an environment.
