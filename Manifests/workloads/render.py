@@ -109,7 +109,6 @@ own = argparse.ArgumentParser(add_help=False)
 own.add_argument("--width", type=int, default=1280)
 own.add_argument("--height", type=int, default=720)
 own.add_argument("--frames", type=int, default=30, help="frames a repetition (without a window)")
-own.add_argument("--image", default="", help="write the last warm-up frame here as a binary PPM")
 mine, rest = own.parse_known_args()
 a = args(rest)
 segments = a.size or 256
@@ -155,9 +154,6 @@ pixels = np.frombuffer(fbo.read(components=3), dtype=np.uint8).reshape(mine.heig
 covered = float(np.mean(pixels.max(axis=-1) > 20))
 if covered < 0.1:
     sys.exit(f"render: the scene covers {covered:.1%} of the frame on '{renderer}'; expected most of it")
-if mine.image:
-    with open(mine.image, "wb") as out:
-        out.write(b"P6 %d %d 255\n" % (mine.width, mine.height) + pixels[::-1].tobytes())
 wait_for(a.start_at)
 for rep in range(a.repetitions):
     first = frame
