@@ -24,7 +24,7 @@ public struct RealProcesses: ProcessChannel {
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         do {
-            try process.run()
+            try Self.withNoSignalsBlocked { try process.run() }
         } catch {
             return .notStarted("could not start '\(arguments.first ?? "")': \(error.localizedDescription)")
         }
@@ -38,5 +38,17 @@ public struct RealProcesses: ProcessChannel {
         }
         return process.terminationReason == .exit
             ? .exited(process.terminationStatus) : .signalled(process.terminationStatus)
+    }
+
+    /// Runs `body` (which starts a process) with no signal blocked in this thread: a child inherits its parent
+    /// thread's mask, and threads that Dispatch or the runner start block most signals, SIGTERM included, so a
+    /// workload started from one could not be terminated at its timeout (nor stop its own children).
+    static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+        var none = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
     }
 }
