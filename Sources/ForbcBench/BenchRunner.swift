@@ -252,7 +252,8 @@ public struct BenchRunner: Sendable {
             median: nil, mad: nil, cv: nil, ciLow: nil, ciHigh: nil, fairness: nil, source: "forbc")
         // The window `launchTenants` gives: co-tenants (or `--window-always`) are timed by a wall-clock window.
         let window = tenants > 1 || options.windowAlways ? options.window : 0
-        result.timing = Timing.method(bound: profile.bound, window: window)
+        result.timing =
+            window > 0 ? Timing.wallWindow : profile.timing ?? Timing.method(bound: profile.bound, window: 0)
         return result
     }
 

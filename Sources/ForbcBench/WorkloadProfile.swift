@@ -30,6 +30,10 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     public var pattern: String?
     public var metrics: [Metric]
     public var timeout: Double
+    /// How the workload times itself when alone, where `bound` does not say it: a device-bound workload that
+    /// times frames by the host's clock (`host-clock`) rather than by CUDA events (`device-events`, the default
+    /// for `bound: device`). A window, when there is one, is always `wall-window`.
+    public var timing: String?
 
     /// Yams turns a plain scalar such as `9000000000000000000:0` into a base-60 integer with arithmetic that traps
     /// on overflow; a profile with any base-60-looking scalar is refused before it is decoded.
@@ -87,6 +91,12 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
                     + "'pattern'), 'bound' device or host, metrics with 'better' higher or lower, and a "
                     + "positive 'timeout'"
             )
+        }
+        if let timing = profile.timing, ![Timing.deviceEvents, Timing.hostClock].contains(timing) {
+            throw ForbcError(
+                .invalidInput,
+                "\(path): 'timing' is '\(timing)'; a workload alone is timed by 'device-events' or 'host-clock'",
+                path: path)
         }
         if profile.usesRelease != profile.run.contains(where: { $0.contains("{tenant}") }) {
             throw ForbcError(

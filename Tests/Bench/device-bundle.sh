@@ -21,7 +21,7 @@ ldd "$bin/forbc" | awk '/=> \// {print $3}' | while read -r lib; do
 done
 # Anything forbc opens at run time by name (dlopen) and its dependencies, where present here.
 for name in libvirt.so.0 libvirt-qemu.so.0; do
-    path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ {print $NF; exit}')
+    path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ {print $NF}' | sed -n 1p)
     [ -n "$path" ] || continue
     cp -L "$path" "$STAGE/lib/"
     ldd "$path" | awk '/=> \// {print $3}' | while read -r lib; do

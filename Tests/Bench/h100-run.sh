@@ -6,6 +6,8 @@
 #   FORBC_PHASE=window   the lone GPU timed by a wall-clock window (the co-tenants' baseline), 2/4/7 time-sliced
 #   FORBC_PHASE=mps      MPS 2x50 and 7x14, and the lone GPU timed by CUDA events (its own method)
 #   FORBC_PHASE=all      both (longer than one call allows on a loaded machine)
+# The mps phase ends with the graphics suite (render, render-heavy through EGL), when moderngl is importable (carried as
+# wheels in .whl) and the GL loaders are there (carried as .gl/*.deb, see the device README).
 # FORBC_LAUNCHES (default 4) launches per workload and topology: the device time a session has is the limit.
 set -u
 B=/tmp/forbc-bundle
@@ -18,8 +20,8 @@ PHASE=${FORBC_PHASE:-all}
 N=${FORBC_LAUNCHES:-4}
 run=(bench run --state-dir "$S" "$M" --launches "$N" --max-launches "$N")
 log=$OUT/run-$PHASE.log
-# Results of earlier phases (carried back in as Tests/Bench/h100-previous.jsonl) join this store.
-[ -f Tests/Bench/h100-previous.jsonl ] && "$F" bench import --state-dir "$S" Tests/Bench/h100-previous.jsonl > "$log" 2>&1
+# Results of an earlier phase (its results.jsonl, carried in as .build-device/h100-previous.jsonl) join this store.
+[ -f .build-device/h100-previous.jsonl ] && "$F" bench import --state-dir "$S" .build-device/h100-previous.jsonl > "$log" 2>&1
 finish() {
     "$F" bench compare --state-dir "$S" --baseline full-gpu > "$OUT/compare.txt" 2>&1
     "$F" bench report --state-dir "$S" --baseline full-gpu --out "$OUT/report.html" --figures "$OUT/figures" \
@@ -50,6 +52,14 @@ if [ "$PHASE" = mps ] || [ "$PHASE" = all ]; then
     finish
     "$F" "${run[@]}" --suite lone --topology full-gpu >> "$log" 2>&1
     finish
+    if [ -d .whl ] && [ -d .gl ]; then
+        for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+        egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+        [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+        PYTHONPATH=/tmp/site "$F" "${run[@]}" --suite graphics --topology full-gpu >> "$log" 2>&1
+        finish
+    fi
 fi
 cat "$OUT/compare.txt"
 grep -E "harness took|release|warn" "$log" | tail -20

@@ -150,10 +150,10 @@ struct BenchCLITests {
 }
 
 /// The run on the lent H100 (Tests/Fixtures/h100-bench, made by Tests/Bench/h100-run.sh): imported, compared and
-/// reported like any results. Its compare.txt and report.html were made by the CLI from results.jsonl (`forbc bench
-/// import --timing device-events`: the lone full GPU was timed by CUDA events; then `bench compare --baseline
-/// full-gpu` and `bench report --baseline full-gpu`); the checks below recompute what they check from the stored
-/// values, never from literal strings of the fixture.
+/// reported like any results. The lone full GPU was measured twice, timed by a wall-clock window as the co-tenants
+/// are (`--window-always`, the baseline they are compared with) and by CUDA events (its own method); compare.txt and
+/// report.html are `bench compare --baseline full-gpu` and `bench report --baseline full-gpu` of results.jsonl; the
+/// checks below recompute what they check from the stored values, never from literal strings of the fixture.
 @Suite("the H100 benchmark results")
 struct H100BenchTests {
     static let directory = RepositoryPaths.fixture("h100-bench")
@@ -168,11 +168,13 @@ struct H100BenchTests {
         let cli = CLI()
         let state = ["--state-dir", cli.stateDir.path]
         let imported = cli.run(
-            ["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-25"]
-                + ["--timing", "device-events"])
+            ["bench", "import"] + state + ["\(Self.directory)/results.jsonl", "--source", "h100-2026-11-26"])
+        let lines = try String(contentsOfFile: "\(Self.directory)/results.jsonl", encoding: .utf8).split(
+            separator: "\n")
         #expect(
             imported.code == 0
-                && imported.stdout.hasPrefix("Imported 145 result(s) from \(Self.directory)/results.jsonl.\n"),
+                && imported.stdout.hasPrefix(
+                    "Imported \(lines.count) result(s) from \(Self.directory)/results.jsonl.\n"),
             "\(imported.stdout)\(imported.stderr)")
         return (cli, state, try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all())
     }
@@ -184,17 +186,22 @@ struct H100BenchTests {
             Set(results.map(\.topology)) == [
                 "full-gpu", "time-sliced-2", "time-sliced-4", "time-sliced-7", "mps-2x50", "mps-7x14",
             ])
-        #expect(results.allSatisfy { $0.status == "ok" && $0.source == "h100-2026-11-25" })
+        #expect(results.allSatisfy { $0.status == "ok" && $0.source == "h100-2026-11-26" })
         let full = Dictionary(
-            uniqueKeysWithValues: results.filter { $0.topology == "full-gpu" }.map {
+            uniqueKeysWithValues: results.filter { $0.topology == "full-gpu" && $0.timing == Timing.wallWindow }.map {
                 ("\($0.workload)/\($0.metric)", $0)
             })
+        let events = results.filter { $0.topology == "full-gpu" && $0.timing == Timing.deviceEvents }
+        #expect(Set(events.map { "\($0.workload)/\($0.metric)" }) == Set(full.keys))
+        // The graphics workload on the GPU, timed by the host's clock around whole frames.
+        let frames = results.filter { $0.workload.hasPrefix("render") }
+        #expect(frames.count == 2 && frames.allSatisfy { $0.timing == Timing.hostClock && ($0.median ?? 0) > 10 })
         #expect(
             full["gemm/bf16"]?.gpuModel == "NVIDIA H100 80GB HBM3" && full["gemm/bf16"]?.partitionKind == "passthrough")
         #expect((600...900).contains(full["gemm/bf16"]?.median ?? 0), "bf16 TFLOP/s")
         #expect((2500...3400).contains(full["stream/copy"]?.median ?? 0), "HBM3 copy GB/s")
-        // Stored before launches were recorded: two launches each, inferred from the two logs.
-        #expect(full["gemm/bf16"]?.launches?.map(\.count) == [5, 5])
+        // Four launches of three repetitions (the device time a session has was the limit).
+        #expect(full["gemm/bf16"]?.launches?.map(\.count) == [3, 3, 3, 3])
         // Time-slicing splits the GPU: each of n tenants gets about 1/n of the bf16 matrix throughput.
         let rows = try JSONDecoder().decode(
             [Comparison.Row].self,
@@ -214,7 +221,7 @@ struct H100BenchTests {
         }
         // The Phoronix export names each topology as a system.
         let xml = cli.run(["bench", "export"] + state + ["--format", "phoronix"]).stdout
-        #expect(xml.components(separatedBy: "<System>").count - 1 == 6 && xml.contains("<Proportion>LIB</Proportion>"))
+        #expect(xml.components(separatedBy: "<System>").count - 1 == 6 && xml.contains("<Proportion>HIB</Proportion>"))
     }
 
     @Test("the overhead figures are what the harness's stored results and the bare medians give")
@@ -266,7 +273,11 @@ struct H100BenchTests {
         #expect(aggregates.count == 25)
         for row in aggregates {
             let base = try #require(
-                results.first { $0.topology == "full-gpu" && $0.workload == row.workload && $0.metric == row.metric })
+                results.first {
+                    $0.topology == "full-gpu" && $0.workload == row.workload && $0.metric == row.metric
+                        && $0.timing == row.baselineTiming
+                })
+            #expect(row.sameTiming && row.timing == Timing.wallWindow && row.baselineTiming == Timing.wallWindow)
             let tenants = results.filter {
                 $0.runID == row.runID && $0.topology == row.topology && $0.workload == row.workload
                     && $0.metric == row.metric && $0.tenant != "(aggregate)"
@@ -289,7 +300,10 @@ struct H100BenchTests {
     /// GPU's median — and shown with its interval and both absolute values in `texts` (compare) and `pages`.
     func shown(_ row: Comparison.Row, results: [BenchResult], texts: [String], pages: [String]) throws {
         let base = try #require(
-            results.first { $0.topology == "full-gpu" && $0.workload == row.workload && $0.metric == row.metric })
+            results.first {
+                $0.topology == "full-gpu" && $0.workload == row.workload && $0.metric == row.metric
+                    && $0.timing == row.baselineTiming
+            })
         let tenants = results.filter {
             $0.runID == row.runID && $0.workload == row.workload && $0.metric == row.metric
                 && $0.tenant != "(aggregate)" && (row.tenant == "(aggregate)" || $0.tenant == row.tenant)
@@ -317,15 +331,15 @@ struct H100BenchTests {
         #expect(cli.run(["bench", "report"] + state + ["--baseline", "full-gpu", "--out", html]).code == 0)
         let text = try String(contentsOfFile: html, encoding: .utf8)
         let keptReport = try String(contentsOfFile: "\(Self.directory)/report.html", encoding: .utf8)
-        // The lone full GPU was timed by CUDA events, every co-tenant by a wall-clock window: each ratio mixes.
+        // Every co-tenant is timed by a wall-clock window and paired with the lone GPU timed the same way: no ratio
+        // mixes methods (the lone GPU's CUDA-event run is beside it, never paired with a window).
         let cotenants = results.filter { $0.topology != "full-gpu" }
-        #expect(results.filter { $0.topology == "full-gpu" }.allSatisfy { $0.timing == Timing.deviceEvents })
         #expect(cotenants.allSatisfy { $0.tenants > 1 && $0.timing == Timing.wallWindow })
-        #expect(rows.count == cotenants.count && rows.allSatisfy { !$0.sameTiming })
-        let notice = "WARNING: \(rows.count) of these ratios MIX TIMING METHODS (\(rows.count) timed wall-window vs "
-        #expect(compared.stdout.contains(notice) && kept.contains(notice))
-        #expect(text.contains("<b>\(rows.count) of \(rows.count) ratios mix timing methods</b>"))
-        #expect(keptReport.contains("<b>\(rows.count) of \(rows.count) ratios mix timing methods</b>"))
+        #expect(rows.count == cotenants.count && rows.allSatisfy { $0.sameTiming })
+        for output in [compared.stdout, compared.stderr, kept, text, keptReport] {
+            #expect(!output.contains("MIX TIMING") && !output.contains("ratios mix timing"))
+        }
+        #expect(kept.contains("baseline: 'full-gpu' run(s)") && kept.contains("timed by wall-window"))
         for row in rows {
             try shown(row, results: results, texts: [compared.stdout, kept], pages: [text, keptReport])
         }
@@ -348,10 +362,10 @@ struct H100BenchTests {
                 #expect(text.contains(escaped))
             }
         }
-        // Two launches everywhere: every result says the interval needs more.
+        // Four launches everywhere: every result says the interval needs more.
         #expect(
             results.filter { $0.tenant != "(aggregate)" }.allSatisfy {
-                $0.warningList.contains { $0.hasPrefix("few launches: 2") }
+                $0.warningList.contains { $0.hasPrefix("few launches: 4") }
             })
     }
 }
@@ -382,11 +396,12 @@ struct StoreRuleTests {
     func duplicateImport() throws {
         let cli = CLI()
         let state = ["--state-dir", cli.stateDir.path]
-        #expect(cli.run(["bench", "import"] + state + [Self.results]).stdout.hasPrefix("Imported 145 result(s)"))
+        let count = try lines().count
+        #expect(cli.run(["bench", "import"] + state + [Self.results]).stdout.hasPrefix("Imported \(count) result(s)"))
         let again = cli.run(["bench", "import"] + state + [Self.results, "--source", "elsewhere"])
         #expect(again.code == 0 && again.stdout.hasPrefix("Imported 0 result(s)"))
-        #expect(again.stdout.contains("Skipped 145 result(s) already stored (the same content hash)."))
-        #expect(try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all().count == 145)
+        #expect(again.stdout.contains("Skipped \(count) result(s) already stored (the same content hash)."))
+        #expect(try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all().count == count)
         // What the store exports (with the summaries recomputed, the new fields) is the same content again.
         let exported = cli.stateDir.appendingPathComponent("out.jsonl").path
         #expect(cli.run(["bench", "export"] + state + ["--out", exported]).code == 0)
@@ -423,8 +438,11 @@ struct StoreRuleTests {
         let option = cli.run(["bench", "import"] + state + [Self.results, "--timing", "cuda"])
         #expect(option.code != 0 && option.stderr.contains("'--timing' is 'cuda'; it must be one of device-events, "))
         #expect(cli.run(["bench", "list"] + state).stdout.hasPrefix("No results stored."))
-        // Without '--timing', what the data does not tell is unknown: the lone full GPU here.
-        #expect(cli.run(["bench", "import"] + state + [Self.results]).code == 0)
+        // Lines without 'timing' and no '--timing': what the data does not tell is unknown (a lone tenant).
+        #expect(
+            cli.run(
+                ["bench", "import"] + state + [try write(try self.lines().map { $0.filter { $0.key != "timing" } })]
+            ).code == 0)
         let stored = try ResultStore(path: cli.stateDir.appendingPathComponent("bench.sqlite").path).all()
         #expect(stored.allSatisfy { $0.timing == ($0.tenants > 1 ? Timing.wallWindow : Timing.unknown) })
         // A figures folder that cannot be one: refused before the report is written.
@@ -438,7 +456,9 @@ struct StoreRuleTests {
     func twoBaselineRuns() throws {
         let original = try lines()
         // A second full-GPU run, an hour later, measuring twice as much.
-        let doubled: [[String: Any]] = try original.filter { ($0["topology"] as? String) == "full-gpu" }.map {
+        let doubled: [[String: Any]] = try original.filter {
+            ($0["topology"] as? String) == "full-gpu" && ($0["timing"] as? String) == Timing.wallWindow
+        }.map {
             var line = $0
             let values = try #require(
                 try JSONSerialization.jsonObject(with: Data((line["values"] as! String).utf8)) as? [Double]
@@ -448,7 +468,7 @@ struct StoreRuleTests {
             line["mad"] = Statistics.mad(values)
             line["cv"] = Statistics.cv(values)
             line["runID"] = "99999999-second-run"
-            line["time"] = "2026-11-26T00:11:36Z"
+            line["time"] = "2026-11-27T00:00:00Z"
             return line
         }
         let cli = CLI()
@@ -462,12 +482,15 @@ struct StoreRuleTests {
             return (value, text)
         }
         let (latest, text) = try ratio([])
-        #expect(text.contains("baseline: 'full-gpu' run(s) 99999999 timed by unknown (the latest of 2 runs;"))
-        let (first, firstText) = try ratio(["--baseline-run", "22da425b"])
-        #expect(firstText.contains("run(s) 22da425b timed by unknown (chosen by '--baseline-run', of 2 runs;"))
+        #expect(text.contains("baseline: 'full-gpu' run(s) 99999999 timed by wall-window (the latest of "))
+        let window = try #require(
+            original.first { ($0["topology"] as? String) == "full-gpu" && ($0["timing"] as? String) == "wall-window" })
+        let id = String(try #require(window["runID"] as? String).prefix(8))
+        let (first, firstText) = try ratio(["--baseline-run", id])
+        #expect(firstText.contains("run(s) \(id) timed by wall-window (chosen by '--baseline-run', of"))
         #expect(abs(latest * 2 - first) < 0.002, "\(latest) \(first)")
         let (pooled, pooledText) = try ratio(["--baseline-run", "all"])
-        #expect(pooledText.contains("(all 2 runs, launches pooled;") && latest < pooled && pooled < first)
+        #expect(pooledText.contains("(all 2 runs, launches pooled") && latest < pooled && pooled < first)
         let unknown = cli.run(["bench", "compare"] + state + ["--baseline", "full-gpu", "--baseline-run", "nope"])
         #expect(unknown.code != 0 && unknown.stderr.contains("'--baseline-run nope' matches 0 run(s) of 'full-gpu'"))
     }
