@@ -28,7 +28,7 @@ struct Discover: HostCommand {
         var inventory = try host.discover(named: named)
         // Domains are part of the inventory when libvirt answers; discovery of partitions does not depend on it.
         do {
-            inventory = try host.discover(domains: true, named: named)
+            inventory = try host.addingDomains(to: inventory)
         } catch let error as ForbcError {
             Console.current.err("note: no VM attachments shown: \(error.message)")
         }

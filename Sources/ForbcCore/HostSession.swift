@@ -101,12 +101,16 @@ public final class HostSession: @unchecked Sendable {
 
     /// Partitions from sysfs; domains from libvirt when `domains` says so; non-GPU PCI functions when named.
     public func discover(domains: Bool = false, named: Set<String> = []) throws -> Inventory {
-        var inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
-        if domains {
-            let hypervisor = try hypervisor()
-            inventory.domains = try hypervisor.domains().map { try $0.summary() }
-            inventory.hypervisor = hypervisor.uri
-        }
+        let inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
+        return domains ? try addingDomains(to: inventory) : inventory
+    }
+
+    /// `inventory` with libvirt's domains (so that discovery that also shows domains reads sysfs once).
+    public func addingDomains(to inventory: Inventory) throws -> Inventory {
+        var inventory = inventory
+        let hypervisor = try hypervisor()
+        inventory.domains = try hypervisor.domains().map { try $0.summary() }
+        inventory.hypervisor = hypervisor.uri
         return inventory
     }
 

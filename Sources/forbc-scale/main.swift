@@ -105,3 +105,65 @@ for count in [512, 2048, 8192] {
 print(
     "  apply 8192 / apply 512 = \(String(format: "%.1f", applyTimes[8192]! / applyTimes[512]!))× "
         + "(16× more creations; linear is 16×)")
+
+/// A converged host of `count` partitions: the mdevs the manifest declares exist (UUIDs as forbc derives them) and
+/// the state records them, as an apply would have left it; built directly, since applying 64,000 takes long.
+func convergedHost(_ count: Int) throws -> (host: HostSession, manifest: Manifest, directory: URL) {
+    let perGPU = count / gpus
+    let manifest = try ManifestParser.parse(text: LargeHost.manifest(gpus: gpus, perGPU: perGPU), file: "large.yaml")
+    let model = LargeHost.model(gpus: gpus, perGPU: perGPU)
+    let kernel = SimulatedKernel(model: model)
+    var owned: [OwnedPartition] = []
+    for (i, device) in model.devices.enumerated() {
+        for k in 0..<perGPU {
+            let name = "p-\(i * perGPU + k)"
+            let uuid = UUIDv5.partition(host: manifest.name, name: name)
+            try kernel.write(SysPath.mdevType(device.address, "nvidia-900", "create"), uuid)
+            owned.append(
+                OwnedPartition(
+                    name: name, kind: .mdev, gpu: device.address, uuid: uuid, address: device.address,
+                    parent: device.address, type: "nvidia-900", typeName: "NVIDIA BENCH-1Q"))
+        }
+    }
+    let directory = makeTemporaryDirectory("scale-converged")
+    let store = StateStore(directory: directory)
+    try store.ensureDirectory()
+    try store.save(HostState(host: manifest.name, partitions: owned.sorted { $0.name < $1.name }))
+    kernel.resetCounters()
+    return (HostSession(sysfs: kernel, store: store, simulation: kernel), manifest, directory)
+}
+
+/// The median of `runs` timings of `body`, in milliseconds.
+func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    return times.sorted()[runs / 2]
+}
+
+print("plan and drift on a converged host (\(gpus) GPUs; discovery included; median):")
+var planTimes: [Int: Double] = [:]
+for count in [512, 8192, 64000] {
+    let (host, manifest, directory) = try convergedHost(count)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let plan = try host.plan(manifest)
+    guard plan.actions.isEmpty, plan.partitions.count == count else {
+        throw ForbcError(.system, "the converged host of \(count) is not converged: \(plan.actions.count) actions")
+    }
+    let runs = count > 10000 ? 3 : 9
+    let planMS = try median(runs) { _ = try host.plan(manifest) }
+    let driftMS = try median(runs) {
+        let report = DriftReport(plan: try host.plan(manifest), manifest: manifest)
+        guard report.items.isEmpty else { throw ForbcError(.system, "drift on a converged host: \(report.items)") }
+    }
+    planTimes[count] = planMS
+    print(
+        "  N = \(count): plan \(String(format: "%.1f", planMS)) ms, drift \(String(format: "%.1f", driftMS)) ms "
+            + "(\(String(format: "%.2f", planMS * 1000 / Double(count))) µs per partition, median of \(runs))")
+}
+print(
+    "  plan 64000 / plan 512 = \(String(format: "%.1f", planTimes[64000]! / planTimes[512]!))× "
+        + "(125× more partitions; linear is 125×)")
