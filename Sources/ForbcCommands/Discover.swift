@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc discover`: the inventory, read-only.
 struct Discover: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "discover",
         abstract: "Show GPUs, their partitioning capabilities and existing partitions.",
         discussion: """
             Examples:

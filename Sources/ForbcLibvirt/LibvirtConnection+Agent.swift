@@ -12,7 +12,7 @@ extension LibvirtConnection: GuestAgentChannel {
         guard let domain = api.virDomainLookupByName(connection, domainName) else {
             throw Self.error("virDomainLookupByName('\(domainName)')")
         }
-        defer { api.virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         let command = try JSONSerialization.data(withJSONObject: ["execute": execute, "arguments": arguments])
         guard
             let reply = api.virDomainQemuAgentCommand(

@@ -49,7 +49,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         let count = api.virConnectListAllDomains(connection, &list, 0)
         guard count >= 0, let list else { throw Self.error("virConnectListAllDomains on '\(uri)'") }
         defer {
-            for i in 0..<Int(count) { if let domain = list[i] { api.virDomainFree(domain) } }
+            for i in 0..<Int(count) { if let domain = list[i] { _ = api.virDomainFree(domain) } }
             free(list)
         }
         return try (0..<Int(count)).compactMap { list[$0] }.map(describe).sorted { $0.name < $1.name }
@@ -59,7 +59,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { api.virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         return try describe(domain)
     }
 
@@ -109,7 +109,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { api.virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
         guard api.virDomainAttachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
             throw Self.error("virDomainAttachDeviceFlags('\(name)', \(scope))")
@@ -120,7 +120,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { api.virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
         guard api.virDomainDetachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
             throw Self.error("virDomainDetachDeviceFlags('\(name)', \(scope))")
@@ -132,7 +132,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { api.virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
         guard api.virDomainUndefine(domain) == 0 else { throw Self.error("virDomainUndefine('\(name)')") }
     }
@@ -140,7 +140,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     public func define(_ domainXML: String) throws {
         counted()
         guard let domain = api.virDomainDefineXML(connection, domainXML) else { throw Self.error("virDomainDefineXML") }
-        api.virDomainFree(domain)
+        _ = api.virDomainFree(domain)
     }
 }
 
@@ -150,7 +150,7 @@ enum Libvirt {
     /// The libraries Debian's libvirt0 installs (the runtime package; libvirt-dev's unversioned links are not needed).
     static let libraries = (virt: "libvirt.so.0", qemu: "libvirt-qemu.so.0")
 
-    nonisolated(unsafe) private static let loaded: Result<forbc_libvirt, ForbcError> = load()
+    private static let loaded: Result<forbc_libvirt, ForbcError> = load()
 
     /// The bound functions; the first call loads libvirt, and a failure to load is the same error every time.
     static func api() throws -> forbc_libvirt { try loaded.get() }

@@ -50,6 +50,16 @@ for mdevs in 16 64; do
         "$forbc discover --root $work/t\$mdevs --output json --state-dir $work/state" >/dev/null 2>&1
     umount /sys
 done
+# The same discovery where libvirt is not installed (its libraries hidden): what consulting libvirt costs.
+virt=\$(ldconfig -p | awk '/libvirt.so.0 /{print \$NF; exit}')
+qemu=\$(ldconfig -p | awk '/libvirt-qemu.so.0 /{print \$NF; exit}')
+mount --bind /dev/null "\$virt"
+mount --bind /dev/null "\$qemu"
+for mdevs in 16 64; do
+    hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/n-\$mdevs.json" \\
+        "$forbc discover --root $work/t\$mdevs --output json --state-dir $work/state" >/dev/null 2>&1
+done
+umount "\$virt" "\$qemu"
 hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/h-version.json" \\
     "$forbc --version" "mdevctl --version" >/dev/null 2>&1
 EOF
@@ -76,6 +86,9 @@ for mdevs in (16, 64):
     assert found == listed == 8 * mdevs, (found, listed)
     print(f"| 8 × {mdevs} mdevs | {ms(lst)} | {ms(types)} | {ms(forbc)} | "
           f"{forbc['median'] / lst['median']:.2f} | {forbc['median'] / types['median']:.2f} |")
+    bare = next(iter(load(f"n-{mdevs}.json").values()))
+    print(f"| 8 × {mdevs}, libvirt not installed | | | {ms(bare)} | "
+          f"{bare['median'] / lst['median']:.2f} | {bare['median'] / types['median']:.2f} |")
 version = load("h-version.json")
 print()
 for command, r in version.items():

@@ -246,7 +246,7 @@ extension PlanBuilder {
         _ kept: inout MdevOccupancy
     ) {
         let parentNames = target.parentNames
-        for mdev in inventory.mdevs where parentNames.contains(mdev.parent) && !wanted.contains(mdev.uuid) {
+        for mdev in index.mdevs(on: parentNames) where !wanted.contains(mdev.uuid) {
             let owned = index.owned(uuid: mdev.uuid)
             if let reason = pruneReason(owned: owned) {
                 destroyMdev(mdev, target: owned?.name ?? mdev.uuid, gpu: target.gpu?.address, reason: reason)

@@ -256,7 +256,7 @@ struct PlanBuilder {
     /// Adds a partition the manifest declares.
     mutating func addDesired(_ partition: DesiredPartition) {
         if desiredPositions[partition.name] == nil { desiredPositions[partition.name] = desired.count }
-        addDesired(partition)
+        desired.append(partition)
     }
 
     /// The first declared partition named `name`.

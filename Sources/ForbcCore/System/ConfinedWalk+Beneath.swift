@@ -22,11 +22,25 @@ extension ConfinedWalk {
         return true
     }()
 
-    /// `path`'s components below `base`, joined relative to the directory; nil when the walk must decide.
+    /// `path`'s components below `base` (a plain absolute path: no NUL, no empty, '.' or '..' component, as
+    /// `SysPath.components` requires, checked on its bytes); nil when the walk must decide, and say why.
     func relative(_ path: String) -> [Substring]? {
-        guard let parts = try? SysPath.components(path), parts.count > base.count,
-            parts.prefix(base.count).elementsEqual(base, by: { $0 == $1 })
-        else { return nil }
+        var parts: [Substring] = []
+        var bytes = path.utf8[...]
+        guard bytes.popFirst() == UInt8(ascii: "/") else { return nil }
+        while true {
+            let end = bytes.firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            let part = bytes[..<end]
+            if part.isEmpty || part.contains(0) || part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) {
+                return nil
+            }
+            parts.append(Substring(part))
+            guard end < bytes.endIndex else { break }
+            bytes = bytes[bytes.index(after: end)...]
+        }
+        guard parts.count > base.count, parts.prefix(base.count).elementsEqual(base, by: { $0 == $1 }) else {
+            return nil
+        }
         return Array(parts.dropFirst(base.count))
     }
 
