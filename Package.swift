@@ -15,11 +15,14 @@ let package = Package(
     ],
     targets: [
         // manifest → discover → plan → apply over the OS seams (Ports/); no ArgumentParser, no simulator; C only
-        // in System/ (NVMLLibrary imports CNVML, NVML's types; the library itself is dlopen'ed).
+        // in System/ (NVMLLibrary imports CNVML, NVML's types; the library itself is dlopen'ed; CLinux: openat2).
         .target(
-            name: "ForbcCore", dependencies: ["CNVML", "ForbcYAMLScan", .product(name: "Yams", package: "Yams")]),
+            name: "ForbcCore",
+            dependencies: ["CNVML", "CLinux", "ForbcYAMLScan", .product(name: "Yams", package: "Yams")]),
         // The part of NVIDIA's NVML API forbc uses (types and entry-point pointer types); nothing links it.
         .systemLibrary(name: "CNVML"),
+        // openat2(2), which Glibc does not wrap, for sysfs reads under '--root' (System/ConfinedWalk+Beneath).
+        .systemLibrary(name: "CLinux"),
         // A first pass over libyaml's events (Yams' CYaml), before Yams composes a manifest: C stays at the edge.
         .target(name: "ForbcYAMLScan", dependencies: [.product(name: "Yams", package: "Yams")]),
         // The simulated side of the seams: a kernel with the kernel's semantics, NVML, libvirt's test driver.
@@ -35,8 +38,9 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        // libvirt's C API (Debian's libvirt-dev), and the one Swift type that owns a connection.
-        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        // libvirt's C API (Debian's libvirt-dev headers), and the one Swift type that owns a connection. Nothing
+        // links libvirt: it is dlopen'ed when a hypervisor is first consulted (Sources/CLibvirt/shim.h binds it).
+        .systemLibrary(name: "CLibvirt"),
         .target(name: "ForbcLibvirt", dependencies: ["ForbcCore", "CLibvirt"]),
         // The commands: option parsing and rendering for people.
         .target(
@@ -48,7 +52,11 @@ let package = Package(
                 "ForbcLibvirt",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "forbc", dependencies: ["ForbcCommands"]),
+        // Linked by lld with packed relative relocations (DT_RELR, glibc 2.36+, Debian 12): the static Swift runtime
+        // and Foundation carry ~100,000 of them, which as RELA entries were 2 MB for the loader to read at each launch.
+        .executableTarget(
+            name: "forbc", dependencies: ["ForbcCommands"],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]),
         // Discovery + plan of a large simulated host, timed; prints figures (`swift run -c release forbc-scale`).
         .executableTarget(name: "forbc-scale", dependencies: ["ForbcCore", "ForbcSimulator", "ForbcTestSupport"]),
         // Coverage of the 95% intervals over simulated trials (`swift run -c release forbc-coverage`).

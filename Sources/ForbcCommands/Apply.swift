@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc apply FILE`: plan, confirm destruction, execute.
 struct Apply: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Make the host match the manifest.",
         discussion: """
             Examples:

@@ -6,6 +6,7 @@ import Foundation
 /// `forbc bench run | list | compare | report | import | export`: the benchmark half.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Benchmarks: run a manifest's suites, list, compare, report, import and export the results.",
         discussion: """
             Examples:

@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc destroy FILE`: remove everything the manifest manages.
 struct Destroy: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "destroy",
         abstract: "Remove every partition the manifest manages.",
         discussion: """
             Examples:

@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc discover`: the inventory, read-only.
 struct Discover: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "discover",
         abstract: "Show GPUs, their partitioning capabilities and existing partitions.",
         discussion: """
             Examples:
@@ -28,7 +29,7 @@ struct Discover: HostCommand {
         var inventory = try host.discover(named: named)
         // Domains are part of the inventory when libvirt answers; discovery of partitions does not depend on it.
         do {
-            inventory = try host.discover(domains: true, named: named)
+            inventory = try host.addingDomains(to: inventory)
         } catch let error as ForbcError {
             Console.current.err("note: no VM attachments shown: \(error.message)")
         }

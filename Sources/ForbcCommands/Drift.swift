@@ -5,6 +5,7 @@ import Foundation
 /// `forbc drift FILE`: 0 in sync, 2 drift, 1 error; Prometheus textfile metrics on request.
 struct Drift: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "drift",
         abstract: "Tell whether the host still matches the manifest (exit 0 in sync, 2 drift, 1 error).",
         discussion: """
             Examples:

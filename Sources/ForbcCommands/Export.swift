@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc export`: the current state as a manifest that plans to zero changes (YAML, or JSON with `--output json`).
 struct Export: HostCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Print the host's partitions as a manifest.",
         discussion: """
             Examples:

@@ -33,6 +33,12 @@ public struct ForbcCommand: ParsableCommand {
 
     /// Runs forbc with `arguments` on `console`; returns the process exit code.
     public static func run(_ arguments: [String], console: Console = .standard) -> Int32 {
+        // The version needs no command tree: answered as ArgumentParser answers it, without reflecting on every
+        // command's options first (about half of a launch's own work in the static binary).
+        if arguments == ["--version"] {
+            console.out(ForbcVersion.current)
+            return 0
+        }
         started = Date()
         return Console.$current.withValue(console) { () -> Int32 in
             do {

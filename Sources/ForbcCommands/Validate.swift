@@ -4,6 +4,7 @@ import ForbcCore
 /// `forbc validate FILE…`: every problem in every file, each `FILE:LINE:COL: error: message`.
 struct Validate: ForbcSubcommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check manifests; report every problem at once.",
         discussion: """
             Examples:

@@ -101,19 +101,27 @@ public final class HostSession: @unchecked Sendable {
 
     /// Partitions from sysfs; domains from libvirt when `domains` says so; non-GPU PCI functions when named.
     public func discover(domains: Bool = false, named: Set<String> = []) throws -> Inventory {
-        var inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
-        if domains {
-            let hypervisor = try hypervisor()
-            inventory.domains = try hypervisor.domains().map { try $0.summary() }
-            inventory.hypervisor = hypervisor.uri
-        }
+        let inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
+        return domains ? try addingDomains(to: inventory) : inventory
+    }
+
+    /// `inventory` with libvirt's domains (so that discovery that also shows domains reads sysfs once).
+    public func addingDomains(to inventory: Inventory) throws -> Inventory {
+        var inventory = inventory
+        let hypervisor = try hypervisor()
+        inventory.domains = try hypervisor.domains().map { try $0.summary() }
+        inventory.hypervisor = hypervisor.uri
         return inventory
     }
 
     /// Whether planning `manifest` needs libvirt: it declares VMs, or forbc attached something before.
     public func needsHypervisor(_ manifest: Manifest) throws -> Bool {
-        try !manifest.vms.isEmpty || manifest.benchmarks.contains { !$0.vms.isEmpty }
-            || !store.load().attachments.isEmpty
+        try needsHypervisor(manifest, state: store.load())
+    }
+
+    /// `needsHypervisor` with the recorded state already loaded (a plan loads it once).
+    func needsHypervisor(_ manifest: Manifest, state: HostState) -> Bool {
+        !manifest.vms.isEmpty || manifest.benchmarks.contains { !$0.vms.isEmpty } || !state.attachments.isEmpty
     }
 
     /// The PCI addresses forbc recorded partitions on (for discovery of non-GPU functions it manages).
@@ -122,30 +130,35 @@ public final class HostSession: @unchecked Sendable {
     }
 
     /// The PCI addresses a manifest selects, and those forbc recorded partitions on.
-    func namedAddresses(_ manifest: Manifest) throws -> Set<String> {
+    func namedAddresses(_ manifest: Manifest, state: HostState) -> Set<String> {
         var addresses = Set(
             manifest.gpus.compactMap { spec -> String? in
                 if case .pciAddress(let address) = spec.select { return address }
                 return nil
             })
-        addresses.formUnion(try store.load().partitions.map(\.gpu).filter(Patterns.isPCIAddress))
+        addresses.formUnion(state.partitions.map(\.gpu).filter(Patterns.isPCIAddress))
         return addresses
     }
 
     /// The inventory the last plan was made from (the benchmark runner records its provenance from it).
     public private(set) var lastInventory: Inventory?
 
+    /// The plan of `manifest` on this host (the recorded state is read once).
     public func plan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        let inventory = try discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest))
+        let state = try store.load()
+        let inventory = try discover(
+            domains: needsHypervisor(manifest, state: state), named: namedAddresses(manifest, state: state))
         lastInventory = inventory
-        return try Planner(manifest: manifest, inventory: inventory, state: store.load(), force: force).plan()
+        return try Planner(manifest: manifest, inventory: inventory, state: state, force: force).plan()
     }
 
     public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
-        try Planner(
+        let state = try store.load()
+        return try Planner(
             manifest: manifest,
-            inventory: discover(domains: needsHypervisor(manifest), named: namedAddresses(manifest)),
-            state: store.load(), force: force
+            inventory: discover(
+                domains: needsHypervisor(manifest, state: state), named: namedAddresses(manifest, state: state)),
+            state: state, force: force
         ).destroyPlan()
     }
 

@@ -9,13 +9,13 @@ extension LibvirtConnection: GuestAgentChannel {
 
     /// One agent command: `execute` with `arguments`; returns the reply's `return` value.
     func agent(_ domainName: String, _ execute: String, _ arguments: [String: Any]) throws -> Any {
-        guard let domain = virDomainLookupByName(connection, domainName) else {
+        guard let domain = api.virDomainLookupByName(connection, domainName) else {
             throw Self.error("virDomainLookupByName('\(domainName)')")
         }
-        defer { virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         let command = try JSONSerialization.data(withJSONObject: ["execute": execute, "arguments": arguments])
         guard
-            let reply = virDomainQemuAgentCommand(
+            let reply = api.virDomainQemuAgentCommand(
                 domain, String(decoding: command, as: UTF8.self), Self.agentCommandTimeout, 0)
         else {
             throw Self.error("virDomainQemuAgentCommand('\(domainName)', \(execute))")

@@ -4,22 +4,19 @@ import Foundation
 
 /// One libvirt connection through the C API: checks every return code, turns `virGetLastError()` into
 /// forbc's errors (the call, the domain, libvirt's own message), frees what libvirt returns, and counts the
-/// calls that change a domain.
+/// calls that change a domain. libvirt is loaded by the first connection (`Libvirt`), never at launch.
 public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     public let uri: String
     let connection: virConnectPtr
+    /// libvirt's functions, bound when libvirt was loaded.
+    let api: forbc_libvirt
     private let lock = NSLock()
     private var mutationCount = 0
 
-    /// libvirt prints every error to stderr unless a handler is set; forbc reports each error once, itself.
-    private static let silence: Void = {
-        virSetErrorFunc(nil, { _, _ in })
-    }()
-
     public init(uri: String) throws {
-        _ = Self.silence
+        api = try Libvirt.api()
         self.uri = uri
-        guard let connection = virConnectOpen(uri) else {
+        guard let connection = api.virConnectOpen(uri) else {
             throw Self.error(
                 "connecting to '\(uri)'",
                 remedy: uri.hasPrefix("qemu:///system")
@@ -28,7 +25,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
         self.connection = connection
     }
 
-    deinit { virConnectClose(connection) }
+    deinit { _ = api.virConnectClose(connection) }
 
     public var mutations: Int { lock.withLock { mutationCount } }
 
@@ -36,7 +33,7 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
 
     /// libvirt's last error as forbc's: "libvirt: CALL failed: MESSAGE".
     static func error(_ call: String, remedy: String? = nil) -> ForbcError {
-        let last = virGetLastError()
+        let last = (try? Libvirt.api())?.virGetLastError()
         let message = last.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown libvirt error"
         let code = last.map { Int($0.pointee.code) } ?? 0
         // VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_UNSUPPORTED: the driver cannot do this at all.
@@ -49,33 +46,35 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
 
     public func domains() throws -> [DomainDefinition] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
-        let count = virConnectListAllDomains(connection, &list, 0)
+        let count = api.virConnectListAllDomains(connection, &list, 0)
         guard count >= 0, let list else { throw Self.error("virConnectListAllDomains on '\(uri)'") }
         defer {
-            for i in 0..<Int(count) { if let domain = list[i] { virDomainFree(domain) } }
+            for i in 0..<Int(count) { if let domain = list[i] { _ = api.virDomainFree(domain) } }
             free(list)
         }
         return try (0..<Int(count)).compactMap { list[$0] }.map(describe).sorted { $0.name < $1.name }
     }
 
     public func domain(named name: String) throws -> DomainDefinition {
-        guard let domain = virDomainLookupByName(connection, name) else {
+        guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         return try describe(domain)
     }
 
     func describe(_ domain: virDomainPtr) throws -> DomainDefinition {
-        let name = virDomainGetName(domain).map { String(cString: $0) } ?? "?"
+        let name = api.virDomainGetName(domain).map { String(cString: $0) } ?? "?"
         var uuid = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
-        guard virDomainGetUUIDString(domain, &uuid) == 0 else { throw Self.error("virDomainGetUUIDString('\(name)')") }
+        guard api.virDomainGetUUIDString(domain, &uuid) == 0 else {
+            throw Self.error("virDomainGetUUIDString('\(name)')")
+        }
         var state: Int32 = 0
         var reason: Int32 = 0
-        guard virDomainGetState(domain, &state, &reason, 0) == 0 else {
+        guard api.virDomainGetState(domain, &state, &reason, 0) == 0 else {
             throw Self.error("virDomainGetState('\(name)')")
         }
-        let persistent = virDomainIsPersistent(domain)
+        let persistent = api.virDomainIsPersistent(domain)
         guard persistent >= 0 else { throw Self.error("virDomainIsPersistent('\(name)')") }
         return DomainDefinition(
             name: name, uuid: String(cString: uuid), state: Self.state(state), persistent: persistent == 1,
@@ -86,7 +85,9 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     }
 
     func xml(_ domain: virDomainPtr, name: String, flags: UInt32) throws -> String {
-        guard let text = virDomainGetXMLDesc(domain, flags) else { throw Self.error("virDomainGetXMLDesc('\(name)')") }
+        guard let text = api.virDomainGetXMLDesc(domain, flags) else {
+            throw Self.error("virDomainGetXMLDesc('\(name)')")
+        }
         defer { free(text) }
         return String(cString: text)
     }
@@ -105,40 +106,80 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     }
 
     public func attach(_ deviceXML: String, to name: String, scope: AttachScope) throws {
-        guard let domain = virDomainLookupByName(connection, name) else {
+        guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
-        guard virDomainAttachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
+        guard api.virDomainAttachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
             throw Self.error("virDomainAttachDeviceFlags('\(name)', \(scope))")
         }
     }
 
     public func detach(_ deviceXML: String, from name: String, scope: AttachScope) throws {
-        guard let domain = virDomainLookupByName(connection, name) else {
+        guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
-        guard virDomainDetachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
+        guard api.virDomainDetachDeviceFlags(domain, deviceXML, Self.flags(scope)) == 0 else {
             throw Self.error("virDomainDetachDeviceFlags('\(name)', \(scope))")
         }
     }
 
     /// virDomainUndefine (tests and the lab clean up the domains they defined).
     public func undefine(_ name: String) throws {
-        guard let domain = virDomainLookupByName(connection, name) else {
+        guard let domain = api.virDomainLookupByName(connection, name) else {
             throw Self.error("virDomainLookupByName('\(name)')")
         }
-        defer { virDomainFree(domain) }
+        defer { _ = api.virDomainFree(domain) }
         counted()
-        guard virDomainUndefine(domain) == 0 else { throw Self.error("virDomainUndefine('\(name)')") }
+        guard api.virDomainUndefine(domain) == 0 else { throw Self.error("virDomainUndefine('\(name)')") }
     }
 
     public func define(_ domainXML: String) throws {
         counted()
-        guard let domain = virDomainDefineXML(connection, domainXML) else { throw Self.error("virDomainDefineXML") }
-        virDomainFree(domain)
+        guard let domain = api.virDomainDefineXML(connection, domainXML) else { throw Self.error("virDomainDefineXML") }
+        _ = api.virDomainFree(domain)
+    }
+}
+
+/// libvirt and libvirt-qemu, dlopen'ed when a hypervisor is first consulted (so that a command that never connects
+/// does not load libvirt's long chain of libraries), with every function forbc calls bound into a typed table.
+enum Libvirt {
+    /// The libraries Debian's libvirt0 installs (the runtime package; libvirt-dev's unversioned links are not needed).
+    static let libraries = (virt: "libvirt.so.0", qemu: "libvirt-qemu.so.0")
+
+    private static let loaded: Result<forbc_libvirt, ForbcError> = load()
+
+    /// The bound functions; the first call loads libvirt, and a failure to load is the same error every time.
+    static func api() throws -> forbc_libvirt { try loaded.get() }
+
+    private static func load() -> Result<forbc_libvirt, ForbcError> {
+        func open(_ name: String) -> Result<UnsafeMutableRawPointer, ForbcError> {
+            if let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) { return .success(handle) }
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown reason"
+            return .failure(
+                ForbcError(
+                    .hypervisor,
+                    "libvirt is not available: dlopen('\(name)') failed: \(reason); install libvirt (Debian package "
+                        + "'libvirt0')"))
+        }
+        return open(libraries.virt).flatMap { virt in
+            open(libraries.qemu).flatMap { qemu in
+                let table = UnsafeMutablePointer<forbc_libvirt>.allocate(capacity: 1)
+                defer { table.deallocate() }
+                if let missing = forbc_libvirt_bind(virt, qemu, table) {
+                    return .failure(
+                        ForbcError(
+                            .hypervisor,
+                            "libvirt is not usable: it has no '\(String(cString: missing))' (libvirt 5.x or newer is "
+                                + "needed)"))
+                }
+                // libvirt prints every error to stderr unless a handler is set; forbc reports each error once, itself.
+                table.pointee.virSetErrorFunc(nil, { _, _ in })
+                return .success(table.pointee)
+            }
+        }
     }
 }

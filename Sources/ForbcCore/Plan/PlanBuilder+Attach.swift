@@ -91,7 +91,7 @@ extension PlanBuilder {
                 continue
             }
             for (name, location) in zip(vm.attach, vm.attachLocations) {
-                guard let partition = desired.first(where: { $0.name == name }) else { continue }
+                guard let partition = desired(named: name) else { continue }
                 guard let device = hostdev(for: partition) else {
                     fail(
                         "'\(name)' is a \(partition.kind.rawValue) partition, which is not attached to a VM as a "

@@ -46,10 +46,10 @@ extension PlanBuilder {
     /// Destroy: one declared partition where it exists, then a vGPU on a VF recorded under its name.
     private mutating func destroyDeclared(_ partition: DesiredPartition) {
         let reason = Self.destroyReason
-        let owned = state.owned(name: partition.name)
+        let owned = index.owned(name: partition.name)
         switch partition.kind {
         case .mdev:
-            if let uuid = partition.uuid, let mdev = inventory.mdev(uuid) {
+            if let uuid = partition.uuid, let mdev = index.mdev(uuid) {
                 destroyMdev(mdev, target: partition.name, gpu: inventory.parent(mdev.parent)?.gpu, reason: reason)
             }
         case .mig:
@@ -111,7 +111,7 @@ extension PlanBuilder {
     private mutating func destroyRecordedUnderOldNames() {
         let names = Set(desired.map(\.name))
         for owned in state.partitions where targetedIDs.contains(owned.gpu) && !names.contains(owned.name) {
-            if owned.kind == .mdev, let uuid = owned.uuid, let mdev = inventory.mdev(uuid) {
+            if owned.kind == .mdev, let uuid = owned.uuid, let mdev = index.mdev(uuid) {
                 destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: Self.destroyReason)
             } else if owned.kind == .mig {
                 pruneUntargetedMIG(owned)

@@ -34,7 +34,7 @@ extension PlanBuilder {
         let names = mine.filter { $0.kind == .sriovVF }.map(\.name)
         // VF addresses are known before the VFs exist: routing id of the PF + sriov_offset + n × sriov_stride.
         for (i, name) in names.enumerated() {
-            if var partition = desired.first(where: { $0.name == name }) {
+            if var partition = desired(named: name) {
                 partition.address =
                     wanted == current && i < gpu.vfs.count
                     ? gpu.vfs[i].address : sriov.vfAddress(of: gpu.address, index: i)
@@ -109,7 +109,7 @@ extension PlanBuilder {
         }
         let parentNames = Set(target.parents.map(\.name))
         for mdev in inventory.mdevs where parentNames.contains(mdev.parent) {
-            let owned = state.owned(uuid: mdev.uuid)
+            let owned = index.owned(uuid: mdev.uuid)
             if let reason = pruneReason(owned: owned) {
                 destroyMdev(
                     mdev, target: owned?.name ?? mdev.uuid, gpu: gpu.address,

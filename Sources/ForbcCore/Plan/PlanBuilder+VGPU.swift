@@ -221,7 +221,7 @@ extension PlanBuilder {
             var updated = partition
             updated.type = type.id
             updated.typeName = type.name
-            if let uuid = partition.uuid, let existing = inventory.mdev(uuid) {
+            if let uuid = partition.uuid, let existing = index.mdev(uuid) {
                 if parentNames.contains(existing.parent) && existing.type == type.id {
                     kept.keep(type.id, on: existing.parent)
                     updated.parent = existing.parent
@@ -246,8 +246,8 @@ extension PlanBuilder {
         _ kept: inout MdevOccupancy
     ) {
         let parentNames = target.parentNames
-        for mdev in inventory.mdevs where parentNames.contains(mdev.parent) && !wanted.contains(mdev.uuid) {
-            let owned = state.owned(uuid: mdev.uuid)
+        for mdev in index.mdevs(on: parentNames) where !wanted.contains(mdev.uuid) {
+            let owned = index.owned(uuid: mdev.uuid)
             if let reason = pruneReason(owned: owned) {
                 destroyMdev(mdev, target: owned?.name ?? mdev.uuid, gpu: target.gpu?.address, reason: reason)
             } else {
@@ -308,7 +308,7 @@ extension PlanBuilder {
         createActions.append(
             PlannedAction(
                 action: .create, target: placed.name,
-                reason: inventory.mdev(uuid) == nil ? "declared, not present" : "recreated as '\(type.name)'",
+                reason: index.mdev(uuid) == nil ? "declared, not present" : "recreated as '\(type.name)'",
                 kind: .mdev, gpu: target.gpu?.address, parent: parent, type: type.id, typeName: type.name, uuid: uuid,
                 address: placed.address, path: SysPath.mdevType(parent, type.id, "create"), value: uuid,
                 precondition: .mdevAbsent(uuid: uuid, parent: parent, type: type.id),
@@ -369,7 +369,7 @@ extension PlanBuilder {
             updated.kind = .vgpuVF
             updated.type = type.id
             updated.typeName = type.name
-            if let owned = state.owned(name: partition.name), owned.kind == .vgpuVF, let address = owned.address,
+            if let owned = index.owned(name: partition.name), owned.kind == .vgpuVF, let address = owned.address,
                 let vf = byAddress[address]
             {
                 let current = vf.vgpu!.current
@@ -400,7 +400,7 @@ extension PlanBuilder {
         let recordedAddresses = Set(state.partitions.filter { $0.kind == .vgpuVF }.compactMap(\.address))
         var remaining: [(DesiredPartition, TypeRef)] = []
         for (partition, type) in unplaced {
-            if state.owned(name: partition.name) == nil,
+            if index.owned(name: partition.name) == nil,
                 let vf = pool.vfs.first(where: {
                     !pool.claimed.contains($0.address) && !recordedAddresses.contains($0.address)
                         && "\($0.vgpu!.current)" == type.id
@@ -446,7 +446,7 @@ extension PlanBuilder {
                 destroyed.contains($0.address) || $0.vgpu!.creatable.contains { "\($0.id)" == type.id }
             }
             // The VF a partition had before (recorded) keeps its PCI address stable for the VM.
-            let recorded = state.owned(name: partition.name)?.address
+            let recorded = index.owned(name: partition.name)?.address
             guard let vf = offering.first(where: { $0.address == recorded }) ?? offering.first else {
                 let wanted = remaining.filter { $0.1 == type }.count
                 fail(

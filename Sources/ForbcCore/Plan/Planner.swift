@@ -37,7 +37,7 @@ public struct Planner: Sendable {
             partitions: work.desired, prune: manifest.prune)
         plan.attachments = manifest.vms.flatMap { vm in
             vm.attach.compactMap { name in
-                work.desired.first { $0.name == name }.flatMap { work.hostdev(for: $0) }.map {
+                work.desired(named: name).flatMap { work.hostdev(for: $0) }.map {
                     OwnedAttachment(domain: vm.domain, partition: name, hostdev: $0)
                 }
             }
@@ -67,11 +67,16 @@ struct PlanBuilder {
     var force = false
     /// Where each desired partition was declared, for diagnostics.
     var locations: [String: SourceLocation] = [:]
+    /// The position in `desired` of the first partition of each name.
+    var desiredPositions: [String: Int] = [:]
+    /// The inventory's mdevs and the recorded partitions by key, for the lookups made once per partition.
+    let index: PlanIndex
 
     init(manifest: Manifest, inventory: Inventory, state: HostState) {
         self.manifest = manifest
         self.inventory = inventory
         self.state = state
+        index = PlanIndex(inventory: inventory, state: state)
     }
 
     mutating func fail(_ message: String, _ location: SourceLocation?) {
@@ -174,7 +179,7 @@ struct PlanBuilder {
             for (target, list) in zip(targets, names(entry.name, entry.count)) {
                 for name in list {
                     locations[name] = entry.location
-                    desired.append(
+                    addDesired(
                         DesiredPartition(
                             name: name, kind: .mdev, gpu: target.id,
                             uuid: entry.uuid ?? UUIDv5.partition(host: host, name: name), type: entry.type))
@@ -185,7 +190,7 @@ struct PlanBuilder {
             for (target, list) in zip(targets, names(entry.name, entry.count)) {
                 for name in list {
                     locations[name] = entry.location
-                    desired.append(
+                    addDesired(
                         DesiredPartition(
                             name: name, kind: .mig, gpu: target.id, uuid: nil, type: entry.profile,
                             address: target.gpu?.address, placement: entry.placement,
@@ -200,7 +205,7 @@ struct PlanBuilder {
             for target in targets {
                 for _ in 0..<sriov.vfs {
                     locations["\(sriov.name)-\(next)"] = sriov.location
-                    desired.append(DesiredPartition(name: "\(sriov.name)-\(next)", kind: .sriovVF, gpu: target.id))
+                    addDesired(DesiredPartition(name: "\(sriov.name)-\(next)", kind: .sriovVF, gpu: target.id))
                     next += 1
                 }
             }
@@ -209,7 +214,7 @@ struct PlanBuilder {
             for (i, target) in targets.enumerated() {
                 let name = targets.count == 1 ? passthrough.name : "\(passthrough.name)-\(i)"
                 locations[name] = passthrough.location
-                desired.append(
+                addDesired(
                     DesiredPartition(name: name, kind: .passthrough, gpu: target.id, address: target.gpu?.address))
             }
         }
@@ -248,8 +253,17 @@ struct PlanBuilder {
         }
     }
 
+    /// Adds a partition the manifest declares.
+    mutating func addDesired(_ partition: DesiredPartition) {
+        if desiredPositions[partition.name] == nil { desiredPositions[partition.name] = desired.count }
+        desired.append(partition)
+    }
+
+    /// The first declared partition named `name`.
+    func desired(named name: String) -> DesiredPartition? { desiredPositions[name].map { desired[$0] } }
+
     mutating func replaceDesired(_ partition: DesiredPartition) {
-        if let index = desired.firstIndex(where: { $0.name == partition.name }) { desired[index] = partition }
+        if let position = desiredPositions[partition.name] { desired[position] = partition }
     }
 
     // MARK: Undeclared partitions
@@ -265,7 +279,7 @@ struct PlanBuilder {
 
     mutating func destroyMdev(_ mdev: MediatedDevice, target: String, gpu: String?, reason: String) {
         guard destroyed.insert(mdev.uuid).inserted else { return }
-        let owned = state.owned(uuid: mdev.uuid)
+        let owned = index.owned(uuid: mdev.uuid)
         destroyActions.append(
             PlannedAction(
                 action: .destroy, target: target, reason: reason, kind: .mdev, gpu: gpu, parent: mdev.parent,
@@ -295,7 +309,7 @@ struct PlanBuilder {
             let reason = "forbc created it as '\(owned.name)' and the manifest no longer declares it"
             switch owned.kind {
             case .mdev:
-                if let uuid = owned.uuid, let mdev = inventory.mdev(uuid) {
+                if let uuid = owned.uuid, let mdev = index.mdev(uuid) {
                     destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: reason)
                 }
             case .vgpuVF:

@@ -22,6 +22,8 @@ struct ConfinedWalk: Sendable {
     let base: [String]
     /// How messages name what confines the walk: "the root" or "'/sys'".
     let scope: String
+    /// The directory kept open by the channel, for the kernel's resolution beneath it (ConfinedWalk+Beneath).
+    var opened: OpenedDirectory? = nil
 
     /// A failed call of the walk or of its caller: the kernel's errno and, when the component came from a link's
     /// target, a note naming that link.

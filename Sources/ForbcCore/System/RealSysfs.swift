@@ -14,9 +14,12 @@ import Foundation
 /// resolved inside the root one component at a time (`ConfinedWalk`): no link takes a read or write outside.
 public struct RealSysfs: SysfsChannel {
     public let root: String
+    /// The root directory, kept open for reads beneath it; nil under "/".
+    private let opened: OpenedDirectory?
 
     public init(root: String = "/") {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        opened = self.root == "/" ? nil : OpenedDirectory(path: self.root)
     }
 
     public var summary: String { root == "/" ? "sysfs of this host" : "sysfs under '\(root)'" }
@@ -24,25 +27,38 @@ public struct RealSysfs: SysfsChannel {
 
     /// The walk that keeps paths inside the root; none under "/", where plain open(2) is enough.
     var confinement: ConfinedWalk? {
-        root == "/" ? nil : ConfinedWalk(directory: root, base: [], scope: "the root")
+        root == "/" ? nil : ConfinedWalk(directory: root, base: [], scope: "the root", opened: opened)
     }
 
     public func read(_ path: String) throws -> String {
         let fd = try descriptor(path, O_RDONLY, "reading", in: confinement)
         defer { close(fd) }
-        // sysfs reports 4096 bytes for every attribute: read to end of file, not to the reported size.
+        return try Self.readAll(fd, path)
+    }
+
+    /// The whole content of the open attribute. sysfs reports 4096 bytes for every attribute, so the size is not
+    /// asked; an attribute is at most a page, and sysfs (like a regular file of a copied tree) returns all it holds
+    /// in one read when the buffer is larger: a read shorter than the buffer is the end, and an attribute costs one
+    /// read(2). A full buffer is read on to the end.
+    static func readAll(_ fd: Int32, _ path: String) throws -> String {
+        let size = 8192
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ForbcError.sysfs("reading", path: path, errno: errno)
+            var code: Int32 = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = 0
+                while true {
+                    let read = Glibc.read(fd, buffer.baseAddress, size)
+                    if read < 0 && errno == EINTR { continue }
+                    if read < 0 { code = errno } else { count = read }
+                    break
+                }
             }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
+            if code != 0 { throw ForbcError.sysfs("reading", path: path, errno: code) }
+            if bytes.isEmpty && chunk.count < size { return String(decoding: chunk, as: UTF8.self) }
+            bytes += chunk
+            if chunk.count < size { return String(decoding: bytes, as: UTF8.self) }
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public func write(_ path: String, _ value: String) throws {
@@ -125,6 +141,9 @@ public struct RealSysfs: SysfsChannel {
             let parts = try SysPath.components(path)
             return try body(AT_FDCWD, "/" + parts.joined(separator: "/"), 0)
         }
+        if !followLast, let answer = try walk.beneath(path, { dir, name in try body(dir, name, O_NOFOLLOW) }) {
+            return answer
+        }
         return try walk.resolve(path, followLast: followLast) { dir, name in try body(dir, name, O_NOFOLLOW) }
     }
 
@@ -133,7 +152,8 @@ public struct RealSysfs: SysfsChannel {
     func descriptor(
         _ path: String, _ flags: Int32, _ operation: String, in walk: ConfinedWalk?, remedy: Bool = false
     ) throws -> Int32 {
-        try translating(operation, path, remedy: remedy) {
+        if let walk, let fd = walk.openBeneath(path, flags: flags) { return fd }
+        return try translating(operation, path, remedy: remedy) {
             try at(path, followLast: true, in: walk) { dir, name, noFollow in
                 let fd = openat(dir, name, flags | noFollow | O_CLOEXEC)
                 guard fd >= 0 else { throw ConfinedWalk.CallFailed(errno: errno) }
