@@ -10,16 +10,16 @@ protocol RendezvousFiles: Sendable {
 
 /// The host's files, for tenants played by `ScriptedProcesses`.
 struct HostRendezvousFiles: RendezvousFiles {
+    /// One `write` to a file opened with O_APPEND|O_CREAT, as the workloads' `open(path, "a")` does: tenants that
+    /// append at once never truncate or interleave each other's lines.
     func append(_ path: String, _ text: String) {
         let folder = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: Data(text.utf8))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
