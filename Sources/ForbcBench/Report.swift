@@ -260,7 +260,8 @@ public enum Report {
     }
 
     /// Co-tenants' aggregate (absolute, with its 95% CI) against their number, from the baseline's lone tenant at 1,
-    /// with the ideal line (n × the baseline); nil when the group has no co-tenants.
+    /// with the ideal line: the baseline itself, level (co-tenants share what the baseline had alone, so sharing
+    /// without loss keeps their sum there; n × the baseline would be n whole GPUs); nil without co-tenants.
     static func scaling(
         _ rows: [BenchResult], _ compared: [Comparison.Row], group: (name: String, members: [String]),
         baseline: String
@@ -276,7 +277,8 @@ public enum Report {
         points.sort { $0.n < $1.n }
         let single = first.baselineValue
         let most = max(points.last!.n, 2)
-        let top = max(single * Double(most), points.map { $0.row.valueHigh ?? $0.row.value }.max() ?? 0) * 1.05
+        // Headroom above the highest line for the legend.
+        let top = max(single, points.map { $0.row.valueHigh ?? $0.row.value }.max() ?? 0) * 1.45
         let axis = Plot.axis(high: top)
         let title = "\(first.workload) · \(first.metric): \(group.name), co-tenants together"
         let plot = Plot(
@@ -286,7 +288,7 @@ public enum Report {
             "scaling", title: title,
             xTitle: "co-tenants (n)", yTitle: "aggregate \(first.metric) (\(first.unit))")
         svg +=
-            "<line x1=\"\(x(1))\" y1=\"\(plot.y(single))\" x2=\"\(x(most))\" y2=\"\(plot.y(single * Double(most)))\" "
+            "<line x1=\"\(x(1))\" y1=\"\(plot.y(single))\" x2=\"\(x(most))\" y2=\"\(plot.y(single))\" "
             + "stroke=\"\(idealColor)\" stroke-width=\"3\" stroke-dasharray=\"8 5\"/>"
         let line = [(1, single)] + points.map { ($0.n, $0.row.value) }
         svg +=
@@ -309,7 +311,7 @@ public enum Report {
         svg += plot.legend([
             (barColor, "aggregate, \(timings)\(mixed ? " (MIXED with n = 1)" : "")", "line"),
             (barColor, "n = 1: '\(String(baseline.suffix(14)))', \(first.baselineTiming)", "open"),
-            (idealColor, "ideal: n × '\(String(baseline.suffix(14)))'", "dashed"),
+            (idealColor, "ideal: no sharing loss (= '\(String(baseline.suffix(14)))' alone)", "dashed"),
         ])
         return Figure(
             name: Figure.fileName([first.workload, first.metric, "scaling", group.name]), svg: svg + "</svg>")

@@ -105,7 +105,11 @@ struct ReportTests {
         let texts = try parse(figure.svg).texts
         #expect(["1", "2", "4"].allSatisfy(texts.contains))
         #expect(texts.contains("co-tenants (n)") && texts.contains("aggregate m (GB/s)"))
-        #expect(texts.contains("ideal: n × 'full'") && texts.contains("n = 1: 'full', wall-window"))
+        #expect(
+            texts.contains("ideal: no sharing loss (= 'full' alone)") && texts.contains("n = 1: 'full', wall-window"))
+        // The ideal is level at the baseline: co-tenants of one GPU share what it had alone.
+        let ideal = try #require(figure.svg.firstMatch(of: /<line [^>]*y1="([0-9.]+)"[^>]*y2="([0-9.]+)"[^>]*8 5/))
+        #expect(ideal.1 == ideal.2)
     }
 
     @Test("a trend across runs: dated ticks with forbc and driver versions, only where there is history")
