@@ -172,7 +172,8 @@ YAML
     # org.qemu.guest_agent.0, the Python with numpy first in its PATH. qemu runs as root for it (static DAC label),
     # as for Tests/VM/guest. Kept small: 1 vCPU, 256 MiB. Its root ports hot-plug natively (pciehp): with q35's
     # ACPI hot-plug (QEMU's default since 6.1), plugging the mdev made this guest remove its virtio devices (9p,
-    # the agent's port) instead.
+    # the agent's port) instead; and without pcie_ports=native its kernel bound pciehp to no port, so the
+    # plugged function stayed powered off, unseen even by a rescan.
     guest_xml() {
         local kver
         kver=$(uname -r)
@@ -186,7 +187,7 @@ YAML
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>$FORBC_LAB_KROOT/boot/vmlinuz-$kver</kernel>
     <initrd>$FORBC_LAB_DIR/initrd-$kver.img</initrd>
-    <cmdline>console=ttyS0 panic=-1 rdinit=/init quiet $NESTED_CMDLINE forbc.init=$REPO/Tests/VM/guest-init forbc.kroot=$FORBC_LAB_KROOT forbc.python=$FORBC_LAB_PYTHON forbc.name=lab-guest</cmdline>
+    <cmdline>console=ttyS0 panic=-1 rdinit=/init quiet pcie_ports=native forbc.init=$REPO/Tests/VM/guest-init forbc.kroot=$FORBC_LAB_KROOT forbc.python=$FORBC_LAB_PYTHON forbc.name=lab-guest</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>
@@ -231,7 +232,6 @@ for _ in range(150):
 sys.exit(124)
 PY
     }
-    NESTED_CMDLINE=${FORBC_LAB_NESTED_CMDLINE:-}
     cat > "$WORK/vm.xml" <<XML
 <domain type='qemu'>
   <name>lab-vm</name>
@@ -330,7 +330,7 @@ YAML
         echo "LAB-NOTE lab-guest: mtty's function appeared by hot-plug in $(( $(date +%s) - t0 )) s"
     else
         echo "LAB-NOTE lab-guest: no mtty function after $(( $(date +%s) - t0 )) s; rescanning the guest's PCI bus;" \
-            "pciehp: $(guest_sh 'dmesg | grep -c pciehp; dmesg | grep -i -m 3 -E "pciehp|hotplug"' | tr '\n' ' ')"
+            "$(guest_sh 'dmesg | grep -i -E "pciehp|acpiphp|pcieport|_OSC|hotplug|PME|AER" | tail -n 8' | tr '\n' ' ')"
         guest_sh 'echo 1 > /sys/bus/pci/rescan'
     fi
     check lab-guest-sees-the-mtty-device sees_mtty
