@@ -246,7 +246,7 @@ PY
 </domain>
 XML
     check define-domain virsh -c qemu:///system define "$WORK/vm.xml"
-    # The second domain boots Linux (nested TCG: minutes), so it is started now and boots while lab-vm's steps run.
+    # The second domain boots Linux (1–2 minutes here), so it is started now and boots while lab-vm's steps run.
     guest_xml > "$WORK/guest.xml"
     check define-booting-domain virsh -c qemu:///system define "$WORK/guest.xml"
     check booting-domain-starts virsh -c qemu:///system start lab-guest
@@ -318,6 +318,7 @@ $ONE
     - {suite: mixed, on: [bench, one], vms: [lab-vm], workloads: [cpu-gemm], repetitions: 3}
   prune: all
 YAML
+    # Every kernel message on lab-guest's console from now on (printed below if the device does not show).
     guest_sh 'echo 8 > /proc/sys/kernel/printk'
     check apply-hot-plugs-into-the-booted-domain forbc apply "$B" --no-bench
     BENCH_UUID=$(forbc plan "$B" --output json 2>/dev/null | json "print([p['uuid'] for p in d['partitions'] if p['name'] == 'bench'][0])")
