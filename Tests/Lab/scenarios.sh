@@ -15,7 +15,11 @@ sim:sriov) HOST=(--simulate qemu-nvme-sriov --state-dir "$STATE") ;;
 *) HOST=(--state-dir "$STATE") ;;
 esac
 # No step may hang the guest: each forbc call is bounded.
-forbc() { timeout 240 "$FORBC" "$1" "${HOST[@]}" "${@:2}"; }
+forbc() {
+    local command=("$1")
+    [ "$1" = bench ] && command+=("$2") && shift
+    timeout "${FORBC_TIMEOUT:-240}" "$FORBC" "${command[@]}" "${HOST[@]}" "${@:2}"
+}
 check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then echo "LAB-CHECK PASS $name"; else echo "LAB-CHECK FAIL $name"; fi; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
@@ -134,6 +138,14 @@ if [ "$SCENARIO" = libvirt ]; then
     getent group kvm >/dev/null || groupadd -r kvm
     getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
     id libvirt-qemu >/dev/null 2>&1 || useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+    # KVM inside this TCG guest: QEMU's TCG emulates AMD's SVM for -cpu max, so Debian's kvm_amd loads, and
+    # lab-guest (below) runs under KVM here. Under TCG inside TCG it had not reached its init after 600 s.
+    GUEST_TYPE=qemu
+    if modprobe -d "$FORBC_LAB_KROOT" kvm_amd 2>/dev/null && [ -c /dev/kvm ]; then
+        # What udev would do: libvirt probes /dev/kvm as libvirt-qemu (group kvm).
+        chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && GUEST_TYPE=kvm
+    fi
+    echo "LAB-NOTE lab-guest runs under '$GUEST_TYPE' ($(grep -c -w svm /proc/cpuinfo) vCPUs with svm)"
     virtlogd -d
     libvirtd -d
     for _ in $(seq 1 120); do [ -S /var/run/libvirt/libvirt-sock ] && break; sleep 0.5; done
@@ -155,6 +167,71 @@ YAML
         echo "$WORK/l.yaml"
     }
     ports=$(for i in 1 2 3 4 5 6 7 8; do echo "<controller type='pci' index='$i' model='pcie-root-port'/>"; done)
+    # lab-guest: a domain with an OS, as Tests/VM/guest's is: the lab's kernel and initramfs, this guest's root
+    # (itself this machine's, over 9p) shared read-only over 9p, Tests/VM/guest-init keeping qemu-ga running on
+    # org.qemu.guest_agent.0, the Python with numpy first in its PATH. qemu runs as root for it (static DAC label),
+    # as for Tests/VM/guest. Kept small: 1 vCPU, 256 MiB. Its root ports hot-plug natively (pciehp): with q35's
+    # ACPI hot-plug (QEMU's default since 6.1), plugging the mdev made this guest remove its virtio devices (9p,
+    # the agent's port) instead; and without pcie_ports=native its kernel bound pciehp to no port, so the
+    # plugged function stayed powered off, unseen even by a rescan.
+    guest_xml() {
+        local kver
+        kver=$(uname -r)
+        cat <<XML
+<domain type='$GUEST_TYPE' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>lab-guest</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <cpu mode='maximum' migratable='off'/>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$FORBC_LAB_KROOT/boot/vmlinuz-$kver</kernel>
+    <initrd>$FORBC_LAB_DIR/initrd-$kver.img</initrd>
+    <cmdline>console=ttyS0 panic=-1 rdinit=/init quiet pcie_ports=native forbc.init=$REPO/Tests/VM/guest-init forbc.kroot=$FORBC_LAB_KROOT forbc.python=$FORBC_LAB_PYTHON forbc.name=lab-guest</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='pci' index='0' model='pcie-root'/>
+    $ports
+    <filesystem type='mount' accessmode='passthrough' multidevs='remap'>
+      <source dir='/'/>
+      <target dir='hostroot'/>
+      <readonly/>
+    </filesystem>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <serial type='file'><source path='$GUEST_LOG' append='off'/><target port='0'/></serial>
+    <console type='file'><source path='$GUEST_LOG' append='off'/><target type='serial' port='0'/></console>
+    <memballoon model='none'/>
+  </devices>
+  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
+  <qemu:commandline>
+    <qemu:arg value='-global'/>
+    <qemu:arg value='ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off'/>
+  </qemu:commandline>
+</domain>
+XML
+    }
+    GUEST_LOG=/var/log/console-lab-guest.log
+    guest_sh() { # a shell command in lab-guest through its agent (guest-exec, guest-exec-status): its output
+        python3 - "$1" <<'PY'
+import base64, json, subprocess, sys, time
+def call(command, **arguments):
+    text = subprocess.run(["virsh", "-c", "qemu:///system", "qemu-agent-command", "lab-guest",
+                           json.dumps({"execute": command, "arguments": arguments})],
+                          capture_output=True, text=True, check=True).stdout
+    return json.loads(text)["return"]
+pid = call("guest-exec", path="sh", arg=["-c", sys.argv[1]], **{"capture-output": True})["pid"]
+for _ in range(150):
+    status = call("guest-exec-status", pid=pid)
+    if status["exited"]:
+        sys.stdout.write(base64.b64decode(status.get("out-data", "")).decode())
+        sys.exit(status.get("exitcode", 1))
+    time.sleep(0.2)
+sys.exit(124)
+PY
+    }
     cat > "$WORK/vm.xml" <<XML
 <domain type='qemu'>
   <name>lab-vm</name>
@@ -169,6 +246,11 @@ YAML
 </domain>
 XML
     check define-domain virsh -c qemu:///system define "$WORK/vm.xml"
+    # The second domain boots Linux (1–2 minutes here), so it is started now and boots while lab-vm's steps run.
+    guest_xml > "$WORK/guest.xml"
+    check define-booting-domain virsh -c qemu:///system define "$WORK/guest.xml"
+    check booting-domain-starts virsh -c qemu:///system start lab-guest
+    guest_started=$(date +%s)
     ONE="        - {name: one, type: mtty-2}"
     TWO="        - {name: two, type: mtty-2}"
     # One forbc-created mdev in the shut-off domain's definition, then start it paused.
@@ -201,5 +283,87 @@ $TWO" "one, two")" --output json 2>/dev/null | json "print([p['uuid'] for p in d
     check two-is-gone test "$(ls /sys/bus/mdev/devices | wc -l)" = 1
     check two-left-the-definition test -z "$(virsh -c qemu:///system dumpxml --inactive lab-vm | grep "$TWO_UUID")"
     check drift-in-sync-after forbc drift "$(lv "$ONE" one)"
+
+    # ------------------------------------------------ a suite on an mdev partition attached to the booted domain
+    ping() { virsh -c qemu:///system qemu-agent-command --timeout 5 lab-guest '{"execute":"guest-ping"}' >/dev/null 2>&1; }
+    until ping || [ $(( $(date +%s) - guest_started )) -ge "${FORBC_LAB_NESTED_TIMEOUT:-600}" ] \
+        || [ "$(virsh -c qemu:///system domstate lab-guest 2>/dev/null)" != running ]; do sleep 2; done
+    echo "LAB-NOTE lab-guest: guest-ping $(( $(date +%s) - guest_started )) s after start;" \
+        "$(tr -d '\r' < "$GUEST_LOG" | grep -a -o 'AGENT-BOOTED.*')"
+    check nested-guest-agent-answers ping
+    ping || tr -d '\r' < "$GUEST_LOG" | tail -n 30 | sed 's/^/LAB-NOTE lab-guest console: /'
+    # The partition 'bench' is created and hot-plugged into lab-guest; lab-vm (shut off) keeps 'one'. A suite on
+    # 'bench' runs cpu-gemm (small) inside lab-guest through its agent; 'mixed' adds 'one' (held by no running
+    # domain) and lab-vm (shut off): both recorded as failed, 'bench' measured and stored beside them.
+    mkdir -p "$WORK/workloads"
+    cp "$REPO/Manifests/workloads/common.py" "$REPO/Manifests/workloads/cpu_gemm.py" "$WORK/workloads/"
+    sed -e 's/--window, "{window}"]/--window, "{window}", --size, "64"]/' -e 's/^timeout: .*/timeout: 600/' \
+        "$REPO/Manifests/workloads/cpu-gemm.yaml" > "$WORK/workloads/cpu-gemm.yaml"
+    B=$WORK/b.yaml
+    cat > "$B" <<YAML
+apiVersion: forbc/v1
+kind: Host
+metadata: {name: lab}
+spec:
+  gpus:
+    - select: {parent: mtty}
+      vgpu:
+$ONE
+        - {name: bench, type: mtty-2}
+  vms:
+    - {domain: lab-vm, attach: [one], live: true}
+    - {domain: lab-guest, attach: [bench], live: true}
+  benchmarks:
+    - {suite: in-guest, on: [bench], workloads: [cpu-gemm], repetitions: 3}
+    - {suite: mixed, on: [bench, one], vms: [lab-vm], workloads: [cpu-gemm], repetitions: 3}
+  prune: all
+YAML
+    # Every kernel message on lab-guest's console from now on (printed below if the device does not show).
+    guest_sh 'echo 8 > /proc/sys/kernel/printk'
+    check apply-hot-plugs-into-the-booted-domain forbc apply "$B" --no-bench
+    BENCH_UUID=$(forbc plan "$B" --output json 2>/dev/null | json "print([p['uuid'] for p in d['partitions'] if p['name'] == 'bench'][0])")
+    check bench-is-live-in-lab-guest grep -q "$BENCH_UUID" <<<"$(virsh -c qemu:///system dumpxml lab-guest)"
+    # The guest sees it: mtty's PCI function (vendor 0x4348, device 0x3253), once its pciehp has taken the event.
+    sees_mtty() { guest_sh 'grep -l 0x3253 /sys/bus/pci/devices/*/device' | grep -q devices; }
+    t0=$(date +%s)
+    for _ in $(seq 1 10); do sees_mtty && break; sleep 2; done
+    if sees_mtty; then
+        echo "LAB-NOTE lab-guest: mtty's function appeared by hot-plug in $(( $(date +%s) - t0 )) s"
+    else
+        echo "LAB-NOTE lab-guest: no mtty function after $(( $(date +%s) - t0 )) s; rescanning the guest's PCI bus;" \
+            "$(guest_sh 'dmesg | grep -i -E "pciehp|acpiphp|pcieport|_OSC|hotplug|PME|AER" | tail -n 8' | tr '\n' ' ')"
+        guest_sh 'echo 1 > /sys/bus/pci/rescan'
+    fi
+    check lab-guest-sees-the-mtty-device sees_mtty
+    if ! sees_mtty; then
+        echo "LAB-NOTE lab-guest is $(virsh -c qemu:///system domstate lab-guest); its console's end:"
+        tr -d '\r' < "$GUEST_LOG" | tail -n 40 | sed 's/^/LAB-NOTE lab-guest console: /'
+    fi
+    t0=$(date +%s)
+    FORBC_TIMEOUT=900 forbc bench run "$B" --suite in-guest --launches 1 --max-launches 1 > "$WORK/bench.txt" 2>&1
+    rc=$?
+    echo "LAB-NOTE bench run in lab-guest: exit $rc in $(( $(date +%s) - t0 )) s"
+    [ "$rc" = 0 ] || sed 's/^/LAB-NOTE bench: /' "$WORK/bench.txt"
+    check bench-run-in-lab-guest test "$rc" = 0
+    forbc bench export > "$WORK/results.jsonl" 2>/dev/null
+    row() { # suite tenant → the fields that say where it ran, and how it ended
+        python3 -c "import json, sys
+rows = [json.loads(l) for l in open('$WORK/results.jsonl') if l.strip()]
+r = [r for r in rows if r['suite'] == '$1' and r['tenant'] == '$2']
+print(' '.join('%s=%s' % (k, r[0].get(k)) for k in ('status', 'domain', 'domainVCPUs', 'domainMemoryMiB',
+    'partitionKind', 'partitionProfile')) + ' values=%d' % len(json.loads(r[0]['values'])) if r else 'none')"
+    }
+    echo "LAB-NOTE in-guest: $(row in-guest bench) median=$(python3 -c "import json
+print([json.loads(l)['median'] for l in open('$WORK/results.jsonl') if l.strip()][0])" 2>/dev/null) GFLOP/s"
+    check results-record-the-domain-and-partition test "$(row in-guest bench)" = \
+        "status=ok domain=lab-guest domainVCPUs=1 domainMemoryMiB=256 partitionKind=mdev partitionProfile=Dual port serial values=3"
+    FORBC_TIMEOUT=900 forbc bench run "$B" --suite mixed --launches 1 --max-launches 1 > "$WORK/mixed.txt" 2>&1
+    rc=$?
+    forbc bench export > "$WORK/results.jsonl" 2>/dev/null
+    echo "LAB-NOTE mixed: exit $rc; bench: $(row mixed bench); one: $(row mixed one); lab-vm: $(row mixed lab-vm)"
+    check mixed-suite-exits-1 test "$rc" = 1
+    check mixed-suite-stores-bench grep -q "^status=ok domain=lab-guest .* values=3$" <<<"$(row mixed bench)"
+    check mixed-suite-records-one grep -q "'one' failed: .*no running domain holds it" "$WORK/mixed.txt"
+    check mixed-suite-records-lab-vm grep -q "'lab-vm' failed: .*domain 'lab-vm' is not running" "$WORK/mixed.txt"
 fi
 rm -rf "$STATE" "$WORK"
