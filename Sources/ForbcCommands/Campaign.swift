@@ -47,22 +47,17 @@ struct BenchCampaign: HostCommand {
 
     func execute() throws {
         let campaign = try CampaignParser.parse(contentsOf: file)
-        let folder = workloads ?? campaign.workloads ?? WorkloadFolder.path(for: file, override: nil)
-        let problems = campaign.topologies.flatMap {
-            WorkloadFolder.diagnostics(campaign.measured($0), folder: folder)
-        }
-        // A suite that runs on several topologies names its missing workload once.
-        var seen = Set<String>()
-        let unique = problems.filter { seen.insert($0.description).inserted }
-        if !unique.isEmpty { throw DiagnosticsError(unique) }
+        let folder = WorkloadFolder.path(for: campaign, override: workloads)
+        try WorkloadFolder.check(campaign, folder: folder)
         let host = try global.openHost()
         let run = try CampaignRun(
             campaign: campaign, host: host, folder: folder, directory: directory(campaign, host), resume: resume)
         let plans = try run.validate()
         try confirm(campaign, plans: plans)
-        try run.start()
+        // From here on a signal leads to the restore (a signal before the snapshot exists finds nothing changed).
         let interrupter = Interrupter.install()
         defer { interrupter.uninstall() }
+        try run.start()
         var options = BenchRunner.Options()
         options.launches = max(1, launches ?? campaign.launches ?? 10)
         options.maxLaunches = max(options.launches, maxLaunches ?? campaign.maxLaunches ?? 20)
@@ -125,6 +120,22 @@ struct BenchCampaign: HostCommand {
                 throw ExitCode.failure
             }
         }
+    }
+}
+
+extension WorkloadFolder {
+    /// The campaign's workload folder, and the workloads its suites name (a suite's missing workload once).
+    static func check(_ campaign: Campaign, folder: String) throws {
+        var seen = Set<String>()
+        let problems = campaign.topologies.flatMap { diagnostics(campaign.measured($0), folder: folder) }.filter {
+            seen.insert($0.description).inserted
+        }
+        if !problems.isEmpty { throw DiagnosticsError(problems) }
+    }
+
+    /// The folder a campaign's workloads are in: `override`, else its `spec.workloads`, else `workloads/` beside it.
+    static func path(for campaign: Campaign, override: String?) -> String {
+        override ?? campaign.workloads ?? path(for: campaign.file, override: nil)
     }
 }
 

@@ -51,6 +51,7 @@ extension ManifestWalker {
         let keys = ["topologies", "suites", "repetitions", "launches", "maxLaunches", "baseline", "workloads"]
         guard let pairs = mapping(node, at: "spec", allowed: keys) else { return }
         var baselineNode: Node?
+        var maxLaunchesNode: Node?
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -61,7 +62,9 @@ extension ManifestWalker {
                 }
             case "repetitions": campaign.repetitions = integer(value, at: "spec.repetitions", range: 1...1000)
             case "launches": campaign.launches = integer(value, at: "spec.launches", range: 1...1000)
-            case "maxLaunches": campaign.maxLaunches = integer(value, at: "spec.maxLaunches", range: 1...1000)
+            case "maxLaunches":
+                campaign.maxLaunches = integer(value, at: "spec.maxLaunches", range: 1...1000)
+                maxLaunchesNode = value
             case "baseline":
                 campaign.baseline = partitionName(value, at: "spec.baseline")
                 baselineNode = value
@@ -76,8 +79,8 @@ extension ManifestWalker {
         if !pairs.contains(where: { $0.0 == "suites" }) {
             error("missing 'spec.suites'; list the benchmark suites to run on each topology", node)
         }
-        if let launches = campaign.launches, let most = campaign.maxLaunches, most < launches {
-            error("'spec.maxLaunches' is \(most), below 'spec.launches' (\(launches))", node)
+        if let launches = campaign.launches, let most = campaign.maxLaunches, most < launches, let maxLaunchesNode {
+            error("'spec.maxLaunches' is \(most), below 'spec.launches' (\(launches))", maxLaunchesNode)
         }
         if let baseline = campaign.baseline, let baselineNode,
             !campaign.topologies.contains(where: { $0.name == baseline })
