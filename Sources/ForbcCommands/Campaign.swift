@@ -42,6 +42,11 @@ struct BenchCampaign: HostCommand {
     @Option(name: .customLong("max-launches"), help: "Process launches per workload at most (default 20).")
     var maxLaunches: Int?
 
+    @Flag(
+        name: .customLong("reset-gpu"),
+        help: "Reset a GPU whose MIG mode change is pending (a topology or the restore may need it).")
+    var resetGPU = false
+
     @Option(help: ArgumentHelp("The HTML report (default: STATE/campaign-NAME/report.html).", valueName: "FILE"))
     var report: String?
 
@@ -51,7 +56,8 @@ struct BenchCampaign: HostCommand {
         try WorkloadFolder.check(campaign, folder: folder)
         let host = try global.openHost()
         let run = try CampaignRun(
-            campaign: campaign, host: host, folder: folder, directory: directory(campaign, host), resume: resume)
+            campaign: campaign, host: host, folder: folder, directory: directory(campaign, host), resume: resume,
+            resetGPU: resetGPU)
         let plans = try run.validate()
         try confirm(campaign, plans: plans)
         // From here on a signal leads to the restore (a signal before the snapshot exists finds nothing changed).

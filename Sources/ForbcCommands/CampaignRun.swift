@@ -35,6 +35,7 @@ final class CampaignRun {
     let folder: String
     let directory: URL
     let resume: Bool
+    let resetGPU: Bool
     var progress: Progress
     let console = Console.current
 
@@ -43,12 +44,15 @@ final class CampaignRun {
 
     /// Reads the progress of an earlier run of this campaign: `resume` needs one for this very campaign; a fresh
     /// start refuses to overwrite an interrupted one.
-    init(campaign: Campaign, host: HostSession, folder: String, directory: URL, resume: Bool) throws {
+    init(
+        campaign: Campaign, host: HostSession, folder: String, directory: URL, resume: Bool, resetGPU: Bool = false
+    ) throws {
         self.campaign = campaign
         self.host = host
         self.folder = folder
         self.directory = directory
         self.resume = resume
+        self.resetGPU = resetGPU
         let url = directory.appendingPathComponent("progress.json")
         let earlier = FileManager.default.fileExists(atPath: url.path) ? try Self.read(url) : nil
         let fresh = Progress(
@@ -197,7 +201,7 @@ final class CampaignRun {
         try host.locked {
             let plan = try host.plan(manifest)
             guard !plan.isEmpty else { return }
-            let report = try host.apply(plan)
+            let report = try host.apply(plan, resetGPU: resetGPU)
             for note in report.notes { console.err("note: \(note)") }
             console.out(Render.reportText(report, total: plan.actions.count))
             if let failed = report.failed {
@@ -262,7 +266,7 @@ final class CampaignRun {
             try host.locked {
                 let plan = try host.plan(snapshot)
                 guard !plan.isEmpty else { return }
-                let report = try host.apply(plan, force: true)
+                let report = try host.apply(plan, force: true, resetGPU: resetGPU)
                 console.out(Render.reportText(report, total: plan.actions.count))
                 if let failed = report.failed { throw failed.error }
             }

@@ -193,4 +193,21 @@ struct CampaignCLITests {
             #expect(try Self.host(state) == before)
         }
     }
+
+    @Test("asked once: refused without a terminal, or when not confirmed; nothing changed")
+    func confirmation() throws {
+        let folder = makeTemporaryDirectory("campaign-ask")
+        let file = try Self.campaign(in: folder)
+        let cli = CLI()
+        let before = try Self.host(cli.stateDir.path)
+        let arguments = ["bench", "campaign", file, "--simulate", Self.profile, "--state-dir", cli.stateDir.path]
+        let refused = cli.run(arguments)
+        #expect(refused.code == 1 && refused.stderr.contains("refusing without confirmation: rerun with '--yes'"))
+        #expect(refused.stdout.contains("Topology 4/4 'all-7g'"))
+        let declined = cli.run(arguments, answer: "n")
+        #expect(declined.code == 1 && declined.stderr.contains("Run campaign 'mig-sim' (4 topologies)? [y/N]"))
+        #expect(declined.stderr.contains("error: nothing changed: the campaign was not confirmed"))
+        #expect(try Self.host(cli.stateDir.path) == before)
+        #expect(!FileManager.default.fileExists(atPath: cli.stateDir.path + "/campaign-mig-sim"))
+    }
 }
