@@ -66,7 +66,6 @@ struct CampaignTests {
                 "c.yaml:10:27: error: 'spec.topologies[4].manifest' names 'd.yaml', and 'd.yaml' does not exist",
                 "c.yaml:12:23: error: suite 's' runs on 'gpu0', which topology 'b' (inline) does not declare; it "
                     + "declares no partition",
-                "c.yaml:13:13: error: 'spec.baseline' is 'z', which is not a topology of this campaign; it has b, b",
                 "c.yaml:15:16: error: 'spec.maxLaunches' is 2, below 'spec.launches' (5)",
             ], "\(found)")
     }
@@ -78,6 +77,23 @@ struct CampaignTests {
                 "c.yaml:2:7: error: kind is 'Host'; 'forbc bench campaign' reads documents of kind 'Campaign'",
                 "c.yaml:4:7: error: missing 'spec.suites'; list the benchmark suites to run on each topology",
                 "c.yaml:4:20: error: 'spec.topologies' is empty; list at least one topology",
+            ])
+    }
+
+    @Test("a baseline that is no topology of the campaign")
+    func baseline() {
+        let text = """
+            apiVersion: forbc/v1
+            kind: Campaign
+            metadata: {name: c}
+            spec:
+              topologies: [{name: a, manifest: {apiVersion: forbc/v1, kind: Host, metadata: {name: h}, spec: {}}}]
+              suites: [{suite: s, workloads: [cpu-gemm]}]
+              baseline: b
+            """
+        #expect(
+            problems(text) == [
+                "c.yaml:7:13: error: 'spec.baseline' is 'b', which is not a topology of this campaign; it has a"
             ])
     }
 }

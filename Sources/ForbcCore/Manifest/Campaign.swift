@@ -99,9 +99,13 @@ public enum CampaignParser {
     }
 
     /// The `kind` a YAML document declares at its top level, read leniently (for commands that take either kind);
-    /// nil when it cannot tell.
+    /// nil when it cannot tell. Only a regular file is read (a pipe would be consumed before its real reading).
     public static func declaredKind(ofFileAt path: String) -> String? {
-        guard let data = try? ManifestParser.bytes(at: path), let text = String(data: data, encoding: .utf8) else {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType,
+            type == .typeRegular, let data = try? ManifestParser.bytes(at: path),
+            let text = String(data: data, encoding: .utf8)
+        else {
             return nil
         }
         for line in text.split(separator: "\n") where line.hasPrefix("kind:") {

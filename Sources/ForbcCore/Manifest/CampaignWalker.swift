@@ -52,10 +52,15 @@ extension ManifestWalker {
         guard let pairs = mapping(node, at: "spec", allowed: keys) else { return }
         var baselineNode: Node?
         var maxLaunchesNode: Node?
+        var topologiesRead = true
         var valid = true
         for (key, _, value) in pairs {
             switch key {
-            case "topologies": campaign.topologies = walkTopologies(value)
+            case "topologies":
+                let before = diagnostics.count
+                campaign.topologies = walkTopologies(value)
+                // A topology that is not there already says why; the baseline naming it is not a second problem.
+                topologiesRead = diagnostics.count == before
             case "suites":
                 campaign.suites = walkItems(value, at: "spec.suites", ifEmpty: "list at least one suite", &valid) {
                     $0.walkBenchmark($1, path: $2)
@@ -82,7 +87,7 @@ extension ManifestWalker {
         if let launches = campaign.launches, let most = campaign.maxLaunches, most < launches, let maxLaunchesNode {
             error("'spec.maxLaunches' is \(most), below 'spec.launches' (\(launches))", maxLaunchesNode)
         }
-        if let baseline = campaign.baseline, let baselineNode,
+        if let baseline = campaign.baseline, let baselineNode, topologiesRead,
             !campaign.topologies.contains(where: { $0.name == baseline })
         {
             error(
