@@ -210,4 +210,47 @@ struct CampaignCLITests {
         #expect(try Self.host(cli.stateDir.path) == before)
         #expect(!FileManager.default.fileExists(atPath: cli.stateDir.path + "/campaign-mig-sim"))
     }
+
+    /// An inline topology: the simulated H100's GPU with a MIG instance `first` of `profile` (and `extra`).
+    static func h100(_ name: String, _ profile: String, extra: String = "") -> String {
+        """
+            - name: \(name)
+              manifest:
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: h100-node}
+                spec:
+                  gpus:
+                    - select: {model: H100}
+                      mig:
+                        - {name: first, profile: \(profile)}\(extra)
+        """
+    }
+
+    @Test("a topology that fails to apply (MIG mode pending a reset): host restored, exit 1; --resume --reset-gpu")
+    func failedTopology() throws {
+        let folder = makeTemporaryDirectory("campaign-fail")
+        _ = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let simulated = ["--simulate", "nvidia-h100", "--state-dir", state]
+        let host = { () throws -> String in
+            try ForbcBinary.run(["export"] + simulated).stdout + ForbcBinary.run(["discover"] + simulated).stdout
+        }
+        let before = try host()
+        #expect(before.contains("MIG: mode disabled (pending disabled)"))
+        let extra = "\n                - {name: rest, profile: 1g.10gb, count: 2}"
+        let file = try Self.bad(
+            folder, topologies: Self.h100("split", "3g.40gb", extra: extra) + "\n" + Self.h100("whole", "7g.80gb"),
+            suites: "    - {suite: cpu, on: [first], workloads: [cpu-gemm], repetitions: 3}")
+        let arguments = ["bench", "campaign", file] + simulated + ["--yes", "--launches", "1", "--max-launches", "1"]
+        let failed = try ForbcBinary.run(arguments)
+        #expect(failed.code == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains("error: topology 'split': MIG mode of 0000:00:06.0 is pending a GPU reset"))
+        #expect(failed.stderr.contains("campaign: host restored; drift against the snapshot: 0"))
+        #expect(try host() == before)
+        let resumed = try ForbcBinary.run(arguments + ["--resume", "--reset-gpu"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("Ratios to 'split'") && resumed.stdout.contains("(2 results of 2 topologies)"))
+        #expect(try host() == before)
+    }
 }
