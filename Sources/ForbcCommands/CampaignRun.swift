@@ -221,7 +221,7 @@ final class CampaignRun {
 
     /// The topology's suites through the benchmark runner `bench run` uses, tagged with the topology's name.
     func bench(
-        _ topology: Campaign.Topology, plan: Plan, options: BenchRunner.Options, processes: any ProcessChannel,
+        _ topology: Campaign.Topology, plan: Plan, options: BenchRunner.Options, processes: CancellableProcesses,
         progress: @escaping @Sendable (String) -> Void
     ) throws -> [BenchResult] {
         let manifest = campaign.measured(topology)
@@ -229,10 +229,12 @@ final class CampaignRun {
         let agent = inDomains ? try host.hypervisor() as? any GuestAgentChannel : nil
         let runner = BenchRunner(
             profiles: try WorkloadProfile.loadAll(in: folder), options: options, agent: agent, processes: processes)
-        return try runner.run(
-            manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(),
-            topology: topology.name, logs: host.store.directory.appendingPathComponent("bench-logs"),
-            progress: progress)
+        let inventory = try host.lastInventory ?? host.discover()
+        return try processes.measuring {
+            try runner.run(
+                manifest: manifest, plan: plan, inventory: inventory, topology: topology.name,
+                logs: host.store.directory.appendingPathComponent("bench-logs"), progress: progress)
+        }
     }
 
     /// Stores a topology's results (a simulated host says so in each result's `host`) and records it as done.

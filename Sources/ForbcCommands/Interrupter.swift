@@ -16,16 +16,19 @@ nonisolated(unsafe) private var receivedSignal: sig_atomic_t = 0
 final class Interrupter: @unchecked Sendable {
     let processes: CancellableProcesses
     private let stopped = Locked(false)
+    /// Where the watcher says what it does (the command's console; a thread does not inherit it).
+    private let console: Console
 
-    private init() {
+    private init(console: Console) {
         processes = CancellableProcesses()
+        self.console = console
     }
 
     /// Installs the handlers (a handler, not SIG_IGN: an ignored signal stays ignored in the workloads started
     /// after it) and the watcher.
     static func install() -> Interrupter {
         receivedSignal = 0
-        let interrupter = Interrupter()
+        let interrupter = Interrupter(console: Console.current)
         for number in [SIGINT, SIGTERM] {
             signal(number) { receivedSignal = $0 }
         }
@@ -54,7 +57,7 @@ final class Interrupter: @unchecked Sendable {
     private func watch() {
         while !stopped.value {
             if let signal = received {
-                Console.current.err("campaign: \(signal) received; stopping the workloads, then restoring the host")
+                console.err("campaign: \(signal) received; stopping the workloads, then restoring the host")
                 processes.cancel(because: "the campaign was interrupted by \(signal)")
                 return
             }
@@ -64,18 +67,29 @@ final class Interrupter: @unchecked Sendable {
 }
 
 /// Workload processes that a campaign can stop: real processes, none started once cancelled, and the running
-/// ones (forbc's children) terminated on cancel.
+/// ones (forbc's children while the suites run) terminated on cancel.
 struct CancellableProcesses: ProcessChannel {
     let inner = RealProcesses()
     let reason = Locked<String?>(nil)
+    /// Whether the suites are running: forbc's children are then the workloads. Otherwise a child may be a step
+    /// of an apply (a GPU reset), which is left to finish.
+    let suitesRunning = Locked(false)
 
     func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
         if let reason = reason.value { return .notStarted(reason) }
         return inner.run(arguments, environment: environment, log: log, timeout: timeout)
     }
 
+    /// Runs `body` (the suites) with the children counted as workloads.
+    func measuring<T>(_ body: () throws -> T) rethrows -> T {
+        suitesRunning.update { $0 = true }
+        defer { suitesRunning.update { $0 = false } }
+        return try body()
+    }
+
     func cancel(because why: String) {
         reason.update { $0 = why }
+        guard suitesRunning.value else { return }
         for child in Self.children() { kill(child, SIGTERM) }
         for _ in 0..<30 where !Self.children().isEmpty { usleep(100_000) }
         for child in Self.children() { kill(child, SIGKILL) }
