@@ -96,4 +96,23 @@ struct CampaignTests {
                 "c.yaml:7:13: error: 'spec.baseline' is 'b', which is not a topology of this campaign; it has a"
             ])
     }
+
+    @Test("inline topologies: walked as Host manifests, each with a hash of its own")
+    func inline() throws {
+        let host = "{apiVersion: forbc/v1, kind: Host, metadata: {name: h}, spec: {}}"
+        let campaign = try CampaignParser.parse(
+            text: """
+                apiVersion: forbc/v1
+                kind: Campaign
+                metadata: {name: c}
+                spec:
+                  topologies: [{name: a, manifest: \(host)}, {name: b, manifest: \(host)}]
+                  suites: [{suite: s, workloads: [cpu-gemm]}]
+                  repetitions: 3
+                """, file: "c.yaml")
+        #expect(campaign.topologies.map { $0.manifest.name } == ["h", "h"])
+        #expect(campaign.topologies.allSatisfy { $0.file == nil })
+        #expect(Set(campaign.topologies.map(\.manifest.contentHash)).count == 2)
+        #expect(campaign.measured(campaign.topologies[0]).benchmarks.map(\.repetitions) == [3])
+    }
 }

@@ -148,7 +148,9 @@ extension ManifestWalker {
             error("'\(path)' has no 'manifest'; give a Host manifest's path (relative to this file) or inline", node)
             valid = false
         }
-        guard valid, let name, let manifest else { return nil }
+        guard valid, let name, var manifest else { return nil }
+        // An inline topology's results name the campaign's text and the topology, not the campaign alone.
+        if file == nil { manifest.contentHash = Self.hash("\(text)\n# topology \(name)") }
         return Campaign.Topology(name: name, manifest: manifest, file: file, suites: suites, location: location(node))
     }
 
