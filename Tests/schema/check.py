@@ -12,8 +12,12 @@ import re
 import sys
 
 import jsonschema
-import referencing
 import yaml
+
+try:
+    import referencing
+except ImportError:  # jsonschema before 4.18 (Debian 12's python3-jsonschema): its RefResolver instead
+    referencing = None
 
 
 class Loader(yaml.SafeLoader):
@@ -46,11 +50,15 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def main() -> int:
     schema = json.load(open(sys.argv[1]))
     jsonschema.Draft202012Validator.check_schema(schema)
-    resources = []
-    for path in sorted(pathlib.Path(sys.argv[1]).resolve().parent.glob("*.schema.json")):
-        other = json.load(open(path))
-        resources.append((other["$id"], referencing.Resource.from_contents(other)))
-    validator = jsonschema.Draft202012Validator(schema, registry=referencing.Registry().with_resources(resources))
+    folder = pathlib.Path(sys.argv[1]).resolve().parent
+    others = [json.load(open(path)) for path in sorted(folder.glob("*.schema.json"))]
+    if referencing:
+        resources = [(other["$id"], referencing.Resource.from_contents(other)) for other in others]
+        validator = jsonschema.Draft202012Validator(schema, registry=referencing.Registry().with_resources(resources))
+    else:
+        store = {other["$id"]: other for other in others}
+        resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+        validator = jsonschema.Draft202012Validator(schema, resolver=resolver)
     for path in sys.argv[2:]:
         try:
             document = yaml.load(open(path), Loader=Loader)
