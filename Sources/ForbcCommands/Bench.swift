@@ -15,7 +15,8 @@ struct Bench: ParsableCommand {
               forbc bench report --out report.html --figures figures/
             """,
         subcommands: [
-            BenchRun.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self, BenchExport.self,
+            BenchRun.self, BenchCampaign.self, BenchList.self, BenchCompare.self, BenchReport.self, BenchImport.self,
+            BenchExport.self,
         ])
 }
 

@@ -5,7 +5,7 @@ import ForbcCore
 struct Validate: ForbcSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
-        abstract: "Check manifests; report every problem at once.",
+        abstract: "Check manifests and campaigns; report every problem at once.",
         discussion: """
             Examples:
               forbc validate Manifests/*.yaml
@@ -23,6 +23,12 @@ struct Validate: ForbcSubcommand {
         var valid: [String] = []
         for file in files {
             do {
+                if CampaignParser.declaredKind(ofFileAt: file) == Campaign.kind {
+                    let campaign = try CampaignParser.parse(contentsOf: file)
+                    try WorkloadFolder.check(campaign, folder: WorkloadFolder.path(for: campaign, override: nil))
+                    valid.append(file)
+                    continue
+                }
                 let manifest = try loadManifest(file)
                 // The suites' workloads must be there too (workloads/ beside the manifest).
                 try WorkloadFolder.check(manifest, folder: WorkloadFolder.path(for: file, override: nil))

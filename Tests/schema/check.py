@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Validates manifests against Schemas/manifest.schema.json with a real JSON Schema (2020-12) validator.
+"""Validates manifests against Schemas/manifest.schema.json (campaigns against Schemas/campaign.schema.json) with a
+real JSON Schema (2020-12) validator.
 
-Usage: check.py SCHEMA FILE...; prints one line per file, "valid FILE" or "invalid FILE: reason".
+Usage: check.py SCHEMA FILE...; prints one line per file, "valid FILE" or "invalid FILE: reason". The schemas beside
+SCHEMA are registered under their $id, so one may refer to another (a campaign's inline Host manifest).
 YAML is read with YAML 1.2 core booleans (true/false only), as forbc reads it, so keys like 'on' stay strings.
 """
 import json
+import pathlib
 import re
 import sys
 
 import jsonschema
 import yaml
+
+try:
+    import referencing
+except ImportError:  # jsonschema before 4.18 (Debian 12's python3-jsonschema): its RefResolver instead
+    referencing = None
 
 
 class Loader(yaml.SafeLoader):
@@ -42,7 +50,15 @@ Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def main() -> int:
     schema = json.load(open(sys.argv[1]))
     jsonschema.Draft202012Validator.check_schema(schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    folder = pathlib.Path(sys.argv[1]).resolve().parent
+    others = [json.load(open(path)) for path in sorted(folder.glob("*.schema.json"))]
+    if referencing:
+        resources = [(other["$id"], referencing.Resource.from_contents(other)) for other in others]
+        validator = jsonschema.Draft202012Validator(schema, registry=referencing.Registry().with_resources(resources))
+    else:
+        store = {other["$id"]: other for other in others}
+        resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+        validator = jsonschema.Draft202012Validator(schema, resolver=resolver)
     for path in sys.argv[2:]:
         try:
             document = yaml.load(open(path), Loader=Loader)

@@ -35,6 +35,16 @@ public enum ManifestParser {
 
     /// Parses manifest text; `file` names it in diagnostics. A byte order mark that begins the text is dropped.
     public static func parse(text: String, file: String) throws -> Manifest {
+        let (root, text) = try compose(text: text, file: file)
+        var walker = ManifestWalker(file: file, text: text)
+        let manifest = walker.walk(root)
+        if !walker.diagnostics.isEmpty || manifest == nil { throw DiagnosticsError(sorted(walker.diagnostics)) }
+        return manifest!
+    }
+
+    /// The checks before the walk (size, nesting, scan, duplicate keys) and the composed document, for the walks
+    /// of a Host manifest and of a Campaign; the text without its byte order mark.
+    static func compose(text: String, file: String) throws -> (Node, String) {
         var text = text
         if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }
         let start = SourceLocation(file: file, line: 1, column: 1)
@@ -75,10 +85,7 @@ public enum ManifestParser {
                 Diagnostic("the file is empty; a manifest starts with 'apiVersion: \(Manifest.apiVersion)'", at: start)
             ])
         }
-        var walker = ManifestWalker(file: file, text: text)
-        let manifest = walker.walk(root)
-        if !walker.diagnostics.isEmpty || manifest == nil { throw DiagnosticsError(sorted(walker.diagnostics)) }
-        return manifest!
+        return (root, text)
     }
 
     /// Diagnostics in file order (those at one place in the order found), at most `maximumDiagnostics`.

@@ -1,0 +1,256 @@
+import ForbcBench
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// `forbc bench campaign` through the real binary on the simulated A100 host: Manifests/campaigns/mig-sim.yaml
+/// (four MIG layouts) with the CPU workloads made small; the host exported and discovered before and after must
+/// be identical, also after a SIGTERM mid-way, and `--resume` completes the campaign.
+@Suite("topology campaigns through the forbc binary", .serialized)
+struct CampaignCLITests {
+    static let profile = "nvidia-a100-40gb"
+
+    /// A copy of the example campaign and its topologies in `folder`/campaigns, beside small CPU workloads
+    /// (cpu-gemm at 256×256, cpu-stream over 1,000,000 doubles) in `folder`/workloads, which the campaign's
+    /// `workloads: ../workloads` names.
+    static func campaign(in folder: URL) throws -> String {
+        let manager = FileManager.default
+        let source = RepositoryPaths.root.appendingPathComponent("Manifests")
+        let campaigns = folder.appendingPathComponent("campaigns")
+        try manager.createDirectory(at: campaigns, withIntermediateDirectories: true)
+        try manager.copyItem(
+            at: source.appendingPathComponent("campaigns/mig-sim"), to: campaigns.appendingPathComponent("mig-sim"))
+        try manager.copyItem(
+            at: source.appendingPathComponent("campaigns/mig-sim.yaml"),
+            to: campaigns.appendingPathComponent("mig-sim.yaml"))
+        let workloads = folder.appendingPathComponent("workloads")
+        try manager.createDirectory(at: workloads, withIntermediateDirectories: true)
+        for file in ["common.py", "cpu_gemm.py", "cpu_stream.py"] {
+            try manager.copyItem(
+                at: source.appendingPathComponent("workloads/\(file)"), to: workloads.appendingPathComponent(file))
+        }
+        for (name, size) in [("cpu-gemm", "256"), ("cpu-stream", "1000000")] {
+            let profile = try String(
+                contentsOf: source.appendingPathComponent("workloads/\(name).yaml"), encoding: .utf8
+            )
+            .replacingOccurrences(of: "--window, \"{window}\"]", with: "--window, \"{window}\", --size, \"\(size)\"]")
+            try #require(profile.contains("\"\(size)\""))
+            try profile.write(to: workloads.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+        }
+        return campaigns.appendingPathComponent("mig-sim.yaml").path
+    }
+
+    /// What the host looks like: its export and its discovery (MIG modes included).
+    static func host(_ state: String) throws -> String {
+        let simulated = ["--simulate", profile, "--state-dir", state]
+        let export = try ForbcBinary.run(["export"] + simulated)
+        let discover = try ForbcBinary.run(["discover"] + simulated)
+        try #require(export.code == 0 && discover.code == 0, "\(export.stderr)\(discover.stderr)")
+        return export.stdout + discover.stdout
+    }
+
+    static func arguments(_ file: String, _ state: String) -> [String] {
+        ["bench", "campaign", file, "--simulate", profile, "--state-dir", state, "--yes", "--launches", "1"]
+            + ["--max-launches", "1"]
+    }
+
+    @Test("four MIG topologies measured in turn, one comparison and one report, the host exactly as before")
+    func campaign() throws {
+        let folder = makeTemporaryDirectory("campaign")
+        let file = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let before = try Self.host(state)
+        let ran = try ForbcBinary.run(Self.arguments(file, state))
+        #expect(ran.code == 0, "\(ran.stderr)")
+        #expect(try Self.host(state) == before)
+        #expect(ran.stderr.contains("campaign: host restored; drift against the snapshot: 0"))
+        // The whole plan first: every topology's actions, before anything is applied.
+        let lastPlan = try #require(ran.stdout.range(of: "Topology 4/4 'all-7g' (")).lowerBound
+        #expect(lastPlan < (ran.stdout.range(of: "Apply complete")?.lowerBound ?? lastPlan))
+        #expect(ran.stdout.contains("+ create    'rest-5': MIG instance 1g.5gb at slot 6 of 0000:07:00.0"))
+        for (i, name) in ["all-1g", "balanced", "all-3g", "all-7g"].enumerated() {
+            #expect(ran.stderr.contains("campaign: [\(i + 1)/4 \(name)] converged (drift 0); measuring"))
+            #expect(ran.stderr.contains("campaign: [\(i + 1)/4 \(name)] \(name): cpu-stream launch 1"))
+        }
+        #expect(ran.stderr.contains(" s elapsed, ~") && ran.stderr.contains(" s left)"))
+        let results = try ResultStore(path: state + "/bench.sqlite").all()
+        #expect(results.count == 12 && results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        #expect(Set(results.map(\.topology)) == ["all-1g", "balanced", "all-3g", "all-7g"])
+        #expect(results.allSatisfy { $0.host.hasSuffix("(simulated \(Self.profile))") && $0.partitionKind == "mig" })
+        // The comparison divides by the campaign's baseline; the report says the host was simulated.
+        #expect(ran.stdout.contains("Ratios to 'all-7g'"))
+        #expect(ran.stdout.contains("  all-1g               cpu-gemm     gflops  first"))
+        let report = try String(contentsOfFile: state + "/campaign-mig-sim/report.html", encoding: .utf8)
+        #expect(report.contains("4 topologies on a SIMULATED host ('\(Self.profile)'): its partitions are simulated"))
+        #expect(report.contains("baseline topology <b>all-7g</b>"))
+        // Run again: a completed campaign starts afresh; '--resume' has nothing to resume.
+        let resumed = try ForbcBinary.run(Self.arguments(file, state) + ["--resume"])
+        #expect(resumed.code == 1 && resumed.stderr.contains("has no interrupted run"), "\(resumed.stderr)")
+    }
+
+    @Test("SIGTERM during topology 2: workloads stopped, host restored, exit 1; --resume measures the rest")
+    func interrupted() throws {
+        let folder = makeTemporaryDirectory("campaign-term")
+        let file = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let before = try Self.host(state)
+        // Two launches a workload, so topology 2 is still measuring when the signal comes.
+        let running = try ForbcBinary.start(
+            ["bench", "campaign", file, "--simulate", Self.profile, "--state-dir", state, "--yes", "--launches", "3"]
+                + ["--max-launches", "3"])
+        var seen = Data()
+        let errors = running.errors.fileHandleForReading
+        while !String(decoding: seen, as: UTF8.self).contains("campaign: [2/4 balanced] balanced: cpu-gemm") {
+            let chunk = errors.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        running.process.terminate()
+        let outcome = running.wait()
+        let stderr = String(decoding: seen, as: UTF8.self) + outcome.stderr
+        #expect(outcome.code == 1 && !outcome.signalled, "\(stderr)")
+        #expect(stderr.contains("campaign: SIGTERM received; stopping the workloads, then restoring the host"))
+        #expect(stderr.contains("interrupted by SIGTERM after 1 of 4 topologies; the host is restored"))
+        #expect(try Self.host(state) == before)
+        // Only topology 1 was recorded; the interrupted topology's values were not stored.
+        let stored = try ResultStore(path: state + "/bench.sqlite").all()
+        #expect(Set(stored.map(\.topology)) == ["all-1g"])
+        // A fresh start refuses to overwrite the interrupted campaign.
+        let fresh = try ForbcBinary.run(Self.arguments(file, state))
+        #expect(fresh.code == 1 && fresh.stderr.contains("continue it with '--resume'"), "\(fresh.stderr)")
+
+        let resumed = try ForbcBinary.run(Self.arguments(file, state) + ["--resume"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("campaign: [1/4 all-1g] measured already; skipped"))
+        #expect(!resumed.stderr.contains("[1/4 all-1g] applying"))
+        #expect(try Self.host(state) == before)
+        let results = try ResultStore(path: state + "/bench.sqlite").all()
+        #expect(Set(results.map(\.topology)) == ["all-1g", "balanced", "all-3g", "all-7g"])
+        #expect(FileManager.default.fileExists(atPath: state + "/campaign-mig-sim/report.html"))
+        #expect(resumed.stdout.contains("(12 results of 4 topologies)"))
+    }
+
+    /// A campaign beside the example's topology files, with `topologies` and `suites` as given.
+    static func bad(_ folder: URL, topologies: String, suites: String) throws -> String {
+        let path = folder.appendingPathComponent("campaigns/bad.yaml").path
+        try """
+        apiVersion: forbc/v1
+        kind: Campaign
+        metadata: {name: bad}
+        spec:
+          workloads: ../workloads
+          topologies:
+        \(topologies)
+          suites:
+        \(suites)
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("bad input: a missing topology file, an impossible topology, a suite's partition absent; nothing changed")
+    func badInput() throws {
+        let folder = makeTemporaryDirectory("campaign-bad")
+        _ = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let before = try Self.host(state)
+        let suite = "    - {suite: cpu, on: [first], workloads: [cpu-gemm]}"
+        let first = "    - {name: all-1g, manifest: mig-sim/all-1g.yaml}"
+        let impossible = """
+                - name: eight
+                  manifest:
+                    apiVersion: forbc/v1
+                    kind: Host
+                    metadata: {name: a100-40-node}
+                    spec:
+                      gpus:
+                        - select: {index: 0}
+                          mig:
+                            - {name: first, profile: 1g.5gb}
+                            - {name: rest, profile: 1g.5gb, count: 7}
+            """
+        let cases: [(String, String, String)] = [
+            (
+                first + "\n    - {name: gone, manifest: mig-sim/nowhere.yaml}", suite,
+                "bad.yaml:8:30: error: 'spec.topologies[1].manifest' names 'mig-sim/nowhere.yaml', and "
+            ),
+            (
+                first + "\n" + impossible, suite,
+                "bad.yaml:8:7: error: topology 'eight' (inline in \(folder.path)/campaigns/bad.yaml) cannot be "
+                    + "planned on this host:\n\(folder.path)/campaigns/bad.yaml:17:19: error: no MIG layout of "
+            ),
+            (
+                first + "\n    - {name: all-3g, manifest: mig-sim/all-3g.yaml}",
+                "    - {suite: cpu, on: [first, rest-0], workloads: [cpu-gemm]}",
+                "bad.yaml:10:32: error: suite 'cpu' runs on 'rest-0', which topology 'all-3g' "
+            ),
+        ]
+        for (topologies, suites, expected) in cases {
+            let file = try Self.bad(folder, topologies: topologies, suites: suites)
+            let ran = try ForbcBinary.run(Self.arguments(file, state))
+            #expect(ran.code == 1 && ran.stderr.contains(expected), "\(ran.stderr)")
+            #expect(!ran.stdout.contains("Topology 1/"), "the plan was printed: \(ran.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: state + "/campaign-bad"))
+            #expect(try Self.host(state) == before)
+        }
+    }
+
+    @Test("asked once: refused without a terminal, or when not confirmed; nothing changed")
+    func confirmation() throws {
+        let folder = makeTemporaryDirectory("campaign-ask")
+        let file = try Self.campaign(in: folder)
+        let cli = CLI()
+        let before = try Self.host(cli.stateDir.path)
+        let arguments = ["bench", "campaign", file, "--simulate", Self.profile, "--state-dir", cli.stateDir.path]
+        let refused = cli.run(arguments)
+        #expect(refused.code == 1 && refused.stderr.contains("refusing without confirmation: rerun with '--yes'"))
+        #expect(refused.stdout.contains("Topology 4/4 'all-7g'"))
+        let declined = cli.run(arguments, answer: "n")
+        #expect(declined.code == 1 && declined.stderr.contains("Run campaign 'mig-sim' (4 topologies)? [y/N]"))
+        #expect(declined.stderr.contains("error: nothing changed: the campaign was not confirmed"))
+        #expect(try Self.host(cli.stateDir.path) == before)
+        #expect(!FileManager.default.fileExists(atPath: cli.stateDir.path + "/campaign-mig-sim"))
+    }
+
+    /// An inline topology: the simulated H100's GPU with a MIG instance `first` of `profile` (and `extra`).
+    static func h100(_ name: String, _ profile: String, extra: String = "") -> String {
+        """
+            - name: \(name)
+              manifest:
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: h100-node}
+                spec:
+                  gpus:
+                    - select: {model: H100}
+                      mig:
+                        - {name: first, profile: \(profile)}\(extra)
+        """
+    }
+
+    @Test("a topology that fails to apply (MIG mode pending a reset): host restored, exit 1; --resume --reset-gpu")
+    func failedTopology() throws {
+        let folder = makeTemporaryDirectory("campaign-fail")
+        _ = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let simulated = ["--simulate", "nvidia-h100", "--state-dir", state]
+        let host = { () throws -> String in
+            try ForbcBinary.run(["export"] + simulated).stdout + ForbcBinary.run(["discover"] + simulated).stdout
+        }
+        let before = try host()
+        #expect(before.contains("MIG: mode disabled (pending disabled)"))
+        let extra = "\n                - {name: rest, profile: 1g.10gb, count: 2}"
+        let file = try Self.bad(
+            folder, topologies: Self.h100("split", "3g.40gb", extra: extra) + "\n" + Self.h100("whole", "7g.80gb"),
+            suites: "    - {suite: cpu, on: [first], workloads: [cpu-gemm], repetitions: 3}")
+        let arguments = ["bench", "campaign", file] + simulated + ["--yes", "--launches", "1", "--max-launches", "1"]
+        let failed = try ForbcBinary.run(arguments)
+        #expect(failed.code == 1, "\(failed.stderr)")
+        #expect(failed.stderr.contains("error: topology 'split': MIG mode of 0000:00:06.0 is pending a GPU reset"))
+        #expect(failed.stderr.contains("campaign: host restored; drift against the snapshot: 0"))
+        #expect(try host() == before)
+        let resumed = try ForbcBinary.run(arguments + ["--resume", "--reset-gpu"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("Ratios to 'split'") && resumed.stdout.contains("(2 results of 2 topologies)"))
+        #expect(try host() == before)
+    }
+}
