@@ -66,6 +66,7 @@ enum Render {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
+        case .mps: return "MPS control daemon of \(action.uuid ?? "?") on \(action.gpu ?? "?"): \(action.value)"
         case .mig:
             if action.action == .configure {
                 return "MIG mode of \(action.gpu ?? "?") to \(action.value == "1" ? "enabled" : "disabled")"
