@@ -28,6 +28,8 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     public var nvml: [SimNVMLDevice]
     /// The MPS control daemons that run, one per GPU at most (by GPU UUID).
     public var mps: [SimMPSDaemon]
+    /// The process id the next simulated daemon gets (each start a new one, as a real restart).
+    public var nextMPSPID = 4000
 
     public init(
         profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
@@ -200,7 +202,7 @@ extension SimulatedHostModel {
     // The index is derived, not saved: encoding and equality (synthesized) use the mdevs under their saved name;
     // decoding goes through `init` so the index is rebuilt.
     enum CodingKeys: String, CodingKey {
-        case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps
+        case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps, nextMPSPID
         case storedMdevs = "mdevs"
     }
 
@@ -216,6 +218,7 @@ extension SimulatedHostModel {
             faults: try c.decode([SimFault].self, forKey: .faults),
             nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml),
             mps: try c.decodeIfPresent([SimMPSDaemon].self, forKey: .mps) ?? [])
+        nextMPSPID = try c.decodeIfPresent(Int.self, forKey: .nextMPSPID) ?? nextMPSPID
     }
 
     /// Creates an mdev (the `create` handler).

@@ -114,8 +114,8 @@ extension SimulatedKernel {
                     "nvidia-cuda-mps-control (simulated) for \(uuid): An instance of this daemon is already "
                         + "running")
             }
-            let pid = 4000 + (model.mps.map(\.pid).max().map { $0 - 3999 } ?? 0)
-            model.mps.append(SimMPSDaemon(gpuUUID: uuid, pid: pid))
+            model.mps.append(SimMPSDaemon(gpuUUID: uuid, pid: model.nextMPSPID))
+            model.nextMPSPID += 1
         case .configure(let uuid, let percentage, let limit):
             let index = try running(uuid)
             model.mps[index].activeThreadPercentage = percentage
