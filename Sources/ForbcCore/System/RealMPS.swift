@@ -60,7 +60,7 @@ public struct RealMPS: MPSChannel {
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         // `-d` forks the daemon and returns; it listens on `control` once it is up.
-        _ = try run(["-d"], input: nil, uuid)
+        try spawnDaemon(uuid)
         let deadline = Date().addingTimeInterval(timeout)
         while !FileManager.default.fileExists(atPath: pipeDirectory(gpu: uuid) + "/control") {
             guard Date() < deadline else {
@@ -84,12 +84,51 @@ public struct RealMPS: MPSChannel {
 
     /// `quit`, then waits for the daemon's process to end.
     public func quit(gpu uuid: String) throws {
-        let pid = (try? String(contentsOfFile: pipeDirectory(gpu: uuid) + "/nvidia-cuda-mps-control.pid"))
+        let pid =
+            (try? String(contentsOfFile: pipeDirectory(gpu: uuid) + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         _ = try control(uuid, "quit")
         guard let pid else { return }
         let deadline = Date().addingTimeInterval(timeout)
         while kill(pid_t(pid), 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    }
+
+    /// `PROGRAM -d` by posix_spawn, waited for. Not through Foundation's `Process`: the daemon outlives the
+    /// program, and must inherit no descriptor of forbc's (Foundation's own, the host lock): every one above
+    /// standard error is closed in the child (those `/proc/self/fd` lists), standard input is /dev/null and its
+    /// output goes to the log dir.
+    func spawnDaemon(_ uuid: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let output = logDirectory(gpu: uuid) + "/forbc-start.log"
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Every descriptor above standard error that is open now (this process's, listed by the kernel).
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        let environment = ProcessInfo.processInfo.environment.merging(self.environment(gpu: uuid)) { $1 }
+        let argv: [UnsafeMutablePointer<CChar>?] = [program, "-d"].map { (text: String) in strdup(text) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid = pid_t()
+        let spawned = RealProcesses.withNoSignalsBlocked { posix_spawnp(&pid, program, &actions, nil, argv, envp) }
+        guard spawned == 0 else {
+            throw ForbcError(
+                .unsupported,
+                "cannot run '\(program) -d' (NVIDIA's MPS control program): \(String(cString: strerror(spawned)))",
+                errno: spawned)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let said = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw ForbcError(
+                .system,
+                "'\(program) -d' for \(uuid) failed (wait status \(status))" + (said.isEmpty ? "" : ": \(said)"))
+        }
     }
 
     /// One command to the daemon of `uuid`; its answer, trimmed.
