@@ -136,6 +136,11 @@ enum Render {
         let vgpuVFs = gpu.vfs.filter { $0.vgpu != nil }
         lines += vgpuOnVFLines(vgpuVFs)
         if let mig = gpu.mig { lines += migLines(mig) }
+        if let uuid = gpu.mig?.uuid, let daemon = inventory.mpsDaemon(uuid) {
+            lines.append(
+                "  MPS: control daemon\(daemon.pid.map { " pid \($0)" } ?? ""), \(daemon.settings), pipe directory "
+                    + daemon.pipeDirectory)
+        }
         if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
             lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
         }

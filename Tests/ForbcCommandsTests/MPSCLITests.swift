@@ -53,6 +53,12 @@ struct MPSCLITests {
         #expect(again.code == 0, "\(again.stdout)")
         #expect(again.stdout.contains("No changes"), "\(again.stdout)")
         #expect(try forbc("drift", [shared]).code == 0)
+        let discovered = try forbc("discover", [])
+        #expect(
+            discovered.stdout.contains(
+                "  MPS: control daemon pid \(try #require(started?.pid)), active thread percentage 50%, pinned memory "
+                    + "limit 20G, pipe directory \(stateDir.path)/mps/\(uuid)/pipe"),
+            "\(discovered.stdout)")
 
         // The daemon dies behind forbc's back.
         let session = try SimulatedHost.open(profile: profile, stateDir: stateDir.path)
