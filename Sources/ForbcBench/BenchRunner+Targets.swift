@@ -24,10 +24,7 @@ extension BenchRunner {
     /// One partition target: its access variable, and the running domain that holds it, if any.
     static func target(partition name: String, plan: Plan, inventory: Inventory) -> Tenant {
         let partition = plan.partitions.first { $0.name == name }
-        var environment: [String: String] = [:]
-        if let access = partition?.access, let eq = access.firstIndex(of: "=") {
-            environment[String(access[..<eq])] = String(access[access.index(after: eq)...])
-        }
+        let environment = partition?.accessEnvironment ?? [:]
         // The running domain whose live definition holds the partition (a persistent-only attachment waits for
         // the next start: the guest does not have the device yet).
         let device = partition.flatMap { p in

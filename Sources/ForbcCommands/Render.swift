@@ -66,6 +66,7 @@ enum Render {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
+        case .mps: return "MPS control daemon of \(action.uuid ?? "?") on \(action.gpu ?? "?"): \(action.value)"
         case .mig:
             if action.action == .configure {
                 return "MIG mode of \(action.gpu ?? "?") to \(action.value == "1" ? "enabled" : "disabled")"
@@ -135,6 +136,11 @@ enum Render {
         let vgpuVFs = gpu.vfs.filter { $0.vgpu != nil }
         lines += vgpuOnVFLines(vgpuVFs)
         if let mig = gpu.mig { lines += migLines(mig) }
+        if let uuid = gpu.mig?.uuid, let daemon = inventory.mpsDaemon(uuid) {
+            lines.append(
+                "  MPS: control daemon\(daemon.pid.map { " pid \($0)" } ?? ""), \(daemon.settings), pipe directory "
+                    + daemon.pipeDirectory)
+        }
         if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
             lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
         }

@@ -19,6 +19,9 @@ public final class HostSession: @unchecked Sendable {
     /// under `--root` when `FORBC_NVML_LIBRARY` names it).
     private let loadNVML: @Sendable () -> Result<any NVMLChannel, ForbcError>
     private var loadedNVML: Result<any NVMLChannel, ForbcError>?
+    /// MPS: the simulated daemons of a simulated host, the real control program on the real host ('/'), none
+    /// under '--root'.
+    public let mps: any MPSChannel
     /// The host lock while `locked` runs.
     private var heldLock: HostLock?
 
@@ -34,6 +37,13 @@ public final class HostSession: @unchecked Sendable {
         self.simulation = simulation
         self.libvirtURI = libvirtURI
         openHypervisor = hypervisor
+        if let simulation {
+            mps = simulation.mps(in: store)
+        } else if let real = sysfs as? RealSysfs, real.root == "/" {
+            mps = RealMPS(directory: store.directory.appendingPathComponent("mps"))
+        } else {
+            mps = NoMPS(reason: "forbc does not manage MPS for a sysfs under '--root'")
+        }
         if let simulation {
             loadNVML = { simulation.nvml() }
         } else if let real = sysfs as? RealSysfs,
@@ -101,8 +111,20 @@ public final class HostSession: @unchecked Sendable {
 
     /// Partitions from sysfs; domains from libvirt when `domains` says so; non-GPU PCI functions when named.
     public func discover(domains: Bool = false, named: Set<String> = []) throws -> Inventory {
-        let inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
+        var inventory = try Discovery(sysfs: sysfs, nvml: nvml(), namedAddresses: named).inventory()
+        inventory.mps = try discoverMPS(inventory)
         return domains ? try addingDomains(to: inventory) : inventory
+    }
+
+    /// The MPS daemons of the GPUs whose UUID NVML gives; nil where MPS is not managed.
+    func discoverMPS(_ inventory: Inventory) throws -> MPSInventory? {
+        guard !(mps is NoMPS) else { return nil }
+        var found = MPSInventory()
+        for uuid in inventory.gpus.compactMap(\.mig?.uuid) {
+            found.pipeDirectories[uuid] = mps.pipeDirectory(gpu: uuid)
+            if let daemon = try mps.daemon(gpu: uuid) { found.daemons.append(daemon) }
+        }
+        return found.pipeDirectories.isEmpty ? nil : found
     }
 
     /// `inventory` with libvirt's domains (so that discovery that also shows domains reads sysfs once).
@@ -193,7 +215,7 @@ public final class HostSession: @unchecked Sendable {
             let changesDomains = plan.actions.contains { $0.domain != nil }
             var applier = Applier(
                 sysfs: sysfs, hypervisor: changesDomains ? try hypervisor() : hypervisorIfOpen, nvml: nvml(),
-                store: store)
+                store: store, mps: mps)
             applier.force = force
             applier.resetGPU = resetGPU
             return try applier.apply(plan)

@@ -26,10 +26,15 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     public var faults: [SimFault]
     /// NVML devices (GPUs with MIG), when the profile has them.
     public var nvml: [SimNVMLDevice]
+    /// The MPS control daemons that run, one per GPU at most (by GPU UUID).
+    public var mps: [SimMPSDaemon]
+    /// The process id the next simulated daemon gets (each start a new one, as a real restart).
+    public var nextMPSPID = 4000
 
     public init(
         profile: String, provenance: String, devices: [SimDevice], virtualParents: [SimVirtualParent] = [],
-        mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = [], nvml: [SimNVMLDevice] = []
+        mdevs: [SimMdev] = [], vgpus: [String: Int] = [:], faults: [SimFault] = [], nvml: [SimNVMLDevice] = [],
+        mps: [SimMPSDaemon] = []
     ) {
         self.profile = profile
         self.provenance = provenance
@@ -38,6 +43,7 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
         self.vgpus = vgpus
         self.faults = faults
         self.nvml = nvml
+        self.mps = mps
         self.mdevs = mdevs
     }
 }
@@ -196,7 +202,7 @@ extension SimulatedHostModel {
     // The index is derived, not saved: encoding and equality (synthesized) use the mdevs under their saved name;
     // decoding goes through `init` so the index is rebuilt.
     enum CodingKeys: String, CodingKey {
-        case profile, provenance, devices, virtualParents, vgpus, faults, nvml
+        case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps, nextMPSPID
         case storedMdevs = "mdevs"
     }
 
@@ -210,7 +216,9 @@ extension SimulatedHostModel {
             mdevs: try c.decode([SimMdev].self, forKey: .storedMdevs),
             vgpus: try c.decode([String: Int].self, forKey: .vgpus),
             faults: try c.decode([SimFault].self, forKey: .faults),
-            nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml))
+            nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml),
+            mps: try c.decodeIfPresent([SimMPSDaemon].self, forKey: .mps) ?? [])
+        nextMPSPID = try c.decodeIfPresent(Int.self, forKey: .nextMPSPID) ?? nextMPSPID
     }
 
     /// Creates an mdev (the `create` handler).

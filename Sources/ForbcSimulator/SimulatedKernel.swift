@@ -177,6 +177,7 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
             case .write(let path, let value): try? write(path, value)
             case .fault(let index): state.withLock { Self.consumeFault(at: index, in: &$0.model) }
             case .nvml(let call): try? SimulatedNVML(kernel: self).replay(call)
+            case .mps(let call): try? replay(call)
             }
         }
         resetCounters()
@@ -309,4 +310,6 @@ enum SimJournalEntry: Codable {
     case fault(Int)
     /// An NVML call that changed something.
     case nvml(SimNVMLCall)
+    /// An MPS daemon started, re-set, quit or killed.
+    case mps(SimMPSCall)
 }

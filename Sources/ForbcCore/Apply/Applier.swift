@@ -8,6 +8,8 @@ public struct Applier: Sendable {
     public let hypervisor: (any HypervisorChannel)?
     public let nvml: (any NVMLChannel)?
     public let store: StateStore
+    /// MPS daemons (nil: a plan with MPS actions fails at them).
+    public let mps: (any MPSChannel)?
     /// Destroy MIG instances that run processes.
     public var force = false
     /// Reset a GPU whose MIG mode change is pending, instead of stopping there.
@@ -17,12 +19,13 @@ public struct Applier: Sendable {
 
     public init(
         sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil,
-        store: StateStore
+        store: StateStore, mps: (any MPSChannel)? = nil
     ) {
         self.sysfs = sysfs
         self.hypervisor = hypervisor
         self.nvml = nvml
         self.store = store
+        self.mps = mps
     }
 
     /// The outcome of one apply.
@@ -78,7 +81,7 @@ public struct Applier: Sendable {
                 OwnedPartition(
                     name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: uuid,
                     address: partition.address, parent: partition.parent, type: partition.type,
-                    typeName: partition.typeName, placement: partition.placement))
+                    typeName: partition.typeName, placement: partition.placement, clients: partition.clients))
         }
         for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)
@@ -93,6 +96,8 @@ public struct Applier: Sendable {
                 domain: domain, device: device, scope: scope, detach: present, state: &state, report: &report)
         case .migMode, .migAbsent, .migPresent, .migKept:
             return try changeMIG(action, state: &state, report: &report)
+        case .mpsAbsent, .mpsSettings, .mpsPresent:
+            return try changeMPS(action)
         default:
             break
         }
@@ -129,7 +134,7 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
-        case .attachment, .migMode, .migAbsent, .migPresent, .migKept:
+        case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent:
             return true
         }
     }

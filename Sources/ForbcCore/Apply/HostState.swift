@@ -12,10 +12,13 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
     public var typeName: String?
     /// MIG: the start slot.
     public var placement: Int?
+    /// MPS: the co-tenants the partition is meant for (the daemon does not know it; export reads it here).
+    public var clients: Int?
 
     public init(
         name: String, kind: PartitionKind, gpu: String, uuid: String? = nil, address: String? = nil,
-        parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil
+        parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil,
+        clients: Int? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -26,6 +29,7 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
         self.type = type
         self.typeName = typeName
         self.placement = placement
+        self.clients = clients
     }
 }
 

@@ -14,6 +14,9 @@ public struct Inventory: Sendable, Codable, Equatable {
     public var domains: [Domain]?
     /// The libvirt URI the domains came from.
     public var hypervisor: String?
+    /// MPS on the GPUs whose UUID is known: where each one's daemon has (or would have) its pipe directory, and
+    /// the daemons that answer; nil where forbc does not manage MPS (a sysfs under '--root').
+    public var mps: MPSInventory?
 
     public init(
         gpus: [GPU] = [], mdevParents: [MdevParent] = [], mdevs: [MediatedDevice] = [], simulated: Bool = false,
@@ -30,6 +33,20 @@ public struct Inventory: Sendable, Codable, Equatable {
     public func parent(_ name: String) -> MdevParent? { mdevParents.first { $0.name == name } }
     public func mdev(_ uuid: String) -> MediatedDevice? { mdevs.first { $0.uuid == uuid } }
     public func domain(_ name: String) -> Domain? { domains?.first { $0.name == name } }
+    /// The MPS daemon running for the GPU of this UUID.
+    public func mpsDaemon(_ uuid: String) -> MPSDaemon? { mps?.daemons.first { $0.gpuUUID == uuid } }
+}
+
+/// What discovery found of MPS.
+public struct MPSInventory: Sendable, Codable, Equatable {
+    /// GPU UUID → its daemon's pipe directory (`CUDA_MPS_PIPE_DIRECTORY`).
+    public var pipeDirectories: [String: String]
+    public var daemons: [MPSDaemon]
+
+    public init(pipeDirectories: [String: String] = [:], daemons: [MPSDaemon] = []) {
+        self.pipeDirectories = pipeDirectories
+        self.daemons = daemons
+    }
 }
 
 /// A PCI display device of NVIDIA, AMD or Intel (a physical function).

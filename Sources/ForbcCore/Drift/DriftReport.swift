@@ -45,6 +45,11 @@ public struct DriftReport: Sendable, Codable, Equatable {
                             kind: "unexpected", partition: action.target,
                             detail: "\(Self.describe(action)) is present: \(action.reason)"))
                 }
+            case .configure where action.kind == .mps:
+                items.append(
+                    Item(
+                        kind: "changed", partition: action.target, detail: "\(Self.describe(action)): \(action.reason)")
+                )
             case .configure:
                 if action.value == "0"
                     && plan.actions.contains(where: {
@@ -83,6 +88,7 @@ public struct DriftReport: Sendable, Codable, Equatable {
         switch action.kind {
         case .mdev: "mdev \(action.uuid ?? "?") (\(action.typeName ?? action.type ?? "?")) on \(action.parent ?? "?")"
         case .vgpuVF: "vGPU \(action.typeName ?? action.type ?? "?") on VF \(action.address ?? "?")"
+        case .mps: "the MPS control daemon of \(action.uuid ?? "?") (\(action.gpu ?? "?"))"
         default: "\(action.kind.rawValue) on \(action.gpu ?? "?")"
         }
     }

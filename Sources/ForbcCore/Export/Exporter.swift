@@ -125,12 +125,30 @@ struct ExportBuilder {
             let fields = [("name", ExportNode.string(base)), ("vfs", ExportNode.int(sriov.numVFs))]
             return entry(select, "sriov", ExportNode.flow(fields))
         }
+        if let uuid = gpu.mig?.uuid, let daemon = inventory.mpsDaemon(uuid) { return mpsEntry(gpu, daemon) }
         if let passthrough = state.partitions.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address }) {
             let name = unique(passthrough.name)
             byDevice.append((Hostdev.pci(gpu.address, managed: true), name))
             return entry(select, "passthrough", ExportNode.flow([("name", ExportNode.string(name))]))
         }
         return nil
+    }
+
+    /// An MPS daemon as `mps: {name, clients, activeThreadPercentage, pinnedMemoryLimit?}`: the defaults the daemon
+    /// reports, the name and clients forbc recorded (one client, and a name from the GPU's address, if none).
+    mutating func mpsEntry(_ gpu: GPU, _ daemon: MPSDaemon) -> Node {
+        let owned = state.partitions.first { $0.kind == .mps && $0.uuid == daemon.gpuUUID }
+        let slug = gpu.address.split(separator: ":").dropFirst().joined(separator: "-")
+            .replacingOccurrences(of: ".", with: "-")
+        var fields = [
+            ("name", ExportNode.string(unique(owned?.name ?? "mps-\(slug)"))),
+            ("clients", ExportNode.int(owned?.clients ?? 1)),
+            ("activeThreadPercentage", ExportNode.int(daemon.settings.activeThreadPercentage)),
+        ]
+        if let limit = daemon.settings.pinnedMemoryLimit {
+            fields.append(("pinnedMemoryLimit", ExportNode.string(limit)))
+        }
+        return entry(("pciAddress", gpu.address), "mps", ExportNode.flow(fields))
     }
 
     /// A `vgpu` list: sorted, runs collapsed into `count` (`ExportOrder.vgpuEntries`).

@@ -81,12 +81,15 @@ public struct GPUSpec: Sendable, Equatable {
     public var migMode: Bool?
     public var sriov: SRIOVSpec?
     public var passthrough: PassthroughSpec?
+    /// An MPS control daemon on the whole GPU (exclusive with the other kinds).
+    public var mps: MPSSpec?
     public var location: SourceLocation
     public var index: Int
 
     public init(
         select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
-        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, location: SourceLocation, index: Int
+        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, mps: MPSSpec? = nil, location: SourceLocation,
+        index: Int
     ) {
         self.select = select
         self.vgpu = vgpu
@@ -94,6 +97,7 @@ public struct GPUSpec: Sendable, Equatable {
         self.migMode = migMode ?? (mig.isEmpty ? nil : true)
         self.sriov = sriov
         self.passthrough = passthrough
+        self.mps = mps
         self.location = location
         self.index = index
     }
@@ -136,6 +140,31 @@ public struct SRIOVSpec: Sendable, Equatable {
 public struct PassthroughSpec: Sendable, Equatable {
     public var name: String
     public var location: SourceLocation
+}
+
+/// NVIDIA's Multi-Process Service on one whole GPU: one control daemon (`nvidia-cuda-mps-control -d`) that forbc
+/// starts with its pipe and log directories under the state dir, and the defaults it gives new MPS servers.
+public struct MPSSpec: Sendable, Equatable {
+    public var name: String
+    /// How many co-tenant processes the partition is meant for: a benchmark suite on it runs that many copies of
+    /// each workload at once unless the suite sets `tenants` itself.
+    public var clients: Int
+    /// `set_default_active_thread_percentage`: the share of the GPU's SMs a client may use (1 to 100).
+    public var activeThreadPercentage: Int
+    /// `set_default_device_pinned_mem_limit 0 VALUE`: the device memory a client may allocate ("2G", "512M").
+    public var pinnedMemoryLimit: String?
+    public var location: SourceLocation
+
+    public init(
+        name: String, clients: Int, activeThreadPercentage: Int, pinnedMemoryLimit: String? = nil,
+        location: SourceLocation
+    ) {
+        self.name = name
+        self.clients = clients
+        self.activeThreadPercentage = activeThreadPercentage
+        self.pinnedMemoryLimit = pinnedMemoryLimit
+        self.location = location
+    }
 }
 
 /// A libvirt domain and the partitions it should hold.

@@ -278,7 +278,7 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough"]
+        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps"]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var gpu = WalkedGPU()
         for (key, _, value) in pairs { walkGPUKey(key, value, path: path, into: &gpu) }
@@ -290,7 +290,7 @@ struct ManifestWalker {
         guard gpu.valid, let selector = gpu.selector else { return nil }
         return GPUSpec(
             select: selector, vgpu: gpu.vgpu, mig: gpu.mig, sriov: gpu.sriov, passthrough: gpu.passthrough,
-            migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), location: location(node), index: index)
+            migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, location: location(node), index: index)
     }
 
     /// What one `gpus[]` entry declared, while it is walked.
@@ -303,6 +303,7 @@ struct ManifestWalker {
         var migMode: Bool?
         var sriov: SRIOVSpec?
         var passthrough: PassthroughSpec?
+        var mps: MPSSpec?
         var valid = true
     }
 
@@ -333,6 +334,9 @@ struct ManifestWalker {
         case "passthrough":
             gpu.passthrough = walkPassthrough(value, path: "\(path).passthrough")
             if gpu.passthrough == nil { gpu.valid = false }
+        case "mps":
+            gpu.mps = walkMPS(value, path: "\(path).mps")
+            if gpu.mps == nil { gpu.valid = false }
         default: break
         }
     }
@@ -350,15 +354,16 @@ struct ManifestWalker {
         return walked
     }
 
-    /// One way per GPU: at most one of vgpu, mig, sriov, passthrough, and at least one of them or `migMode`;
+    /// One way per GPU: at most one of vgpu, mig, sriov, passthrough, mps, and at least one of them or `migMode`;
     /// `migMode: disabled` does not go with `mig`, nor `migMode: enabled` with another kind.
     mutating func checkGPUKinds(_ gpu: inout WalkedGPU, path: String, _ node: Node) {
         let kinds = [
             !gpu.vgpu.isEmpty ? "vgpu" : nil, gpu.hasMIG ? "mig" : nil, gpu.sriov != nil ? "sriov" : nil,
-            gpu.passthrough != nil ? "passthrough" : nil,
+            gpu.passthrough != nil ? "passthrough" : nil, gpu.mps != nil ? "mps" : nil,
         ].compactMap { $0 }
         if kinds.isEmpty && gpu.migMode == nil && gpu.valid {
-            error("'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough' or 'migMode'", node)
+            error(
+                "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps' or 'migMode'", node)
             gpu.valid = false
         } else if kinds.count > 1 {
             error(
@@ -833,6 +838,10 @@ struct DeclaredNames {
                 if !single { openBases.insert(s.name) }
             }
             if let p = gpu.passthrough { add(p.name, p.location) }
+            if let m = gpu.mps {
+                add(m.name, m.location)
+                if !single { openBases.insert(m.name) }
+            }
         }
     }
 

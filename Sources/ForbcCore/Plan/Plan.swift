@@ -10,6 +10,8 @@ public enum PartitionKind: String, Sendable, Codable, Equatable {
     case passthrough
     /// A MIG GPU instance.
     case mig
+    /// NVIDIA MPS on the whole GPU: one control daemon forbc runs for it.
+    case mps
 }
 
 /// A partition as the manifest resolves on this host: its name, where it lives and its identity.
@@ -35,8 +37,30 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var computeCount: Int?
     /// MIG: compute instances of these sizes (instead of `computeSlices`).
     public var computeInstances: [Int]?
-    /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known.
+    /// How a workload reaches it on the host ("CUDA_VISIBLE_DEVICES=MIG-…"), when known; for MPS two
+    /// assignments, "CUDA_VISIBLE_DEVICES=GPU-… CUDA_MPS_PIPE_DIRECTORY=PATH" (see `accessEnvironment`).
     public var access: String?
+    /// MPS: the daemon's defaults and the co-tenants the partition is meant for.
+    public var mps: MPSSettings?
+    public var clients: Int?
+
+    /// `access` as environment variables: assignments `NAME=VALUE` separated by a space, a new one starting
+    /// where a space is followed by an upper-case `NAME=` (so a value may hold spaces, not " NAME=").
+    public var accessEnvironment: [String: String] {
+        guard let access else { return [:] }
+        var environment: [String: String] = [:]
+        var pieces: [String] = []
+        for word in access.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let name = word.prefix { $0 != "=" }
+            let starts = word.contains("=") && !name.isEmpty && name.allSatisfy { $0.isUppercase || $0 == "_" }
+            if starts || pieces.isEmpty { pieces.append(word) } else { pieces[pieces.count - 1] += " " + word }
+        }
+        for piece in pieces {
+            guard let eq = piece.firstIndex(of: "=") else { continue }
+            environment[String(piece[..<eq])] = String(piece[piece.index(after: eq)...])
+        }
+        return environment
+    }
 }
 
 /// What apply checks right before an action, and how it recognizes that the action's result already holds.
@@ -62,6 +86,12 @@ public enum Precondition: Sendable, Equatable {
     case migPresent(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
     /// Relabel: the GPU instance of the profile at this placement is still there; only the state dir changes.
     case migKept(device: Int, gpu: String, profileID: Int, placement: MIGPlacement)
+    /// Start the MPS daemon of the GPU of this UUID and set its defaults, unless one already gives them.
+    case mpsAbsent(gpu: String, settings: MPSSettings)
+    /// Set the defaults of the running daemon (it still runs; if it already gives them, nothing to do).
+    case mpsSettings(gpu: String, wanted: MPSSettings)
+    /// Quit the daemon, if it still runs.
+    case mpsPresent(gpu: String)
 }
 
 /// One step of a plan.

@@ -56,6 +56,8 @@ extension PlanBuilder {
             if let owned { destroyDeclaredMIG(partition, recorded: owned) }
         case .vgpuVF, .passthrough:
             break
+        case .mps:
+            if let owned, owned.kind == .mps { destroyMPS(owned, reason: reason) }
         case .sriovVF:
             guard disableDeclaredVFs(partition) else { return }
         }
@@ -115,6 +117,8 @@ extension PlanBuilder {
                 destroyMdev(mdev, target: owned.name, gpu: owned.gpu, reason: Self.destroyReason)
             } else if owned.kind == .mig {
                 pruneUntargetedMIG(owned)
+            } else if owned.kind == .mps {
+                destroyMPS(owned, reason: Self.destroyReason)
             }
         }
     }

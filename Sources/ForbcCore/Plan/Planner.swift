@@ -157,8 +157,10 @@ struct PlanBuilder {
                     planMIGOff(spec, target)
                 }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
+                if let mps = spec.mps { planMPS(mps, target) }
             }
         }
+        pruneMPS()
         pruneUntargeted()
         settleRelabels()
     }
@@ -210,6 +212,7 @@ struct PlanBuilder {
                 }
             }
         }
+        if let mps = spec.mps { expandMPS(mps, targets) }
         if let passthrough = spec.passthrough {
             for (i, target) in targets.enumerated() {
                 let name = targets.count == 1 ? passthrough.name : "\(passthrough.name)-\(i)"
@@ -335,7 +338,7 @@ struct PlanBuilder {
                 }
             case .mig:
                 pruneUntargetedMIG(owned)
-            case .passthrough:
+            case .passthrough, .mps:
                 break
             }
         }

@@ -9,6 +9,8 @@ public protocol HostSimulation: AnyObject, Sendable {
     var provenance: String { get }
     /// The simulated NVML, or why there is none.
     func nvml() -> Result<any NVMLChannel, ForbcError>
+    /// The simulated MPS daemons of this host, their pipe directories under `store`.
+    func mps(in store: StateStore) -> any MPSChannel
     /// Saves the simulated host, and the test driver's domains when `hypervisor` changed them, into `store`.
     func persist(into store: StateStore, hypervisor: (any HypervisorChannel)?) throws
     /// Re-reads the simulated host from `store` (under the host lock: another command may have changed it).

@@ -1,0 +1,178 @@
+import Foundation
+
+/// NVIDIA's MPS for real: `nvidia-cuda-mps-control` run through Foundation's `Process` (found in `PATH`), one
+/// control daemon per GPU with `CUDA_MPS_PIPE_DIRECTORY` and `CUDA_MPS_LOG_DIRECTORY` under `directory/GPU-UUID`
+/// and `CUDA_VISIBLE_DEVICES` set to the GPU's UUID, so the daemon (and its servers) see that GPU alone, as
+/// device 0. Commands go to the daemon on the control program's standard input (`echo quit |
+/// nvidia-cuda-mps-control`), as NVIDIA's "Tools and Interface Reference" describes
+/// (https://docs.nvidia.com/deploy/mps/appendix-tools-and-interface-reference.html).
+public struct RealMPS: MPSChannel {
+    /// `STATE/mps`.
+    public let directory: URL
+    /// The control program (tests may name a stand-in).
+    public let program: String
+    /// How long one control command may take.
+    public let timeout: Double = 20
+
+    public init(directory: URL, program: String = "nvidia-cuda-mps-control") {
+        self.directory = directory
+        self.program = program
+    }
+
+    public func pipeDirectory(gpu uuid: String) -> String {
+        directory.appendingPathComponent(uuid).appendingPathComponent("pipe").path
+    }
+
+    func logDirectory(gpu uuid: String) -> String {
+        directory.appendingPathComponent(uuid).appendingPathComponent("log").path
+    }
+
+    func environment(gpu uuid: String) -> [String: String] {
+        [
+            "CUDA_MPS_PIPE_DIRECTORY": pipeDirectory(gpu: uuid), "CUDA_MPS_LOG_DIRECTORY": logDirectory(gpu: uuid),
+            "CUDA_VISIBLE_DEVICES": uuid,
+        ]
+    }
+
+    /// The daemon writes `nvidia-cuda-mps-control.pid` and listens on `control` in its pipe directory; a
+    /// socket whose process is gone is a daemon that died (nil), not one to ask.
+    public func daemon(gpu uuid: String) throws -> MPSDaemon? {
+        let pipe = pipeDirectory(gpu: uuid)
+        guard FileManager.default.fileExists(atPath: pipe + "/control") else { return nil }
+        let pid = (try? String(contentsOfFile: pipe + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if let pid, kill(pid_t(pid), 0) != 0 && errno == ESRCH { return nil }
+        let percentage = try control(uuid, "get_default_active_thread_percentage")
+        let limit = try control(uuid, "get_default_device_pinned_mem_limit 0")
+        guard let value = Double(percentage) else {
+            throw ForbcError(
+                .system, "\(program) answered get_default_active_thread_percentage with '\(percentage)', not a number")
+        }
+        let settings = MPSSettings(
+            activeThreadPercentage: Int(value.rounded()),
+            pinnedMemoryLimit: MPSSettings.bytes(limit).map { _ in limit })
+        return MPSDaemon(gpuUUID: uuid, pid: pid, pipeDirectory: pipe, settings: settings)
+    }
+
+    public func start(gpu uuid: String) throws {
+        for path in [pipeDirectory(gpu: uuid), logDirectory(gpu: uuid)] {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        // `-d` forks the daemon and returns; it listens on `control` once it is up.
+        try spawnDaemon(uuid)
+        let deadline = Date().addingTimeInterval(timeout)
+        while !FileManager.default.fileExists(atPath: pipeDirectory(gpu: uuid) + "/control") {
+            guard Date() < deadline else {
+                throw ForbcError(
+                    .system,
+                    "\(program) -d for \(uuid) did not open \(pipeDirectory(gpu: uuid))/control within "
+                        + "\(Int(timeout)) s; see \(logDirectory(gpu: uuid))/control.log")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    /// `set_default_active_thread_percentage N` and `set_default_device_pinned_mem_limit 0 VALUE` (device 0: the
+    /// daemon sees its GPU alone). Both affect MPS servers started afterwards, not one already running.
+    public func configure(gpu uuid: String, _ settings: MPSSettings) throws {
+        _ = try control(uuid, "set_default_active_thread_percentage \(settings.activeThreadPercentage)")
+        if let limit = settings.pinnedMemoryLimit {
+            _ = try control(uuid, "set_default_device_pinned_mem_limit 0 \(limit)")
+        }
+    }
+
+    /// `quit`, then waits for the daemon's process to end.
+    public func quit(gpu uuid: String) throws {
+        let pid =
+            (try? String(contentsOfFile: pipeDirectory(gpu: uuid) + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        _ = try control(uuid, "quit")
+        guard let pid else { return }
+        let deadline = Date().addingTimeInterval(timeout)
+        while kill(pid_t(pid), 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    }
+
+    /// `PROGRAM -d` by posix_spawn, waited for. Not through Foundation's `Process`: the daemon outlives the
+    /// program, and must inherit no descriptor of forbc's (Foundation's own, the host lock): every one above
+    /// standard error is closed in the child (those `/proc/self/fd` lists), standard input is /dev/null and its
+    /// output goes to the log dir.
+    func spawnDaemon(_ uuid: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let output = logDirectory(gpu: uuid) + "/forbc-start.log"
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Every descriptor above standard error that is open now (this process's, listed by the kernel).
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        let environment = ProcessInfo.processInfo.environment.merging(self.environment(gpu: uuid)) { $1 }
+        let argv: [UnsafeMutablePointer<CChar>?] = [program, "-d"].map { (text: String) in strdup(text) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid = pid_t()
+        let spawned = RealProcesses.withNoSignalsBlocked { posix_spawnp(&pid, program, &actions, nil, argv, envp) }
+        guard spawned == 0 else {
+            throw ForbcError(
+                .unsupported,
+                "cannot run '\(program) -d' (NVIDIA's MPS control program): \(String(cString: strerror(spawned)))",
+                errno: spawned)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let said = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw ForbcError(
+                .system,
+                "'\(program) -d' for \(uuid) failed (wait status \(status))" + (said.isEmpty ? "" : ": \(said)"))
+        }
+    }
+
+    /// One command to the daemon of `uuid`; its answer, trimmed.
+    func control(_ uuid: String, _ command: String) throws -> String {
+        try run([], input: command + "\n", uuid)
+    }
+
+    /// Runs the control program with the daemon's environment; its standard output, trimmed, or an error with
+    /// what it printed.
+    func run(_ arguments: [String], input: String?, _ uuid: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment(gpu: uuid)) { $1 }
+        let output = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        do {
+            try process.run()
+        } catch {
+            throw ForbcError(
+                .unsupported, "cannot run '\(program)' (NVIDIA's MPS control program): \(error.localizedDescription)",
+                cause: error)
+        }
+        if let input {
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
+            throw ForbcError(
+                .system,
+                "'\(what)' for \(uuid) failed (status \(process.terminationStatus))"
+                    + (text.isEmpty ? "" : ": \(text)"))
+        }
+        return text
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+}

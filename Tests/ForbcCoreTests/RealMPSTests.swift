@@ -1,0 +1,57 @@
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// The real MPS side against a stand-in control program (Tests/Fixtures/mps) that keeps the protocol: the daemon's
+/// pid file and control entry in its pipe directory, one command per run on standard input.
+@Suite("real MPS side")
+struct RealMPSTests {
+    let uuid = "GPU-0ac371be-ac08-bc04-b91a-57647d64c496"
+
+    @Test("start, set, read back, a daemon killed is gone, start again, quit")
+    func lifecycle() throws {
+        let directory = makeTemporaryDirectory("real-mps")
+        let mps = RealMPS(directory: directory, program: RepositoryPaths.fixture("mps/nvidia-cuda-mps-control"))
+        let pipe = directory.path + "/\(uuid)/pipe"
+        #expect(mps.pipeDirectory(gpu: uuid) == pipe)
+        #expect(try mps.daemon(gpu: uuid) == nil)
+        try mps.start(gpu: uuid)
+        let started = try #require(try mps.daemon(gpu: uuid))
+        defer { if let pid = try? mps.daemon(gpu: uuid)?.pid { kill(pid_t(pid), SIGKILL) } }
+        #expect(started.settings == MPSSettings(activeThreadPercentage: 100))
+        // The daemon inherits none of forbc's descriptors (a held host lock would outlive the command).
+        let inherited = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(try #require(started.pid))/fd")
+        #expect(inherited.compactMap(Int.init).allSatisfy { $0 <= 2 }, "\(inherited)")
+        let log = try String(contentsOfFile: directory.path + "/\(uuid)/log/control.log", encoding: .utf8)
+        #expect(log == "CUDA_VISIBLE_DEVICES=\(uuid)\n")
+        #expect(throws: ForbcError.self) { try mps.start(gpu: uuid) }
+
+        try mps.configure(gpu: uuid, MPSSettings(activeThreadPercentage: 14, pinnedMemoryLimit: "10G"))
+        let set = try #require(try mps.daemon(gpu: uuid))
+        #expect(set.settings == MPSSettings(activeThreadPercentage: 14, pinnedMemoryLimit: "10G"))
+
+        // Killed: the control entry stays, its process does not; that is no daemon.
+        let pid = try #require(set.pid)
+        kill(pid_t(pid), SIGKILL)
+        var status: Int32 = 0
+        for _ in 0..<50 where kill(pid_t(pid), 0) == 0 {
+            _ = waitpid(pid_t(pid), &status, WNOHANG)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try mps.daemon(gpu: uuid) == nil)
+        try mps.start(gpu: uuid)
+        let again = try #require(try mps.daemon(gpu: uuid))
+        #expect(again.pid != pid)
+        try mps.quit(gpu: uuid)
+        #expect(try mps.daemon(gpu: uuid) == nil)
+        #expect(throws: ForbcError.self) { try mps.quit(gpu: uuid) }
+    }
+
+    @Test("a missing control program is an error that names it")
+    func missingProgram() {
+        let mps = RealMPS(
+            directory: makeTemporaryDirectory("real-mps"), program: "/nonexistent/nvidia-cuda-mps-control")
+        #expect(throws: ForbcError.self) { try mps.start(gpu: uuid) }
+    }
+}
