@@ -1,4 +1,4 @@
-import ForbcCore
+@testable import ForbcCore
 import ForbcTestSupport
 import Foundation
 import Testing
@@ -8,6 +8,30 @@ import Testing
 @Suite("real MPS side")
 struct RealMPSTests {
     let uuid = "GPU-0ac371be-ac08-bc04-b91a-57647d64c496"
+
+    @Test("a daemon that quit but was not reaped (a zombie) is gone; so is one the control program cannot find")
+    func unreapedAndUnanswered() throws {
+        // What the H100 machine showed: after 'quit' the daemon stayed a zombie (its PID 1 does not reap), its pid
+        // file and control entry in place, and the control program answered "Cannot find MPS control daemon
+        // process"; discovery threw that instead of reporting the daemon gone.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, nil) == 0)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(!RealMPS.alive(Int(pid)))
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(RealMPS.alive(Int(getpid())))
+
+        let directory = makeTemporaryDirectory("real-mps-gone")
+        let mps = RealMPS(directory: directory, program: RepositoryPaths.fixture("mps/nvidia-cuda-mps-control"))
+        let pipe = mps.pipeDirectory(gpu: uuid)
+        try FileManager.default.createDirectory(atPath: pipe, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: pipe + "/control", contents: nil)
+        // No pid file: forbc asks, and the control program says no daemon runs.
+        #expect(try mps.daemon(gpu: uuid) == nil)
+    }
 
     @Test("start, set, read back, a daemon killed is gone, start again, quit")
     func lifecycle() throws {

@@ -41,8 +41,14 @@ public struct RealMPS: MPSChannel {
         guard FileManager.default.fileExists(atPath: pipe + "/control") else { return nil }
         let pid = (try? String(contentsOfFile: pipe + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if let pid, kill(pid_t(pid), 0) != 0 && errno == ESRCH { return nil }
-        let percentage = try control(uuid, "get_default_active_thread_percentage")
+        if let pid, !Self.alive(pid) { return nil }
+        let percentage: String
+        do {
+            percentage = try control(uuid, "get_default_active_thread_percentage")
+        } catch let error as ForbcError where error.message.contains(Self.noDaemon) {
+            // The control program's own words: no daemon answers (one that quit and was not reaped yet, say).
+            return nil
+        }
         let limit = try control(uuid, "get_default_device_pinned_mem_limit 0")
         guard let value = Double(percentage) else {
             throw ForbcError(
@@ -90,7 +96,20 @@ public struct RealMPS: MPSChannel {
         _ = try control(uuid, "quit")
         guard let pid else { return }
         let deadline = Date().addingTimeInterval(timeout)
-        while kill(pid_t(pid), 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while Self.alive(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    }
+
+    /// What `nvidia-cuda-mps-control` prints when no control daemon runs for its pipe directory.
+    static let noDaemon = "Cannot find MPS control daemon process"
+
+    /// Whether process `pid` runs: it exists and is not a zombie (a daemon that quit stays one until its parent,
+    /// init after `-d` forked it, reaps it; seen on the H100 machine, whose PID 1 does not).
+    static func alive(_ pid: Int) -> Bool {
+        guard kill(pid_t(pid), 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
     }
 
     /// `PROGRAM -d` by posix_spawn, waited for. Not through Foundation's `Process`: the daemon outlives the
