@@ -1,7 +1,8 @@
-@testable import ForbcCore
 import ForbcTestSupport
 import Foundation
 import Testing
+
+@testable import ForbcCore
 
 /// The real MPS side against a stand-in control program (Tests/Fixtures/mps) that keeps the protocol: the daemon's
 /// pid file and control entry in its pipe directory, one command per run on standard input.
