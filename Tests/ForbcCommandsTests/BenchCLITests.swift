@@ -495,3 +495,39 @@ struct StoreRuleTests {
         #expect(unknown.code != 0 && unknown.stderr.contains("'--baseline-run nope' matches 0 run(s) of 'full-gpu'"))
     }
 }
+
+/// The MPS partition kind on the lent H100 (Tests/Bench/h100-mps.sh; Tests/Fixtures/h100-mps): NVIDIA's own
+/// control daemon started by apply, quit behind forbc's back (drift 2), restarted by apply, two tenants measured on
+/// the partition, quit by destroy. Checked from the run's log and its stored results.
+@Suite("the MPS kind on the H100")
+struct H100MPSTests {
+    static let directory = RepositoryPaths.fixture("h100-mps")
+
+    @Test("the lifecycle's exit codes, in order, as the run's log shows them")
+    func lifecycle() throws {
+        let log = try String(contentsOfFile: "\(Self.directory)/mps.log", encoding: .utf8)
+        let steps = log.split(separator: "\n").filter { $0.hasPrefix("== ") || $0.hasPrefix("-- exit ") }
+        let exits = steps.compactMap { $0.hasPrefix("-- exit ") ? Int($0.dropFirst(8)) : nil }
+        // apply, discover, drift, drift (daemon gone), apply, drift, bench run, destroy
+        #expect(exits == [0, 0, 0, 2, 0, 0, 0, 0], "\(steps)")
+        #expect(log.contains("MPS: control daemon pid") && log.contains("active thread percentage 50%"))
+        #expect(log.contains("missing 'shared': the MPS control daemon of GPU-"))
+    }
+
+    @Test("two tenants on the MPS partition: their aggregate is the sum of their medians, within the card")
+    func results() throws {
+        let text = try String(contentsOfFile: "\(Self.directory)/results.jsonl", encoding: .utf8)
+        let results = try Interchange.readJSONLines(text, file: "mps", source: "mps")
+        #expect(results.count == 15 && results.allSatisfy { $0.status == "ok" && $0.timing == Timing.wallWindow })
+        #expect(results.filter { $0.tenant != "(aggregate)" }.allSatisfy { $0.partitionKind == "mps" })
+        for aggregate in results where aggregate.tenant == "(aggregate)" {
+            let tenants = results.filter {
+                $0.workload == aggregate.workload && $0.metric == aggregate.metric && $0.tenant != "(aggregate)"
+            }
+            let sum = tenants.map { Statistics.median($0.valueList) }.reduce(0, +)
+            #expect(tenants.count == 2 && abs((aggregate.median ?? 0) - sum) < 1e-9)
+        }
+        let bf16 = try #require(results.first { $0.metric == "bf16" && $0.tenant == "(aggregate)" })
+        #expect((500...800).contains(bf16.median ?? 0), "bf16 TFLOP/s of two MPS tenants")
+    }
+}

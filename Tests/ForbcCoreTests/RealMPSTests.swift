@@ -17,7 +17,7 @@ struct RealMPSTests {
         // process"; discovery threw that instead of reporting the daemon gone.
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, nil) == 0)
         Thread.sleep(forTimeInterval: 0.3)
         #expect(!RealMPS.alive(Int(pid)))
