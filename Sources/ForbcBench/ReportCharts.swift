@@ -44,6 +44,9 @@ struct Plot {
 
     /// Evenly spaced round ticks from `low` (≤ 0 kept at 0) to at least `high`: the axis's end and its ticks.
     static func axis(low: Double = 0, high: Double) -> (low: Double, high: Double, ticks: [Double]) {
+        // A value that is no number (a ratio to a zero baseline is infinite) gets a unit axis: a stride over NaN
+        // or infinity never ends.
+        guard low.isFinite, high.isFinite else { return axis(low: 0, high: 1) }
         let span = max(high - low, abs(high) * 1e-6, 1e-12)
         let raw = span / 5
         let magnitude = pow(10, floor(log10(raw)))

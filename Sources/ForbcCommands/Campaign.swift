@@ -69,6 +69,7 @@ struct BenchCampaign: HostCommand {
         options.maxLaunches = max(options.launches, maxLaunches ?? campaign.maxLaunches ?? 20)
         let outcome = run.measure(options: options, store: try store.open(host), interrupter: interrupter)
         let restored = run.restore()
+        if restored == nil, case .completed = outcome { try run.restored() }
         try finish(run, outcome: outcome, restored: restored, host: host)
     }
 

@@ -190,8 +190,8 @@ final class CampaignRun {
                 return .failed(error)
             }
         }
-        progress.complete = true
-        do { try saveProgress() } catch { return .failed(error) }
+        // Complete once the restore succeeds (`restored()`): until then the snapshot is the only record of the host
+        // as it was, and a fresh run must not replace it ('--resume' restores again).
         return .completed(failures: progress.finished.map(\.failed).reduce(0, +))
     }
 
@@ -259,6 +259,12 @@ final class CampaignRun {
     }
 
     // MARK: At the end
+
+    /// Marks the campaign complete after its restore succeeded.
+    func restored() throws {
+        progress.complete = true
+        try saveProgress()
+    }
 
     /// Applies the snapshot and checks by drift that the host equals it; the error when it does not.
     func restore() -> Error? {

@@ -1,6 +1,7 @@
-import ForbcBench
 import Foundation
 import Testing
+
+@testable import ForbcBench
 
 #if canImport(FoundationXML)
     import FoundationXML
@@ -95,6 +96,14 @@ struct ReportTests {
                 $0.sameTiming
                     && $0.baselineValue == Statistics.median(MadeResults.launches(104, noise: 1).flatMap { $0 })
             })
+    }
+
+    @Test("an axis for a value that is no number (a ratio to a zero baseline) is a unit axis, not an endless stride")
+    func axisOfNoNumber() {
+        for high in [Double.infinity, .nan, -Double.infinity] {
+            let axis = Plot.axis(high: high)
+            #expect(axis.low == 0 && axis.high == 1 && (2...12).contains(axis.ticks.count), "\(high)")
+        }
     }
 
     @Test("co-tenants against their number: ticks at each n, the ideal line from the baseline")

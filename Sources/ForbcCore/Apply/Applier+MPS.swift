@@ -13,8 +13,14 @@ extension Applier {
                 return true
             }
             try mps.start(gpu: uuid)
-            try mps.configure(gpu: uuid, settings)
-            return try verify(uuid, settings, mps)
+            do {
+                try mps.configure(gpu: uuid, settings)
+                return try verify(uuid, settings, mps)
+            } catch {
+                // Not recorded as forbc's, a daemon left running would outlive destroy and a campaign's restore.
+                try? mps.quit(gpu: uuid)
+                throw error
+            }
         case .mpsSettings(let uuid, let wanted):
             guard let running = try mps.daemon(gpu: uuid) else {
                 throw ForbcError(

@@ -65,6 +65,12 @@ public struct RealMPS: MPSChannel {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
+        // What a daemon that died left (its socket, its pid file) would pass for the new one being up.
+        if try daemon(gpu: uuid) == nil {
+            for name in ["control", "nvidia-cuda-mps-control.pid"] {
+                try? FileManager.default.removeItem(atPath: pipeDirectory(gpu: uuid) + "/" + name)
+            }
+        }
         // `-d` forks the daemon and returns; it listens on `control` once it is up.
         try spawnDaemon(uuid)
         let deadline = Date().addingTimeInterval(timeout)
