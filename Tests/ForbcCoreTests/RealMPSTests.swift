@@ -34,6 +34,22 @@ struct RealMPSTests {
         #expect(try mps.daemon(gpu: uuid) == nil)
     }
 
+    @Test("a control command that does not end is stopped at the deadline and is an error that says so")
+    func hungControlProgram() throws {
+        let directory = makeTemporaryDirectory("real-mps-hung")
+        let program = directory.appendingPathComponent("hung-control")
+        try "#!/bin/sh\nexec sleep 60\n".write(to: program, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program.path)
+        let mps = RealMPS(directory: directory, program: program.path, timeout: 1)
+        let started = Date()
+        #expect {
+            try mps.configure(gpu: uuid, MPSSettings(activeThreadPercentage: 50))
+        } throws: { error in
+            (error as? ForbcError)?.message.contains("did not answer within 1 s") == true
+        }
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
     @Test("start, set, read back, a daemon killed is gone, start again, quit")
     func lifecycle() throws {
         let directory = makeTemporaryDirectory("real-mps")

@@ -11,12 +11,14 @@ public struct RealMPS: MPSChannel {
     public let directory: URL
     /// The control program (tests may name a stand-in).
     public let program: String
-    /// How long one control command may take.
-    public let timeout: Double = 20
+    /// How long one control command may take (NVIDIA documents that `quit` waits for the daemon's clients: one
+    /// that hangs must not hang forbc).
+    public let timeout: Double
 
-    public init(directory: URL, program: String = "nvidia-cuda-mps-control") {
+    public init(directory: URL, program: String = "nvidia-cuda-mps-control", timeout: Double = 20) {
         self.directory = directory
         self.program = program
+        self.timeout = timeout
     }
 
     public func pipeDirectory(gpu uuid: String) -> String {
@@ -105,6 +107,24 @@ public struct RealMPS: MPSChannel {
         while Self.alive(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
     }
 
+    /// Waits `timeout` seconds for the control program to end; past that it is terminated (then killed) and the
+    /// command is an error that says so.
+    func awaitExit(
+        _ process: Process, _ ended: DispatchSemaphore, arguments: [String], input: String?, _ uuid: String
+    ) throws {
+        guard ended.wait(timeout: .now() + timeout) == .timedOut else { return }
+        process.terminate()
+        if ended.wait(timeout: .now() + 2) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            ended.wait()
+        }
+        let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
+        throw ForbcError(
+            .system,
+            "'\(what)' for \(uuid) did not answer within \(Int(timeout)) s (the daemon may be waiting for a "
+                + "client that hangs); it was stopped")
+    }
+
     /// What `nvidia-cuda-mps-control` prints when no control daemon runs for its pipe directory.
     static let noDaemon = "Cannot find MPS control daemon process"
 
@@ -173,6 +193,8 @@ public struct RealMPS: MPSChannel {
         process.standardOutput = output
         process.standardError = output
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        let ended = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in ended.signal() }
         do {
             try process.run()
         } catch {
@@ -184,8 +206,8 @@ public struct RealMPS: MPSChannel {
             try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
             try? stdin.fileHandleForWriting.close()
         }
+        try awaitExit(process, ended, arguments: arguments, input: input, uuid)
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
