@@ -53,6 +53,14 @@ public final class SimulatedHostFixture: @unchecked Sendable {
     }
     public func manifest(text: String) throws -> Manifest { try ManifestParser.parse(text: text, file: "test.yaml") }
 
+    /// A manifest of benchmark suites alone (no partitions), one flow mapping a suite: what the guest-agent tests
+    /// run in the fixture's domains.
+    public func benchmarks(_ suites: String...) throws -> Manifest {
+        let lines = suites.map { "    - \($0)" }.joined(separator: "\n")
+        return try manifest(
+            text: "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: guests}\nspec:\n  benchmarks:\n\(lines)\n")
+    }
+
     public func plan(_ manifest: Manifest) throws -> Plan { try session.plan(manifest) }
 
     /// Plans and applies; returns the report and how many writes reached the simulated kernel.

@@ -32,15 +32,8 @@ struct GuestFailureTests {
     @Test("an agent that does not answer, a hang in the guest, a domain shut off: each recorded; the rest stored")
     func mixedSuite() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.manifest(
-            text: """
-                apiVersion: forbc/v1
-                kind: Host
-                metadata: {name: guests}
-                spec:
-                  benchmarks:
-                    - {suite: mixed, vms: [worker-1, worker-2, worker-3], workloads: [good, stall], repetitions: 2}
-                """)
+        let manifest = try fixture.benchmarks(
+            "{suite: mixed, vms: [worker-1, worker-2, worker-3], workloads: [good, stall], repetitions: 2}")
         // worker-1 runs with an agent (python3 answers, sleep never ends); worker-2 is shut off; worker-3 runs with
         // no agent behind its channel.
         var inventory = try fixture.inventory(domains: true)

@@ -147,16 +147,9 @@ struct GuestCopyTests {
     @Test("the folder is copied once per domain per run, '{dir}' names the copy, and co-tenants meet in the guest")
     func copiedOnce() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.manifest(
-            text: """
-                apiVersion: forbc/v1
-                kind: Host
-                metadata: {name: guests}
-                spec:
-                  benchmarks:
-                    - {suite: pair, vms: [worker-1], workloads: [good, garbage], repetitions: 1, tenants: 2}
-                    - {suite: lone, vms: [worker-1], workloads: [good], repetitions: 1}
-                """)
+        let manifest = try fixture.benchmarks(
+            "{suite: pair, vms: [worker-1], workloads: [good, garbage], repetitions: 1, tenants: 2}",
+            "{suite: lone, vms: [worker-1], workloads: [good], repetitions: 1}")
         let agent = ScriptedGuestAgent([
             "worker-1": .running(["python3": .init(output: "{\"metric\": \"score\", \"value\": 5}\n")])
         ])
@@ -199,16 +192,9 @@ struct GuestCopyTests {
     @Test("a guest whose agent does not answer: the copy fails in libvirt's words, other suites run")
     func copyFails() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.manifest(
-            text: """
-                apiVersion: forbc/v1
-                kind: Host
-                metadata: {name: guests}
-                spec:
-                  benchmarks:
-                    - {suite: inside, vms: [worker-1], workloads: [good], repetitions: 1, tenants: 2}
-                    - {suite: host, workloads: [good], repetitions: 1}
-                """)
+        let manifest = try fixture.benchmarks(
+            "{suite: inside, vms: [worker-1], workloads: [good], repetitions: 1, tenants: 2}",
+            "{suite: host, workloads: [good], repetitions: 1}")
         var options = BenchRunner.Options()
         options.launches = 1
         options.maxLaunches = 1

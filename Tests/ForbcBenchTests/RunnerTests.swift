@@ -204,15 +204,8 @@ struct DomainSuiteTests {
     @Test("a suite with 'vms' runs in each running domain through the guest agent; a shut-off one is a failure")
     func vmsTargets() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.manifest(
-            text: """
-                apiVersion: forbc/v1
-                kind: Host
-                metadata: {name: guests}
-                spec:
-                  benchmarks:
-                    - {suite: inside, vms: [worker-1, worker-2], workloads: [good], repetitions: 2}
-                """)
+        let manifest = try fixture.benchmarks(
+            "{suite: inside, vms: [worker-1, worker-2], workloads: [good], repetitions: 2}")
         let plan = try fixture.plan(manifest)
         let inventory = try fixture.inventory(domains: true)
         let agent = ScriptedGuestAgent([

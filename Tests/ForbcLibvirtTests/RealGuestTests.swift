@@ -56,7 +56,8 @@ struct RealGuestTests {
             #expect(error.message.hasPrefix("libvirt: virDomainQemuAgentCommand('\(domain)', guest-exec) failed: "))
             #expect(
                 error.message.contains(
-                    "Failed to execute child process “/nonexistent/forbc-no-such-program” (No such file or directory)"),
+                    "Failed to execute child process “/nonexistent/forbc-no-such-program” "
+                        + "(No such file or directory)"),
                 "\(error.message)")
         }
     }
