@@ -26,12 +26,19 @@ struct Drift: HostCommand {
 
     func execute() throws {
         let report: DriftReport
+        var loaded: Manifest?
         do {
             let manifest = try loadManifest(file)
+            loaded = manifest
             let host = try global.openHost()
             report = DriftReport(plan: try host.plan(manifest), manifest: manifest)
         } catch {
-            if let metrics { try? writeMetrics(DriftReport.failedPrometheus(host: "", manifest: file), to: metrics) }
+            // Once the manifest is read, the failed check keeps the labels of the successful ones (host and
+            // manifest), so its success and timestamp series go on rather than starting new ones.
+            if let metrics {
+                let failed = DriftReport.failedPrometheus(host: loaded?.name ?? "", manifest: loaded?.file ?? file)
+                try? writeMetrics(failed, to: metrics)
+            }
             throw error
         }
         if let metrics { try writeMetrics(report.prometheus(), to: metrics) }
@@ -50,13 +57,18 @@ struct Drift: HostCommand {
         if !report.inSync { throw ExitCode(2) }
     }
 
-    /// Written beside the target and renamed, so a collector never reads half a file.
+    /// Written beside the target (under a name that does not end in .prom) and renamed, so a collector never reads
+    /// half a file; readable by all, whatever the umask, since node_exporter runs as its own user.
     func writeMetrics(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         do {
-            try Data(text.utf8).write(to: url, options: .atomic)
-        } catch {
-            throw ForbcError(.system, "writing metrics to \(path) failed: \(error.localizedDescription)")
+            try AtomicFile.write(Data(text.utf8), to: url, mode: 0o644)
+        } catch let error as ForbcError {
+            let reason = error.errno.map(Errno.describe) ?? error.message
+            throw ForbcError(
+                .system,
+                "writing metrics to \(path) failed: \(reason); check that its directory exists and is writable",
+                path: path, errno: error.errno, cause: error)
         }
     }
 }

@@ -81,14 +81,16 @@ public enum AtomicFile {
 
     public static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.hasSuffix(suffix) }
 
-    public static func write(_ data: Data, to url: URL) throws {
+    /// `mode`, when given, is set whatever the umask (for a file another user must read, as node_exporter does).
+    public static func write(_ data: Data, to url: URL, mode: mode_t? = nil) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent)\(suffix)")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ForbcError.sysfs("creating", path: temporary.path, errno: errno) }
         var failure: Int32 = 0
+        if let mode, fchmod(fd, mode) != 0 { failure = errno }
         data.withUnsafeBytes { buffer in
             var offset = 0
-            while offset < buffer.count {
+            while failure == 0 && offset < buffer.count {
                 let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
