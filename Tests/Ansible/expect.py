@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Checks one ansible-playbook run of Tests/Ansible/run: its exit status, PLAY RECAP counts per host, each host's
+last task result (the tree callback's files) and, through forbc itself, what the hosts' state dirs hold afterwards.
+
+expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
+          [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N] [--state-root DIR]
+          [--pending H...] [--converged H...] [--converged-with HOST MANIFEST] [--absent-file PATH]
+
+TMP holds NAME.log, NAME.rc, tree-NAME/HOST and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
+Prints one line per check; exits 1 when any failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+'
+                   r'rescued=(\d+)\s+ignored=(\d+)', re.MULTILINE)
+
+
+class Run:
+    def __init__(self, tmp, name):
+        self.tmp, self.name = tmp, name
+        with open(os.path.join(tmp, name + '.log')) as handle:
+            self.log = handle.read()
+        with open(os.path.join(tmp, name + '.rc')) as handle:
+            self.rc = int(handle.read())
+        with open(os.path.join(tmp, 'fleet.json')) as handle:
+            self.fleet = json.load(handle)
+        self.recap = {m.group(1): dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups()[1:5])))
+                      for m in RECAP.finditer(self.log)}
+        self.failures = []
+
+    def check(self, condition, what):
+        print('ansible: %s: %s %s' % (self.name, 'ok  ' if condition else 'FAIL', what), file=sys.stderr)
+        if not condition:
+            self.failures.append(what)
+
+    def result(self, host):
+        """The host's last task result (the apply), or {} when the tree callback wrote none."""
+        path = os.path.join(self.tmp, 'tree-' + self.name, host)
+        if not os.path.exists(path):
+            return {}
+        with open(path) as handle:
+            return json.load(handle)
+
+    def forbc_plan(self, forbc, host, manifest=None, state_root=None):
+        """forbc plan --detailed-exitcode on the host's state dir: 0 converged, 2 changes pending."""
+        profile, default = self.fleet[host]
+        state = os.path.join(state_root or os.path.join(self.tmp, 'state'), host)
+        argv = [forbc, 'plan', manifest or default, '--detailed-exitcode', '--simulate', profile, '--state-dir', state]
+        return subprocess.run(argv, capture_output=True, text=True).returncode
+
+
+def check_hosts(run, args):
+    for host in args.changed:
+        recap, result = run.recap.get(host, {}), run.result(host)
+        run.check(recap.get('failed') == 0 and recap.get('changed', 0) >= 1 and result.get('changed') is True
+                  and result.get('actions', 0) > 0,
+                  '%s changed (recap %s, %s action(s))' % (host, recap, result.get('actions')))
+    for host in args.unchanged:
+        recap, result = run.recap.get(host, {}), run.result(host)
+        run.check(recap.get('failed') == 0 and recap.get('changed') == 0 and result.get('changed') is False
+                  and result.get('actions') == 0, '%s unchanged (recap %s)' % (host, recap))
+    for host in args.failed:
+        recap, result = run.recap.get(host, {}), run.result(host)
+        run.check(recap.get('failed') == 1 and result.get('rc') == 1 and bool(result.get('msg')),
+                  '%s failed with rc 1 (recap %s)' % (host, recap))
+    for host in args.untouched:
+        state = os.path.join(args.state_root or os.path.join(run.tmp, 'state'), host)
+        run.check(host not in run.recap and not run.result(host) and not os.path.exists(state),
+                  '%s untouched (not in the recap, no state dir)' % host)
+
+
+def check_texts(run, args):
+    for host, pattern in args.located:
+        message = run.result(host).get('msg', '')
+        run.check(re.search(pattern, message) is not None, '%s: %r matches %r' % (host, message[:160], pattern))
+    for pair in args.plans:
+        host, planned = pair.split(':', 1)
+        header = "Plan for host '%s' (simulated): " % planned
+        plan = run.result(host).get('plan', {})
+        run.check(header in run.log and plan.get('host') == planned and len(plan.get('actions', [])) > 0,
+                  '%s: --diff shows %r and the result has its plan' % (host, header))
+    if args.plays is not None:
+        plays = run.log.count('PLAY [')
+        run.check(plays == args.plays, '%d batch(es) (PLAY headers), %d expected' % (plays, args.plays))
+
+
+def check_state(run, args):
+    if args.pending:
+        forbc, hosts = args.pending[0], args.pending[1:]
+        for host in hosts:
+            run.check(run.forbc_plan(forbc, host) == 2, '%s: forbc plan still has changes (nothing applied)' % host)
+    if args.converged:
+        forbc, hosts = args.converged[0], args.converged[1:]
+        for host in hosts:
+            run.check(run.forbc_plan(forbc, host) == 0, '%s: forbc plan is empty (converged)' % host)
+    if args.converged_with:
+        forbc, host, manifest = args.converged_with
+        run.check(run.forbc_plan(forbc, host, manifest) == 0, '%s: forbc plan of %s is empty' % (host, manifest))
+    if args.absent_file:
+        run.check(not os.path.exists(args.absent_file), '%s not written' % args.absent_file)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('tmp')
+    parser.add_argument('name')
+    parser.add_argument('--rc', type=int)
+    for option in ('changed', 'unchanged', 'failed', 'untouched', 'plans', 'pending', 'converged'):
+        parser.add_argument('--' + option, nargs='+', default=[])
+    parser.add_argument('--located', nargs=2, action='append', default=[])
+    parser.add_argument('--converged-with', nargs=3)
+    parser.add_argument('--absent-file')
+    parser.add_argument('--state-root')
+    parser.add_argument('--plays', type=int)
+    args = parser.parse_args()
+    run = Run(args.tmp, args.name)
+    if args.rc is not None:
+        run.check(run.rc == args.rc, 'ansible-playbook exited %d, %d expected' % (run.rc, args.rc))
+    check_hosts(run, args)
+    check_texts(run, args)
+    check_state(run, args)
+    if run.failures:
+        print('ansible: %s: %d check(s) failed' % (run.name, len(run.failures)), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
