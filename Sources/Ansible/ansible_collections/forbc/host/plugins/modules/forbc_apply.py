@@ -17,8 +17,9 @@ description:
     plan has actions.
   - With C(--diff) the result carries forbc's plan as forbc prints it (one line per action, with its reason), and
     the manifest's old and new text when I(content) rewrites it.
-  - A manifest forbc refuses (invalid, or impossible on this host) fails the task with forbc's located errors
-    (C(FILE:LINE:COL: error: ...)) and nothing changed; an apply that stops at a failed step fails with forbc's report.
+  - A manifest forbc refuses (invalid, or impossible on this host) fails the task with forbc's errors, each located
+    as C(FILE:LINE:COL) in the manifest, and nothing changed; an apply that stops at a failed step fails with
+    forbc's report.
 options:
   manifest:
     description:
@@ -254,17 +255,19 @@ def apply(module, forbc, result):
     result['changed'] = result['manifest_changed'] or result['actions'] > 0
 
 
+ARGUMENT_SPEC = dict(
+    manifest=dict(type='path', required=True),
+    content=dict(type='str'),
+    allow_destroy=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    reset_gpu=dict(type='bool', default=False),
+    bench=dict(type='str', choices=['on-change', 'always', 'never'], default='never'),
+    **COMMON_ARGUMENT_SPEC
+)
+
+
 def main():
-    argument_spec = dict(
-        manifest=dict(type='path', required=True),
-        content=dict(type='str'),
-        allow_destroy=dict(type='bool', default=False),
-        force=dict(type='bool', default=False),
-        reset_gpu=dict(type='bool', default=False),
-        bench=dict(type='str', choices=['on-change', 'always', 'never'], default='never'),
-    )
-    argument_spec.update(COMMON_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     result = dict(changed=False, manifest_changed=False, actions=0, rc=0, stderr='', cmd=[])
     diffs = []
     planned = place_manifest(module, result, diffs)

@@ -11,7 +11,7 @@ module: forbc_facts
 short_description: What forbc discovers on a host, as facts
 version_added: "0.1.0"
 description:
-  - Runs C(forbc discover --output json) on the managed host (read-only) and returns it as C(ansible_facts.forbc):
+  - Runs C(forbc discover --output json) on the managed host (read-only) and returns it as C(ansible_facts.forbc),
     the GPUs with their partitioning capabilities, mdev parents and types, mdevs, MIG and MPS state, and the
     hypervisor's domains when libvirt was consulted.
 options:
@@ -78,8 +78,11 @@ from ansible_collections.forbc.host.plugins.module_utils.forbc import (
     COMMON_ARGUMENT_SPEC, error_lines, forbc_command, parse_json, run_forbc)
 
 
+ARGUMENT_SPEC = dict(COMMON_ARGUMENT_SPEC)
+
+
 def main():
-    module = AnsibleModule(argument_spec=dict(COMMON_ARGUMENT_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     argv = forbc_command(module, 'discover', [])
     rc, out, err = run_forbc(module, argv)
     if rc != 0:
