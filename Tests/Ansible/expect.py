@@ -3,7 +3,7 @@
 last task result (the tree callback's files) and, through forbc itself, what the hosts' state dirs hold afterwards.
 
 expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
-          [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N] [--state-root DIR]
+          [--failed-signal HOST N] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N] [--state-root DIR]
           [--pending H...] [--converged H...] [--converged-with HOST MANIFEST] [--absent-file PATH]
 
 TMP holds NAME.log, NAME.rc, tree-NAME/HOST and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
@@ -69,6 +69,11 @@ def check_hosts(run, args):
         recap, result = run.recap.get(host, {}), run.result(host)
         run.check(recap.get('failed') == 1 and result.get('rc') == 1 and bool(result.get('msg')),
                   '%s failed with rc 1 (recap %s)' % (host, recap))
+    if args.failed_signal:
+        host, signal = args.failed_signal[0], int(args.failed_signal[1])
+        recap, result = run.recap.get(host, {}), run.result(host)
+        run.check(recap.get('failed') == 1 and result.get('rc') == -signal,
+                  '%s failed, forbc killed by signal %d (rc %s)' % (host, signal, result.get('rc')))
     for host in args.untouched:
         state = os.path.join(args.state_root or os.path.join(run.tmp, 'state'), host)
         run.check(host not in run.recap and not run.result(host) and not os.path.exists(state),
@@ -94,11 +99,11 @@ def check_state(run, args):
     if args.pending:
         forbc, hosts = args.pending[0], args.pending[1:]
         for host in hosts:
-            run.check(run.forbc_plan(forbc, host) == 2, '%s: forbc plan still has changes (nothing applied)' % host)
+            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 2, '%s: forbc plan still has changes (nothing applied)' % host)
     if args.converged:
         forbc, hosts = args.converged[0], args.converged[1:]
         for host in hosts:
-            run.check(run.forbc_plan(forbc, host) == 0, '%s: forbc plan is empty (converged)' % host)
+            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 0, '%s: forbc plan is empty (converged)' % host)
     if args.converged_with:
         forbc, host, manifest = args.converged_with
         run.check(run.forbc_plan(forbc, host, manifest) == 0, '%s: forbc plan of %s is empty' % (host, manifest))
@@ -115,6 +120,7 @@ def main():
         parser.add_argument('--' + option, nargs='+', default=[])
     parser.add_argument('--located', nargs=2, action='append', default=[])
     parser.add_argument('--converged-with', nargs=3)
+    parser.add_argument('--failed-signal', nargs=2)
     parser.add_argument('--absent-file')
     parser.add_argument('--state-root')
     parser.add_argument('--plays', type=int)

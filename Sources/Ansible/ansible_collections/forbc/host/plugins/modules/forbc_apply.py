@@ -196,6 +196,9 @@ class Forbc(object):
 
     def fail(self, rc, out, err, report=None):
         msg = '; '.join(error_lines(err))
+        if rc < 0:
+            # run_command's status for a forbc killed by a signal; it said nothing, the rerun continues.
+            msg = "forbc was killed by signal %d; run again: apply continues from what is done" % -rc
         if 'refusing without confirmation' in err:
             msg += " (forbc_apply passes '--yes' with allow_destroy: true)"
         if report is not None:
@@ -245,11 +248,10 @@ def apply(module, forbc, result):
         if wanted:
             arguments.append(flag)
     rc, out, err = forbc.run('apply', arguments)
-    report = None
-    if out.strip():
-        report = parse_json(module, result['cmd'], rc, out, err)
     if rc != 0:
-        forbc.fail(rc, out, err, report)
+        # An apply that stopped at a failed step still prints its report; a refused manifest prints none.
+        forbc.fail(rc, out, err, parse_json(module, result['cmd'], rc, out, err) if out.strip() else None)
+    report = parse_json(module, result['cmd'], rc, out, err)
     result['report'] = report
     result['actions'] = len(report.get('done', []))
     result['changed'] = result['manifest_changed'] or result['actions'] > 0
