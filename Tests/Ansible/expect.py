@@ -3,7 +3,8 @@
 last task result (the tree callback's files) and, through forbc itself, what the hosts' state dirs hold afterwards.
 
 expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
-          [--failed-signal HOST N] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N] [--state-root DIR]
+          [--failed-signal HOST N] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N]
+          [--state-root DIR]
           [--pending H...] [--converged H...] [--converged-with HOST MANIFEST] [--absent-file PATH]
 
 TMP holds NAME.log, NAME.rc, tree-NAME/HOST and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
@@ -99,11 +100,13 @@ def check_state(run, args):
     if args.pending:
         forbc, hosts = args.pending[0], args.pending[1:]
         for host in hosts:
-            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 2, '%s: forbc plan still has changes (nothing applied)' % host)
+            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 2,
+                      '%s: forbc plan still has changes (nothing applied)' % host)
     if args.converged:
         forbc, hosts = args.converged[0], args.converged[1:]
         for host in hosts:
-            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 0, '%s: forbc plan is empty (converged)' % host)
+            run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 0,
+                      '%s: forbc plan is empty (converged)' % host)
     if args.converged_with:
         forbc, host, manifest = args.converged_with
         run.check(run.forbc_plan(forbc, host, manifest) == 0, '%s: forbc plan of %s is empty' % (host, manifest))
