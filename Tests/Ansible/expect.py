@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Checks one ansible-playbook run of Tests/Ansible/run: its exit status, PLAY RECAP counts per host, each host's
-last task result (the tree callback's files) and, through forbc itself, what the hosts' state dirs hold afterwards.
+"""Checks one ansible-playbook run of Tests/Ansible/run: its exit status, the recap counts per host (as the
+forbc_results callback recorded them, and the same in the PLAY RECAP printed), each host's result of the apply task,
+and, through forbc itself, what the hosts' state dirs hold afterwards.
 
 expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
           [--failed-signal HOST N] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N]
           [--state-root DIR]
           [--pending H...] [--converged H...] [--converged-with HOST MANIFEST] [--absent-file PATH]
 
-TMP holds NAME.log, NAME.rc, tree-NAME/HOST and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
+TMP holds NAME.log, NAME.rc, NAME.json and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
 Prints one line per check; exits 1 when any failed.
 """
 
@@ -22,6 +23,9 @@ RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+f
                    r'rescued=(\d+)\s+ignored=(\d+)', re.MULTILINE)
 
 
+APPLY = "Apply the host's manifest"
+
+
 class Run:
     def __init__(self, tmp, name):
         self.tmp, self.name = tmp, name
@@ -29,10 +33,15 @@ class Run:
             self.log = handle.read()
         with open(os.path.join(tmp, name + '.rc')) as handle:
             self.rc = int(handle.read())
+        with open(os.path.join(tmp, name + '.json')) as handle:
+            self.recorded = json.load(handle)
         with open(os.path.join(tmp, 'fleet.json')) as handle:
             self.fleet = json.load(handle)
-        self.recap = {m.group(1): dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups()[1:5])))
-                      for m in RECAP.finditer(self.log)}
+        self.recap = {host: dict(ok=counts['ok'], changed=counts['changed'], unreachable=counts['unreachable'],
+                                 failed=counts['failures'])
+                      for host, counts in self.recorded['recap'].items()}
+        self.printed = {m.group(1): dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups()[1:5])))
+                        for m in RECAP.finditer(self.log)}
         self.failures = []
 
     def check(self, condition, what):
@@ -41,12 +50,8 @@ class Run:
             self.failures.append(what)
 
     def result(self, host):
-        """The host's last task result (the apply), or {} when the tree callback wrote none."""
-        path = os.path.join(self.tmp, 'tree-' + self.name, host)
-        if not os.path.exists(path):
-            return {}
-        with open(path) as handle:
-            return json.load(handle)
+        """The host's result of the apply task, or {} when it has none."""
+        return self.recorded['results'].get(host, {}).get(APPLY, {})
 
     def forbc_plan(self, forbc, host, manifest=None, state_root=None):
         """forbc plan --detailed-exitcode on the host's state dir: 0 converged, 2 changes pending."""
@@ -88,12 +93,15 @@ def check_texts(run, args):
     for pair in args.plans:
         host, planned = pair.split(':', 1)
         header = "Plan for host '%s' (simulated): " % planned
-        plan = run.result(host).get('plan', {})
-        run.check(header in run.log and plan.get('host') == planned and len(plan.get('actions', [])) > 0,
+        result = run.result(host)
+        prepared = [part.get('prepared', '') for part in result.get('diff', [])]
+        plan = result.get('plan', {})
+        run.check(header in run.log and any(text.startswith(header) for text in prepared)
+                  and plan.get('host') == planned and len(plan.get('actions', [])) > 0,
                   '%s: --diff shows %r and the result has its plan' % (host, header))
     if args.plays is not None:
-        plays = run.log.count('PLAY [')
-        run.check(plays == args.plays, '%d batch(es) (PLAY headers), %d expected' % (plays, args.plays))
+        plays = run.recorded['plays']
+        run.check(plays == args.plays, '%d batch(es) (plays started), %d expected' % (plays, args.plays))
 
 
 def check_state(run, args):
@@ -129,6 +137,7 @@ def main():
     parser.add_argument('--plays', type=int)
     args = parser.parse_args()
     run = Run(args.tmp, args.name)
+    run.check(run.printed == run.recap, 'the PLAY RECAP printed has the recorded counts')
     if args.rc is not None:
         run.check(run.rc == args.rc, 'ansible-playbook exited %d, %d expected' % (run.rc, args.rc))
     check_hosts(run, args)
