@@ -4,9 +4,9 @@ forbc_results callback recorded them, and the same in the PLAY RECAP printed), e
 and, through forbc itself, what the hosts' state dirs hold afterwards.
 
 expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
-          [--failed-signal HOST N] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...] [--plays N]
-          [--state-root DIR]
-          [--pending H...] [--converged H...] [--converged-with HOST MANIFEST] [--absent-file PATH]
+          [--failed-signal HOST N] [--warned HOST TEXT] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...]
+          [--plays N] [--state-root DIR] [--pending FORBC H...] [--converged FORBC H...]
+          [--converged-with FORBC HOST MANIFEST] [--absent-file PATH]
 
 TMP holds NAME.log, NAME.rc, NAME.json and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
 Prints one line per check; exits 1 when any failed.
@@ -90,6 +90,10 @@ def check_texts(run, args):
     for host, pattern in args.located:
         message = run.result(host).get('msg', '')
         run.check(re.search(pattern, message) is not None, '%s: %r matches %r' % (host, message[:160], pattern))
+    if args.warned:
+        host, text = args.warned
+        warnings = run.result(host).get('warnings', [])
+        run.check(any(text in warning for warning in warnings), '%s warns %r (%s)' % (host, text, warnings))
     for pair in args.plans:
         host, planned = pair.split(':', 1)
         header = "Plan for host '%s' (simulated): " % planned
@@ -132,6 +136,7 @@ def main():
     parser.add_argument('--located', nargs=2, action='append', default=[])
     parser.add_argument('--converged-with', nargs=3)
     parser.add_argument('--failed-signal', nargs=2)
+    parser.add_argument('--warned', nargs=2)
     parser.add_argument('--absent-file')
     parser.add_argument('--state-root')
     parser.add_argument('--plays', type=int)
