@@ -1,0 +1,293 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: forbc_apply
+short_description: Make a host's GPU partitions match a forbc manifest
+version_added: "0.1.0"
+description:
+  - Runs C(forbc apply) of a manifest on the managed host, without asking (forbc refuses without a terminal what it
+    would ask about), and reports C(changed) when forbc made at least one change.
+  - In check mode it runs C(forbc plan --output json) instead and changes nothing; C(changed) then says whether the
+    plan has actions.
+  - With C(--diff) the result carries forbc's plan as forbc prints it (one line per action, with its reason), and
+    the manifest's old and new text when I(content) rewrites it.
+  - A manifest forbc refuses (invalid, or impossible on this host) fails the task with forbc's errors, each located
+    as C(FILE:LINE:COL) in the manifest, and nothing changed; an apply that stops at a failed step fails with
+    forbc's report.
+options:
+  manifest:
+    description:
+      - The manifest's path on the managed host.
+      - With I(content), where the content is written (parent directories created) before the apply.
+    type: path
+    required: true
+  content:
+    description:
+      - The manifest's text, written to I(manifest) when it differs (reported as a change).
+      - In check mode nothing is written; the plan is made from a temporary copy, so the check shows what the new
+        text would do (a C(template) task before this one would not have written it in check mode).
+    type: str
+  allow_destroy:
+    description:
+      - Let forbc destroy partitions and hot-unplug them from running guests (C(forbc apply --yes)).
+      - Without it an apply whose plan destroys or unplugs anything fails, and changes nothing.
+    type: bool
+    default: false
+  force:
+    description: Detach partitions from running domains so that they can be destroyed (C(--force)).
+    type: bool
+    default: false
+  reset_gpu:
+    description: Reset a GPU whose MIG mode change is pending (C(--reset-gpu)).
+    type: bool
+    default: false
+  bench:
+    description:
+      - When the manifest's benchmark suites run after the apply (C(--bench)).
+      - Defaults to C(never), unlike forbc itself (C(on-change)), so that a fleet run does not start benchmarks.
+    type: str
+    choices: [on-change, always, never]
+    default: never
+  executable:
+    description: The forbc executable, a path or a name looked up in C(PATH).
+    type: str
+    default: forbc
+  state_dir:
+    description: Where forbc keeps what it created (C(--state-dir); forbc's default is C(/var/lib/forbc)).
+    type: path
+  root:
+    description: The filesystem root under which C(/sys) is read and written (C(--root)).
+    type: path
+  simulate:
+    description: A simulated host profile (C(--simulate)), for tests; nothing real is touched.
+    type: str
+  libvirt:
+    description: The libvirt connection URI (C(--libvirt)).
+    type: str
+  extra_args:
+    description:
+      - More arguments for every forbc command the module runs (C(plan) in check mode and for C(--diff), C(apply)),
+        after the others.
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode and diff mode.
+  - forbc reads C(FORBC_ROOT), C(FORBC_STATE_DIR) and C(FORBC_LIBVIRT_URI) when the options are not set.
+author:
+  - forbc
+'''
+
+EXAMPLES = r'''
+- name: Partition the GPUs as the manifest says
+  forbc.host.forbc_apply:
+    manifest: /etc/forbc/host.yaml
+
+- name: Ship the host's manifest from the repository and apply it, destroying what it no longer declares
+  forbc.host.forbc_apply:
+    manifest: /etc/forbc/host.yaml
+    content: "{{ lookup('file', 'hosts/' ~ inventory_hostname ~ '.yaml') }}"
+    allow_destroy: true
+
+- name: A simulated host (tests)
+  forbc.host.forbc_apply:
+    manifest: /srv/forbc/t4.yaml
+    simulate: nvidia-t4
+    state_dir: /tmp/forbc-t4
+    executable: /opt/forbc/bin/forbc
+'''
+
+RETURN = r'''
+actions:
+  description: The number of actions planned (check mode) or made (apply).
+  returned: always
+  type: int
+  sample: 4
+plan:
+  description: forbc's plan (C(forbc plan --output json)); C(actions) is empty on a converged host.
+  returned: in check mode
+  type: dict
+  sample: {"host": "t4-node", "simulated": true, "actions": [], "partitions": [], "prune": "all"}
+report:
+  description: forbc's apply report (C(done), C(alreadyDone), C(notAttempted), C(failed), C(succeeded)).
+  returned: when forbc applied, or stopped at a failed step
+  type: dict
+  sample: {"host": "t4-node", "succeeded": true, "done": [], "alreadyDone": [], "notAttempted": []}
+manifest_changed:
+  description: Whether I(content) differed from the file at I(manifest) (and was written, outside check mode).
+  returned: always
+  type: bool
+rc:
+  description: forbc's exit status (0 success, 1 error).
+  returned: always
+  type: int
+stderr:
+  description: forbc's notes and errors.
+  returned: always
+  type: str
+cmd:
+  description: The forbc command line that ran last.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.forbc.host.plugins.module_utils.forbc import (
+    COMMON_ARGUMENT_SPEC, error_lines, forbc_command, parse_json, run_forbc)
+
+
+def read_file(path):
+    """The file's text, or None when there is none."""
+    try:
+        with open(path, 'rb') as handle:
+            return to_text(handle.read(), errors='surrogate_or_strict')
+    except (IOError, OSError):
+        return None
+
+
+def place_manifest(module, result, diffs):
+    """The file forbc reads: the manifest itself, or (check mode, new content) a copy with the same name."""
+    path, content = module.params['manifest'], module.params['content']
+    if content is None:
+        return path
+    before = read_file(path)
+    result['manifest_changed'] = before != content
+    if not result['manifest_changed']:
+        return path
+    diffs.append(dict(before=before or '', after=content, before_header=path, after_header=path))
+    if module.check_mode:
+        target = os.path.join(module.tmpdir, os.path.basename(path))
+        with open(target, 'wb') as handle:
+            handle.write(to_bytes(content))
+        return target
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    staged = os.path.join(module.tmpdir, 'manifest')
+    with open(staged, 'wb') as handle:
+        handle.write(to_bytes(content))
+    module.atomic_move(staged, path)
+    return path
+
+
+class Forbc(object):
+    """forbc's commands on one manifest, their outputs with a temporary copy's path read as the manifest's."""
+
+    def __init__(self, module, result, planned):
+        self.module, self.result, self.planned = module, result, planned
+
+    def run(self, command, arguments, output='json'):
+        argv = forbc_command(self.module, command, [self.planned] + arguments, output)
+        rc, out, err = run_forbc(self.module, argv)
+        manifest = self.module.params['manifest']
+        out, err = out.replace(self.planned, manifest), err.replace(self.planned, manifest)
+        self.result.update(rc=rc, stderr=err, cmd=argv)
+        return rc, out, err
+
+    def fail(self, rc, out, err, report=None):
+        msg = '; '.join(error_lines(err))
+        if rc < 0:
+            # run_command's status for a forbc killed by a signal; it said nothing, the rerun continues.
+            msg = "forbc was killed by signal %d; run again: apply continues from what is done" % -rc
+        if 'refusing without confirmation' in err:
+            msg += " (forbc_apply passes '--yes' with allow_destroy: true)"
+        if report is not None:
+            self.result['report'] = report
+            self.result['actions'] = len(report.get('done', []))
+            self.result['changed'] = self.result['changed'] or self.result['actions'] > 0
+        self.module.fail_json(msg=msg, stdout=out, **self.result)
+
+    def plan_text(self):
+        """forbc's plan as forbc prints it, for --diff."""
+        rc, out, err = self.run('plan', [], output='text')
+        if rc != 0:
+            self.fail(rc, out, err)
+        return out
+
+
+def warn_destruction(module, plan):
+    """In check mode: what the real run would refuse without allow_destroy."""
+    actions = plan.get('actions', [])
+    destroys = [a['target'] for a in actions if a.get('action') == 'destroy']
+    unplugs = [a['target'] for a in actions if a.get('action') == 'detach' and a.get('live')]
+    if (destroys or unplugs) and not module.params['allow_destroy']:
+        module.warn(
+            "the plan destroys %s and hot-unplugs %s; the real run refuses unless allow_destroy is true"
+            % (', '.join(destroys) or 'nothing', ', '.join(unplugs) or 'nothing'))
+
+
+def check(module, forbc, result):
+    """Check mode: forbc plan, nothing changed."""
+    rc, out, err = forbc.run('plan', [])
+    if rc != 0:
+        forbc.fail(rc, out, err)
+    plan = parse_json(module, result['cmd'], rc, out, err)
+    plan['manifest'] = module.params['manifest']
+    result['plan'] = plan
+    result['actions'] = len(plan.get('actions', []))
+    result['changed'] = result['manifest_changed'] or result['actions'] > 0
+    warn_destruction(module, plan)
+
+
+def apply(module, forbc, result):
+    """forbc apply, without asking: destruction only with allow_destroy."""
+    params = module.params
+    arguments = ['--bench', params['bench']]
+    for flag, wanted in (('--yes', params['allow_destroy']), ('--force', params['force']),
+                         ('--reset-gpu', params['reset_gpu'])):
+        if wanted:
+            arguments.append(flag)
+    rc, out, err = forbc.run('apply', arguments)
+    if rc != 0:
+        # An apply that stopped at a failed step still prints its report; a refused manifest prints none.
+        forbc.fail(rc, out, err, parse_json(module, result['cmd'], rc, out, err) if out.strip() else None)
+    report = parse_json(module, result['cmd'], rc, out, err)
+    result['report'] = report
+    result['actions'] = len(report.get('done', []))
+    result['changed'] = result['manifest_changed'] or result['actions'] > 0
+
+
+ARGUMENT_SPEC = dict(
+    manifest=dict(type='path', required=True),
+    content=dict(type='str'),
+    allow_destroy=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    reset_gpu=dict(type='bool', default=False),
+    bench=dict(type='str', choices=['on-change', 'always', 'never'], default='never'),
+    **COMMON_ARGUMENT_SPEC
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = dict(changed=False, manifest_changed=False, actions=0, rc=0, stderr='', cmd=[])
+    diffs = []
+    planned = place_manifest(module, result, diffs)
+    result['changed'] = result['manifest_changed']
+    if module.params['content'] is None and not os.path.isfile(planned):
+        module.fail_json(msg="no manifest at '%s'; give its path on the managed host, or its text as content"
+                         % planned, **result)
+    forbc = Forbc(module, result, planned)
+    if module._diff:
+        diffs.append(dict(prepared=forbc.plan_text()))
+    if module.check_mode:
+        check(module, forbc, result)
+    else:
+        apply(module, forbc, result)
+    if module._diff:
+        result['diff'] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
