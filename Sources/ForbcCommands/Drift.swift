@@ -27,7 +27,7 @@ struct Drift: HostCommand {
     func execute() throws {
         let report: DriftReport
         do {
-            let manifest = try loadManifest(file)
+            let manifest = try loadTrackedManifest(file)
             let host = try global.openHost()
             report = DriftReport(plan: try host.plan(manifest), manifest: manifest)
         } catch {

@@ -1,0 +1,94 @@
+import ForbcCommands
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// A simulated mtty host whose manifest asks for `serials` single-port serial devices, and a dual-port one
+/// named 'dual' when `dual` says so.
+func mttyManifest(serials: Int, dual: Bool = false) -> String {
+    """
+    apiVersion: forbc/v1
+    kind: Host
+    metadata: {name: mtty-lab}
+    spec:
+      gpus:
+        - select: {parent: mtty}
+          vgpu:
+            - {name: serial, type: mtty-1, count: \(serials)}
+    \(dual ? "        - {name: dual, type: mtty-2}\n" : "")
+    """
+}
+
+/// stderr without forbc's notes (the simulated host's banner): the errors and warnings.
+func errors(_ result: CLI.Result) -> String {
+    result.stderr.split(separator: "\n").filter { !$0.hasPrefix("note: ") }.joined(separator: "\n")
+}
+
+extension HostState {
+    static func decoded(at url: URL) throws -> HostState {
+        try JSONDecoder().decode(HostState.self, from: Data(contentsOf: url))
+    }
+}
+
+@Suite("git provenance in plan, apply, the state dir and drift metrics")
+struct ProvenanceCLITests {
+    @Test("in a git work tree: plan JSON, the text line, state.json and forbc_manifest_info; dirty after an edit")
+    func provenance() throws {
+        let fixture = try GitFixture("provenance-cli")
+        try fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        let commit = try fixture.commit("node1")
+        let manifest = fixture.work.appendingPathComponent("hosts/node1.yaml").path
+        let cli = CLI()
+        let plan = cli.sim("mtty", "plan", [manifest, "--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let source = try #require(object["source"] as? [String: Any])
+        #expect(source["repository"] as? String == fixture.bare.path)
+        #expect(source["commit"] as? String == commit)
+        #expect(source["path"] as? String == "hosts/node1.yaml")
+        #expect(source["dirty"] as? Bool == false)
+
+        let apply = cli.sim("mtty", "apply", [manifest])
+        #expect(apply.code == 0, "\(apply.stderr)")
+        #expect(apply.stdout.hasPrefix("Source: hosts/node1.yaml at \(commit.prefix(12)) in \(fixture.bare.path)\n"))
+        let state = try HostState.decoded(at: cli.stateDir.appendingPathComponent("state.json"))
+        let recorded = ManifestSource(
+            repository: fixture.bare.path, commit: commit, path: "hosts/node1.yaml", dirty: false)
+        #expect(state.source == recorded)
+
+        let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
+        #expect(cli.sim("mtty", "drift", [manifest, "--metrics", metrics]).code == 0)
+        let info =
+            "forbc_manifest_info{host=\"mtty-lab\",manifest=\"\(manifest)\",repository=\"\(fixture.bare.path)\","
+            + "commit=\"\(commit)\",path=\"hosts/node1.yaml\","
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains(info + "dirty=\"false\"} 1\n"))
+
+        try fixture.write("hosts/node1.yaml", mttyManifest(serials: 1) + "# edited, not committed\n")
+        #expect(cli.sim("mtty", "drift", [manifest, "--metrics", metrics]).code == 0)
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains(info + "dirty=\"true\"} 1\n"))
+        let dirty = cli.sim("mtty", "plan", [manifest])
+        #expect(
+            dirty.stdout
+                == "Source: hosts/node1.yaml at \(commit.prefix(12)) in \(fixture.bare.path) (dirty: uncommitted "
+                + "changes)\nNo changes: host 'mtty-lab' (simulated) matches \(manifest).\n")
+        let applied = cli.sim("mtty", "apply", [manifest])
+        #expect(applied.code == 0)
+        let now = try HostState.decoded(at: cli.stateDir.appendingPathComponent("state.json"))
+        #expect(now.source?.dirty == true)
+    }
+
+    @Test("a manifest outside any git work tree: no provenance anywhere, no warning")
+    func noProvenance() throws {
+        let manifest = writeManifest(mttyManifest(serials: 1))
+        let cli = CLI()
+        let plan = cli.sim("mtty", "plan", [manifest, "--output", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        #expect(object["source"] == nil)
+        #expect(errors(plan).isEmpty)
+        #expect(cli.sim("mtty", "apply", [manifest]).stdout.hasPrefix("Plan for host 'mtty-lab'"))
+        #expect(try HostState.decoded(at: cli.stateDir.appendingPathComponent("state.json")).source == nil)
+        let metrics = cli.stateDir.appendingPathComponent("drift.prom").path
+        #expect(cli.sim("mtty", "drift", [manifest, "--metrics", metrics]).code == 0)
+        #expect(try !String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_manifest_info"))
+    }
+}
