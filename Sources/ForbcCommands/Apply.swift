@@ -84,8 +84,8 @@ func executePlan(
         if global.json {
             console.out(Render.reportJSON(Applier.Report(), plan: plan))
         } else {
-            if let source = plan.source { console.out(Render.sourceLine(source)) }
             console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
+            if let source = plan.source { console.out(Render.sourceLine(source)) }
         }
         return report
     }

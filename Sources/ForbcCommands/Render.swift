@@ -93,18 +93,17 @@ enum Render {
         return text
     }
 
+    /// The plan's statement, its actions, then where the manifest came from (when it sits in a git work tree).
     static func planText(_ plan: Plan, manifest: Manifest, verbose: Bool) -> String {
         let source = plan.source.map { [sourceLine($0)] } ?? []
         if plan.isEmpty {
-            return
-                (source + [
-                    "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
-                ])
-                .joined(separator: "\n")
+            let none =
+                "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
+            return ([none] + source).joined(separator: "\n")
         }
-        var lines = source + ["Plan for host '\(plan.host)'\(plan.simulated ? " (simulated)" : ""): \(summary(plan))."]
+        var lines = ["Plan for host '\(plan.host)'\(plan.simulated ? " (simulated)" : ""): \(summary(plan))."]
         lines += plan.actions.map { line($0, verbose: verbose) }
-        return lines.joined(separator: "\n")
+        return (lines + source).joined(separator: "\n")
     }
 
     static func planJSON(_ plan: Plan, manifest: Manifest) -> String {

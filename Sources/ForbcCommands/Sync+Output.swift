@@ -21,14 +21,12 @@ extension Sync {
         }
         let name = "host '\(plan.host)'\(plan.simulated ? " (simulated)" : "")"
         let moved = previous == commit ? "still at" : previous.map { "moved from \($0.prefix(12)) to" } ?? "now at"
+        let synced = "Synced: \(name) \(moved) commit \(commit.prefix(12)) of '\(remote)' (\(path))"
         if plan.isEmpty {
-            if let source = plan.source { console.out(Render.sourceLine(source)) }
-            console.out("Synced: \(name) \(moved) commit \(commit.prefix(12)) of '\(remote)'; no changes needed.")
+            console.out("\(synced); no changes needed.")
         } else {
             console.out(Render.reportText(report, total: plan.actions.count))
-            console.out(
-                "Synced: \(name) \(moved) commit \(commit.prefix(12)) of '\(remote)'; \(report.done.count) change"
-                    + "\(report.done.count == 1 ? "" : "s") made.")
+            console.out("\(synced); \(report.done.count) change\(report.done.count == 1 ? "" : "s") made.")
         }
     }
 

@@ -50,7 +50,10 @@ struct ProvenanceCLITests {
 
         let apply = cli.sim("mtty", "apply", [manifest])
         #expect(apply.code == 0, "\(apply.stderr)")
-        #expect(apply.stdout.hasPrefix("Source: hosts/node1.yaml at \(commit.prefix(12)) in \(fixture.bare.path)\n"))
+        #expect(
+            apply.stdout.contains(
+                "declared, not present\nSource: hosts/node1.yaml at \(commit.prefix(12)) in \(fixture.bare.path)\n"
+                    + "Apply complete: 1 change made.\n"))
         let state = try HostState.decoded(at: cli.stateDir.appendingPathComponent("state.json"))
         let recorded = ManifestSource(
             repository: fixture.bare.path, commit: commit, path: "hosts/node1.yaml", dirty: false)
@@ -69,8 +72,8 @@ struct ProvenanceCLITests {
         let dirty = cli.sim("mtty", "plan", [manifest])
         #expect(
             dirty.stdout
-                == "Source: hosts/node1.yaml at \(commit.prefix(12)) in \(fixture.bare.path) (dirty: uncommitted "
-                + "changes)\nNo changes: host 'mtty-lab' (simulated) matches \(manifest).\n")
+                == "No changes: host 'mtty-lab' (simulated) matches \(manifest).\nSource: hosts/node1.yaml at "
+                + "\(commit.prefix(12)) in \(fixture.bare.path) (dirty: uncommitted changes)\n")
         let applied = cli.sim("mtty", "apply", [manifest])
         #expect(applied.code == 0)
         let now = try HostState.decoded(at: cli.stateDir.appendingPathComponent("state.json"))

@@ -47,7 +47,7 @@ struct SyncCLITests {
         #expect(
             applied.stdout.hasSuffix(
                 "Apply complete: 1 change made.\nSynced: host 'mtty-lab' (simulated) now at commit "
-                    + "\(first.prefix(12)) of '\(bench.fixture.bare.path)'; 1 change made.\n"))
+                    + "\(first.prefix(12)) of '\(bench.fixture.bare.path)' (hosts/node1.yaml); 1 change made.\n"))
         #expect(try bench.record()?.commit == first)
         #expect(try bench.record()?.path == "hosts/node1.yaml")
         let state = try HostState.decoded(at: bench.cli.stateDir.appendingPathComponent("state.json"))
@@ -59,9 +59,8 @@ struct SyncCLITests {
         #expect(again.code == 0)
         #expect(
             again.stdout
-                == "Source: hosts/node1.yaml at \(first.prefix(12)) in \(bench.fixture.bare.path)\nSynced: host "
-                + "'mtty-lab' (simulated) still at commit \(first.prefix(12)) of '\(bench.fixture.bare.path)'; no "
-                + "changes needed.\n")
+                == "Synced: host 'mtty-lab' (simulated) still at commit \(first.prefix(12)) of "
+                + "'\(bench.fixture.bare.path)' (hosts/node1.yaml); no changes needed.\n")
 
         try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1, dual: true))
         let second = try bench.fixture.commit("node1: and a dual-port one")
@@ -70,8 +69,8 @@ struct SyncCLITests {
         #expect(grown.stdout.contains("+ create    'dual'"))
         #expect(
             grown.stdout.hasSuffix(
-                "moved from \(first.prefix(12)) to commit \(second.prefix(12)) of '\(bench.fixture.bare.path)'; "
-                    + "1 change made.\n"))
+                "moved from \(first.prefix(12)) to commit \(second.prefix(12)) of '\(bench.fixture.bare.path)' "
+                    + "(hosts/node1.yaml); 1 change made.\n"))
         #expect(try bench.record()?.commit == second)
         #expect(bench.planExit(serials: 1, dual: true) == 0)
     }
