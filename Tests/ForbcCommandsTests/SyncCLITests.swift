@@ -184,3 +184,46 @@ struct SyncCLITests {
         #expect(bench.planExit(serials: 1) == 0)
     }
 }
+
+@Suite("forbc sync: branches and paths")
+struct SyncPathCLITests {
+    @Test("--branch follows that branch, not the repository's HEAD")
+    func branch() throws {
+        let bench = try SyncBench("sync-branch")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        let main = try bench.fixture.commit("main")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1, dual: true))
+        try bench.fixture.git(["add", "--all"])
+        try bench.fixture.git(["commit", "--quiet", "-m", "lab"])
+        try bench.fixture.git(["push", "--quiet", "origin", "HEAD:lab"])
+        let lab = try bench.fixture.git(["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(bench.sync().code == 0)
+        #expect(try bench.record()?.commit == main)
+        let followed = bench.sync(["--branch", "lab"])
+        #expect(followed.code == 0, "\(followed.stderr)")
+        #expect(try bench.record()?.commit == lab)
+        #expect(try bench.record()?.branch == "lab")
+        #expect(bench.planExit(serials: 1, dual: true) == 0)
+    }
+
+    @Test("a manifest that is a link out of the checkout: refused, the checkout put back")
+    func linkOut() throws {
+        let bench = try SyncBench("sync-link")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        let first = try bench.fixture.commit("a file")
+        #expect(bench.sync().code == 0)
+        let outside = writeManifest(mttyManifest(serials: 1, dual: true))
+        try FileManager.default.removeItem(at: bench.fixture.work.appendingPathComponent("hosts/node1.yaml"))
+        try FileManager.default.createSymbolicLink(
+            atPath: bench.fixture.work.appendingPathComponent("hosts/node1.yaml").path, withDestinationPath: outside)
+        try bench.fixture.commit("a link")
+        let before = try bench.snapshot()
+        let refused = bench.sync()
+        #expect(refused.code == 2)
+        #expect(
+            errors(refused)
+                == "error: refused: 'hosts/node1.yaml' leads out of the checkout (a symbolic link); nothing applied")
+        #expect(try bench.snapshot() == before)
+        #expect(before.last?.hasPrefix(first) == true)
+    }
+}

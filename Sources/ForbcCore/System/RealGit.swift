@@ -22,6 +22,18 @@ public struct RealGit: GitChannel {
         }
     }
 
+    /// forbc's environment for git: the repository is always named by `-C`, so variables that would point git
+    /// at another one (a git hook's GIT_DIR, GIT_WORK_TREE…) are dropped.
+    static func environment(_ inherited: [String: String]) -> [String: String] {
+        let pointing: Set = [
+            "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR", "GIT_PREFIX",
+            "GIT_NAMESPACE",
+        ]
+        return inherited.filter { !pointing.contains($0.key) }.merging(
+            ["LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"]
+        ) { $1 }
+    }
+
     public func run(_ arguments: [String]) throws -> GitOutput {
         guard let executable else {
             throw ForbcError(
@@ -30,9 +42,7 @@ public struct RealGit: GitChannel {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"]
-        ) { $1 }
+        process.environment = Self.environment(ProcessInfo.processInfo.environment)
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
