@@ -95,3 +95,30 @@ struct ProvenanceCLITests {
         #expect(try !String(contentsOfFile: metrics, encoding: .utf8).contains("forbc_manifest_info"))
     }
 }
+
+@Suite("git provenance: a repository git refuses for its owner")
+struct OwnershipCLITests {
+    @Test(
+        "plan goes on with a warning naming 'safe.directory' (the real git, a tree owned by uid 65534)",
+        .enabled(if: getuid() == 0, "needs root, to give the work tree to another user (chown)"))
+    func foreignOwner() throws {
+        let fixture = try GitFixture("provenance-owner")
+        try fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        try fixture.commit("node1")
+        let work = fixture.work.path
+        for path in try [work] + FileManager.default.subpathsOfDirectory(atPath: work).map({ "\(work)/\($0)" }) {
+            #expect(lchown(path, 65534, 65534) == 0, "chown \(path)")
+        }
+        let manifest = fixture.work.appendingPathComponent("hosts/node1.yaml").path
+        let cli = CLI()
+        let plan = cli.sim("mtty", "plan", [manifest, "--output", "json"])
+        #expect(plan.code == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        #expect(object["source"] == nil)
+        #expect(
+            errors(plan)
+                == "warning: provenance not recorded: reading the repository of \(manifest) failed: git refuses the "
+                + "repository at \(work): it is owned by another user ('safe.directory'); if you trust it, run 'git "
+                + "config --global --add safe.directory \(work)' as the user forbc runs as")
+    }
+}

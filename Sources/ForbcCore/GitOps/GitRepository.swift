@@ -25,17 +25,26 @@ public struct GitRepository: Sendable {
     /// The error for a failed run: git's words, with the remedy for an ownership refusal.
     public func failure(_ output: GitOutput, doing what: String) -> ForbcError {
         if Self.isOwnershipRefusal(output) {
+            let repository = Self.refusedRepository(output) ?? directory
             return ForbcError(
                 .system,
-                "\(what) failed: git refuses the repository at \(directory): it is owned by another user "
+                "\(what) failed: git refuses the repository at \(repository): it is owned by another user "
                     + "('safe.directory'); if you trust it, run 'git config --global --add safe.directory "
-                    + "\(directory)' as the user forbc runs as", path: directory)
+                    + "\(repository)' as the user forbc runs as", path: repository)
         }
         return ForbcError(.system, "\(what) in \(directory) failed: \(output.words)", path: directory)
     }
 
     static func isOwnershipRefusal(_ output: GitOutput) -> Bool {
         output.stderr.contains("detected dubious ownership")
+    }
+
+    /// The repository git names in its refusal ("detected dubious ownership in repository at '/srv/infra'").
+    static func refusedRepository(_ output: GitOutput) -> String? {
+        let marker = "dubious ownership in repository at '"
+        guard let start = output.stderr.range(of: marker) else { return nil }
+        let rest = output.stderr[start.upperBound...]
+        return rest.firstIndex(of: "'").map { String(rest[..<$0]) }
     }
 
     static func isNotARepository(_ output: GitOutput) -> Bool {
