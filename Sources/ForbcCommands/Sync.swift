@@ -23,8 +23,8 @@ struct Sync: HostCommand {
             nothing applied, the checkout and the recorded commit unchanged.
 
             Examples:
-              forbc sync --repo https://git.example/infra.git --path hosts/%H.yaml --require-signed
-              forbc sync --repo /srv/infra.git --path hosts/%H.yaml --branch production --yes
+              forbc sync --repo https://git.example/infra.git --path hosts/%H.yaml
+              forbc sync --repo /srv/infra.git --path hosts/%H.yaml --require-signed --yes
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -227,3 +227,23 @@ struct SyncPathCLITests {
         #expect(before.last?.hasPrefix(first) == true)
     }
 }
+
+@Suite("forbc sync --output json")
+struct SyncJSONCLITests {
+    @Test("one object: the commit, the path, the changes made and the provenance")
+    func json() throws {
+        let bench = try SyncBench("sync-json")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        let commit = try bench.fixture.commit("one")
+        let result = bench.sync(["--output", "json"])
+        #expect(result.code == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["commit"] as? String == commit)
+        #expect(object["previousCommit"] is NSNull)
+        #expect(object["path"] as? String == "hosts/node1.yaml")
+        #expect(object["repository"] as? String == bench.fixture.bare.path)
+        #expect(object["changes"] as? Int == 1)
+        #expect((object["done"] as? [[String: Any]])?.map { $0["target"] as? String } == ["serial"])
+        #expect((object["source"] as? [String: Any])?["dirty"] as? Bool == false)
+    }
+}
