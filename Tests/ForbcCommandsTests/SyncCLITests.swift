@@ -206,6 +206,24 @@ struct SyncPathCLITests {
         #expect(bench.planExit(serials: 1, dual: true) == 0)
     }
 
+    @Test("an invalid manifest: its located error, exit 1, the checkout put back and nothing applied")
+    func invalidManifest() throws {
+        let bench = try SyncBench("sync-invalid")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        try bench.fixture.commit("valid")
+        #expect(bench.sync().code == 0)
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 0))
+        try bench.fixture.commit("zero serials")
+        let before = try bench.snapshot()
+        let failed = bench.sync()
+        #expect(failed.code == 1)
+        let file = bench.checkout.appendingPathComponent("hosts/node1.yaml").path
+        #expect(
+            errors(failed)
+                == "\(file):8:47: error: 'spec.gpus[0].vgpu[0].count' is 0; it must be between 1 and 1024")
+        #expect(try bench.snapshot() == before)
+    }
+
     @Test("a manifest that is a link out of the checkout: refused, the checkout put back")
     func linkOut() throws {
         let bench = try SyncBench("sync-link")
