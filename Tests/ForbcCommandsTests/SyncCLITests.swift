@@ -265,3 +265,29 @@ struct SyncJSONCLITests {
         #expect((object["source"] as? [String: Any])?["dirty"] as? Bool == false)
     }
 }
+
+@Suite("forbc sync: a checkout directory that is not forbc's")
+struct SyncCheckoutCLITests {
+    @Test("a --checkout that is some other directory, or another repository's checkout: an error, nothing applied")
+    func foreignCheckout() throws {
+        let bench = try SyncBench("sync-foreign")
+        try bench.fixture.write("hosts/node1.yaml", mttyManifest(serials: 1))
+        try bench.fixture.commit("one")
+        let plain = makeTemporaryDirectory("not-a-checkout").path
+        let notGit = bench.sync(["--checkout", plain])
+        #expect(notGit.code == 1)
+        #expect(
+            errors(notGit)
+                == "error: \(plain) is not a git checkout forbc can use (it has no '.git'); remove it or pass another "
+                + "'--checkout'")
+        // The work tree's clone fetches from the bare repository: a checkout of another remote.
+        let other = bench.sync(["--checkout", bench.fixture.work.path], repo: bench.fixture.directory.path + "/x.git")
+        #expect(other.code == 1)
+        #expect(
+            errors(other)
+                == "error: the checkout \(bench.fixture.work.path) fetches '\(bench.fixture.bare.path)', not "
+                + "'\(bench.fixture.directory.path)/x.git'; pass another '--checkout' for this repository, or remove "
+                + "that one")
+        #expect(try bench.snapshot() == ["absent", "absent", "no checkout"])
+    }
+}

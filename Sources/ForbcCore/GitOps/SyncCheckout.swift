@@ -73,6 +73,10 @@ public struct SyncCheckout: Sendable {
     func checkExisting() throws {
         let origin: String?
         do {
+            // Its own repository: git would otherwise read the one around it (a state dir inside a work tree).
+            guard FileManager.default.fileExists(atPath: directory + "/.git") else {
+                throw ForbcError(.invalidInput, "it has no '.git'")
+            }
             origin = try repository.remoteURL()
         } catch let error as ForbcError {
             throw ForbcError(
