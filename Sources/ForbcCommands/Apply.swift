@@ -41,7 +41,7 @@ struct Apply: HostCommand {
     func execute() throws {
         let host = try global.openHost()
         let trigger = noBench ? .never : bench
-        let manifest = try loadManifest(arguments.file)
+        let manifest = try loadTrackedManifest(arguments.file)
         let folder = WorkloadFolder.path(for: arguments.file, override: workloads)
         if trigger != .never { try WorkloadFolder.check(manifest, folder: folder) }
         // One lock from discovery to the last step: the plan shown is the plan applied.
@@ -85,6 +85,7 @@ func executePlan(
             console.out(Render.reportJSON(Applier.Report(), plan: plan))
         } else {
             console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
+            if let source = plan.source { console.out(Render.sourceLine(source)) }
         }
         return report
     }

@@ -28,7 +28,7 @@ struct Drift: HostCommand {
         let report: DriftReport
         var loaded: Manifest?
         do {
-            let manifest = try loadManifest(file)
+            let manifest = try loadTrackedManifest(file)
             loaded = manifest
             let host = try global.openHost()
             report = DriftReport(plan: try host.plan(manifest), manifest: manifest)

@@ -23,7 +23,7 @@ public struct ForbcCommand: ParsableCommand {
         version: ForbcVersion.current,
         subcommands: [
             Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self,
-            Bench.self, SysfsWrite.self,
+            Sync.self, Bench.self, SysfsWrite.self,
         ])
 
     public init() {}
@@ -137,7 +137,7 @@ struct ManifestArguments: ParsableArguments {
 
     /// Reads the manifest and plans it on the host.
     func plan(on host: HostSession, destroy: Bool = false) throws -> (Manifest, Plan) {
-        let manifest = try loadManifest(file)
+        let manifest = destroy ? try loadManifest(file) : try loadTrackedManifest(file)
         return (manifest, try plan(manifest, on: host, destroy: destroy))
     }
 
@@ -177,4 +177,16 @@ extension ForbcSubcommand {
 /// Reads a manifest, turning problems into diagnostics.
 func loadManifest(_ path: String) throws -> Manifest {
     try ManifestParser.parse(contentsOf: path)
+}
+
+/// Reads a manifest with its git provenance when it sits in a git work tree. Provenance git cannot give (git
+/// missing, a repository owned by another user) is a warning, not a reason to stop a plan or an apply.
+func loadTrackedManifest(_ path: String, git: any GitChannel = RealGit()) throws -> Manifest {
+    var manifest = try loadManifest(path)
+    do {
+        manifest.source = try ManifestSource.lookup(manifest: path, git: git)
+    } catch let error as ForbcError {
+        Console.current.err("warning: provenance not recorded: \(error.message)")
+    }
+    return manifest
 }

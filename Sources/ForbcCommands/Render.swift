@@ -93,21 +93,37 @@ enum Render {
         return text
     }
 
+    /// The plan's statement, its actions, then where the manifest came from (when it sits in a git work tree).
     static func planText(_ plan: Plan, manifest: Manifest, verbose: Bool) -> String {
+        let source = plan.source.map { [sourceLine($0)] } ?? []
         if plan.isEmpty {
-            return "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
+            let none =
+                "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
+            return ([none] + source).joined(separator: "\n")
         }
         var lines = ["Plan for host '\(plan.host)'\(plan.simulated ? " (simulated)" : ""): \(summary(plan))."]
         lines += plan.actions.map { line($0, verbose: verbose) }
-        return lines.joined(separator: "\n")
+        return (lines + source).joined(separator: "\n")
     }
 
     static func planJSON(_ plan: Plan, manifest: Manifest) -> String {
-        json(
-            [
-                "host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
-                "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary),
-            ] as [String: Any])
+        var object: [String: Any] = [
+            "host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
+            "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary),
+        ]
+        if let source = plan.source { object["source"] = dictionary(source) }
+        return json(object)
+    }
+
+    /// The manifest's git provenance in one line.
+    static func sourceLine(_ source: ManifestSource) -> String { "Source: \(source.summary)" }
+
+    /// The provenance as JSON: repository, commit (null before the first), path, dirty.
+    static func dictionary(_ source: ManifestSource) -> [String: Any] {
+        [
+            "repository": source.repository, "commit": source.commit.map { $0 as Any } ?? NSNull(),
+            "path": source.path, "dirty": source.dirty,
+        ]
     }
 
     // MARK: Inventory
@@ -291,6 +307,7 @@ enum Render {
             "done": report.done.map(dictionary), "alreadyDone": report.alreadyDone.map(dictionary),
             "notAttempted": report.notAttempted.map(dictionary),
         ]
+        if let source = plan.source { object["source"] = dictionary(source) }
         if let failed = report.failed {
             var failure = dictionary(failed.action)
             failure["error"] = failed.error.message

@@ -69,6 +69,7 @@ public struct Applier: Sendable {
         }
         // Converged: the state dir now owns every declared partition and attachment, at the identity it has.
         state.setHost(plan.host)
+        state.setSource(plan.source)
         let migNow = plan.partitions.contains { $0.kind == .mig } ? try nvml?.devices() : nil
         for partition in plan.partitions {
             var uuid = partition.uuid

@@ -53,11 +53,13 @@ public struct HostState: Sendable, Codable, Equatable {
     public var attachments: [OwnedAttachment]
     /// libvirt URIs whose driver cannot hot-plug: live changes there wait for the domain's next start.
     public var noLiveAttach: [String]
+    /// Where the manifest last applied came from (git provenance); nil when it was not in a git work tree.
+    public var source: ManifestSource?
     /// Changes not yet journaled (not part of the saved state).
     var changes: [StateChange] = []
 
     enum CodingKeys: String, CodingKey {
-        case host, partitions, attachments, noLiveAttach
+        case host, partitions, attachments, noLiveAttach, source
     }
 
     public init(
@@ -76,12 +78,13 @@ public struct HostState: Sendable, Codable, Equatable {
         partitions = try container.decodeIfPresent([OwnedPartition].self, forKey: .partitions) ?? []
         attachments = try container.decodeIfPresent([OwnedAttachment].self, forKey: .attachments) ?? []
         noLiveAttach = try container.decodeIfPresent([String].self, forKey: .noLiveAttach) ?? []
+        source = try container.decodeIfPresent(ManifestSource.self, forKey: .source)
         partitions.sort { $0.name < $1.name }
     }
 
     public static func == (lhs: HostState, rhs: HostState) -> Bool {
         lhs.host == rhs.host && lhs.partitions == rhs.partitions && lhs.attachments == rhs.attachments
-            && lhs.noLiveAttach == rhs.noLiveAttach
+            && lhs.noLiveAttach == rhs.noLiveAttach && lhs.source == rhs.source
     }
 
     public mutating func record(_ attachment: OwnedAttachment) {
@@ -130,6 +133,13 @@ public struct HostState: Sendable, Codable, Equatable {
         changes.append(.host(name))
     }
 
+    /// Records where the manifest applied came from (nil: not from a git work tree).
+    public mutating func setSource(_ source: ManifestSource?) {
+        guard self.source != source else { return }
+        self.source = source
+        changes.append(.source(source))
+    }
+
     /// The changes made since the last call, for the journal.
     public mutating func takeChanges() -> [StateChange] {
         defer { changes.removeAll() }
@@ -145,6 +155,7 @@ public struct HostState: Sendable, Codable, Equatable {
         case .forgetAttachment(let attachment): forget(attachment)
         case .noLiveAttach(let uri): noteNoLiveAttach(uri)
         case .host(let name): setHost(name)
+        case .source(let source): setSource(source)
         }
     }
 
@@ -168,6 +179,7 @@ public enum StateChange: Sendable, Codable, Equatable {
     case forgetAttachment(OwnedAttachment)
     case noLiveAttach(String)
     case host(String)
+    case source(ManifestSource?)
 }
 
 /// The state dir: `state.json` (a snapshot of what forbc owns), `state.journal` (the changes since that snapshot,

@@ -23,10 +23,13 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var simulated: Bool
     public var inSync: Bool
     public var items: [Item]
+    /// Where the manifest came from, when it sits in a git work tree.
+    public var source: ManifestSource?
 
     public init(plan: Plan, manifest: Manifest) {
         host = plan.host
         self.manifest = manifest.file
+        source = manifest.source
         simulated = plan.simulated
         var items: [Item] = []
         let recreated = Set(plan.actions.filter { $0.action == .create }.map(\.target))
@@ -116,7 +119,21 @@ public struct DriftReport: Sendable, Codable, Equatable {
             forbc_drift_check_timestamp_seconds{\(labels)} \(Int(timestamp.timeIntervalSince1970))
 
             """
+        if let source { text += Self.sourceInfo(source, labels: labels) }
         return text
+    }
+
+    /// The manifest's git provenance as an info metric (always 1; the labels carry it).
+    static func sourceInfo(_ source: ManifestSource, labels: String) -> String {
+        let escape = Self.escape
+        return """
+            # HELP forbc_manifest_info Where the manifest came from: its git repository, commit and path, and \
+            whether the work tree had uncommitted changes.
+            # TYPE forbc_manifest_info gauge
+            forbc_manifest_info{\(labels),repository="\(escape(source.repository))",\
+            commit="\(escape(source.commit ?? ""))",path="\(escape(source.path))",dirty="\(source.dirty)"} 1
+
+            """
     }
 
     /// Metrics for a check that failed (manifest or host unreadable).
@@ -135,10 +152,12 @@ public struct DriftReport: Sendable, Codable, Equatable {
 
     /// The host and manifest labels, escaped as the exposition format requires (backslash, quote, newline).
     static func labels(host: String, manifest: String) -> String {
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n")
-        }
-        return "host=\"\(escape(host))\",manifest=\"\(escape(manifest))\""
+        "host=\"\(escape(host))\",manifest=\"\(escape(manifest))\""
+    }
+
+    /// A label value escaped as the exposition format requires (backslash, quote, newline).
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

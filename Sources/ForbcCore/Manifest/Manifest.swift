@@ -13,6 +13,8 @@ public struct Manifest: Sendable, Equatable {
     public var benchmarks: [BenchmarkSpec]
     public var prune: PrunePolicy
     public var pruneLocation: SourceLocation?
+    /// Where the file came from when it sits in a git work tree (set by the command that read it, not parsed).
+    public var source: ManifestSource?
 
     public init(
         file: String, contentHash: String = "", name: String, gpus: [GPUSpec] = [], vms: [VMSpec] = [],

@@ -167,6 +167,8 @@ public struct Plan: Sendable, Equatable {
     /// The attachments the manifest declares, as they will be.
     public var attachments: [OwnedAttachment] = []
     public var prune: PrunePolicy
+    /// Where the manifest came from (git provenance), which apply records in the state dir.
+    public var source: ManifestSource?
 
     public init(
         host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy

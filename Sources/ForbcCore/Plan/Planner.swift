@@ -35,6 +35,7 @@ public struct Planner: Sendable {
             actions: work.detachActions + work.destroyActions + work.relabelActions + work.configureActions
                 + work.createActions + work.attachActions,
             partitions: work.desired, prune: manifest.prune)
+        plan.source = manifest.source
         plan.attachments = manifest.vms.flatMap { vm in
             vm.attach.compactMap { name in
                 work.desired(named: name).flatMap { work.hostdev(for: $0) }.map {

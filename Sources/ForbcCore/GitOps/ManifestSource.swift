@@ -1,0 +1,41 @@
+import Foundation
+
+/// Where a manifest came from when it sits in a git work tree: recorded by plan (JSON), apply (the state dir)
+/// and drift (metrics), so a host says which commit it was applied from.
+public struct ManifestSource: Sendable, Codable, Equatable {
+    /// The remote's URL (origin's, else the first remote's), without any user or password in it; the work
+    /// tree's top-level directory when the repository has no remote.
+    public var repository: String
+    /// The commit checked out (HEAD), or nil in a repository with no commit yet.
+    public var commit: String?
+    /// The manifest's path inside the repository.
+    public var path: String
+    /// Whether the work tree differs from the commit: a tracked file changed, or the manifest is not committed.
+    public var dirty: Bool
+
+    public init(repository: String, commit: String?, path: String, dirty: Bool) {
+        self.repository = repository
+        self.commit = commit
+        self.path = path
+        self.dirty = dirty
+    }
+
+    /// One line for people: "hosts/a.yaml at 1a2b3c4d5e6f in https://git.example/infra.git".
+    public var summary: String {
+        let at = commit.map { "at \($0.prefix(12))" } ?? "with no commit yet"
+        return "\(path) \(at) in \(repository)\(dirty ? " (dirty: uncommitted changes)" : "")"
+    }
+
+    /// `url` without the user information a clone URL may carry (https://user:token@host/…): the repository
+    /// ends up in state files and metrics, a credential must not.
+    public static func withoutCredentials(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" }
+        guard let at = authority.lastIndex(of: "@") else { return url }
+        let user = authority[..<at]
+        // ssh://git@host/… names an account, not a secret; a password (user:secret@) or a token is dropped.
+        if url.hasPrefix("ssh://") && !user.contains(":") { return url }
+        return String(url[..<scheme.upperBound]) + String(rest[rest.index(after: at)...])
+    }
+}
