@@ -65,6 +65,8 @@ enum Render {
         switch action.kind {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
+        case .sriovVF where !action.path.hasSuffix("/sriov_numvfs"), .amdXCP:
+            return "\(action.path) to \(action.value)"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
         case .mps: return "MPS control daemon of \(action.uuid ?? "?") on \(action.gpu ?? "?"): \(action.value)"
         case .mig:
