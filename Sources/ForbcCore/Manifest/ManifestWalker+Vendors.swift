@@ -72,6 +72,20 @@ extension ManifestWalker {
             error("'\(path)' is empty; give at least one of: \(keys.joined(separator: ", ")), or leave it out", node)
             return nil
         }
+        // A declared quota turns the driver's automatic provisioning off (xe ABI sysfs-driver-intel-xe-sriov: "Any
+        // non-zero initial VRAM provisioning will block VFs auto-provisioning"): a VF left without one of the four
+        // would have none of it.
+        let quotas = [
+            ("localMemory", spec.localMemory != nil), ("ggtt", spec.ggtt != nil), ("contexts", spec.contexts != nil),
+            ("doorbells", spec.doorbells != nil),
+        ]
+        if spec.hasQuotas, let missing = quotas.first(where: { !$0.1 }) {
+            error(
+                "'\(path)' declares VF quotas but not '\(missing.0)'; a declared quota turns the driver's automatic "
+                    + "provisioning off, so declare localMemory, ggtt, contexts and doorbells together, or none",
+                node)
+            return nil
+        }
         return spec
     }
 

@@ -36,6 +36,7 @@ extension PlanBuilder {
         guard !stale.isEmpty else { return }
         let quotas = stale.filter { VFProvisioning.quotaAttributes.contains($0.attribute) }
         var writes = stale
+        var reprovision = changesCount
         if !quotas.isEmpty && !changesCount && sriov.numVFs > 0 {
             // Quotas of enabled VFs: disable, provision, enable again (all quotas, as a disable released them).
             if let use = firstUse(gpu) {
@@ -49,8 +50,9 @@ extension PlanBuilder {
             configureActions.append(disableVFs(spec, gpu, current: sriov.numVFs, wanted: spec.vfs))
             configureActions.append(enableVFs(spec, gpu, sriov, wanted: spec.vfs, current: sriov.numVFs, names))
             writes = perVF.settings
+            reprovision = true
         }
-        let steps = provisioningSteps(spec, gpu, iov, writes)
+        let steps = provisioningSteps(spec, gpu, iov, writes, all: reprovision)
         // Before the step that enables the VFs (the quotas must be in place then); scheduling settings alone, on
         // VFs that stay enabled, go at the end.
         let enable = configureActions.lastIndex {
@@ -59,22 +61,10 @@ extension PlanBuilder {
         configureActions.insert(contentsOf: steps, at: enable.map { max($0, firstNew) } ?? configureActions.count)
     }
 
-    /// The declared quotas against the four-together rule and what the PF offers for VFs.
+    /// The declared quotas against what the PF offers for VFs.
     mutating func checkProvisioning(
         _ spec: SRIOVSpec, _ perVF: VFProvisioning, _ target: Planner.Target, _ iov: IOVProvisioningState
     ) -> Bool {
-        let quotaKeys = [
-            "localMemory": perVF.localMemory != nil, "ggtt": perVF.ggtt != nil,
-            "contexts": perVF.contexts != nil, "doorbells": perVF.doorbells != nil,
-        ]
-        if perVF.hasQuotas, let missing = quotaKeys.filter({ !$0.value }).keys.sorted().first {
-            fail(
-                "'\(spec.name)' declares some VF quotas but not '\(missing)'; a declared quota turns the driver's "
-                    + "automatic provisioning off, so declare localMemory, ggtt, contexts and doorbells together, "
-                    + "or none of them",
-                perVF.location)
-            return false
-        }
         for setting in perVF.settings where VFProvisioning.quotaAttributes.contains(setting.attribute) {
             guard let each = UInt64(setting.value), let offered = iov.available[setting.attribute] else { continue }
             let total = each.multipliedReportingOverflow(by: UInt64(spec.vfs))
@@ -94,15 +84,16 @@ extension PlanBuilder {
         return true
     }
 
-    /// One write per VF, GT and setting.
+    /// One write per VF, GT and setting: every one when `all` (the VFs were or will be disabled, releasing what
+    /// they held), else those a VF does not hold yet.
     func provisioningSteps(
         _ spec: SRIOVSpec, _ gpu: GPU, _ iov: IOVProvisioningState,
-        _ settings: [(attribute: String, key: String, value: String)]
+        _ settings: [(attribute: String, key: String, value: String)], all: Bool
     ) -> [PlannedAction] {
         var steps: [PlannedAction] = []
         for vf in 1...max(spec.vfs, 1) where spec.vfs > 0 {
             for gt in iov.gts {
-                for setting in settings {
+                for setting in settings where all || iov.setting(vf: vf, setting.attribute) != setting.value {
                     let path = iov.path(vf: vf, gt: gt, setting.attribute)
                     steps.append(
                         PlannedAction(
