@@ -96,8 +96,8 @@ struct AMDPartitionTests {
         let found = try refusal(fixture, host("    - select: {index: 0}\n      amdPartition: {compute: SPX}\n"))
         #expect(
             found.map(\.message) == [
-                "compute partition mode 'SPX' does not go with memory partition mode 'NPS4' of 0000:0c:00.0 (AMD Instinct "
-                    + "MI300X) (aqua_vanjaram.c: SPX needs NPS1); declare 'memory' too"
+                "compute partition mode 'SPX' does not go with memory partition mode 'NPS4' of 0000:0c:00.0 "
+                    + "(AMD Instinct MI300X) (aqua_vanjaram.c: SPX needs NPS1); declare 'memory' too"
             ])
     }
 
@@ -149,8 +149,8 @@ struct AMDPartitionTests {
         #expect(
             found.map(\.message) == [
                 "cannot change the partition modes of 0000:22:00.0 (AMD Instinct MI300X): 1 KFD process(es) use it "
-                    + "(pid 4242, /sys/class/kfd/kfd/proc); amdgpu refuses a mode change while the device is in use: stop "
-                    + "them, or pass '--force'"
+                    + "(pid 4242, /sys/class/kfd/kfd/proc); amdgpu refuses a mode change while the device is in use: "
+                    + "stop them, or pass '--force'"
             ])
         // --force plans it; amdgpu itself still refuses the compute switch with EBUSY, and apply says so.
         let session = fixture.session

@@ -83,9 +83,9 @@ struct IntelProvisioningTests {
             fixture, host("{vfs: 4, perVF: {localMemory: 5G, ggtt: 256M, contexts: 1024, doorbells: 16}}"))
         #expect(
             memory.map(\.message) == [
-                "'vf' asks for 4 × 5G of 'localMemory' (20G in all); 0000:4d:00.0 (Intel Data Center GPU Flex 170) offers "
-                    + "15872M for VFs (/sys/class/drm/card1/prelim_iov/pf/gt0/available/lmem_max_quota); lower it or the "
-                    + "VF count"
+                "'vf' asks for 4 × 5G of 'localMemory' (20G in all); 0000:4d:00.0 (Intel Data Center GPU Flex 170) "
+                    + "offers 15872M for VFs (/sys/class/drm/card1/prelim_iov/pf/gt0/available/lmem_max_quota); lower "
+                    + "it or the VF count"
             ])
         #expect(memory.first?.location?.line == 7)
         let doorbells = try refusal(
@@ -101,9 +101,9 @@ struct IntelProvisioningTests {
         } catch let error as DiagnosticsError {
             #expect(
                 error.diagnostics.map(\.description) == [
-                    "m.yaml:7:30: error: 'spec.gpus[0].sriov.perVF' declares VF quotas but not 'ggtt'; a declared quota "
-                        + "turns the driver's automatic provisioning off, so declare localMemory, ggtt, contexts and "
-                        + "doorbells together, or none"
+                    "m.yaml:7:30: error: 'spec.gpus[0].sriov.perVF' declares VF quotas but not 'ggtt'; a declared "
+                        + "quota turns the driver's automatic provisioning off, so declare localMemory, ggtt, contexts "
+                        + "and doorbells together, or none"
                 ])
         }
     }
