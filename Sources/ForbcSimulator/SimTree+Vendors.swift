@@ -35,13 +35,21 @@ extension SimTree {
         }
     }
 
-    /// `/sys/class/drm`: `cardN` of each i915 PF with SR-IOV provisioning, its `device` link and `prelim_iov/`.
+    /// `/sys/class/drm`: a link `cardN` to the card under each i915 PF with SR-IOV provisioning.
     func drmNode(_ rest: [Substring]) -> Node? {
         guard let first = rest.first else { return .directory(iovDevices.map { "card\($0.iov!.card)" }) }
-        guard let device = iovDevices.first(where: { "card\($0.iov!.card)" == first }), let iov = device.iov else {
-            return nil
-        }
-        if rest.count == 1 { return .link("../../devices/pci0000:00/\(device.address)/drm/\(first)") }
+        guard let device = iovDevices.first(where: { "card\($0.iov!.card)" == first }) else { return nil }
+        if rest.count == 1 { return .link("../../bus/pci/devices/\(device.address)/drm/\(first)") }
+        return pciDRMNode(device, Array(rest))
+    }
+
+    /// A PF's `drm/` directory (`rest` is below it): `cardN` with its `device` link and `prelim_iov/`.
+    func pciDRMNode(_ device: SimDevice, _ rest: [Substring]) -> Node? {
+        guard device.driver == "i915", let iov = device.iov else { return nil }
+        let card = "card\(iov.card)"
+        guard let first = rest.first else { return .directory([card]) }
+        guard first == card else { return nil }
+        guard rest.count > 1 else { return .directory(["device", "prelim_iov"]) }
         switch rest[1] {
         case "device" where rest.count == 2: return .link("../../../\(device.address)")
         case "prelim_iov": return iovNode(device, iov, Array(rest.dropFirst(2)))

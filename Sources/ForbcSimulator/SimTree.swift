@@ -128,7 +128,7 @@ struct SimTree {
         if hasVGPU { directories.append("nvidia") }
         var names = Array(files.keys) + Array(links.keys) + directories
         if sriov != nil && !isVF { names.append("sriov_numvfs") }
-        if !isVF { names += amdAttributes(device).keys }
+        if !isVF { names += amdAttributes(device).keys + (device.driver == "i915" && device.iov != nil ? ["drm"] : []) }
 
         guard let first = rest.first else { return .directory(names.sorted()) }
         if rest.count == 1 {
@@ -140,6 +140,7 @@ struct SimTree {
         if first == "mdev_supported_types", !types.isEmpty {
             return typesNode(parent: address, types: types, Array(rest.dropFirst()))
         }
+        if first == "drm", !isVF { return pciDRMNode(device, Array(rest.dropFirst())) }
         if first == "nvidia", hasVGPU, let sriov {
             return vgpuNode(vf: address, device: device, sriov: sriov, Array(rest.dropFirst()))
         }
