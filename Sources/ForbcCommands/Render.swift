@@ -143,7 +143,10 @@ enum Render {
                 "  MPS: control daemon\(daemon.pid.map { " pid \($0)" } ?? ""), \(daemon.settings), pipe directory "
                     + daemon.pipeDirectory)
         }
-        if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
+        lines += vendorLines(gpu)
+        if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true)
+            && gpu.amdPartition == nil
+        {
             lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
         }
         let names = Set(parents.map(\.name))

@@ -54,7 +54,7 @@ public struct IOVProvisioningState: Sendable, Codable, Equatable {
 
 extension Discovery {
     /// The attributes of the VF setting directories forbc reads.
-    static let iovAttributes = [
+    public static let iovAttributes = [
         "lmem_quota", "ggtt_quota", "contexts_quota", "doorbells_quota", "exec_quantum_ms", "preempt_timeout_us",
     ]
 
