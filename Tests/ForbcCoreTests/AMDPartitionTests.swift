@@ -159,6 +159,18 @@ struct AMDPartitionTests {
         #expect(try amd(fixture, 1).compute == "SPX")
     }
 
+    @Test("amdgpu_gfx.c: the partition files are amdgpu's; a GPU bound to vfio-pci (held by a VM) is refused")
+    func heldByVM() throws {
+        let fixture = try SimulatedHostFixture(profile: "amd-mi300x")
+        fixture.kernel.mutate { $0.devices[2].driver = "vfio-pci" }
+        let found = try refusal(fixture, host("    - select: {index: 2}\n      amdPartition: {compute: CPX}\n"))
+        #expect(
+            found.map(\.message) == [
+                "0000:38:00.0 (AMD Instinct MI300X) is bound to 'vfio-pci', not amdgpu (a VM may hold it): its "
+                    + "partition modes are amdgpu's; give it back to amdgpu first"
+            ])
+    }
+
     @Test("a GPU without amdgpu's partition files is refused where 'amdPartition' is written")
     func notInstinct() throws {
         let fixture = try SimulatedHostFixture(profile: "amd-mi210")

@@ -31,6 +31,13 @@ extension PlanBuilder {
 
     /// The steps that put one GPU into the declared modes: memory request, driver reload, compute mode.
     mutating func planAMDPartition(_ spec: AMDPartitionSpec, _ target: Planner.Target) {
+        if let gpu = target.gpu, gpu.vendor == .amd, let driver = gpu.driver, driver != "amdgpu" {
+            fail(
+                "\(target.label) is bound to '\(driver)', not amdgpu (a VM may hold it): its partition modes are "
+                    + "amdgpu's; give it back to amdgpu first",
+                spec.location)
+            return
+        }
         guard let gpu = target.gpu, let state = gpu.amdPartition else {
             fail(
                 "\(target.label) has no compute partition modes (no current_compute_partition from amdgpu); "
