@@ -11,6 +11,7 @@ extension Render {
                 line += ", memory \(memory) (offers \(amd.availableMemory.joined(separator: ", ")))"
             }
             if let partitions = amd.partitions { line += ", \(partitions) partition(s)" }
+            if !amd.kfdNodes.isEmpty { line += ", \(amd.kfdNodes.count) KFD node(s)" }
             if !amd.kfdProcesses.isEmpty {
                 line += "; in use by KFD process(es) \(amd.kfdProcesses.map(String.init).joined(separator: ", "))"
             }

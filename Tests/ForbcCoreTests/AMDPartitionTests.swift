@@ -36,6 +36,9 @@ struct AMDPartitionTests {
         #expect(try fixture.apply(manifest).report.succeeded)
         #expect(try amd(fixture, 0).compute == "CPX" && amd(fixture, 0).memory == "NPS4")
         #expect(try amd(fixture, 1).compute == "QPX" && amd(fixture, 1).memory == "NPS1")
+        // The partitions appear as devices of their own: one KFD topology node each, as ROCm sees them.
+        #expect(try amd(fixture, 0).kfdNodes == Array(1000..<1008) && amd(fixture, 1).kfdNodes == Array(2000..<2004))
+        #expect(try amd(fixture, 2).kfdNodes == [3000])
         #expect(try fixture.apply(manifest).writes == 0, "a converged host gets zero writes")
         #expect(DriftReport(plan: try fixture.plan(manifest), manifest: manifest).inSync)
 

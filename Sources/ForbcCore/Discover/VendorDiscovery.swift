@@ -18,6 +18,9 @@ public struct AMDPartitionState: Sendable, Codable, Equatable {
     /// Processes that hold the device through KFD (ROCm), by pid: `/sys/class/kfd/kfd/proc/PID/vram_GPUID` for a
     /// GPU id of this device's KFD topology nodes. amdgpu refuses a compute mode change while any runs (EBUSY).
     public var kfdProcesses: [Int]
+    /// The KFD topology nodes of the device, by `gpu_id` in node order: one per compute partition, the devices
+    /// ROCm sees (/sys/class/kfd/kfd/topology/nodes/N, whose `properties` carry the GPU's PCI location).
+    public var kfdNodes: [Int] = []
 
     /// The compute partitions the current mode makes (nil when the XCCs are unknown).
     public var partitions: Int? {
@@ -66,31 +69,30 @@ extension Discovery {
             (try sysfs.value(SysPath.pci(address, attribute)) ?? "").split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        let nodes = try kfdNodes(of: address)
         return AMDPartitionState(
             compute: compute, availableCompute: try modes("available_compute_partition"),
             memory: try sysfs.value(SysPath.pci(address, "current_memory_partition")),
             availableMemory: try modes("available_memory_partition"),
-            xccs: AMDPartitionState.xccsByDevice[deviceID], kfdProcesses: try kfdProcesses(of: address))
+            xccs: AMDPartitionState.xccsByDevice[deviceID], kfdProcesses: try kfdProcesses(using: nodes),
+            kfdNodes: nodes)
     }
 
-    /// The pids of KFD processes that use `address`: KFD's topology nodes carry the PCI location of their GPU
-    /// (`properties`: `domain`, `location_id` = bus << 8 | devfn) and a `gpu_id`; a process has `vram_GPUID` under
-    /// `/sys/class/kfd/kfd/proc/PID/` for each GPU it opened (drivers/gpu/drm/amd/amdkfd/kfd_topology.c,
-    /// kfd_process.c).
-    func kfdProcesses(of address: String) throws -> [Int] {
+    /// The `gpu_id`s of the KFD topology nodes of `address`, in node order: KFD's topology nodes carry the PCI
+    /// location of their GPU (`properties`: `domain`, `location_id` = bus << 8 | devfn) and a `gpu_id`
+    /// (drivers/gpu/drm/amd/amdkfd/kfd_topology.c).
+    func kfdNodes(of address: String) throws -> [Int] {
         let parts = address.split(separator: ":")
-        guard parts.count == 3, let domain = Int(parts[0], radix: 16), let bus = Int(parts[1], radix: 16) else {
-            return []
-        }
-        let devfn = parts[2].split(separator: ".")
-        guard devfn.count == 2, let device = Int(devfn[0], radix: 16), let function = Int(devfn[1], radix: 16) else {
-            return []
-        }
+        let devfn = parts.count == 3 ? parts[2].split(separator: ".") : []
+        guard parts.count == 3, devfn.count == 2, let domain = Int(parts[0], radix: 16),
+            let bus = Int(parts[1], radix: 16), let device = Int(devfn[0], radix: 16),
+            let function = Int(devfn[1], radix: 16)
+        else { return [] }
         let location = bus << 8 | device << 3 | function
         let nodes = "/sys/class/kfd/kfd/topology/nodes"
-        var ids: Set<String> = []
-        for node in try sysfs.entries(nodes) {
-            guard let id = try sysfs.value("\(nodes)/\(node)/gpu_id"), id != "0",
+        var ids: [Int] = []
+        for node in try sysfs.entries(nodes).sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
+            guard let id = try sysfs.value("\(nodes)/\(node)/gpu_id").flatMap({ Int($0) }), id != 0,
                 let properties = try sysfs.value("\(nodes)/\(node)/properties")
             else { continue }
             var fields: [String: Int] = [:]
@@ -98,8 +100,15 @@ extension Discovery {
                 let pair = line.split(separator: " ")
                 if pair.count == 2, let value = Int(pair[1]) { fields[String(pair[0])] = value }
             }
-            if fields["location_id"] == location && (fields["domain"] ?? 0) == domain { ids.insert(id) }
+            if fields["location_id"] == location && (fields["domain"] ?? 0) == domain { ids.append(id) }
         }
+        return ids
+    }
+
+    /// The pids of KFD processes that use the GPU of these KFD `gpu_id`s: a process has `vram_GPUID` under `/sys/class/kfd/kfd/proc/PID/`
+    /// for each GPU it opened (drivers/gpu/drm/amd/amdkfd/kfd_process.c).
+    func kfdProcesses(using nodes: [Int]) throws -> [Int] {
+        let ids = Set(nodes.map(String.init))
         guard !ids.isEmpty else { return [] }
         var pids: [Int] = []
         for pid in try sysfs.entries("/sys/class/kfd/kfd/proc") {

@@ -155,7 +155,7 @@ extension PlanBuilder {
             guard let state = gpu.amdPartition else { continue }
             let mine = desired.indices.filter { desired[$0].kind == .amdXCP && desired[$0].gpu == gpu.address }
             if mine.isEmpty {
-                ordinal += state.partitions ?? 1
+                ordinal += state.kfdNodes.isEmpty ? (state.partitions ?? 1) : state.kfdNodes.count
                 continue
             }
             for index in mine {
