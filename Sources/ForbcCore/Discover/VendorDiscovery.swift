@@ -105,8 +105,8 @@ extension Discovery {
         return ids
     }
 
-    /// The pids of KFD processes that use the GPU of these KFD `gpu_id`s: a process has `vram_GPUID` under `/sys/class/kfd/kfd/proc/PID/`
-    /// for each GPU it opened (drivers/gpu/drm/amd/amdkfd/kfd_process.c).
+    /// The pids of KFD processes that use the GPU of these KFD `gpu_id`s: a process has `vram_GPUID` under
+    /// `/sys/class/kfd/kfd/proc/PID/` for each GPU it opened (drivers/gpu/drm/amd/amdkfd/kfd_process.c).
     func kfdProcesses(using nodes: [Int]) throws -> [Int] {
         let ids = Set(nodes.map(String.init))
         guard !ids.isEmpty else { return [] }
