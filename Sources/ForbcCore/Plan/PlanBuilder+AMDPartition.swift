@@ -6,7 +6,10 @@
 /// - memory before compute: a memory mode written to `current_memory_partition` is only a request; the driver
 ///   makes the change when it is torn down and loaded again ("NPS mode change request done, reload driver to
 ///   complete the change", amdgpu_gmc.c), and only then offers the compute modes of the new memory mode; AMD's
-///   MI300X quick start guide likewise sets the memory partition first, then the compute partition;
+///   MI300X quick start guide likewise sets the memory partition first, then the compute partition, and AMD SMI's
+///   changelog (github.com/ROCm/amdsmi, CHANGELOG.md, "Upcoming changes" of 6.3) says "Memory partition resets
+///   (for BM) require driver reloads" and that there are "dependencies regarding available compute partitions
+///   when in other memory modes";
 /// - not while in use: amdgpu refuses a compute mode change while KFD processes hold the device (EBUSY,
 ///   `amdgpu_amdkfd_check_and_lock_kfd`); forbc refuses it earlier, and refuses the driver reload of a memory
 ///   change for the same reason, unless `--force`.
