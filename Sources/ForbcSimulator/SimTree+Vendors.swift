@@ -15,6 +15,13 @@ extension SimTree {
         ]
     }
 
+    /// `xgmi_hive_info/` of an amdgpu device in a hive (`rest` is below it).
+    func hiveNode(_ device: SimDevice, _ rest: [Substring]) -> Node? {
+        guard device.driver == "amdgpu", let hive = device.amd?.hive else { return nil }
+        guard let first = rest.first else { return .directory(["xgmi_hive_id"]) }
+        return first == "xgmi_hive_id" && rest.count == 1 ? .file(hive + "\n", nil) : nil
+    }
+
     var amdDevices: [SimDevice] {
         model.devices.filter { $0.driver == "amdgpu" && $0.amd != nil }.sorted { $0.address < $1.address }
     }

@@ -129,6 +129,7 @@ struct SimTree {
         var names = Array(files.keys) + Array(links.keys) + directories
         if sriov != nil && !isVF { names.append("sriov_numvfs") }
         if !isVF { names += amdAttributes(device).keys + (device.driver == "i915" && device.iov != nil ? ["drm"] : []) }
+        if !isVF, hiveNode(device, []) != nil { names.append("xgmi_hive_info") }
 
         guard let first = rest.first else { return .directory(names.sorted()) }
         if rest.count == 1 {
@@ -141,6 +142,7 @@ struct SimTree {
             return typesNode(parent: address, types: types, Array(rest.dropFirst()))
         }
         if first == "drm", !isVF { return pciDRMNode(device, Array(rest.dropFirst())) }
+        if first == "xgmi_hive_info", !isVF { return hiveNode(device, Array(rest.dropFirst())) }
         if first == "nvidia", hasVGPU, let sriov {
             return vgpuNode(vf: address, device: device, sriov: sriov, Array(rest.dropFirst()))
         }

@@ -19,6 +19,8 @@ public struct SimAMDPartition: Sendable, Codable, Equatable {
     public var kfdProcesses: [Int]
     /// The KFD `gpu_id` of the device's first partition (the others follow).
     public var gpuIDBase: Int
+    /// The XGMI hive id (`xgmi_hive_info/xgmi_hive_id`), when the device is in a hive.
+    public var hive: String? = nil
 
     public init(
         xccs: Int, compute: String, memory: String, computeModes: [String], memoryModes: [String],

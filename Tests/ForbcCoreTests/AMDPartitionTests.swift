@@ -174,6 +174,20 @@ struct AMDPartitionTests {
             ])
     }
 
+    @Test("amdgpu_gmc.c 'all devices in the hive should request the same mode': no memory change in an XGMI hive")
+    func hive() throws {
+        let fixture = try SimulatedHostFixture(profile: "amd-mi300x")
+        fixture.kernel.mutate { $0.devices[0].amd?.hive = "0x5f3a1c" }
+        #expect(try amd(fixture, 0).hive == "0x5f3a1c" && amd(fixture, 1).hive == nil)
+        let found = try refusal(
+            fixture, host("    - select: {index: 0}\n      amdPartition: {compute: CPX, memory: NPS4}\n"))
+        #expect(found.first?.message.hasPrefix("0000:0c:00.0 (AMD Instinct MI300X) is in XGMI hive 0x5f3a1c") == true)
+        // A compute mode alone is a change of that GPU only.
+        let plan = try fixture.plan(
+            try fixture.manifest(text: host("    - select: {index: 0}\n      amdPartition: {compute: CPX}\n")))
+        #expect(plan.actions.map(\.value) == ["CPX"])
+    }
+
     @Test("a GPU without amdgpu's partition files is refused where 'amdPartition' is written")
     func notInstinct() throws {
         let fixture = try SimulatedHostFixture(profile: "amd-mi210")

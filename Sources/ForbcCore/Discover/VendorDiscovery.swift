@@ -21,6 +21,9 @@ public struct AMDPartitionState: Sendable, Codable, Equatable {
     /// The KFD topology nodes of the device, by `gpu_id` in node order: one per compute partition, the devices
     /// ROCm sees (/sys/class/kfd/kfd/topology/nodes/N, whose `properties` carry the GPU's PCI location).
     public var kfdNodes: [Int] = []
+    /// The XGMI hive the GPU belongs to (`xgmi_hive_info/xgmi_hive_id`, drivers/gpu/drm/amd/amdgpu/amdgpu_xgmi.c),
+    /// nil when it is in none.
+    public var hive: String? = nil
 
     /// The compute partitions the current mode makes (nil when the XCCs are unknown).
     public var partitions: Int? {
@@ -75,7 +78,7 @@ extension Discovery {
             memory: try sysfs.value(SysPath.pci(address, "current_memory_partition")),
             availableMemory: try modes("available_memory_partition"),
             xccs: AMDPartitionState.xccsByDevice[deviceID], kfdProcesses: try kfdProcesses(using: nodes),
-            kfdNodes: nodes)
+            kfdNodes: nodes, hive: try sysfs.value(SysPath.pci(address, "xgmi_hive_info/xgmi_hive_id")))
     }
 
     /// The `gpu_id`s of the KFD topology nodes of `address`, in node order: KFD's topology nodes carry the PCI

@@ -60,15 +60,7 @@ extension PlanBuilder {
         let changesMemory = spec.memory != nil && spec.memory?.rawValue != state.memory
         let changesCompute = changesMemory || spec.compute.rawValue != state.compute
         guard changesCompute else { return }
-        if !state.kfdProcesses.isEmpty && !force {
-            let pids = state.kfdProcesses.map(String.init).joined(separator: ", ")
-            fail(
-                "cannot change the partition modes of \(target.label): \(state.kfdProcesses.count) KFD process(es) "
-                    + "use it (pid \(pids), /sys/class/kfd/kfd/proc); amdgpu refuses a mode change while the "
-                    + "device is in use: stop them, or pass '--force'",
-                spec.location)
-            return
-        }
+        guard allowsAMDChange(spec, target, state, changesMemory: changesMemory) else { return }
         let names = desired.filter { $0.gpu == gpu.address && $0.kind == .amdXCP }.map(\.name)
         if changesMemory, let memory { configureActions += reloadForMemory(gpu, state, memory: memory, names) }
         let path = SysPath.pci(gpu.address, "current_compute_partition")
@@ -87,6 +79,33 @@ extension PlanBuilder {
                     OwnedPartition(
                         name: $0, kind: .amdXCP, gpu: gpu.address, address: gpu.address, type: spec.compute.rawValue)
                 }))
+    }
+
+    /// Whether the GPU may change modes now: no memory change inside an XGMI hive, no KFD process (unless
+    /// `--force`).
+    mutating func allowsAMDChange(
+        _ spec: AMDPartitionSpec, _ target: Planner.Target, _ state: AMDPartitionState, changesMemory: Bool
+    ) -> Bool {
+        if changesMemory, let hive = state.hive {
+            // amdgpu_gmc.c: "If device is part of hive, all devices in the hive should request the same mode"; the
+            // hive's memory mode changes when all of them are reloaded together, which forbc does not do.
+            fail(
+                "\(target.label) is in XGMI hive \(hive): amdgpu changes the memory partition mode of a hive for all "
+                    + "its GPUs at once, when the driver is reloaded; forbc changes it only for GPUs outside a hive: "
+                    + "change it with amd-smi, then declare it",
+                spec.location)
+            return false
+        }
+        if !state.kfdProcesses.isEmpty && !force {
+            let pids = state.kfdProcesses.map(String.init).joined(separator: ", ")
+            fail(
+                "cannot change the partition modes of \(target.label): \(state.kfdProcesses.count) KFD process(es) "
+                    + "use it (pid \(pids), /sys/class/kfd/kfd/proc); amdgpu refuses a mode change while the "
+                    + "device is in use: stop them, or pass '--force'",
+                spec.location)
+            return false
+        }
+        return true
     }
 
     /// The modes a GPU can take: the memory mode it offers, the combination the driver allows, and the compute
