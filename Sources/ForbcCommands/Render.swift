@@ -65,6 +65,8 @@ enum Render {
         switch action.kind {
         case .mdev: return "mdev \(type) on \(action.parent ?? "?"), uuid \(action.uuid ?? "?")"
         case .vgpuVF: return "vGPU \(type) on VF \(action.address ?? "?")"
+        case .sriovVF where !action.path.hasSuffix("/sriov_numvfs"), .amdXCP:
+            return "\(action.path) to \(action.value)"
         case .sriovVF, .passthrough: return "sriov_numvfs of \(action.gpu ?? "?") to \(action.value)"
         case .mps: return "MPS control daemon of \(action.uuid ?? "?") on \(action.gpu ?? "?"): \(action.value)"
         case .mig:
@@ -157,7 +159,10 @@ enum Render {
                 "  MPS: control daemon\(daemon.pid.map { " pid \($0)" } ?? ""), \(daemon.settings), pipe directory "
                     + daemon.pipeDirectory)
         }
-        if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true) {
+        lines += vendorLines(gpu)
+        if parents.isEmpty && vgpuVFs.isEmpty && gpu.sriov == nil && (gpu.mig?.profiles.isEmpty ?? true)
+            && gpu.amdPartition == nil
+        {
             lines.append("  no partitioning capability (no mdev types, no SR-IOV, no vGPU on VFs, no MIG)")
         }
         let names = Set(parents.map(\.name))

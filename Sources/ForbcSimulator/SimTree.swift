@@ -57,8 +57,8 @@ struct SimTree {
             }
             return nil
         case "class":
-            if rest.count == 1 { return .directory(hasMdevBus ? ["mdev_bus"] : []) }
-            guard rest[1] == "mdev_bus", hasMdevBus else { return nil }
+            if rest.count == 1 { return .directory((hasMdevBus ? ["mdev_bus"] : []) + vendorClasses) }
+            guard rest[1] == "mdev_bus", hasMdevBus else { return rest[1] == "mdev_bus" ? nil : vendorClassNode(rest) }
             if rest.count == 2 { return .directory(parentNames) }
             let name = String(rest[2])
             if let virtual = model.virtualParents.first(where: { $0.name == name }) {
@@ -128,16 +128,21 @@ struct SimTree {
         if hasVGPU { directories.append("nvidia") }
         var names = Array(files.keys) + Array(links.keys) + directories
         if sriov != nil && !isVF { names.append("sriov_numvfs") }
+        if !isVF { names += amdAttributes(device).keys + (device.driver == "i915" && device.iov != nil ? ["drm"] : []) }
+        if !isVF, hiveNode(device, []) != nil { names.append("xgmi_hive_info") }
 
         guard let first = rest.first else { return .directory(names.sorted()) }
         if rest.count == 1 {
             if first == "sriov_numvfs", let sriov, !isVF { return .file("\(sriov.numVFs)", .numVFs(pf: address)) }
             if let value = files[String(first)] { return .file(value, nil) }
             if let target = links[String(first)] { return .link(target) }
+            if !isVF, let node = amdAttributes(device)[String(first)] { return node }
         }
         if first == "mdev_supported_types", !types.isEmpty {
             return typesNode(parent: address, types: types, Array(rest.dropFirst()))
         }
+        if first == "drm", !isVF { return pciDRMNode(device, Array(rest.dropFirst())) }
+        if first == "xgmi_hive_info", !isVF { return hiveNode(device, Array(rest.dropFirst())) }
         if first == "nvidia", hasVGPU, let sriov {
             return vgpuNode(vf: address, device: device, sriov: sriov, Array(rest.dropFirst()))
         }

@@ -9,6 +9,8 @@ enum SimWrite {
     case vgpuType(vf: String)
     case bind(driver: String)
     case unbind(driver: String)
+    /// A vendor driver's own attribute (AMD partition modes, Intel VF provisioning).
+    case vendor(SimVendorWrite)
 
     func apply(value: String, to model: inout SimulatedHostModel) throws {
         switch self {
@@ -24,6 +26,7 @@ enum SimWrite {
                 throw SimErrno(errno: Errno.ENODEV)
             }
             model.devices[index].driver = nil
+            model.devices[index].amd?.tornDown()
         case .bind(let driver):
             guard let index = model.devices.firstIndex(where: { $0.address == value }) else {
                 throw SimErrno(errno: Errno.ENODEV)
@@ -31,6 +34,7 @@ enum SimWrite {
             guard model.devices[index].driver == nil else { throw SimErrno(errno: Errno.EBUSY) }
             model.devices[index].driver = driver
         case .vgpuType(let vf): try Self.setVGPUType(value, vf: vf, in: &model)
+        case .vendor(let write): try write.apply(value: value, to: &model)
         }
     }
 
@@ -78,6 +82,7 @@ enum SimWrite {
             for vf in vfs { model.vgpus.removeValue(forKey: vf) }
         }
         model.devices[index].sriov!.numVFs = wanted
+        model.devices[index].iov?.numVFsChanged(to: wanted)
     }
 
     /// NVIDIA's `current_vgpu_type` on a VF: 0 destroys; a type id creates when the VF is free and the pool has room.

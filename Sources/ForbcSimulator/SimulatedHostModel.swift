@@ -74,6 +74,10 @@ public struct SimDevice: Sendable, Codable, Equatable {
     public var pool: SimPoolKind
     /// Capacity units of the pool (framebuffer GiB for NVIDIA).
     public var poolUnits: Int
+    /// AMD Instinct compute and memory partition modes (amdgpu), when the device has them.
+    public var amd: SimAMDPartition? = nil
+    /// Intel SR-IOV VF provisioning (i915's `prelim_iov/`), when the device has it.
+    public var iov: SimIOV? = nil
 
     public init(
         address: String, vendor: String, device: String, subsystemVendor: String, subsystemDevice: String,

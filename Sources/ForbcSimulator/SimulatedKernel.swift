@@ -295,7 +295,10 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
                 try Data(((try? read(path)) ?? "").utf8).write(to: URL(fileURLWithPath: target))
             }
         }
-        for root in [SysPath.pciDevices, SysPath.mdevBus, SysPath.mdevDevices] where exists(root) { try walk(root) }
+        for root in [SysPath.pciDevices, SysPath.mdevBus, SysPath.mdevDevices, "/sys/class/drm", "/sys/class/kfd"]
+        where exists(root) {
+            try walk(root)
+        }
     }
 }
 

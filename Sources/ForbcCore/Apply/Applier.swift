@@ -137,6 +137,10 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
         case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent:
             return true
+        case .attribute(let path, let current):
+            return try expectWord(path, reads: current, before: action.value)
+        case .driverBinding(let device, let from, let to):
+            return try expectDriver(device, from: from, to: to)
         }
     }
 

@@ -21,9 +21,11 @@ public struct Discovery: Sendable {
         var parents: [MdevParent] = []
         var vfAddresses: Set<String> = []
         for address in try sysfs.entries(SysPath.pciDevices) where Patterns.isPCIAddress(address) {
-            // Only display controllers (class 0x03xxxx) of known vendors; VFs are read through their PF.
+            // Only display controllers (class 0x03xxxx) and processing accelerators (0x12xxxx: AMD Instinct
+            // MI300X) of known vendors; VFs are read through their PF.
             let named = namedAddresses.contains(address)
-            guard let classCode = try sysfs.value(SysPath.pci(address, "class")), classCode.hasPrefix("0x03") || named,
+            guard let classCode = try sysfs.value(SysPath.pci(address, "class")),
+                classCode.hasPrefix("0x03") || classCode.hasPrefix("0x12") || named,
                 let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
                 let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
                 let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil)
@@ -95,11 +97,13 @@ public struct Discovery: Sendable {
             }
             vfs.sort { $0.index < $1.index }
         }
-        let gpu = GPU(
+        var gpu = GPU(
             address: address, vendor: vendor, vendorID: vendorID, deviceID: deviceID, subsystemID: subsystem,
             model: PCIDeviceNames.model(vendorID: vendorID, deviceID: deviceID, vendor: vendor),
             driver: try driver(address), numaNode: numa, iommuGroup: group, sriov: sriov, vfs: vfs,
             isMdevParent: !types.isEmpty, mig: nil)
+        if vendor == .amd { gpu.amdPartition = try readAMDPartition(address, deviceID: deviceID) }
+        if vendor == .intel, let sriov { gpu.iov = try readIOV(address, totalVFs: sriov.totalVFs) }
         return (gpu, parents)
     }
 

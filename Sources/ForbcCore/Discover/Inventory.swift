@@ -67,6 +67,10 @@ public struct GPU: Sendable, Codable, Equatable {
     public var isMdevParent: Bool
     /// MIG through NVML, when NVML knows this GPU.
     public var mig: MIGState?
+    /// AMD Instinct compute and memory partition modes, when amdgpu offers them for this GPU.
+    public var amdPartition: AMDPartitionState? = nil
+    /// Intel SR-IOV VF provisioning (i915's `prelim_iov/` or `iov/`), when the driver offers it.
+    public var iov: IOVProvisioningState? = nil
 
     /// Every mdev parent name that belongs to this GPU: itself and its VFs.
     public var parentNames: [String] {

@@ -15,6 +15,7 @@ enum PCIDeviceNames {
         "1002:740f": "AMD Instinct MI210",
         "1002:740c": "AMD Instinct MI250X",
         "1002:74a1": "AMD Instinct MI300X",
+        "8086:56c0": "Intel Data Center GPU Flex 170",
         "8086:3e92": "Intel UHD Graphics 630",
         "8086:3e98": "Intel UHD Graphics 630",
         "8086:5912": "Intel HD Graphics 630",

@@ -122,7 +122,8 @@ struct ExportBuilder {
             let base = recorded ?? "vf"
             used.formUnion((0..<sriov.numVFs).map { "\(base)-\($0)" })
             for vf in gpu.vfs { byDevice.append((Hostdev.pci(vf.address, managed: true), "\(base)-\(vf.index)")) }
-            let fields = [("name", ExportNode.string(base)), ("vfs", ExportNode.int(sriov.numVFs))]
+            var fields = [("name", ExportNode.string(base)), ("vfs", ExportNode.int(sriov.numVFs))]
+            if let perVF = perVFNode(gpu, enabled: sriov.numVFs) { fields.append(("perVF", perVF)) }
             return entry(select, "sriov", ExportNode.flow(fields))
         }
         if let uuid = gpu.mig?.uuid, let daemon = inventory.mpsDaemon(uuid) { return mpsEntry(gpu, daemon) }
@@ -131,7 +132,7 @@ struct ExportBuilder {
             byDevice.append((Hostdev.pci(gpu.address, managed: true), name))
             return entry(select, "passthrough", ExportNode.flow([("name", ExportNode.string(name))]))
         }
-        return nil
+        return amdEntry(gpu)
     }
 
     /// An MPS daemon as `mps: {name, clients, activeThreadPercentage, pinnedMemoryLimit?}`: the defaults the daemon

@@ -85,13 +85,15 @@ public struct GPUSpec: Sendable, Equatable {
     public var passthrough: PassthroughSpec?
     /// An MPS control daemon on the whole GPU (exclusive with the other kinds).
     public var mps: MPSSpec?
+    /// AMD Instinct compute and memory partition modes.
+    public var amdPartition: AMDPartitionSpec?
     public var location: SourceLocation
     public var index: Int
 
     public init(
         select: GPUSelector, vgpu: [VGPUSpec] = [], mig: [MIGSpec] = [], sriov: SRIOVSpec? = nil,
-        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, mps: MPSSpec? = nil, location: SourceLocation,
-        index: Int
+        passthrough: PassthroughSpec? = nil, migMode: Bool? = nil, mps: MPSSpec? = nil,
+        amdPartition: AMDPartitionSpec? = nil, location: SourceLocation, index: Int
     ) {
         self.select = select
         self.vgpu = vgpu
@@ -100,6 +102,7 @@ public struct GPUSpec: Sendable, Equatable {
         self.sriov = sriov
         self.passthrough = passthrough
         self.mps = mps
+        self.amdPartition = amdPartition
         self.location = location
         self.index = index
     }
@@ -136,6 +139,8 @@ public struct SRIOVSpec: Sendable, Equatable {
     public var name: String
     public var vfs: Int
     public var location: SourceLocation
+    /// Resources provisioned for each VF before the VFs are enabled (Intel); nil: the driver provisions them.
+    public var perVF: VFProvisioning? = nil
 }
 
 /// The whole GPU as one partition.

@@ -278,7 +278,7 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps"]
+        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps", "amdPartition"]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var gpu = WalkedGPU()
         for (key, _, value) in pairs { walkGPUKey(key, value, path: path, into: &gpu) }
@@ -290,7 +290,8 @@ struct ManifestWalker {
         guard gpu.valid, let selector = gpu.selector else { return nil }
         return GPUSpec(
             select: selector, vgpu: gpu.vgpu, mig: gpu.mig, sriov: gpu.sriov, passthrough: gpu.passthrough,
-            migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, location: location(node), index: index)
+            migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, amdPartition: gpu.amdPartition,
+            location: location(node), index: index)
     }
 
     /// What one `gpus[]` entry declared, while it is walked.
@@ -304,6 +305,7 @@ struct ManifestWalker {
         var sriov: SRIOVSpec?
         var passthrough: PassthroughSpec?
         var mps: MPSSpec?
+        var amdPartition: AMDPartitionSpec?
         var valid = true
     }
 
@@ -337,6 +339,9 @@ struct ManifestWalker {
         case "mps":
             gpu.mps = walkMPS(value, path: "\(path).mps")
             if gpu.mps == nil { gpu.valid = false }
+        case "amdPartition":
+            gpu.amdPartition = walkAMDPartition(value, path: "\(path).amdPartition")
+            if gpu.amdPartition == nil { gpu.valid = false }
         default: break
         }
     }
@@ -360,10 +365,12 @@ struct ManifestWalker {
         let kinds = [
             !gpu.vgpu.isEmpty ? "vgpu" : nil, gpu.hasMIG ? "mig" : nil, gpu.sriov != nil ? "sriov" : nil,
             gpu.passthrough != nil ? "passthrough" : nil, gpu.mps != nil ? "mps" : nil,
+            gpu.amdPartition != nil ? "amdPartition" : nil,
         ].compactMap { $0 }
         if kinds.isEmpty && gpu.migMode == nil && gpu.valid {
             error(
-                "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps' or 'migMode'", node)
+                "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps', 'amdPartition' "
+                    + "or 'migMode'", node)
             gpu.valid = false
         } else if kinds.count > 1 {
             error(
@@ -571,9 +578,10 @@ struct ManifestWalker {
     }
 
     mutating func walkSRIOV(_ node: Node, path: String) -> SRIOVSpec? {
-        guard let pairs = mapping(node, at: path, allowed: ["name", "vfs"]) else { return nil }
+        guard let pairs = mapping(node, at: path, allowed: ["name", "vfs", "perVF"]) else { return nil }
         var name = "vf"
         var vfs: Int?
+        var perVF: VFProvisioning?
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -581,6 +589,7 @@ struct ManifestWalker {
             case "vfs":
                 vfs = integer(value, at: "\(path).vfs", range: 0...256)
                 if vfs == nil { valid = false }
+            case "perVF": perVF = checked(walkProvisioning(value, path: "\(path).perVF"), &valid)
             default: break
             }
         }
@@ -590,7 +599,7 @@ struct ManifestWalker {
         }
         guard valid, let vfs else { return nil }
         spend(vfs, at: path, node)
-        return SRIOVSpec(name: name, vfs: vfs, location: location(node))
+        return SRIOVSpec(name: name, vfs: vfs, location: location(node), perVF: perVF)
     }
 
     mutating func walkPassthrough(_ node: Node, path: String) -> PassthroughSpec? {
@@ -842,6 +851,8 @@ struct DeclaredNames {
                 add(m.name, m.location)
                 if !single { openBases.insert(m.name) }
             }
+            // How many compute partitions a mode makes depends on the device: the names are known at plan time.
+            if let a = gpu.amdPartition { openBases.insert(a.name) }
         }
     }
 

@@ -12,6 +12,9 @@ public enum PartitionKind: String, Sendable, Codable, Equatable {
     case mig
     /// NVIDIA MPS on the whole GPU: one control daemon forbc runs for it.
     case mps
+    /// An AMD Instinct compute partition (XCP): a device of its own on the host, made by the GPU's compute
+    /// partition mode (amdgpu's `current_compute_partition`).
+    case amdXCP = "amd-xcp"
 }
 
 /// A partition as the manifest resolves on this host: its name, where it lives and its identity.
@@ -92,6 +95,12 @@ public enum Precondition: Sendable, Equatable {
     case mpsSettings(gpu: String, wanted: MPSSettings)
     /// Quit the daemon, if it still runs.
     case mpsPresent(gpu: String)
+    /// A driver attribute holding one word (an AMD partition mode, an Intel VF quota): write it unless it already
+    /// reads the value; it must still read `current` (nil: whatever it reads, e.g. after a driver reload).
+    case attribute(path: String, current: String?)
+    /// Unbind (`to` nil) or bind (`to` the driver) a PCI device: it must still be bound to `from`; nothing to do
+    /// when it already is bound to `to`.
+    case driverBinding(device: String, from: String?, to: String?)
 }
 
 /// One step of a plan.

@@ -8,7 +8,7 @@ extension PlanBuilder {
         case .vgpuVF: partition.address.map { Hostdev.pci($0, managed: false) }
         case .sriovVF: partition.address.map { Hostdev.pci($0, managed: true) }
         case .passthrough: Hostdev.pci(partition.address ?? partition.gpu, managed: true)
-        case .mig, .mps: nil
+        case .mig, .mps, .amdXCP: nil
         }
     }
 
@@ -18,7 +18,7 @@ extension PlanBuilder {
         case .vgpuVF: owned.address.map { Hostdev.pci($0, managed: false) }
         case .sriovVF: owned.address.map { Hostdev.pci($0, managed: true) }
         case .passthrough: Hostdev.pci(owned.address ?? owned.gpu, managed: true)
-        case .mig, .mps: nil
+        case .mig, .mps, .amdXCP: nil
         }
     }
 

@@ -56,6 +56,9 @@ extension PlanBuilder {
             if let owned { destroyDeclaredMIG(partition, recorded: owned) }
         case .vgpuVF, .passthrough:
             break
+        case .amdXCP:
+            // A partition mode is not removed: the GPU keeps the modes it has (SPX/NPS1 is a mode like the others).
+            break
         case .mps:
             if let owned, owned.kind == .mps { destroyMPS(owned, reason: reason) }
         case .sriovVF:

@@ -151,7 +151,7 @@ struct PlanBuilder {
             for target in targets {
                 let mine = desired.filter { $0.gpu == target.id }
                 if !spec.vgpu.isEmpty { planVGPU(spec, target, mine) }
-                if let sriov = spec.sriov { planSRIOV(sriov, target, mine) }
+                if let sriov = spec.sriov { planProvisionedSRIOV(sriov, target, mine) }
                 if spec.migMode == true {
                     planMIG(spec, target, mine)
                 } else {
@@ -159,8 +159,10 @@ struct PlanBuilder {
                 }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
                 if let mps = spec.mps { planMPS(mps, target) }
+                if let amd = spec.amdPartition { planAMDPartition(amd, target) }
             }
         }
+        assignAMDAccess()
         pruneMPS()
         pruneUntargeted()
         settleRelabels()
@@ -214,6 +216,7 @@ struct PlanBuilder {
             }
         }
         if let mps = spec.mps { expandMPS(mps, targets) }
+        if let amd = spec.amdPartition { expandAMDPartition(amd, targets) }
         if let passthrough = spec.passthrough {
             for (i, target) in targets.enumerated() {
                 let name = targets.count == 1 ? passthrough.name : "\(passthrough.name)-\(i)"
@@ -339,7 +342,7 @@ struct PlanBuilder {
                 }
             case .mig:
                 pruneUntargetedMIG(owned)
-            case .passthrough, .mps:
+            case .passthrough, .mps, .amdXCP:
                 break
             }
         }
