@@ -18,6 +18,8 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     public var nextInstanceID: Int
     /// Compute processes not inside any MIG instance (MIG off).
     public var processes: Int
+    /// The vGPU manager's scheduler, on a GPU that has one.
+    public var vgpuScheduler: SimVGPUScheduler?
 
     public init(
         address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
@@ -182,6 +184,7 @@ enum SimNVMLCall: Codable {
     case destroy(device: Int, instanceID: Int)
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
+    case scheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int)
 }
 
 extension SimulatedNVML {
@@ -196,6 +199,8 @@ extension SimulatedNVML {
         case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
         case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
         case .reset(let device): try resetGPU(device: device)
+        case .scheduler(let device, let policy, let timesliceNs):
+            try setVGPUScheduler(device: device, policy: policy, timesliceNs: timesliceNs)
         }
     }
 }

@@ -9,7 +9,7 @@ public enum SimulatedProfiles {
     /// Every profile name, in the order the help lists them.
     public static let names = [
         "nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100",
-        "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty", "qemu-nvme-sriov",
+        "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty", "qemu-nvme-sriov", "nvidia-l40s-vgpu",
     ]
 
     public static func make(_ name: String) -> SimulatedHostModel? {
@@ -24,6 +24,7 @@ public enum SimulatedProfiles {
         case "nvidia-a100-80gb": nvidiaA100(memoryGiB: 80)
         case "mtty": mtty()
         case "qemu-nvme-sriov": qemuNVMe()
+        case "nvidia-l40s-vgpu": nvidiaL40SvGPU()
         default: nil
         }
     }

@@ -57,7 +57,10 @@ public struct Discovery: Sendable {
         }
         if let nvml {
             let states = try nvml.devices()
-            for i in gpus.indices { gpus[i].mig = states[gpus[i].address] }
+            for i in gpus.indices {
+                gpus[i].mig = states[gpus[i].address]
+                if let device = gpus[i].mig?.index { gpus[i].vgpuScheduler = try nvml.vgpuScheduler(device: device) }
+            }
         }
         return Inventory(
             gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },

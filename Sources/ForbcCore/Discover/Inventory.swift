@@ -67,6 +67,8 @@ public struct GPU: Sendable, Codable, Equatable {
     public var isMdevParent: Bool
     /// MIG through NVML, when NVML knows this GPU.
     public var mig: MIGState?
+    /// NVIDIA's vGPU scheduler through NVML, where the vGPU manager reports one.
+    public var vgpuScheduler: VGPUSchedulerState? = nil
 
     /// Every mdev parent name that belongs to this GPU: itself and its VFs.
     public var parentNames: [String] {

@@ -83,6 +83,8 @@ public struct GPUSpec: Sendable, Equatable {
     public var passthrough: PassthroughSpec?
     /// An MPS control daemon on the whole GPU (exclusive with the other kinds).
     public var mps: MPSSpec?
+    /// NVIDIA's vGPU scheduler of the GPU (with `vgpu`, or alone).
+    public var vgpuScheduler: VGPUSchedulerSpec? = nil
     public var location: SourceLocation
     public var index: Int
 

@@ -278,7 +278,7 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps"]
+        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps", "vgpuScheduler"]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var gpu = WalkedGPU()
         for (key, _, value) in pairs { walkGPUKey(key, value, path: path, into: &gpu) }
@@ -288,9 +288,11 @@ struct ManifestWalker {
         }
         checkGPUKinds(&gpu, path: path, node)
         guard gpu.valid, let selector = gpu.selector else { return nil }
-        return GPUSpec(
+        var spec = GPUSpec(
             select: selector, vgpu: gpu.vgpu, mig: gpu.mig, sriov: gpu.sriov, passthrough: gpu.passthrough,
             migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, location: location(node), index: index)
+        spec.vgpuScheduler = gpu.vgpuScheduler
+        return spec
     }
 
     /// What one `gpus[]` entry declared, while it is walked.
@@ -304,6 +306,7 @@ struct ManifestWalker {
         var sriov: SRIOVSpec?
         var passthrough: PassthroughSpec?
         var mps: MPSSpec?
+        var vgpuScheduler: VGPUSchedulerSpec?
         var valid = true
     }
 
@@ -337,6 +340,9 @@ struct ManifestWalker {
         case "mps":
             gpu.mps = walkMPS(value, path: "\(path).mps")
             if gpu.mps == nil { gpu.valid = false }
+        case "vgpuScheduler":
+            gpu.vgpuScheduler = walkVGPUScheduler(value, path: "\(path).vgpuScheduler")
+            if gpu.vgpuScheduler == nil { gpu.valid = false }
         default: break
         }
     }
@@ -361,7 +367,9 @@ struct ManifestWalker {
             !gpu.vgpu.isEmpty ? "vgpu" : nil, gpu.hasMIG ? "mig" : nil, gpu.sriov != nil ? "sriov" : nil,
             gpu.passthrough != nil ? "passthrough" : nil, gpu.mps != nil ? "mps" : nil,
         ].compactMap { $0 }
-        if kinds.isEmpty && gpu.migMode == nil && gpu.valid {
+        if checkSchedulerKinds(gpu, kinds: kinds, path: path, node) == false {
+            gpu.valid = false
+        } else if kinds.isEmpty && gpu.migMode == nil && gpu.vgpuScheduler == nil && gpu.valid {
             error(
                 "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps' or 'migMode'", node)
             gpu.valid = false

@@ -92,6 +92,8 @@ public enum Precondition: Sendable, Equatable {
     case mpsSettings(gpu: String, wanted: MPSSettings)
     /// Quit the daemon, if it still runs.
     case mpsPresent(gpu: String)
+    /// Set the GPU's vGPU scheduler (through NVML) unless it already schedules so; `timesliceNs` 0: the default.
+    case vgpuScheduler(device: Int, gpu: String, policy: VGPUSchedulerPolicy, timesliceNs: Int)
 }
 
 /// One step of a plan.

@@ -158,6 +158,7 @@ struct PlanBuilder {
                 }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
                 if let mps = spec.mps { planMPS(mps, target) }
+                if let scheduler = spec.vgpuScheduler { planVGPUScheduler(scheduler, target) }
             }
         }
         pruneMPS()
