@@ -207,5 +207,10 @@ FORBC_NVML(
     nvmlDeviceGetVgpuSchedulerCapabilities, (nvmlDevice_t device, nvmlVgpuSchedulerCapabilities_t *pCapabilities))
 FORBC_NVML(nvmlDeviceGetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerGetState_t *pSchedulerState))
 FORBC_NVML(nvmlDeviceSetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerSetState_t *pSchedulerState))
+/* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
+#define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
+FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))
+FORBC_NVML(nvmlVgpuTypeGetName, (unsigned int vgpuTypeId, char *vgpuTypeName, unsigned int *size))
+FORBC_NVML(nvmlVgpuTypeGetGpuInstanceProfileId, (unsigned int vgpuTypeId, unsigned int *gpuInstanceProfileId))
 
 #endif

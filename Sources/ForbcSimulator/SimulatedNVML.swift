@@ -20,6 +20,8 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     public var processes: Int
     /// The vGPU manager's scheduler, on a GPU that has one.
     public var vgpuScheduler: SimVGPUScheduler?
+    /// VF address → the GPU instance its MIG-backed vGPU lives on.
+    public var vgpuBindings: [String: Int]?
 
     public init(
         address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
@@ -101,7 +103,7 @@ public struct SimulatedNVML: NVMLChannel {
             guard sizes.allSatisfy(MIGLayout.computeSizes(in: profile.slices).contains) else {
                 throw NVMLReturn.error("nvmlGpuInstanceGetComputeInstanceProfileInfo", NVMLReturn.notSupported)
             }
-            guard !sizes.isEmpty, MIGLayout.computeFits(sizes, in: profile.slices) else {
+            guard !sizes.isEmpty || computeInstances == [], MIGLayout.computeFits(sizes, in: profile.slices) else {
                 throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.insufficientResources)
             }
             let count = sizes.count
@@ -127,7 +129,7 @@ public struct SimulatedNVML: NVMLChannel {
             guard let instance = gpu.instances.first(where: { $0.id == instanceID }) else {
                 throw NVMLReturn.error("nvmlGpuInstanceDestroy", NVMLReturn.notFound)
             }
-            guard instance.processes == 0 else {
+            guard instance.processes == 0, !(gpu.vgpuBindings ?? [:]).values.contains(instanceID) else {
                 throw NVMLReturn.error("nvmlComputeInstanceDestroy", NVMLReturn.inUse)
             }
             gpu.instances.removeAll { $0.id == instanceID }

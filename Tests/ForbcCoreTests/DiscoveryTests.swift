@@ -65,6 +65,7 @@ struct DiscoveryTests {
         for i in simulated.gpus.indices {
             simulated.gpus[i].mig = nil
             simulated.gpus[i].vgpuScheduler = nil
+            simulated.gpus[i].vgpuTypes = nil
         }
         simulated.mps = nil
         real.simulated = true

@@ -77,7 +77,8 @@ struct VGPUSchedulerTests {
         #expect(scheduler(fixture)?.policy == .equalShare && scheduler(fixture)?.timesliceNs == 4_000_000)
 
         // Export: the scheduler comes back with the vGPUs, and the exported manifest plans to nothing.
-        let exported = try Exporter(inventory: try fixture.inventory(), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
         #expect(exported.contains("vgpuScheduler: {policy: equalShare, timesliceMs: 4}"))
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
     }
@@ -89,7 +90,8 @@ struct VGPUSchedulerTests {
         #expect(try fixture.apply(alone).report.succeeded)
         #expect(scheduler(fixture)?.policy == .fixedShare && scheduler(fixture)?.timesliceNs == 2_000_000)
         #expect(try fixture.plan(alone).isEmpty)
-        let exported = try Exporter(inventory: try fixture.inventory(), state: try fixture.state()).manifest()
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
         #expect(exported.contains("vgpuScheduler: {policy: fixedShare, timesliceMs: 2}"))
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
     }

@@ -22,6 +22,7 @@ extension PlanBuilder {
     }
 
     mutating func planVGPU(_ spec: GPUSpec, _ target: Planner.Target, _ mine: [DesiredPartition]) {
+        if isMIGBacked(spec, target) { return planMIGBackedVGPU(target, mine) }
         let vfVGPU = target.gpu?.vfs.filter { $0.vgpu != nil } ?? []
         if !target.parents.isEmpty {
             planMdev(target, mine)

@@ -153,7 +153,7 @@ struct PlanBuilder {
                 if let sriov = spec.sriov { planSRIOV(sriov, target, mine) }
                 if spec.migMode == true {
                     planMIG(spec, target, mine)
-                } else {
+                } else if !isMIGBacked(spec, target) {
                     planMIGOff(spec, target)
                 }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
