@@ -88,6 +88,12 @@ struct MIGBackedVGPUTests {
         #expect(throws: ForbcError.self) {
             try SimulatedNVML(kernel: fixture.kernel).destroyInstance(device: 0, instanceID: bound)
         }
+        // 'forbc destroy' too: each vGPU, then its instance.
+        let both = try manifest(fixture, "[{name: a, type: A100-3-20C}, {name: b, type: A100-2-10C}]")
+        #expect(
+            steps(try fixture.session.destroyPlan(both)) == [
+                "destroy vgpu-vf a", "destroy mig a", "destroy vgpu-vf b", "destroy mig b",
+            ])
         let smaller = try manifest(fixture, "[{name: a, type: A100-3-20C}]")
         #expect(steps(try fixture.plan(smaller)) == ["destroy vgpu-vf b", "destroy mig b"])
         #expect(try fixture.apply(smaller).report.succeeded)
