@@ -138,6 +138,28 @@ struct MIGBackedVGPUTests {
             ])
     }
 
+    @Test("vGPU user guide, MIG-backed vGPU: MIG mode does not go on under a time-sliced vGPU that stays")
+    func timeSlicedStays() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        // A time-sliced vGPU made behind forbc's back (no record): 'prune: managed' keeps it.
+        try fixture.kernel.write(SysPath.pci("0000:17:00.4", "nvidia/current_vgpu_type"), "703")
+        let migBacked = try manifest(fixture, "[{name: a, type: A100-3-20C}]")
+        #expect(
+            try refusal(fixture, migBacked) == [
+                "test.yaml:8:14: error: MIG mode of 0000:17:00.0 (NVIDIA A100-PCIE-40GB) must go on for MIG-backed "
+                    + "vGPUs, but the time-sliced vGPU on 0000:17:00.4 stays ('prune' is 'managed'); remove it, or "
+                    + "set 'prune: all'"
+            ])
+        // With 'prune: all' it goes first, then MIG mode, the instance and the vGPU.
+        let all = try manifest(fixture, "[{name: a, type: A100-3-20C}]", prune: "all")
+        #expect(
+            steps(try fixture.plan(all)) == [
+                "destroy vgpu-vf 0000:17:00.4", "configure mig 0000:17:00.0", "create mig a", "create vgpu-vf a",
+            ])
+        #expect(try fixture.apply(all).report.succeeded)
+        #expect(fixture.kernel.model.vgpus.values.sorted() == [723])
+    }
+
     @Test("time-sliced C types on the same A100 with MIG mode off still plan as vGPU on VFs")
     func timeSlicedStill() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
