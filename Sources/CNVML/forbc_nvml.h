@@ -207,6 +207,13 @@ FORBC_NVML(
     nvmlDeviceGetVgpuSchedulerCapabilities, (nvmlDevice_t device, nvmlVgpuSchedulerCapabilities_t *pCapabilities))
 FORBC_NVML(nvmlDeviceGetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerGetState_t *pSchedulerState))
 FORBC_NVML(nvmlDeviceSetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerSetState_t *pSchedulerState))
+/* Heterogeneous (mixed-size) vGPU mode: version NVML_STRUCT_VERSION(VgpuHeterogeneousMode, 1). */
+typedef struct nvmlVgpuHeterogeneousMode_v1_st {
+    unsigned int version;
+    unsigned int mode;
+} nvmlVgpuHeterogeneousMode_t;
+#define FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1 (sizeof(nvmlVgpuHeterogeneousMode_t) | (1U << 24U))
+FORBC_NVML(nvmlDeviceGetVgpuHeterogeneousMode, (nvmlDevice_t device, nvmlVgpuHeterogeneousMode_t *pHeterogeneousMode))
 /* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
 #define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
 FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))

@@ -12,6 +12,8 @@ public struct SimVGPUScheduler: Sendable, Codable, Equatable {
     public var maxTimesliceNs: Int
     /// What a time slice of 0 ("unspecified", NVML's nvmlVgpuSchedulerSetParams_t) sets.
     public var defaultTimesliceNs: Int
+    /// Heterogeneous (mixed-size) vGPU mode, as nvmlDeviceGetVgpuHeterogeneousMode reports it (nil: off).
+    public var heterogeneous: Bool?
 
     public init(
         policy: VGPUSchedulerPolicy = .bestEffort, supported: [VGPUSchedulerPolicy], minTimesliceNs: Int,
@@ -37,7 +39,8 @@ extension SimulatedNVML {
         return gpu.vgpuScheduler.map {
             VGPUSchedulerState(
                 policy: $0.policy, timesliceNs: $0.timesliceNs, supported: $0.supported,
-                minTimesliceNs: $0.minTimesliceNs, maxTimesliceNs: $0.maxTimesliceNs)
+                minTimesliceNs: $0.minTimesliceNs, maxTimesliceNs: $0.maxTimesliceNs,
+                heterogeneous: $0.heterogeneous ?? false)
         }
     }
 

@@ -144,6 +144,22 @@ struct VGPUSchedulerTests {
             ])
     }
 
+    @Test("NVIDIA AI Enterprise, Heterogeneous vGPU: only best effort and equal share in heterogeneous mode")
+    func heterogeneousSchedulers() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+        fixture.kernel.mutate { $0.nvml[0].vgpuScheduler?.heterogeneous = true }
+        let entry = "{select: {index: 0}, vgpuScheduler: {policy: fixedShare}}"
+        #expect(
+            try refusal(fixture, try manifest(fixture, entry)) == [
+                at(entry) + "policy 'fixedShare' is declared for 0000:ca:00.0 (NVIDIA L40S), which is in "
+                    + "heterogeneous (mixed-size) vGPU mode; that mode supports the best effort and equal share "
+                    + "schedulers only"
+            ])
+        let equal = try manifest(fixture, "{select: {index: 0}, vgpuScheduler: {policy: equalShare}}")
+        #expect(try fixture.apply(equal).report.succeeded)
+        #expect(scheduler(fixture)?.policy == .equalShare)
+    }
+
     @Test("NVIDIA AI Enterprise, Scheduling Policies: MIG-backed vGPUs are not time-sliced (a GPU in MIG mode)")
     func migBacked() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")

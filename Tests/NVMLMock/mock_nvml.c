@@ -657,6 +657,15 @@ nvmlReturn_t nvmlDeviceSetVgpuSchedulerState(nvmlDevice_t device, nvmlVgpuSchedu
     return NVML_SUCCESS;
 }
 
+nvmlReturn_t nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHeterogeneousMode_t *mode) {
+    READY();
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_INVALID_ARGUMENT;
+    mode->mode = 0; /* the mock's A100 stays in the default (homogeneous) mode */
+    return NVML_SUCCESS;
+}
+
 static const struct {
     unsigned id, profile;
     const char *name;

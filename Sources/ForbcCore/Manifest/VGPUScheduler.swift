@@ -60,16 +60,19 @@ public struct VGPUSchedulerState: Sendable, Codable, Equatable {
     /// `minTimeslice` and `maxTimeslice` of nvmlVgpuSchedulerCapabilities_t, in nanoseconds.
     public var minTimesliceNs: Int
     public var maxTimesliceNs: Int
+    /// Whether the GPU is in heterogeneous (mixed-size) vGPU mode (`nvmlDeviceGetVgpuHeterogeneousMode`).
+    public var heterogeneous: Bool
 
     public init(
         policy: VGPUSchedulerPolicy?, timesliceNs: Int, supported: [VGPUSchedulerPolicy], minTimesliceNs: Int,
-        maxTimesliceNs: Int
+        maxTimesliceNs: Int, heterogeneous: Bool = false
     ) {
         self.policy = policy
         self.timesliceNs = timesliceNs
         self.supported = supported
         self.minTimesliceNs = minTimesliceNs
         self.maxTimesliceNs = maxTimesliceNs
+        self.heterogeneous = heterogeneous
     }
 
     /// Whether the GPU already schedules as `spec` declares (a time slice counts only where one is declared).

@@ -47,6 +47,14 @@ extension PlanBuilder {
                 spec.location)
             return false
         }
+        if scheduler.heterogeneous && spec.policy == .fixedShare {
+            // NVIDIA AI Enterprise, "Heterogeneous vGPU": only the Best Effort and Equal Share schedulers.
+            fail(
+                "policy 'fixedShare' is declared for \(target.label), which is in heterogeneous (mixed-size) vGPU "
+                    + "mode; that mode supports the best effort and equal share schedulers only",
+                spec.location)
+            return false
+        }
         guard scheduler.supported.contains(spec.policy) else {
             fail(
                 "policy '\(spec.policy.rawValue)' is not one the vGPU scheduler of \(target.label) supports "

@@ -31,8 +31,22 @@ extension NVMLLibrary {
             return VGPUSchedulerState(
                 policy: VGPUSchedulerPolicy(nvml: state.schedulerPolicy), timesliceNs: Int(timeslice),
                 supported: supported, minTimesliceNs: Int(capabilities.minTimeslice),
-                maxTimesliceNs: Int(capabilities.maxTimeslice))
+                maxTimesliceNs: Int(capabilities.maxTimeslice), heterogeneous: try heterogeneousMode(device))
         }
+    }
+
+    /// nvmlDeviceGetVgpuHeterogeneousMode (R550, vGPU 17); false where NVML has no such call or mode.
+    func heterogeneousMode(_ device: Device) throws -> Bool {
+        let get: nvmlDeviceGetVgpuHeterogeneousMode_fn
+        do {
+            get = try symbol("nvmlDeviceGetVgpuHeterogeneousMode", nvmlDeviceGetVgpuHeterogeneousMode_fn.self)
+        } catch let error as ForbcError where error.code == .unsupported { return false }
+        var mode = nvmlVgpuHeterogeneousMode_t()
+        mode.version = UInt32(MemoryLayout<nvmlVgpuHeterogeneousMode_t>.size) | (1 << 24)
+        let code = get(device, &mode)
+        if code == NVMLReturn.notSupported { return false }
+        try check("nvmlDeviceGetVgpuHeterogeneousMode", code)
+        return mode.mode != 0
     }
 
     public func setVGPUScheduler(device index: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int) throws {
