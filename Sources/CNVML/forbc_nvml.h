@@ -105,6 +105,54 @@ typedef struct nvmlComputeInstanceProfileInfo_st {
     unsigned int sharedOfaCount;
 } nvmlComputeInstanceProfileInfo_t;
 
+/* vGPU scheduler (NVML R535 and later; nvml.h's vGPU structs). */
+#define NVML_SUPPORTED_VGPU_SCHEDULER_POLICY_COUNT 3
+#define NVML_VGPU_SCHEDULER_ARR_DEFAULT 0
+#define NVML_VGPU_SCHEDULER_ARR_DISABLE 1
+
+typedef union {
+    struct {
+        unsigned int avgFactor;
+        unsigned int timeslice;
+    } vgpuSchedDataWithARR;
+    struct {
+        unsigned int timeslice;
+    } vgpuSchedData;
+} nvmlVgpuSchedulerParams_t;
+
+typedef struct nvmlVgpuSchedulerGetState_st {
+    unsigned int schedulerPolicy;
+    unsigned int arrMode;
+    nvmlVgpuSchedulerParams_t schedulerParams;
+} nvmlVgpuSchedulerGetState_t;
+
+typedef union {
+    struct {
+        unsigned int avgFactor;
+        unsigned int frequency;
+    } vgpuSchedDataWithARR;
+    struct {
+        unsigned int timeslice;
+    } vgpuSchedData;
+} nvmlVgpuSchedulerSetParams_t;
+
+typedef struct nvmlVgpuSchedulerSetState_st {
+    unsigned int schedulerPolicy;
+    unsigned int enableARRMode;
+    nvmlVgpuSchedulerSetParams_t schedulerParams;
+} nvmlVgpuSchedulerSetState_t;
+
+typedef struct nvmlVgpuSchedulerCapabilities_st {
+    unsigned int supportedSchedulers[NVML_SUPPORTED_VGPU_SCHEDULER_POLICY_COUNT];
+    unsigned int maxTimeslice;
+    unsigned int minTimeslice;
+    unsigned int isArrModeSupported;
+    unsigned int maxFrequencyForARR;
+    unsigned int minFrequencyForARR;
+    unsigned int maxAvgFactorForARR;
+    unsigned int minAvgFactorForARR;
+} nvmlVgpuSchedulerCapabilities_t;
+
 /* A prototype and its pointer type NAME_fn. */
 #define FORBC_NVML(name, params) \
     nvmlReturn_t name params;    \
@@ -155,5 +203,21 @@ FORBC_NVML(nvmlComputeInstanceDestroy, (nvmlComputeInstance_t computeInstance))
 FORBC_NVML(nvmlDeviceGetMaxMigDeviceCount, (nvmlDevice_t device, unsigned int *count))
 FORBC_NVML(nvmlDeviceGetMigDeviceHandleByIndex, (nvmlDevice_t device, unsigned int index, nvmlDevice_t *migDevice))
 FORBC_NVML(nvmlDeviceGetGpuInstanceId, (nvmlDevice_t device, unsigned int *id))
+FORBC_NVML(
+    nvmlDeviceGetVgpuSchedulerCapabilities, (nvmlDevice_t device, nvmlVgpuSchedulerCapabilities_t *pCapabilities))
+FORBC_NVML(nvmlDeviceGetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerGetState_t *pSchedulerState))
+FORBC_NVML(nvmlDeviceSetVgpuSchedulerState, (nvmlDevice_t device, nvmlVgpuSchedulerSetState_t *pSchedulerState))
+/* Heterogeneous (mixed-size) vGPU mode: version NVML_STRUCT_VERSION(VgpuHeterogeneousMode, 1). */
+typedef struct nvmlVgpuHeterogeneousMode_v1_st {
+    unsigned int version;
+    unsigned int mode;
+} nvmlVgpuHeterogeneousMode_t;
+#define FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1 (sizeof(nvmlVgpuHeterogeneousMode_t) | (1U << 24U))
+FORBC_NVML(nvmlDeviceGetVgpuHeterogeneousMode, (nvmlDevice_t device, nvmlVgpuHeterogeneousMode_t *pHeterogeneousMode))
+/* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
+#define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
+FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))
+FORBC_NVML(nvmlVgpuTypeGetName, (unsigned int vgpuTypeId, char *vgpuTypeName, unsigned int *size))
+FORBC_NVML(nvmlVgpuTypeGetGpuInstanceProfileId, (unsigned int vgpuTypeId, unsigned int *gpuInstanceProfileId))
 
 #endif

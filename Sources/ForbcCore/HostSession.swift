@@ -144,6 +144,8 @@ public final class HostSession: @unchecked Sendable {
     /// `needsHypervisor` with the recorded state already loaded (a plan loads it once).
     func needsHypervisor(_ manifest: Manifest, state: HostState) -> Bool {
         !manifest.vms.isEmpty || manifest.benchmarks.contains { !$0.vms.isEmpty } || !state.attachments.isEmpty
+            // NVML sets a vGPU scheduler only while no VM runs on the GPU: the planner looks at the domains.
+            || manifest.gpus.contains { $0.vgpuScheduler != nil }
     }
 
     /// The PCI addresses forbc recorded partitions on (for discovery of non-GPU functions it manages).

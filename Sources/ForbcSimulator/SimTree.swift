@@ -184,14 +184,23 @@ struct SimTree {
     /// A VF's `nvidia` directory (`rest` is below it): `current_vgpu_type`, written through, and
     /// `creatable_vgpu_types`, the types the VF's PF has room for while the VF has none.
     func vgpuNode(vf address: String, device: SimDevice, sriov: SimSRIOV, _ rest: [Substring]) -> Node? {
-        guard let entry = rest.first else { return .directory(["creatable_vgpu_types", "current_vgpu_type"]) }
+        let instance = model.gpuInstance(of: address, pf: device.address)
+        guard let entry = rest.first else {
+            return .directory(
+                ["creatable_vgpu_types", "current_vgpu_type"] + (instance == nil ? [] : ["gpu_instance_id"]))
+        }
         guard rest.count == 1 else { return nil }
         let current = model.vgpus[address] ?? 0
         switch entry {
         case "current_vgpu_type": return .file("\(current)", .vgpuType(vf: address))
+        case "gpu_instance_id": return instance.map { .file("\($0)\n", nil) }
         case "creatable_vgpu_types":
             var text = "ID    : vGPU Name\n"
-            if current == 0 {
+            if current == 0 && model.inMIGMode(device.address) {
+                for type in model.creatableMIGBacked(device) {
+                    text += "\("\(type.id)".padding(toLength: 5, withPad: " ", startingAt: 0)) : \(type.name)\n"
+                }
+            } else if current == 0 {
                 let pools = SimPools(model: model)
                 for type in sriov.vfVGPUTypes where pools.available(owner: device, type: type, onVF: address) > 0 {
                     text += "\(type.id.padding(toLength: 5, withPad: " ", startingAt: 0)) : \(type.name)\n"

@@ -89,11 +89,21 @@ enum SimWrite {
     static func setVGPUType(_ value: String, vf: String, in model: inout SimulatedHostModel) throws {
         guard let id = Int(value), id >= 0 else { throw SimErrno(errno: Errno.EINVAL) }
         let current = model.vgpus[vf] ?? 0
+        let pf = SimTree(model: model).locate(vf)?.0.address ?? ""
         if id == 0 {
             model.vgpus.removeValue(forKey: vf)
+            model.removeBinding(vf: vf, pf: pf)
             return
         }
         guard current == 0 else { throw SimErrno(errno: Errno.EBUSY) }
+        if let device = SimTree(model: model).locate(vf)?.0, model.inMIGMode(pf) {
+            // With MIG mode on, only MIG-backed types are offered.
+            guard let type = device.sriov?.vfMIGBackedTypes?.first(where: { $0.id == id }) else {
+                throw SimErrno(errno: Errno.EINVAL)
+            }
+            try model.createMIGBacked(type, vf: vf, pf: pf)
+            return
+        }
         guard let (device, _) = SimTree(model: model).locate(vf),
             let type = device.sriov?.vfVGPUTypes.first(where: { $0.id == "\(id)" }),
             SimPools(model: model).available(owner: device, type: type, onVF: vf) > 0

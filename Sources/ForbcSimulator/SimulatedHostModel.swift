@@ -114,6 +114,8 @@ public struct SimSRIOV: Sendable, Codable, Equatable {
     public var vfMdevTypes: [SimMdevType]
     /// NVIDIA vGPU 17+ types each VF offers through `nvidia/creatable_vgpu_types`.
     public var vfVGPUTypes: [SimMdevType]
+    /// MIG-backed vGPU types the VFs offer while MIG mode is on (A100/H100 with vGPU).
+    public var vfMIGBackedTypes: [SimMIGBackedType]?
     public var vfIOMMUGroupBase: Int?
 
     public init(

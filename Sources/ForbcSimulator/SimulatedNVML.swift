@@ -18,6 +18,10 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     public var nextInstanceID: Int
     /// Compute processes not inside any MIG instance (MIG off).
     public var processes: Int
+    /// The vGPU manager's scheduler, on a GPU that has one.
+    public var vgpuScheduler: SimVGPUScheduler?
+    /// VF address → the GPU instance its MIG-backed vGPU lives on.
+    public var vgpuBindings: [String: Int]?
 
     public init(
         address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
@@ -99,7 +103,7 @@ public struct SimulatedNVML: NVMLChannel {
             guard sizes.allSatisfy(MIGLayout.computeSizes(in: profile.slices).contains) else {
                 throw NVMLReturn.error("nvmlGpuInstanceGetComputeInstanceProfileInfo", NVMLReturn.notSupported)
             }
-            guard !sizes.isEmpty, MIGLayout.computeFits(sizes, in: profile.slices) else {
+            guard !sizes.isEmpty || computeInstances == [], MIGLayout.computeFits(sizes, in: profile.slices) else {
                 throw NVMLReturn.error("nvmlGpuInstanceCreateComputeInstance", NVMLReturn.insufficientResources)
             }
             let count = sizes.count
@@ -125,7 +129,7 @@ public struct SimulatedNVML: NVMLChannel {
             guard let instance = gpu.instances.first(where: { $0.id == instanceID }) else {
                 throw NVMLReturn.error("nvmlGpuInstanceDestroy", NVMLReturn.notFound)
             }
-            guard instance.processes == 0 else {
+            guard instance.processes == 0, !(gpu.vgpuBindings ?? [:]).values.contains(instanceID) else {
                 throw NVMLReturn.error("nvmlComputeInstanceDestroy", NVMLReturn.inUse)
             }
             gpu.instances.removeAll { $0.id == instanceID }
@@ -182,6 +186,7 @@ enum SimNVMLCall: Codable {
     case destroy(device: Int, instanceID: Int)
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
+    case scheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int)
 }
 
 extension SimulatedNVML {
@@ -196,6 +201,8 @@ extension SimulatedNVML {
         case .destroy(let device, let instanceID): try destroyInstance(device: device, instanceID: instanceID)
         case .mode(let device, let enabled): _ = try setMIGMode(device: device, enabled: enabled)
         case .reset(let device): try resetGPU(device: device)
+        case .scheduler(let device, let policy, let timesliceNs):
+            try setVGPUScheduler(device: device, policy: policy, timesliceNs: timesliceNs)
         }
     }
 }

@@ -10,6 +10,7 @@ public enum SimulatedProfiles {
     public static let names = [
         "nvidia-t4", "nvidia-a40", "nvidia-l40s", "amd-mi210", "intel-gvtg", "nvidia-h100",
         "nvidia-a100-40gb", "nvidia-a100-80gb", "mtty", "qemu-nvme-sriov", "amd-mi300x", "intel-flex170",
+        "nvidia-l40s-vgpu", "nvidia-a100-vgpu",
     ]
 
     public static func make(_ name: String) -> SimulatedHostModel? {
@@ -26,6 +27,8 @@ public enum SimulatedProfiles {
         case "qemu-nvme-sriov": qemuNVMe()
         case "amd-mi300x": amdMI300X()
         case "intel-flex170": intelFlex170()
+        case "nvidia-l40s-vgpu": nvidiaL40SvGPU()
+        case "nvidia-a100-vgpu": nvidiaA100vGPU()
         default: nil
         }
     }

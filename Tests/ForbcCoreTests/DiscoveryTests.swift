@@ -61,8 +61,12 @@ struct DiscoveryTests {
         try fixture.kernel.materialize(into: root)
         var real = try Discovery(sysfs: RealSysfs(root: root.path)).inventory()
         var simulated = try fixture.inventory()
-        // MIG comes from NVML, and MPS from its daemons, not from sysfs.
-        for i in simulated.gpus.indices { simulated.gpus[i].mig = nil }
+        // MIG and the vGPU scheduler come from NVML, and MPS from its daemons, not from sysfs.
+        for i in simulated.gpus.indices {
+            simulated.gpus[i].mig = nil
+            simulated.gpus[i].vgpuScheduler = nil
+            simulated.gpus[i].vgpuTypes = nil
+        }
         simulated.mps = nil
         real.simulated = true
         real.source = simulated.source

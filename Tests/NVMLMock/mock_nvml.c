@@ -9,6 +9,8 @@
  * see one host. FORBC_NVML_MOCK_FAIL="call:code,..." makes those calls return that code (error injection).
  * Built with -DFORBC_MOCK_SMI it is a stand-in `nvidia-smi`: `--gpu-reset -i N` applies a pending mode (and drops
  * the instances), `--mock-processes N GI COUNT` sets processes on GPU instance GI (0: the whole GPU).
+ * The A100 also runs NVIDIA's vGPU manager: its vGPU scheduler (all three policies, time slice 1 to 30 ms, as the
+ * simulated nvidia-l40s-vgpu) and two supported vGPU types, one time-sliced, one MIG-backed on 3g.20gb.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,7 @@ struct dev {
     unsigned current, pending, nextGi;
     int processes;
     struct gi gis[8];
+    unsigned schedPolicy, schedTimeslice; /* vGPU scheduler (0: never set, best effort at the default) */
 };
 
 struct migdev {
@@ -118,6 +121,9 @@ static void load_state(void) {
             if (fscanf(f, "%u", &d) != 1 || d > 1) break;
             if (fscanf(f, "%u %u %u %d", &devs[d].current, &devs[d].pending, &devs[d].nextGi, &devs[d].processes) != 4)
                 break;
+        } else if (strcmp(kind, "sched") == 0) {
+            if (fscanf(f, "%u", &d) != 1 || d > 1) break;
+            if (fscanf(f, "%u %u", &devs[d].schedPolicy, &devs[d].schedTimeslice) != 2) break;
         } else if (strcmp(kind, "gi") == 0) {
             unsigned k, n;
             if (fscanf(f, "%u %u", &d, &k) != 2 || d > 1 || k > 7) break;
@@ -146,6 +152,7 @@ static void save_state(void) {
     for (unsigned d = 0; d < 2; d++) {
         struct dev *v = &devs[d];
         fprintf(f, "dev %u %u %u %u %d\n", d, v->current, v->pending, v->nextGi, v->processes);
+        if (v->schedPolicy) fprintf(f, "sched %u %u %u\n", d, v->schedPolicy, v->schedTimeslice);
         for (unsigned k = 0; k < 8; k++) {
             struct gi *g = &v->gis[k];
             if (!g->used) continue;
@@ -594,6 +601,112 @@ nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id) {
     if (!m || !id) return NVML_ERROR_INVALID_ARGUMENT;
     *id = m->gi->id;
     return NVML_SUCCESS;
+}
+
+/* The vGPU manager runs on the A100 (device 1) only; the H100 in a VM has none. */
+static struct dev *vgpu_host(nvmlDevice_t device, nvmlReturn_t *code) {
+    struct dev *v = as_dev(device);
+    *code = !v ? NVML_ERROR_INVALID_ARGUMENT : v != &devs[1] ? NVML_ERROR_NOT_SUPPORTED : NVML_SUCCESS;
+    return *code == NVML_SUCCESS ? v : NULL;
+}
+
+#define DEFAULT_TIMESLICE 2000000u
+#define MIN_TIMESLICE 1000000u
+#define MAX_TIMESLICE 30000000u
+
+nvmlReturn_t nvmlDeviceGetVgpuSchedulerCapabilities(nvmlDevice_t device, nvmlVgpuSchedulerCapabilities_t *caps) {
+    READY();
+    FAIL_POINT("nvmlDeviceGetVgpuSchedulerCapabilities");
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!caps) return NVML_ERROR_INVALID_ARGUMENT;
+    memset(caps, 0, sizeof *caps);
+    for (unsigned i = 0; i < NVML_SUPPORTED_VGPU_SCHEDULER_POLICY_COUNT; i++) caps->supportedSchedulers[i] = i + 1;
+    caps->minTimeslice = MIN_TIMESLICE;
+    caps->maxTimeslice = MAX_TIMESLICE;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetVgpuSchedulerState(nvmlDevice_t device, nvmlVgpuSchedulerGetState_t *state) {
+    READY();
+    nvmlReturn_t code;
+    struct dev *v = vgpu_host(device, &code);
+    if (!v) return code;
+    if (!state) return NVML_ERROR_INVALID_ARGUMENT;
+    memset(state, 0, sizeof *state);
+    state->schedulerPolicy = v->schedPolicy ? v->schedPolicy : 1;
+    state->arrMode = NVML_VGPU_SCHEDULER_ARR_DISABLE;
+    state->schedulerParams.vgpuSchedData.timeslice = v->schedPolicy ? v->schedTimeslice : DEFAULT_TIMESLICE;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceSetVgpuSchedulerState(nvmlDevice_t device, nvmlVgpuSchedulerSetState_t *state) {
+    READY();
+    FAIL_POINT("nvmlDeviceSetVgpuSchedulerState");
+    nvmlReturn_t code;
+    struct dev *v = vgpu_host(device, &code);
+    if (!v) return code;
+    unsigned slice = state ? state->schedulerParams.vgpuSchedData.timeslice : 0;
+    if (slice == 0) slice = DEFAULT_TIMESLICE;
+    if (!state || state->schedulerPolicy < 1 || state->schedulerPolicy > 3 ||
+        state->enableARRMode != NVML_VGPU_SCHEDULER_ARR_DISABLE || slice < MIN_TIMESLICE || slice > MAX_TIMESLICE)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    v->schedPolicy = state->schedulerPolicy;
+    v->schedTimeslice = slice;
+    save_state();
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHeterogeneousMode_t *mode) {
+    READY();
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_INVALID_ARGUMENT;
+    mode->mode = 0; /* the mock's A100 stays in the default (homogeneous) mode */
+    return NVML_SUCCESS;
+}
+
+static const struct {
+    unsigned id, profile;
+    const char *name;
+} a100Vgpus[] = {{703, NVML_INVALID_GPU_INSTANCE_PROFILE_ID, "NVIDIA A100-10C"}, {723, 9, "NVIDIA A100-3-20C"}};
+
+nvmlReturn_t nvmlDeviceGetSupportedVgpus(nvmlDevice_t device, unsigned int *count, unsigned int *ids) {
+    READY();
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned n = sizeof a100Vgpus / sizeof a100Vgpus[0];
+    if (*count < n || !ids) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned i = 0; i < n; i++) ids[i] = a100Vgpus[i].id;
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlVgpuTypeGetName(unsigned int id, char *name, unsigned int *size) {
+    READY();
+    for (unsigned i = 0; i < sizeof a100Vgpus / sizeof a100Vgpus[0]; i++) {
+        if (a100Vgpus[i].id != id) continue;
+        if (!name || !size || *size <= strlen(a100Vgpus[i].name)) return NVML_ERROR_INSUFFICIENT_SIZE;
+        strcpy(name, a100Vgpus[i].name);
+        *size = (unsigned)strlen(name);
+        return NVML_SUCCESS;
+    }
+    return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+nvmlReturn_t nvmlVgpuTypeGetGpuInstanceProfileId(unsigned int id, unsigned int *profile) {
+    READY();
+    for (unsigned i = 0; i < sizeof a100Vgpus / sizeof a100Vgpus[0]; i++) {
+        if (a100Vgpus[i].id != id) continue;
+        if (!profile) return NVML_ERROR_INVALID_ARGUMENT;
+        *profile = a100Vgpus[i].profile;
+        return NVML_SUCCESS;
+    }
+    return NVML_ERROR_INVALID_ARGUMENT;
 }
 
 #else /* FORBC_MOCK_SMI: the stand-in nvidia-smi */

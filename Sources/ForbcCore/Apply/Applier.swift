@@ -99,6 +99,8 @@ public struct Applier: Sendable {
             return try changeMIG(action, state: &state, report: &report)
         case .mpsAbsent, .mpsSettings, .mpsPresent:
             return try changeMPS(action)
+        case .vgpuScheduler:
+            return try changeVGPUScheduler(action)
         default:
             break
         }
@@ -135,7 +137,8 @@ public struct Applier: Sendable {
             return try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: action.value)
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
-        case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent:
+        case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent,
+            .vgpuScheduler:
             return true
         case .attribute(let path, let current):
             return try expectWord(path, reads: current, before: action.value)

@@ -59,7 +59,14 @@ public struct Discovery: Sendable {
         }
         if let nvml {
             let states = try nvml.devices()
-            for i in gpus.indices { gpus[i].mig = states[gpus[i].address] }
+            for i in gpus.indices {
+                gpus[i].mig = states[gpus[i].address]
+                if let device = gpus[i].mig?.index {
+                    gpus[i].vgpuScheduler = try nvml.vgpuScheduler(device: device)
+                    let types = try nvml.vgpuTypes(device: device)
+                    gpus[i].vgpuTypes = types.isEmpty ? nil : types
+                }
+            }
         }
         return Inventory(
             gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
@@ -134,7 +141,8 @@ public struct Discovery: Sendable {
     func readVFvGPU(_ vf: String) throws -> VFvGPU? {
         guard let creatable = try sysfs.value(SysPath.pci(vf, "nvidia/creatable_vgpu_types")) else { return nil }
         let current = try sysfs.value(SysPath.pci(vf, "nvidia/current_vgpu_type")).flatMap { Int($0) } ?? 0
-        return VFvGPU(creatable: Self.parseCreatable(creatable), current: current)
+        let instance = try sysfs.value(SysPath.pci(vf, "nvidia/gpu_instance_id")).flatMap { Int($0) }
+        return VFvGPU(creatable: Self.parseCreatable(creatable), current: current, gpuInstance: instance)
     }
 
     /// Parses `creatable_vgpu_types`: a header "ID    : vGPU Name", then lines "ID : NAME".

@@ -71,6 +71,10 @@ public struct GPU: Sendable, Codable, Equatable {
     public var amdPartition: AMDPartitionState? = nil
     /// Intel SR-IOV VF provisioning (i915's `prelim_iov/` or `iov/`), when the driver offers it.
     public var iov: IOVProvisioningState? = nil
+    /// NVIDIA's vGPU scheduler through NVML, where the vGPU manager reports one.
+    public var vgpuScheduler: VGPUSchedulerState? = nil
+    /// The vGPU types NVML supports on the GPU, MIG-backed ones with their GPU-instance profile.
+    public var vgpuTypes: [NVMLVGPUType]? = nil
 
     /// Every mdev parent name that belongs to this GPU: itself and its VFs.
     public var parentNames: [String] {
@@ -109,6 +113,8 @@ public struct VFvGPU: Sendable, Codable, Equatable {
     public var creatable: [VGPUType]
     /// The type id in use, 0 when none.
     public var current: Int
+    /// `nvidia/gpu_instance_id`: the GPU instance a MIG-backed vGPU on the VF lives on (the driver fills it in).
+    public var gpuInstance: Int? = nil
 }
 
 /// One line of `creatable_vgpu_types`: "ID : NAME".

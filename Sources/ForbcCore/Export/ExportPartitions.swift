@@ -119,6 +119,8 @@ enum ExportTypes {
         for owned in state.partitions where owned.kind == .vgpuVF && owned.gpu == gpu.address {
             if let id = owned.type, let name = owned.typeName { add(id, name) }
         }
+        // NVML's catalogue: a VF that holds a MIG-backed vGPU lists nothing, and its type may be unrecorded.
+        for type in gpu.vgpuTypes ?? [] { add("\(type.id)", type.name) }
         return catalogue
     }
 

@@ -97,7 +97,7 @@ struct ExportBuilder {
             entries.append(entry(("parent", parent.name), "vgpu", vgpuList(partitions)))
         }
         for gpu in inventory.gpus {
-            if let node = gpuEntry(gpu) { entries.append(node) }
+            if let node = withScheduler(gpu, gpuEntry(gpu)) { entries.append(node) }
         }
         return entries
     }
@@ -111,11 +111,12 @@ struct ExportBuilder {
             let catalogue = ExportTypes.mdevCatalogue(inventory.mdevParents.filter { $0.gpu == gpu.address })
             return entry(select, "vgpu", vgpuList(mdevPartitions(mdevs, catalogue: catalogue)))
         }
+        // VFs holding vGPUs first: with MIG mode on they are MIG-backed, and their GPU instances go with them.
+        let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
+        if !vgpus.isEmpty { return entry(select, "vgpu", vgpuList(vfPartitions(gpu, vgpus))) }
         if let mig = gpu.mig, mig.currentMode, !mig.instances.isEmpty {
             return entry(select, "mig", ExportNode.list(migEntries(gpu, mig), flow: false))
         }
-        let vgpus = gpu.vfs.filter { ($0.vgpu?.current ?? 0) != 0 }
-        if !vgpus.isEmpty { return entry(select, "vgpu", vgpuList(vfPartitions(gpu, vgpus))) }
         let sriovRecords = state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }
         if let sriov = gpu.sriov, sriov.numVFs > 0, gpu.vendor != .nvidia || !sriovRecords.isEmpty {
             let recorded = sriovRecords.first.map { $0.name.split(separator: "-").dropLast().joined(separator: "-") }

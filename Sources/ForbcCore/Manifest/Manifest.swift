@@ -87,6 +87,8 @@ public struct GPUSpec: Sendable, Equatable {
     public var mps: MPSSpec?
     /// AMD Instinct compute and memory partition modes.
     public var amdPartition: AMDPartitionSpec?
+    /// NVIDIA's vGPU scheduler of the GPU (with `vgpu`, or alone).
+    public var vgpuScheduler: VGPUSchedulerSpec? = nil
     public var location: SourceLocation
     public var index: Int
 

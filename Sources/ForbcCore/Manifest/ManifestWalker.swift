@@ -278,7 +278,9 @@ struct ManifestWalker {
 
     mutating func walkGPU(_ node: Node, index: Int) -> GPUSpec? {
         let path = "spec.gpus[\(index)]"
-        let keys = ["select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps", "amdPartition"]
+        let keys = [
+            "select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps", "amdPartition", "vgpuScheduler",
+        ]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var gpu = WalkedGPU()
         for (key, _, value) in pairs { walkGPUKey(key, value, path: path, into: &gpu) }
@@ -288,10 +290,12 @@ struct ManifestWalker {
         }
         checkGPUKinds(&gpu, path: path, node)
         guard gpu.valid, let selector = gpu.selector else { return nil }
-        return GPUSpec(
+        var spec = GPUSpec(
             select: selector, vgpu: gpu.vgpu, mig: gpu.mig, sriov: gpu.sriov, passthrough: gpu.passthrough,
             migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, amdPartition: gpu.amdPartition,
             location: location(node), index: index)
+        spec.vgpuScheduler = gpu.vgpuScheduler
+        return spec
     }
 
     /// What one `gpus[]` entry declared, while it is walked.
@@ -306,6 +310,7 @@ struct ManifestWalker {
         var passthrough: PassthroughSpec?
         var mps: MPSSpec?
         var amdPartition: AMDPartitionSpec?
+        var vgpuScheduler: VGPUSchedulerSpec?
         var valid = true
     }
 
@@ -342,6 +347,9 @@ struct ManifestWalker {
         case "amdPartition":
             gpu.amdPartition = walkAMDPartition(value, path: "\(path).amdPartition")
             if gpu.amdPartition == nil { gpu.valid = false }
+        case "vgpuScheduler":
+            gpu.vgpuScheduler = walkVGPUScheduler(value, path: "\(path).vgpuScheduler")
+            if gpu.vgpuScheduler == nil { gpu.valid = false }
         default: break
         }
     }
@@ -367,7 +375,9 @@ struct ManifestWalker {
             gpu.passthrough != nil ? "passthrough" : nil, gpu.mps != nil ? "mps" : nil,
             gpu.amdPartition != nil ? "amdPartition" : nil,
         ].compactMap { $0 }
-        if kinds.isEmpty && gpu.migMode == nil && gpu.valid {
+        if checkSchedulerKinds(gpu, kinds: kinds, path: path, node) == false {
+            gpu.valid = false
+        } else if kinds.isEmpty && gpu.migMode == nil && gpu.vgpuScheduler == nil && gpu.valid {
             error(
                 "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps', 'amdPartition' "
                     + "or 'migMode'", node)

@@ -101,6 +101,8 @@ public enum Precondition: Sendable, Equatable {
     /// Unbind (`to` nil) or bind (`to` the driver) a PCI device: it must still be bound to `from`; nothing to do
     /// when it already is bound to `to`.
     case driverBinding(device: String, from: String?, to: String?)
+    /// Set the GPU's vGPU scheduler (through NVML) unless it already schedules so; `timesliceNs` 0: the default.
+    case vgpuScheduler(device: Int, gpu: String, policy: VGPUSchedulerPolicy, timesliceNs: Int)
 }
 
 /// One step of a plan.

@@ -69,6 +69,12 @@ extension PlanBuilder {
             let vf = gpu.vfs.first(where: { $0.address == address }), (vf.vgpu?.current ?? 0) != 0
         {
             destroyVGPU(vf, gpu: gpu.address, target: owned.name, reason: reason)
+            // A MIG-backed vGPU: its GPU instance goes after it.
+            if let id = vf.vgpu?.gpuInstance, let mig = gpu.mig,
+                let instance = mig.instances.first(where: { $0.id == id })
+            {
+                destroyMIG(instance, mig, gpu, name: owned.name, reason: reason)
+            }
         }
     }
 

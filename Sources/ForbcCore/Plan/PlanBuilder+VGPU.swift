@@ -22,6 +22,7 @@ extension PlanBuilder {
     }
 
     mutating func planVGPU(_ spec: GPUSpec, _ target: Planner.Target, _ mine: [DesiredPartition]) {
+        if isMIGBacked(spec, target) { return planMIGBackedVGPU(target, mine) }
         let vfVGPU = target.gpu?.vfs.filter { $0.vgpu != nil } ?? []
         if !target.parents.isEmpty {
             planMdev(target, mine)
@@ -58,8 +59,12 @@ extension PlanBuilder {
         if order.count > 1 {
             let a = firstByType[order[0]]!
             let b = firstByType[order[1]]!
+            // NVML may report heterogeneous (mixed-size) mode on; forbc does not place by placement IDs yet.
+            let mode =
+                target.gpu?.vgpuScheduler?.heterogeneous == true
+                ? "heterogeneous mode is on, but forbc does not place mixed sizes yet" : "heterogeneous mode is off"
             fail(
-                "NVIDIA time-sliced vGPU holds one type per physical GPU at a time (heterogeneous mode is off): "
+                "NVIDIA time-sliced vGPU holds one type per physical GPU at a time (\(mode)): "
                     + "'\(a.name)' wants '\(typeName(order[0]))' and '\(b.name)' wants '\(typeName(order[1]))' "
                     + "on \(target.label)",
                 locations[b.name])

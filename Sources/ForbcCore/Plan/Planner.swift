@@ -154,12 +154,13 @@ struct PlanBuilder {
                 if let sriov = spec.sriov { planProvisionedSRIOV(sriov, target, mine) }
                 if spec.migMode == true {
                     planMIG(spec, target, mine)
-                } else {
+                } else if !isMIGBacked(spec, target) {
                     planMIGOff(spec, target)
                 }
                 if let passthrough = spec.passthrough { planPassthrough(passthrough, target) }
                 if let mps = spec.mps { planMPS(mps, target) }
                 if let amd = spec.amdPartition { planAMDPartition(amd, target) }
+                if let scheduler = spec.vgpuScheduler { planVGPUScheduler(scheduler, target) }
             }
         }
         assignAMDAccess()

@@ -15,6 +15,14 @@ public protocol NVMLChannel: Sendable {
     func setMIGMode(device: Int, enabled: Bool) throws -> Bool
     /// Resets the GPU, applying a pending MIG mode (only when asked for).
     func resetGPU(device: Int) throws
+    /// nvmlDeviceGetVgpuSchedulerCapabilities and nvmlDeviceGetVgpuSchedulerState; nil where the GPU has no vGPU
+    /// scheduler (no vGPU manager: NVML_ERROR_NOT_SUPPORTED, or an NVML older than R535).
+    func vgpuScheduler(device: Int) throws -> VGPUSchedulerState?
+    /// nvmlDeviceGetSupportedVgpus with each type's name and GPU-instance profile; empty where the GPU has no vGPU
+    /// manager.
+    func vgpuTypes(device: Int) throws -> [NVMLVGPUType]
+    /// nvmlDeviceSetVgpuSchedulerState with adaptive round robin off and `timesliceNs` (0: the driver's default).
+    func setVGPUScheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int) throws
     var summary: String { get }
 }
 

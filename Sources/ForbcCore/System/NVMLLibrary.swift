@@ -15,7 +15,7 @@ import Foundation
 public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
     private let library: UnsafeMutableRawPointer
     private let path: String
-    private let lock = NSLock()
+    let lock = NSLock()
 
     typealias Device = nvmlDevice_t?
 

@@ -1,0 +1,51 @@
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// Issue 16: the vGPU calls of the real NVMLLibrary (scheduler, supported types, a GPU instance with no compute
+/// instance) through the C mock, in the mock's serialized suite (they share its state file).
+extension NVMLMockTests {
+    @Test("the vGPU scheduler through NVML's structs: capabilities, state, set, refusal, and none without vGPU")
+    func vgpuScheduler() throws {
+        _ = NVMLMock.freshState()
+        let nvml = try NVMLMock.load()
+        #expect(try nvml.vgpuScheduler(device: 0) == nil, "the H100 in a VM runs no vGPU manager")
+        let initial = try #require(try nvml.vgpuScheduler(device: 1))
+        #expect(
+            initial
+                == VGPUSchedulerState(
+                    policy: .bestEffort, timesliceNs: 2_000_000, supported: [.bestEffort, .equalShare, .fixedShare],
+                    minTimesliceNs: 1_000_000, maxTimesliceNs: 30_000_000))
+        try nvml.setVGPUScheduler(device: 1, policy: .equalShare, timesliceNs: 4_000_000)
+        let set = try #require(try NVMLMock.load().vgpuScheduler(device: 1))
+        #expect(set.policy == .equalShare && set.timesliceNs == 4_000_000)
+        do {
+            try nvml.setVGPUScheduler(device: 1, policy: .fixedShare, timesliceNs: 31_000_000)
+            Issue.record("a time slice past maxTimeslice was set")
+        } catch let error as ForbcError {
+            #expect(
+                error.message
+                    == "NVML: nvmlDeviceSetVgpuSchedulerState failed: Invalid Argument (NVML_ERROR_INVALID_ARGUMENT)")
+        }
+    }
+
+    @Test("supported vGPU types with their GPU-instance profile; a GPU instance with no compute instance")
+    func vgpuTypesAndBareInstance() throws {
+        _ = NVMLMock.freshState()
+        let nvml = try NVMLMock.load()
+        #expect(try nvml.vgpuTypes(device: 0).isEmpty)
+        #expect(
+            try nvml.vgpuTypes(device: 1) == [
+                NVMLVGPUType(id: 703, name: "NVIDIA A100-10C"),
+                NVMLVGPUType(id: 723, name: "NVIDIA A100-3-20C", gpuInstanceProfileID: 9),
+            ])
+        _ = try nvml.setMIGMode(device: 1, enabled: true)
+        let bare = try nvml.createInstance(
+            device: 1, profileID: 9, placement: MIGPlacement(start: 4, size: 4), computeSlices: nil,
+            computeCount: nil, computeInstances: [])
+        #expect(bare.uuids.isEmpty && bare.placement.start == 4)
+        try nvml.destroyInstance(device: 1, instanceID: bare.id)
+        _ = try nvml.setMIGMode(device: 1, enabled: false)
+    }
+}

@@ -1,0 +1,172 @@
+import ForbcCore
+import ForbcSimulator
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// Issue 16, item 3: NVIDIA MIG-backed vGPU on an A100's VFs. Each refusal test names the NVIDIA document and
+/// section whose rule it follows.
+@Suite("MIG-backed vGPU")
+struct MIGBackedVGPUTests {
+    func manifest(_ fixture: SimulatedHostFixture, _ vgpus: String, prune: String = "managed") throws -> Manifest {
+        try fixture.manifest(
+            text: """
+                apiVersion: forbc/v1
+                kind: Host
+                metadata: {name: migv}
+                spec:
+                  prune: \(prune)
+                  gpus:
+                    - select: {index: 0}
+                      vgpu: \(vgpus)
+                """)
+    }
+
+    func steps(_ plan: Plan) -> [String] {
+        plan.actions.map { "\($0.action.rawValue) \($0.kind.rawValue) \($0.target)" }
+    }
+
+    /// The diagnostics planning gives, and proof that nothing was written (sysfs nor NVML).
+    func refusal(_ fixture: SimulatedHostFixture, _ manifest: Manifest) throws -> [String] {
+        let (writes, calls, before) = (
+            fixture.kernel.counters.writes, fixture.kernel.counters.nvmlCalls, fixture.kernel.model
+        )
+        do {
+            _ = try fixture.apply(manifest)
+            return []
+        } catch let error as DiagnosticsError {
+            #expect(fixture.kernel.counters.writes == writes && fixture.kernel.counters.nvmlCalls == calls)
+            #expect(fixture.kernel.model == before)
+            return error.diagnostics.map(\.description)
+        }
+    }
+
+    @Test("nvidia-a100-vgpu: MIG mode, GPU instances, then vGPUs in one plan; converged; drift; repair; export")
+    func lifecycle() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let declared = try fixture.manifest("nvidia-a100-vgpu")
+        let plan = try fixture.plan(declared)
+        #expect(
+            steps(plan) == [
+                "configure mig 0000:17:00.0", "create mig train", "create vgpu-vf train", "create mig infer-0",
+                "create vgpu-vf infer-0", "create mig infer-1", "create vgpu-vf infer-1", "attach vgpu-vf train",
+                "attach vgpu-vf infer-0",
+            ])
+        #expect(try fixture.apply(declared).report.succeeded)
+        let nvml = fixture.kernel.model.nvml[0]
+        #expect(nvml.currentMode && nvml.instances.map(\.profileID).sorted() == [9, 19, 19])
+        #expect(nvml.instances.allSatisfy { $0.uuids.isEmpty }, "no compute instance on the host")
+        #expect(Set((nvml.vgpuBindings ?? [:]).values) == Set(nvml.instances.map(\.id)))
+
+        let calls = fixture.kernel.counters.nvmlCalls
+        let again = try fixture.apply(declared)
+        #expect(again.report.done.isEmpty && again.writes == 0 && fixture.kernel.counters.nvmlCalls == calls)
+
+        // Behind forbc's back: the vGPU of infer-1 is cleared; its GPU instance stays, free.
+        let vf = try #require(try fixture.state().owned(name: "infer-1")?.address)
+        try fixture.kernel.write(SysPath.pci(vf, "nvidia/current_vgpu_type"), "0")
+        let drift = try fixture.plan(declared)
+        #expect(!DriftReport(plan: drift, manifest: declared).inSync)
+        #expect(steps(drift) == ["create vgpu-vf infer-1"], "the free GPU instance is used again, not a new one")
+        #expect(try fixture.apply(declared).report.succeeded)
+        #expect(try fixture.plan(declared).isEmpty)
+
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
+        #expect(exported.contains("type: A100-3-20C") && !exported.contains("mig:"))
+        #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
+    }
+
+    @Test("vGPU user guide, MIG-backed vGPU: destroy goes in reverse, the vGPU before the GPU instance it lives on")
+    func reverseOrder() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        #expect(
+            try fixture.apply(try manifest(fixture, "[{name: a, type: A100-3-20C}, {name: b, type: A100-2-10C}]"))
+                .report.succeeded)
+        // The instance a vGPU lives on cannot go first (NVML_ERROR_IN_USE).
+        let bound = try #require(fixture.kernel.model.nvml[0].vgpuBindings?.values.first)
+        #expect(throws: ForbcError.self) {
+            try SimulatedNVML(kernel: fixture.kernel).destroyInstance(device: 0, instanceID: bound)
+        }
+        // 'forbc destroy' too: each vGPU, then its instance.
+        let both = try manifest(fixture, "[{name: a, type: A100-3-20C}, {name: b, type: A100-2-10C}]")
+        #expect(
+            steps(try fixture.session.destroyPlan(both)) == [
+                "destroy vgpu-vf a", "destroy mig a", "destroy vgpu-vf b", "destroy mig b",
+            ])
+        let smaller = try manifest(fixture, "[{name: a, type: A100-3-20C}]")
+        #expect(steps(try fixture.plan(smaller)) == ["destroy vgpu-vf b", "destroy mig b"])
+        #expect(try fixture.apply(smaller).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.map(\.profileID) == [9])
+        #expect(try fixture.state().owned(name: "b") == nil)
+    }
+
+    @Test("MIG user guide, A100 GPU-instance placements: MIG-backed types whose instances the layout cannot hold")
+    func layoutCannotHold() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let full = try manifest(
+            fixture, "[{name: a, type: A100-4-20C}, {name: b, type: A100-3-20C}, {name: c, type: A100-1-5C}]")
+        #expect(
+            try refusal(fixture, full) == [
+                "test.yaml:8:14: error: 'a', 'b', 'c' need GPU instances 4g.20gb, 3g.20gb, 1g.5gb for MIG-backed "
+                    + "vGPUs on 0000:17:00.0 (NVIDIA A100-PCIE-40GB), but its MIG layout cannot hold them: they need "
+                    + "9 memory slices and the GPU has 8"
+            ])
+    }
+
+    @Test("vGPU user guide, A100 PCIe 40GB MIG-backed types: one A100-4-20C per GPU (one 4g.20gb instance)")
+    func perGPULimit() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let two = try manifest(fixture, "[{name: a, type: A100-4-20C, count: 2}]")
+        #expect(
+            try refusal(fixture, two) == [
+                "test.yaml:8:14: error: 'a-0', 'a-1' need GPU instances 4g.20gb, 4g.20gb for MIG-backed vGPUs on "
+                    + "0000:17:00.0 (NVIDIA A100-PCIE-40GB), but its MIG layout cannot hold them: 2 × '4g.20gb' "
+                    + "exceed the 1 instance of '4g.20gb' the GPU allows"
+            ])
+    }
+
+    @Test("vGPU user guide, MIG-backed and time-sliced vGPUs: not both on one GPU (MIG mode on or off)")
+    func noMixing() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let mixed = try manifest(fixture, "[{name: a, type: A100-3-20C}, {name: b, type: A100-10C}]")
+        #expect(
+            try refusal(fixture, mixed) == [
+                "test.yaml:8:43: error: 'b' wants 'A100-10C', a time-sliced type, on 0000:17:00.0 (NVIDIA "
+                    + "A100-PCIE-40GB), whose other vGPUs are MIG-backed; a GPU holds MIG-backed vGPUs (MIG mode on) "
+                    + "or time-sliced vGPUs (MIG mode off), not both"
+            ])
+    }
+
+    @Test("vGPU user guide, MIG-backed vGPU: MIG mode does not go on under a time-sliced vGPU that stays")
+    func timeSlicedStays() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        // A time-sliced vGPU made behind forbc's back (no record): 'prune: managed' keeps it.
+        try fixture.kernel.write(SysPath.pci("0000:17:00.4", "nvidia/current_vgpu_type"), "703")
+        let migBacked = try manifest(fixture, "[{name: a, type: A100-3-20C}]")
+        #expect(
+            try refusal(fixture, migBacked) == [
+                "test.yaml:8:14: error: MIG mode of 0000:17:00.0 (NVIDIA A100-PCIE-40GB) must go on for MIG-backed "
+                    + "vGPUs, but the time-sliced vGPU on 0000:17:00.4 stays ('prune' is 'managed'); remove it, or "
+                    + "set 'prune: all'"
+            ])
+        // With 'prune: all' it goes first, then MIG mode, the instance and the vGPU.
+        let all = try manifest(fixture, "[{name: a, type: A100-3-20C}]", prune: "all")
+        #expect(
+            steps(try fixture.plan(all)) == [
+                "destroy vgpu-vf 0000:17:00.4", "configure mig 0000:17:00.0", "create mig a", "create vgpu-vf a",
+            ])
+        #expect(try fixture.apply(all).report.succeeded)
+        #expect(fixture.kernel.model.vgpus.values.sorted() == [723])
+    }
+
+    @Test("time-sliced C types on the same A100 with MIG mode off still plan as vGPU on VFs")
+    func timeSlicedStill() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let sliced = try manifest(fixture, "[{name: t, type: A100-10C, count: 4}]")
+        #expect(try fixture.apply(sliced).report.succeeded)
+        #expect(fixture.kernel.model.vgpus.values.sorted() == [703, 703, 703, 703])
+        #expect(!fixture.kernel.model.nvml[0].currentMode)
+        #expect(try fixture.plan(sliced).isEmpty)
+    }
+}
