@@ -81,7 +81,7 @@ hostview > /tmp/forbc-host-after.txt 2>> "$log"
     echo "== drift against the export taken before"
     "$F" drift /tmp/forbc-before.yaml "${host[@]}"; echo "-- exit $?"
 } > "$OUT/host.txt" 2>&1
-ps -e -o pid,comm | grep -i mps >> "$OUT/host.txt" || echo "no MPS process left" >> "$OUT/host.txt"
+ps -e -o pid,stat,comm | grep -i mps >> "$OUT/host.txt" || echo "no MPS process left" >> "$OUT/host.txt"
 "$F" bench compare --state-dir "$S" --baseline full-gpu > "$OUT/compare.txt" 2>&1
 "$F" bench report --state-dir "$S" --baseline full-gpu --out /tmp/forbc-report.html --figures /tmp/figures \
     >> "$log" 2>&1
