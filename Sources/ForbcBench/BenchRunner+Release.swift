@@ -17,7 +17,7 @@ extension BenchRunner {
         let count = job.tenants.count
         let rendezvous = count > 1 && job.profile.usesRelease ? Rendezvous(job, launch: launch, agent: agent) : nil
         let startAt = count > 1 && rendezvous == nil ? Date().timeIntervalSince1970 + options.barrierDelay : 0
-        let window = count > 1 || options.windowAlways ? options.window : 0
+        let window = count > 1 || options.windowAlways || job.suite.wallWindow ? options.window : 0
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
         let group = DispatchGroup()
         for (i, tenant) in job.tenants.enumerated() {

@@ -250,8 +250,9 @@ public struct BenchRunner: Sendable {
             partitionProfile: partition?.typeName ?? partition?.type, manifestHash: manifest.contentHash,
             forbcVersion: ForbcBench.version, status: "ok", failure: nil, values: "[]", outliers: "[]", logs: "[]",
             median: nil, mad: nil, cv: nil, ciLow: nil, ciHigh: nil, fairness: nil, source: "forbc")
-        // The window `launchTenants` gives: co-tenants (or `--window-always`) are timed by a wall-clock window.
-        let window = tenants > 1 || options.windowAlways ? options.window : 0
+        // The window `launchTenants` gives: co-tenants (or `--window-always`, or a suite's `timing: wall-window`)
+        // are timed by a wall-clock window.
+        let window = tenants > 1 || options.windowAlways || suite.wallWindow ? options.window : 0
         result.timing =
             window > 0 ? Timing.wallWindow : profile.timing ?? Timing.method(bound: profile.bound, window: 0)
         return result

@@ -20,7 +20,7 @@ public enum Timing {
         deviceEvents: "timed by the workload itself on the device (CUDA events), alone",
         hostClock: "timed by the workload itself with the host's clock around its calls, alone",
         wallWindow: "calls counted in a common wall-clock window after the barrier (co-tenants; a lone tenant with "
-            + "'--window-always')",
+            + "'--window-always' or its suite's 'timing: wall-window')",
         unknown: "stored before forbc recorded its timing; not derivable from its data",
     ]
 

@@ -19,6 +19,9 @@ struct BenchCampaign: HostCommand {
             Examples:
               forbc bench campaign Manifests/campaigns/mig-sim.yaml --simulate nvidia-a100-40gb --yes
               forbc bench campaign Manifests/campaigns/mig-sim.yaml --simulate nvidia-a100-40gb --yes --resume
+
+            With '--output json' every line above goes to stderr and stdout holds one JSON summary: each \
+            topology's status and results, whether the host was restored (drift 0), the report.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -51,6 +54,15 @@ struct BenchCampaign: HostCommand {
     var report: String?
 
     func execute() throws {
+        guard global.json else { return try measure() }
+        // Every text line to stderr; stdout holds the summary alone.
+        let real = Console.current
+        let quiet = Console(out: { real.err($0) }, err: { real.err($0) })
+        try Console.$current.withValue(quiet) { try measure(summary: { real.out($0.json) }) }
+    }
+
+    /// The campaign from its check to its report; `summary` gets what it did once the host was restored.
+    func measure(summary: ((CampaignSummary) -> Void)? = nil) throws {
         let campaign = try CampaignParser.parse(contentsOf: file)
         let folder = WorkloadFolder.path(for: campaign, override: workloads)
         try WorkloadFolder.check(campaign, folder: folder)
@@ -70,7 +82,14 @@ struct BenchCampaign: HostCommand {
         let outcome = run.measure(options: options, store: try store.open(host), interrupter: interrupter)
         let restored = run.restore()
         if restored == nil, case .completed = outcome { try run.restored() }
-        try finish(run, outcome: outcome, restored: restored, host: host)
+        var failure: Error?
+        do { try finish(run, outcome: outcome, restored: restored, host: host) } catch { failure = error }
+        summary?(
+            CampaignSummary(
+                run, outcome: outcome, restoreError: restored,
+                report: report ?? run.directory.appendingPathComponent("report.html").path,
+                error: failure.flatMap { $0 is ExitCode ? nil : $0 }))
+        if let failure { throw failure }
     }
 
     /// STATE/campaign-NAME.

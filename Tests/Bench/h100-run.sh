@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by Tests/Bench/h100-campaign.sh (one 'forbc bench campaign Manifests/campaign-h100.yaml', MPS managed
+# by forbc); kept because Tests/Fixtures/h100-bench was made by it.
 # On the lent H100 (run tool): the bench-h100 topologies with a static forbc build carried as
 # .build-device/bundle.tar.xz (made by Tests/Bench/device-bundle.sh); results, comparison and report land in $OUT as
 # they come. Reads and workloads only: no MIG, clock, compute-mode or persistence change. MPS is started and stopped

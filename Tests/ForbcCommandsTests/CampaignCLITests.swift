@@ -1,4 +1,5 @@
 import ForbcBench
+import ForbcCore
 import ForbcTestSupport
 import Foundation
 import Testing
@@ -252,5 +253,81 @@ struct CampaignCLITests {
         #expect(resumed.code == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("Ratios to 'split'") && resumed.stdout.contains("(2 results of 2 topologies)"))
         #expect(try host() == before)
+    }
+
+    @Test("a lone baseline with 'timing: wall-window' is timed as its co-tenants: ratios like with like, no MIXED")
+    func windowedBaseline() throws {
+        let folder = makeTemporaryDirectory("campaign-window")
+        _ = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let file = try Self.bad(
+            folder,
+            topologies: """
+                    - {name: lone, manifest: mig-sim/all-7g.yaml, suites: [lone]}
+                    - {name: pair, manifest: mig-sim/all-7g.yaml, suites: [pair]}
+                """,
+            suites: """
+                    - {suite: lone, on: [first], workloads: [cpu-gemm], repetitions: 2, timing: wall-window}
+                    - {suite: pair, on: [first], workloads: [cpu-gemm], repetitions: 2, tenants: 2}
+                """)
+        // '--output json': the text goes to stderr, stdout holds the summary alone.
+        let ran = try ForbcBinary.run(Self.arguments(file, state) + ["--output", "json"])
+        #expect(ran.code == 0, "\(ran.stderr)")
+        let results = try ResultStore(path: state + "/bench.sqlite").all()
+        #expect(results.count == 1 + 3 && results.allSatisfy { $0.status == "ok" && $0.timing == Timing.wallWindow })
+        #expect(ran.stderr.contains("Ratios to 'lone'") && !ran.stderr.contains("MIX") && !ran.stderr.contains("mix"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any])
+        #expect(summary["outcome"] as? String == "completed" && summary["restored"] as? Bool == true)
+        #expect(summary["complete"] as? Bool == true && summary["results"] as? Int == 4)
+        #expect(summary["report"] as? String == state + "/campaign-bad/report.html")
+        let topologies = try #require(summary["topologies"] as? [[String: Any]])
+        #expect(topologies.map { $0["name"] as? String } == ["lone", "pair"])
+        #expect(topologies.allSatisfy { $0["status"] as? String == "measured" && $0["failed"] as? Int == 0 })
+        // Without it the lone tenant times itself (the host's clock) and every ratio says it mixes methods.
+        let auto = try Self.bad(
+            folder, topologies: "    - {name: lone, manifest: mig-sim/all-7g.yaml, suites: [lone]}",
+            suites: "    - {suite: lone, on: [first], workloads: [cpu-gemm], repetitions: 2, timing: auto}")
+        let own = try ForbcBinary.run(Self.arguments(auto, folder.appendingPathComponent("own").path))
+        #expect(own.code == 0, "\(own.stderr)")
+        let lone = try ResultStore(path: folder.appendingPathComponent("own/bench.sqlite").path).all()
+        #expect(lone.count == 1 && lone.allSatisfy { $0.timing == Timing.hostClock })
+        // A timing that is neither is a located error, before anything changes.
+        let wrong = try Self.bad(
+            folder, topologies: "    - {name: lone, manifest: mig-sim/all-7g.yaml}",
+            suites: "    - {suite: lone, on: [first], workloads: [cpu-gemm], timing: window}")
+        let refused = try ForbcBinary.run(Self.arguments(wrong, state))
+        #expect(
+            refused.code != 0
+                && refused.stderr.contains(
+                    "bad.yaml:9:65: error: 'spec.suites[0].timing' is 'window'; it must be 'auto' (co-tenants"),
+            "\(refused.stderr)")
+    }
+
+    /// Manifests/campaign-h100.yaml planned on the simulated H100 (no GPU needed), as `--yes` would run it.
+    @Test(
+        "the H100 campaign: six topologies planned on a simulated H100, MPS daemons started by forbc; nothing changed")
+    func h100Plan() throws {
+        let cli = CLI()
+        let file = RepositoryPaths.root.appendingPathComponent("Manifests/campaign-h100.yaml").path
+        let simulated = ["--simulate", "nvidia-h100", "--state-dir", cli.stateDir.path]
+        let before = try ForbcBinary.run(["export"] + simulated).stdout
+        let validated = cli.run(["validate", file])
+        #expect(validated.code == 0, "\(validated.stdout)\(validated.stderr)")
+        let planned = cli.run(["bench", "campaign", file] + simulated)
+        #expect(planned.code == 1 && planned.stderr.contains("refusing without confirmation: rerun with '--yes'"))
+        let names = ["full-gpu", "time-sliced-2", "time-sliced-4", "time-sliced-7", "mps-2x50", "mps-7x14"]
+        for (i, name) in names.enumerated() {
+            #expect(planned.stdout.contains("Topology \(i + 1)/6 '\(name)' ("), "\(planned.stdout)")
+        }
+        let suites = ["lone", "ts2", "ts4", "ts7", "mps2", "mps7"]
+        for suite in suites { #expect(planned.stdout.contains("), suites: \(suite)\n")) }
+        #expect(planned.stdout.contains("set_default_active_thread_percentage 50; declared, not present"))
+        #expect(planned.stdout.contains("set_default_active_thread_percentage 14; declared, not present"))
+        #expect(try ForbcBinary.run(["export"] + simulated).stdout == before)
+        let campaign = try CampaignParser.parse(contentsOf: file)
+        #expect(campaign.baselineTopology == "full-gpu" && campaign.launches == 2)
+        #expect(campaign.suites.map(\.wallWindow) == [true, false, false, false, false, false])
+        #expect(campaign.suites.map(\.tenants) == [1, 2, 4, 7, 2, 7])
+        #expect(campaign.suites.allSatisfy { $0.workloads == ["gemm", "stream", "transformer-infer", "render"] })
     }
 }

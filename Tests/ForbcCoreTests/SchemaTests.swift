@@ -1,3 +1,4 @@
+import ForbcCore
 import ForbcTestSupport
 import Foundation
 import Testing
@@ -37,11 +38,14 @@ struct SchemaTests {
     @Test("every manifest in Manifests/ validates against the schema")
     func examples() throws {
         let directory = RepositoryPaths.root.appendingPathComponent("Manifests")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }
+        let all = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }
             .map { directory.appendingPathComponent($0).path }
-        #expect(!files.isEmpty)
-        let verdicts = try check(files)
-        for file in files { #expect(verdicts[file] == "valid", "\(file)") }
+        // A campaign beside the manifests (campaign-h100.yaml) against the campaign schema.
+        let campaigns = all.filter { CampaignParser.declaredKind(ofFileAt: $0) == Campaign.kind }
+        let files = all.filter { !campaigns.contains($0) }
+        #expect(!files.isEmpty && !campaigns.isEmpty)
+        let verdicts = try check(files).merging(try check(campaigns, schema: "campaign")) { a, _ in a }
+        for file in all { #expect(verdicts[file] == "valid", "\(file)") }
     }
 
     @Test("the invalid manifests fail the schema too, except those only forbc's cross-checks can see")

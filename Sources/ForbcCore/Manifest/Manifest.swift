@@ -194,6 +194,10 @@ public struct BenchmarkSpec: Sendable, Equatable {
     public var repetitions: Int
     /// Copies of each workload run at once on each target, behind one barrier (co-tenants).
     public var tenants: Int = 1
+    /// `timing: wall-window`: a lone tenant is timed as co-tenants are (calls counted in a common wall-clock
+    /// window), so that a baseline of one tenant divides co-tenants' rates by the same method. False (`auto`):
+    /// co-tenants are windowed, a lone tenant times itself (CUDA events or the host's clock).
+    public var wallWindow = false
     public var location: SourceLocation
     /// Domains the suite runs in by name, without a partition (the "without" baseline of a VM topology).
     public var vms: [String] = []

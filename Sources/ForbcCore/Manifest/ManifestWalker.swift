@@ -153,6 +153,9 @@ struct ManifestWalker {
             + "starting with a letter or digit"
         static let hostName = "a host name is 1 to 63 letters, digits, '-', '_', '.' or '+'"
         static let prune = "it must be one of: managed, none, all"
+        static let timing =
+            "it must be 'auto' (co-tenants windowed, a lone tenant timed by itself) or 'wall-window' (a lone tenant "
+            + "windowed too, to divide co-tenants by)"
         static let migMode = "it must be one of: enabled, disabled"
         static let pciAddress = "a PCI address looks like '0000:3b:00.0' (domain:bus:device.function, hexadecimal)"
         static let vendor = "it must be one of: nvidia, amd, intel"
@@ -666,7 +669,8 @@ struct ManifestWalker {
 
     mutating func walkBenchmark(_ node: Node, path: String) -> BenchmarkSpec? {
         guard
-            let pairs = mapping(node, at: path, allowed: ["suite", "on", "vms", "workloads", "repetitions", "tenants"])
+            let pairs = mapping(
+                node, at: path, allowed: ["suite", "on", "vms", "workloads", "repetitions", "tenants", "timing"])
         else { return nil }
         var vms: [(String, SourceLocation)] = []
         var suite: String?
@@ -675,6 +679,7 @@ struct ManifestWalker {
         var workloads: [String] = []
         var repetitions = 5
         var tenants = 1
+        var wallWindow = false
         var valid = true
         for (key, _, value) in pairs {
             switch key {
@@ -683,19 +688,7 @@ struct ManifestWalker {
                     checked(
                         matching(value, at: "\(path).suite", Patterns.isPartitionName, expected: Expected.suite), &valid
                     ) ?? suite
-            case "on":
-                guard let items = list(value, at: "\(path).on") else {
-                    valid = false
-                    continue
-                }
-                for (i, item) in items.enumerated() {
-                    if let name = partitionName(item, at: "\(path).on[\(i)]") {
-                        on.append(name)
-                        locations.append(location(item))
-                    } else {
-                        valid = false
-                    }
-                }
+            case "on": (on, locations) = walkOn(value, at: "\(path).on", &valid)
             case "vms":
                 vms = walkItems(value, at: "\(path).vms", ifEmpty: "name at least one domain", &valid) {
                     walker, item, at in
@@ -712,6 +705,10 @@ struct ManifestWalker {
                 repetitions = checked(integer(value, at: "\(path).repetitions", range: 1...1000), &valid) ?? repetitions
             case "tenants":
                 tenants = checked(integer(value, at: "\(path).tenants", range: 1...64), &valid) ?? tenants
+            case "timing":
+                let timing = matching(
+                    value, at: "\(path).timing", { ["auto", "wall-window"].contains($0) }, expected: Expected.timing)
+                wallWindow = checked(timing, &valid) == "wall-window"
             default: break
             }
         }
@@ -720,7 +717,27 @@ struct ManifestWalker {
         guard valid, let suite else { return nil }
         return BenchmarkSpec(
             suite: suite, on: on, onLocations: locations, workloads: workloads, repetitions: repetitions,
-            tenants: tenants, location: location(node), vms: vms.map(\.0), vmLocations: vms.map(\.1))
+            tenants: tenants, wallWindow: wallWindow, location: location(node), vms: vms.map(\.0),
+            vmLocations: vms.map(\.1))
+    }
+
+    /// A suite's `on:` list: the partition names and where each is written.
+    mutating func walkOn(_ node: Node, at path: String, _ valid: inout Bool) -> ([String], [SourceLocation]) {
+        guard let items = list(node, at: path) else {
+            valid = false
+            return ([], [])
+        }
+        var names: [String] = []
+        var locations: [SourceLocation] = []
+        for (i, item) in items.enumerated() {
+            if let name = partitionName(item, at: "\(path)[\(i)]") {
+                names.append(name)
+                locations.append(location(item))
+            } else {
+                valid = false
+            }
+        }
+        return (names, locations)
     }
 
     /// Counts the entry at `path` and its `count` partitions against the manifest's budget; the first entry
