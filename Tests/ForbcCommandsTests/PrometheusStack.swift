@@ -121,6 +121,17 @@ final class PrometheusStack: @unchecked Sendable {
     /// What Prometheus holds (alerts, targets) and the ends of both daemons' logs, for a failure message.
     private func report() async -> String {
         var text = ""
+        // What node_exporter itself saw of the textfile folder (its scrape error, the files' mtimes), and the
+        // folder as the test sees it: a file nobody can read shows here and not in Prometheus' answers.
+        let textfileState = (try? await api.query(#"{__name__=~"node_textfile_.*"}"#)) ?? []
+        text += "node_textfile_*: \(textfileState)\n"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: textfiles.path)) ?? []
+        for file in files {
+            let attributes = try? FileManager.default.attributesOfItem(
+                atPath: textfiles.appendingPathComponent(file).path)
+            let mode = (attributes?[.posixPermissions] as? Int).map { String($0, radix: 8) } ?? "?"
+            text += "textfile/\(file): mode \(mode)\n"
+        }
         for path in ["/api/v1/alerts", "/api/v1/targets"] {
             let body = try? await URLSession.shared.data(from: api.url(path)).0
             text += "GET \(path): \(body.map { String(decoding: $0, as: UTF8.self) } ?? "(no answer)")\n"
