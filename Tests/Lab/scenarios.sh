@@ -425,8 +425,8 @@ XML
         forbc systemd install --manifest "$M" --drift-delay 1s > "$WORK/install.txt" 2>&1
         check systemd-install test $? = 0
         sed 's/^/LAB-NOTE install: /' "$WORK/install.txt"
-        # The lab's unit reboots the guest when this ends (its ExecStopPost).
-        echo "LAB-NOTE boot 1 done $(uptime_s) s after the kernel started; rebooting"
+        # The lab's unit powers the guest off when this ends (its ExecStopPost), and Tests/Lab/run boots it again.
+        echo "LAB-NOTE boot 1 done $(uptime_s) s after the kernel started; powering off"
     else
         planned=$(cat /persist/lab/uuids)
         check same-uuids-after-reboot test "$(present_mdevs)" = "$planned "
@@ -462,6 +462,7 @@ XML
         check drift-in-sync forbc drift "$M"
         failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')
         echo "LAB-NOTE failed units: ${failed_units:-none}"
+        systemd-analyze blame --no-pager 2>/dev/null | head -n 8 | sed 's/^ */LAB-NOTE blame: /'
         echo "LAB-NOTE boot 2 checked $(uptime_s) s after the kernel started; powering off"
         echo "LAB-END reboot"
     fi
