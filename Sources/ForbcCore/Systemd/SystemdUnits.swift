@@ -42,13 +42,9 @@ public struct SystemdUnits: Sendable, Equatable {
         forbc: String, manifest: String, stateDir: String? = nil, metrics: String = defaultMetrics,
         driftDelay: String = "2min", driftInterval: String = "15min"
     ) throws {
-        for (what, path) in [("forbc", forbc), ("manifest", manifest), ("metrics", metrics)]
-            + (stateDir.map {
-                [("state dir", $0)]
-            } ?? [])
-        {
-            try Self.checkPath(path, what: what)
-        }
+        var paths = [("forbc", forbc), ("manifest", manifest), ("metrics", metrics)]
+        if let stateDir { paths.append(("state dir", stateDir)) }
+        for (what, path) in paths { try Self.checkPath(path, what: what) }
         for (what, span) in [("drift delay", driftDelay), ("drift interval", driftInterval)] {
             try Self.checkTimeSpan(span, what: what)
         }
