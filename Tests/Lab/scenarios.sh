@@ -413,8 +413,9 @@ YAML
 </domain>
 XML
         check define-domain "${VIRSH[@]}" define "$WORK/vm.xml"
-        forbc apply "$M" --yes --no-bench --output json > "$WORK/apply.json" 2>&1
+        forbc apply "$M" --yes --no-bench --output json > "$WORK/apply.json" 2> "$WORK/apply.err"
         check apply-creates-and-attaches test $? = 0
+        sed 's/^/LAB-NOTE apply: /' "$WORK/apply.err"
         # The UUIDs apply created (its report), without another forbc under TCG.
         planned=$(json "print(' '.join(sorted(a['uuid'] for a in d['done'] if a['action'] == 'create')))" \
             < "$WORK/apply.json")
@@ -454,6 +455,9 @@ XML
         qemu=$(( $(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null || echo 0) * 1000000 / $(getconf CLK_TCK) ))
         echo "LAB-NOTE lab-vm's QEMU started at $qemu µs of uptime"
         check partitions-before-the-domain-started test "$qemu" -gt "$partitions"
+        # After a plain reboot the definitions already hold the partitions: the second unit has nothing to do.
+        check forbc-apply-found-nothing-to-do grep -q "^No changes: host 'lab' already matches" \
+            <<<"$(journalctl -b -u forbc-apply.service -o cat --no-pager 2>/dev/null)"
         apply_started=$(show forbc-apply.service InactiveExitTimestampMonotonic)
         check forbc-apply-after-libvirtd test "$(show forbc-apply.service Result)" = success -a \
             "$apply_started" -ge "$(show libvirtd.service ActiveEnterTimestampMonotonic)"
