@@ -1,5 +1,6 @@
 import ForbcCommands
 import ForbcCore
+import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing
@@ -170,6 +171,24 @@ struct SystemdInstallTests {
         #expect(refused.stderr.contains("'--partitions-only' does not consult libvirt"))
         #expect(refused.stderr.contains("('desk-3')"))
         #expect(cli.sim("nvidia-t4", "drift", [quickstart]).code == 0)
+    }
+}
+
+@Suite("partitions without libvirt")
+struct PartitionsOnlyTests {
+    @Test("a host whose libvirt cannot be reached: the full plan fails, the partitions-only plan never asks it")
+    func neverConsultsLibvirt() throws {
+        // No hypervisor behind this session: opening one throws (as connecting before libvirtd is up would).
+        let host = try SimulatedHost.open(
+            profile: "nvidia-t4", stateDir: makeTemporaryDirectory("partitions-only").path, environment: [:])
+        let manifest = try ManifestParser.parse(contentsOf: RepositoryPaths.manifest("quickstart"))
+        #expect(throws: ForbcError.self) { try host.plan(manifest) }
+        let plan = try host.partitionsPlan(manifest)
+        #expect(plan.actions.map(\.action) == Array(repeating: .create, count: 6))
+        #expect(plan.actions.allSatisfy { $0.domain == nil } && plan.attachments.isEmpty)
+        let report = try host.apply(plan)
+        #expect(report.failed == nil)
+        #expect(try host.partitionsPlan(manifest).isEmpty)
     }
 }
 
