@@ -9,7 +9,8 @@ struct Apply: HostCommand {
         discussion: """
             Examples:
               forbc apply host.yaml
-              forbc apply host.yaml --yes --no-bench   # unattended, e.g. at boot
+              forbc apply host.yaml --yes --no-bench   # unattended
+              forbc apply host.yaml --partitions-only --yes --no-bench   # at boot, before libvirtd
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -38,15 +39,24 @@ struct Apply: HostCommand {
         help: "Reset a GPU whose MIG mode change is pending (otherwise apply stops there and says so).")
     var resetGPU = false
 
+    @Flag(
+        name: .customLong("partitions-only"),
+        help: ArgumentHelp(
+            "The partitions alone: libvirt is not consulted, 'vms' and 'benchmarks' are left for a later apply, "
+                + "and a plan that would destroy is refused (the boot unit runs it before libvirtd starts)."))
+    var partitionsOnly = false
+
     func execute() throws {
         let host = try global.openHost()
-        let trigger = noBench ? .never : bench
+        let trigger = noBench || partitionsOnly ? .never : bench
         let manifest = try loadTrackedManifest(arguments.file)
         let folder = WorkloadFolder.path(for: arguments.file, override: workloads)
         if trigger != .never { try WorkloadFolder.check(manifest, folder: folder) }
         // One lock from discovery to the last step: the plan shown is the plan applied.
         let report = try host.locked {
-            let plan = try arguments.plan(manifest, on: host)
+            let plan =
+                partitionsOnly
+                ? try host.partitionsPlan(manifest, force: arguments.force) : try arguments.plan(manifest, on: host)
             return try executePlan(
                 plan, on: host, global: global, yes: yes, verb: "apply", force: arguments.force, resetGPU: resetGPU)
         }

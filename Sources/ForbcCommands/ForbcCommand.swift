@@ -23,7 +23,7 @@ public struct ForbcCommand: ParsableCommand {
         version: ForbcVersion.current,
         subcommands: [
             Validate.self, Discover.self, PlanCommand.self, Apply.self, Drift.self, Export.self, Destroy.self,
-            Sync.self, Bench.self, SysfsWrite.self,
+            Sync.self, Systemd.self, Bench.self, SysfsWrite.self,
         ])
 
     public init() {}

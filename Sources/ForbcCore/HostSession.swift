@@ -176,6 +176,28 @@ public final class HostSession: @unchecked Sendable {
         return try Planner(manifest: manifest, inventory: inventory, state: state, force: force).plan()
     }
 
+    /// The plan of `manifest`'s partitions alone, libvirt not consulted (`apply --partitions-only`: at boot,
+    /// before libvirtd starts and autostarts domains): no attach or detach, and no destruction, since without
+    /// libvirt forbc cannot tell which partitions a running domain holds.
+    public func partitionsPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
+        var partitions = manifest
+        partitions.vms = []
+        partitions.benchmarks = []
+        let state = try store.load()
+        let inventory = try discover(domains: false, named: namedAddresses(partitions, state: state))
+        lastInventory = inventory
+        let plan = try Planner(manifest: partitions, inventory: inventory, state: state, force: force).plan()
+        let destroys = plan.destroys.map { "'\($0.target)'" }
+        guard destroys.isEmpty else {
+            throw ForbcError(
+                .impossible,
+                "'--partitions-only' does not consult libvirt, so it never destroys or reconfigures partitions that "
+                    + "a domain may hold, and this plan would (\(destroys.joined(separator: ", "))); nothing "
+                    + "changed: run 'forbc apply' without it once libvirtd is up")
+        }
+        return plan
+    }
+
     public func destroyPlan(_ manifest: Manifest, force: Bool = false) throws -> Plan {
         let state = try store.load()
         return try Planner(

@@ -12,6 +12,7 @@ WORK=$(mktemp -d)
 case "$MODE:$SCENARIO" in
 sim:mdev) HOST=(--simulate mtty --state-dir "$STATE") ;;
 sim:sriov) HOST=(--simulate qemu-nvme-sriov --state-dir "$STATE") ;;
+real:reboot) HOST=() ;;  # forbc's own state dir, /var/lib/forbc: on the persistent disk
 *) HOST=(--state-dir "$STATE") ;;
 esac
 # No step may hang the guest: each forbc call is bounded.
@@ -368,5 +369,119 @@ print([json.loads(l)['median'] for l in open('$WORK/results.jsonl') if l.strip()
     check mixed-suite-stores-bench grep -q "^status=ok domain=lab-guest .* values=3$" <<<"$(row mixed bench)"
     check mixed-suite-records-one grep -q "'one' failed: .*no running domain holds it" "$WORK/mixed.txt"
     check mixed-suite-records-lab-vm grep -q "'lab-vm' failed: .*domain 'lab-vm' is not running" "$WORK/mixed.txt"
+fi
+
+# ---------------------------------------------------------------- reboot: Debian's systemd as PID 1, twice
+# The guest (Tests/Lab/reboot-init) boots systemd with /etc/systemd/system, /etc/modules-load.d, /etc/libvirt/qemu,
+# /etc/forbc and /var/lib/forbc on a persistent disk; this runs as the lab's unit (forbc-lab-reboot.service) on
+# each boot. First boot: apply mtty partitions attached to an autostarted domain, 'forbc systemd install',
+# reboot. Second boot: what systemd and forbc's units made of it.
+if [ "$SCENARIO" = reboot ]; then
+    M=/etc/forbc/host.yaml
+    boots=$(cat /persist/lab/boots)
+    VIRSH=(virsh -c qemu:///system)
+    uptime_s() { cut -d' ' -f1 /proc/uptime; }
+    present_mdevs() { ls /sys/bus/mdev/devices 2>/dev/null | sort | tr '\n' ' '; }
+    show() { systemctl show -p "$2" --value "$1"; }
+    echo "LAB-NOTE boot $boots: the scenario starts $(uptime_s) s after the kernel did"
+    check "boot$boots-mtty-loaded-by-modules-load.d" test -d /sys/class/mdev_bus/mtty
+    if [ "$boots" = 1 ]; then
+        cat > "$M" <<YAML
+apiVersion: forbc/v1
+kind: Host
+metadata: {name: lab}
+spec:
+  gpus:
+    - select: {parent: mtty}
+      vgpu:
+        - {name: serial, type: mtty-1, count: 2}
+  vms:
+    - {domain: lab-vm, attach: [serial-0, serial-1], live: true}
+YAML
+        cat > "$WORK/vm.xml" <<XML
+<domain type='qemu'>
+  <name>lab-vm</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <controller type='pci' index='0' model='pcie-root'/>
+    <controller type='pci' index='1' model='pcie-root-port'/>
+    <controller type='pci' index='2' model='pcie-root-port'/>
+  </devices>
+</domain>
+XML
+        check define-domain "${VIRSH[@]}" define "$WORK/vm.xml"
+        forbc apply "$M" --yes --no-bench --output json > "$WORK/apply.json" 2> "$WORK/apply.err"
+        check apply-creates-and-attaches test $? = 0
+        sed 's/^/LAB-NOTE apply: /' "$WORK/apply.err"
+        # The UUIDs apply created (its report), without another forbc under TCG.
+        planned=$(json "print(' '.join(sorted(a['uuid'] for a in d['done'] if a['action'] == 'create')))" \
+            < "$WORK/apply.json")
+        echo "$planned" > /persist/lab/uuids
+        check created-the-planned-uuids test "$(present_mdevs)" = "$planned "
+        inactive=$("${VIRSH[@]}" dumpxml --inactive lab-vm)
+        held=yes
+        for u in $planned; do grep -q "$u" <<<"$inactive" || held=no; done
+        check persistent-definition-holds-them test "$held" = yes
+        check domain-autostart "${VIRSH[@]}" autostart lab-vm
+        forbc systemd install --manifest "$M" --drift-delay 1s > "$WORK/install.txt" 2>&1
+        check systemd-install test $? = 0
+        sed 's/^/LAB-NOTE install: /' "$WORK/install.txt"
+        # The lab's unit powers the guest off when this ends (its ExecStopPost), and Tests/Lab/run boots it again.
+        echo "LAB-NOTE boot 1 done $(uptime_s) s after the kernel started; powering off"
+    else
+        planned=$(cat /persist/lab/uuids)
+        check same-uuids-after-reboot test "$(present_mdevs)" = "$planned "
+        echo "LAB-NOTE boot 2: first checks $(uptime_s) s"
+        check forbc-partitions-succeeded test "$(show forbc-partitions.service Result)" = success
+        partitions=$(show forbc-partitions.service ActiveEnterTimestampMonotonic)
+        modules=$(show systemd-modules-load.service ActiveEnterTimestampMonotonic)
+        libvirtd=$(show libvirtd.service InactiveExitTimestampMonotonic)
+        echo "LAB-NOTE boot 2 (µs of uptime): modules loaded $modules, partitions applied $partitions," \
+            "libvirtd started $libvirtd"
+        check partitions-after-modules-load test "$modules" -gt 0 -a "$modules" -le \
+            "$(show forbc-partitions.service InactiveExitTimestampMonotonic)"
+        check partitions-before-libvirtd test "$partitions" -gt 0 -a "$partitions" -le "$libvirtd"
+        for _ in $(seq 1 60); do [ "$("${VIRSH[@]}" domstate lab-vm 2>/dev/null)" = running ] && break; sleep 1; done
+        check domain-autostarted test "$("${VIRSH[@]}" domstate lab-vm 2>/dev/null)" = running
+        live=$("${VIRSH[@]}" dumpxml lab-vm)
+        held=yes
+        for u in $planned; do grep -q "$u" <<<"$live" || held=no; done
+        check domain-started-holding-them test "$held" = yes
+        # The domain's QEMU process started after the partitions existed (its start time, in clock ticks of uptime).
+        pid=$(cat /var/run/libvirt/qemu/lab-vm.pid 2>/dev/null)
+        qemu=$(( $(awk '{print $22}' "/proc/$pid/stat" 2>/dev/null || echo 0) * 1000000 / $(getconf CLK_TCK) ))
+        echo "LAB-NOTE lab-vm's QEMU started at $qemu µs of uptime"
+        check partitions-before-the-domain-started test "$qemu" -gt "$partitions"
+        # After a plain reboot the definitions already hold the partitions: the second unit has nothing to do.
+        check forbc-apply-found-nothing-to-do grep -q "^No changes: host 'lab' already matches" \
+            <<<"$(journalctl -b -u forbc-apply.service -o cat --no-pager 2>/dev/null)"
+        apply_started=$(show forbc-apply.service InactiveExitTimestampMonotonic)
+        check forbc-apply-after-libvirtd test "$(show forbc-apply.service Result)" = success -a \
+            "$apply_started" -ge "$(show libvirtd.service ActiveEnterTimestampMonotonic)"
+        PROM=/var/lib/prometheus/node-exporter/forbc.prom
+        for _ in $(seq 1 120); do
+            [ -s "$PROM" ] && [ "$(show forbc-drift.service Result)" = success ] && break
+            sleep 1
+        done
+        echo "LAB-NOTE drift timer fired at $(show forbc-drift.timer LastTriggerUSecMonotonic) of uptime;" \
+            "service exit" \
+            "$(show forbc-drift.service ExecMainStatus); $(grep '^forbc_drift{' "$PROM" 2>/dev/null)"
+        check drift-timer-ran test "$(show forbc-drift.service Result)" = success -a \
+            "$(show forbc-drift.service ExecMainStatus)" = 0
+        check drift-textfile-says-in-sync grep -q '^forbc_drift{.*} 0$' "$PROM"
+        echo "LAB-NOTE boot 2: drift service checked $(uptime_s) s"
+        check drift-in-sync forbc drift "$M"
+        echo "LAB-NOTE boot 2: forbc drift checked $(uptime_s) s"
+        failed_units=$(systemctl list-units --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')
+        echo "LAB-NOTE failed units: ${failed_units:-none}"
+        # FORBC_LAB_CHAIN=1: what the unit waited for (systemd-analyze critical-chain took 96 s here under TCG).
+        [ -n "${FORBC_LAB_CHAIN:-}" ] && systemd-analyze critical-chain --no-pager forbc-lab-reboot.service \
+            | sed 's/^/LAB-NOTE chain: /'
+        echo "LAB-NOTE boot 2 checked $(uptime_s) s after the kernel started; powering off"
+        echo "LAB-END reboot"
+    fi
 fi
 rm -rf "$STATE" "$WORK"

@@ -1,0 +1,209 @@
+import ForbcCommands
+import ForbcCore
+import ForbcSimulator
+import ForbcTestSupport
+import Foundation
+import Testing
+
+@Suite("forbc systemd install, and apply --partitions-only")
+struct SystemdTests {
+    static let forbc = "/usr/local/bin/forbc"
+
+    func units(_ manifest: String = "/etc/forbc/host.yaml") throws -> [String: String] {
+        let units = try SystemdUnits(forbc: Self.forbc, manifest: manifest)
+        return Dictionary(uniqueKeysWithValues: units.files.map { ($0.name, $0.text) })
+    }
+
+    func lines(_ text: String?, _ key: String) -> [String] {
+        (text ?? "").split(separator: "\n").map(String.init).filter { $0.hasPrefix("\(key)=") }
+    }
+
+    @Test("the boot unit: partitions only, after the drivers' services, before libvirt autostarts domains")
+    func partitionsUnit() throws {
+        let unit = try units()["forbc-partitions.service"]
+        #expect(
+            lines(unit, "ExecStart") == [
+                "ExecStart=/usr/local/bin/forbc apply /etc/forbc/host.yaml --partitions-only --yes --no-bench"
+            ])
+        #expect(
+            lines(unit, "After") == [
+                "After=systemd-modules-load.service systemd-udev-settle.service nvidia-persistenced.service "
+                    + "nvidia-fabricmanager.service nvidia-vgpud.service nvidia-vgpu-mgr.service"
+            ])
+        #expect(lines(unit, "Before") == ["Before=libvirtd.service virtqemud.service libvirt-guests.service"])
+        #expect(lines(unit, "Type") == ["Type=oneshot"])
+        #expect(lines(unit, "RemainAfterExit") == ["RemainAfterExit=yes"])
+        #expect(lines(unit, "RequiresMountsFor") == ["RequiresMountsFor=/etc/forbc /var/lib/forbc"])
+        #expect(lines(unit, "WantedBy") == ["WantedBy=multi-user.target"])
+        #expect(lines(unit, "Wants").isEmpty)
+    }
+
+    @Test("attachments once libvirtd is up; drift every interval, exit 2 a success, into the textfile")
+    func applyAndDriftUnits() throws {
+        let all = try units()
+        let apply = all["forbc-apply.service"]
+        #expect(
+            lines(apply, "ExecStart") == ["ExecStart=/usr/local/bin/forbc apply /etc/forbc/host.yaml --yes --no-bench"])
+        #expect(lines(apply, "After") == ["After=forbc-partitions.service libvirtd.service virtqemud.service"])
+        #expect(lines(apply, "Before") == ["Before=libvirt-guests.service"])
+        let drift = all["forbc-drift.service"]
+        #expect(
+            lines(drift, "ExecStart") == [
+                "ExecStart=/usr/local/bin/forbc drift /etc/forbc/host.yaml --metrics "
+                    + "/var/lib/prometheus/node-exporter/forbc.prom"
+            ])
+        #expect(lines(drift, "ExecStartPre") == ["ExecStartPre=mkdir -p /var/lib/prometheus/node-exporter"])
+        #expect(lines(drift, "SuccessExitStatus") == ["SuccessExitStatus=2"])
+        #expect(lines(drift, "WantedBy").isEmpty)
+        let timer = all["forbc-drift.timer"]
+        #expect(lines(timer, "OnBootSec") == ["OnBootSec=2min"])
+        #expect(lines(timer, "OnUnitActiveSec") == ["OnUnitActiveSec=15min"])
+        #expect(lines(timer, "Unit") == ["Unit=forbc-drift.service"])
+        #expect(lines(timer, "WantedBy") == ["WantedBy=timers.target"])
+        let custom = try SystemdUnits(
+            forbc: Self.forbc, manifest: "/srv/100%/h.yaml", stateDir: "/srv/state", metrics: "/run/m/f.prom",
+            driftDelay: "90s", driftInterval: "1h 30min")
+        let text = Dictionary(uniqueKeysWithValues: custom.files.map { ($0.name, $0.text) })
+        #expect(lines(text["forbc-drift.service"], "Environment") == ["Environment=FORBC_STATE_DIR=/srv/state"])
+        #expect(
+            lines(text["forbc-drift.service"], "ExecStart") == [
+                "ExecStart=/usr/local/bin/forbc drift /srv/100%%/h.yaml --metrics /run/m/f.prom"
+            ])
+        #expect(lines(text["forbc-drift.timer"], "OnUnitActiveSec") == ["OnUnitActiveSec=1h 30min"])
+    }
+
+    @Test("paths a unit file would split, relative paths and bad time spans are refused")
+    func refusals() {
+        #expect(throws: ForbcError.self) { try SystemdUnits(forbc: Self.forbc, manifest: "host.yaml") }
+        #expect(throws: ForbcError.self) { try SystemdUnits(forbc: Self.forbc, manifest: "/etc/my host.yaml") }
+        #expect(throws: ForbcError.self) { try SystemdUnits(forbc: "/bin/x\"y", manifest: "/h.yaml") }
+        #expect(throws: ForbcError.self) {
+            try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", driftInterval: "often")
+        }
+        #expect(throws: ForbcError.self) { try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", driftDelay: "") }
+    }
+}
+
+@Suite("forbc systemd install on disk")
+struct SystemdInstallTests {
+    @Test("writes the four units and the enable links; systemd-analyze verify finds nothing to say")
+    func install() throws {
+        let cli = CLI()
+        let dir = makeTemporaryDirectory("units").path
+        let manifest = RepositoryPaths.manifest("quickstart")
+        let result = cli.run([
+            "systemd", "install", "--manifest", manifest, "--unit-dir", dir, "--forbc", ForbcBinary.path,
+            "--drift-delay", "30s",
+        ])
+        #expect(result.code == 0, "\(result.stderr)")
+        let names = ["forbc-partitions.service", "forbc-apply.service", "forbc-drift.service", "forbc-drift.timer"]
+        #expect(result.stdout.hasPrefix(names.map { "wrote \(dir)/\($0)\n" }.joined()))
+        for name in names { #expect(FileManager.default.fileExists(atPath: "\(dir)/\(name)")) }
+        let link = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(dir)/multi-user.target.wants/forbc-partitions.service")
+        #expect(link == "../forbc-partitions.service")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/timers.target.wants/forbc-drift.timer"))
+        let timer = try String(contentsOfFile: "\(dir)/forbc-drift.timer", encoding: .utf8)
+        #expect(timer.contains("\nOnBootSec=30s\n"))
+        // systemd's own check (Debian's systemd package): exit 0 and not a word on stderr.
+        let verify = try runProgram("systemd-analyze", ["verify"] + names.map { "\(dir)/\($0)" })
+        #expect(verify.code == 0 && verify.stderr.isEmpty, "systemd-analyze verify: \(verify.stderr)")
+        // --print writes nothing and prints what install writes.
+        let printed = cli.run(["systemd", "install", "--manifest", manifest, "--print", "--forbc", ForbcBinary.path])
+        let partitions = try String(contentsOfFile: "\(dir)/forbc-partitions.service", encoding: .utf8)
+        #expect(printed.stdout.contains("# /etc/systemd/system/forbc-partitions.service\n" + partitions))
+    }
+
+    @Test(
+        "a missing or invalid manifest is a located error and nothing is written; a bad unit dir names path and errno")
+    func badInput() throws {
+        let cli = CLI()
+        let dir = makeTemporaryDirectory("units").path
+        let missing = cli.run(["systemd", "install", "--manifest", "/nonexistent/m.yaml", "--unit-dir", dir])
+        #expect(missing.code == 1)
+        #expect(
+            missing.stderr
+                == "/nonexistent/m.yaml:1:1: error: cannot read '/nonexistent/m.yaml': no such file or directory "
+                + "(ENOENT)\n")
+        let invalid = RepositoryPaths.fixture("invalid/zero-count.yaml")
+        let bad = cli.run(["systemd", "install", "--manifest", invalid, "--unit-dir", dir])
+        #expect(bad.code == 1)
+        #expect(bad.stderr.hasPrefix("\(invalid):8:42: error: 'spec.gpus[0].vgpu[0].count' is 0"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        let manifest = RepositoryPaths.manifest("quickstart")
+        let absent = cli.run([
+            "systemd", "install", "--manifest", manifest, "--unit-dir", "\(dir)/none", "--forbc", "/f",
+        ])
+        #expect(absent.code == 1)
+        #expect(
+            absent.stderr
+                == "error: writing \(dir)/none/forbc-partitions.service failed: no such file or directory (ENOENT)\n")
+        try "x".write(toFile: "\(dir)/file", atomically: true, encoding: .utf8)
+        let notDir = cli.run([
+            "systemd", "install", "--manifest", manifest, "--unit-dir", "\(dir)/file", "--forbc", "/f",
+        ])
+        #expect(
+            notDir.stderr == "error: writing \(dir)/file/forbc-partitions.service failed: not a directory (ENOTDIR)\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["file"])
+    }
+
+    @Test("apply --partitions-only: the partitions without libvirt, attachments left to a full apply; no destroys")
+    func partitionsOnly() throws {
+        let cli = CLI()
+        let quickstart = RepositoryPaths.manifest("quickstart")
+        let first = cli.sim("nvidia-t4", "apply", [quickstart, "--partitions-only", "--yes", "--output", "json"])
+        #expect(first.code == 0, "\(first.stderr)")
+        let actions = try #require(
+            (try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])?["done"]
+                as? [[String: Any]])
+        #expect(actions.map { $0["action"] as? String } == Array(repeating: "create", count: 6))
+        let full = cli.sim("nvidia-t4", "plan", [quickstart, "--output", "json"])
+        let rest = try #require(
+            (try JSONSerialization.jsonObject(with: Data(full.stdout.utf8)) as? [String: Any])?["actions"]
+                as? [[String: Any]])
+        #expect(rest.map { $0["action"] as? String } == ["attach", "attach", "attach"])
+        #expect(cli.sim("nvidia-t4", "apply", [quickstart, "--yes"]).code == 0)
+        // Fewer partitions: a plan that destroys is refused, nothing changed.
+        let text = try String(contentsOfFile: quickstart, encoding: .utf8)
+        let fewer = writeManifest(text.replacingOccurrences(of: "count: 4", with: "count: 3"))
+        let refused = cli.sim("nvidia-t4", "apply", [fewer, "--partitions-only", "--yes"])
+        #expect(refused.code == 1)
+        #expect(refused.stderr.contains("'--partitions-only' does not consult libvirt"))
+        #expect(refused.stderr.contains("('desk-3')"))
+        #expect(cli.sim("nvidia-t4", "drift", [quickstart]).code == 0)
+    }
+}
+
+@Suite("partitions without libvirt")
+struct PartitionsOnlyTests {
+    @Test("a host whose libvirt cannot be reached: the full plan fails, the partitions-only plan never asks it")
+    func neverConsultsLibvirt() throws {
+        // No hypervisor behind this session: opening one throws (as connecting before libvirtd is up would).
+        let host = try SimulatedHost.open(
+            profile: "nvidia-t4", stateDir: makeTemporaryDirectory("partitions-only").path, environment: [:])
+        let manifest = try ManifestParser.parse(contentsOf: RepositoryPaths.manifest("quickstart"))
+        #expect(throws: ForbcError.self) { try host.plan(manifest) }
+        let plan = try host.partitionsPlan(manifest)
+        #expect(plan.actions.map(\.action) == Array(repeating: .create, count: 6))
+        #expect(plan.actions.allSatisfy { $0.domain == nil } && plan.attachments.isEmpty)
+        let report = try host.apply(plan)
+        #expect(report.failed == nil)
+        #expect(try host.partitionsPlan(manifest).isEmpty)
+    }
+}
+
+/// Runs a program found on PATH to its end.
+func runProgram(_ name: String, _ arguments: [String]) throws -> (code: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [name] + arguments
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
