@@ -44,13 +44,13 @@ public struct Discovery: Sendable {
         // Existing mdevs from each type's devices/ directory: the real kernel's mdev_type link is relative to the
         // device's own directory ("../mdev_supported_types/mtty-2") and does not name the parent.
         var mdevs: [MediatedDevice] = []
-        for parent in parents {
-            for type in parent.types {
-                let directory =
-                    parent.isVF || parent.gpu != nil
-                    ? SysPath.pci(parent.name, "mdev_supported_types/\(type.id)/devices")
-                    : SysPath.mdevType(parent.name, type.id, "devices")
-                for uuid in try sysfs.entries(directory) where Patterns.isUUID(uuid) {
+        for parent in parents where !parent.types.isEmpty {
+            let directory =
+                parent.isVF || parent.gpu != nil
+                ? SysPath.pci(parent.name, "mdev_supported_types") : SysPath.mdevTypes(parent.name)
+            let listings = try sysfs.listings(in: directory, parent.types.map { "\($0.id)/devices" })
+            for (type, names) in zip(parent.types, listings) {
+                for uuid in names where Patterns.isUUID(uuid) {
                     mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: parent.name, type: type.id))
                 }
             }
@@ -65,10 +65,11 @@ public struct Discovery: Sendable {
     }
 
     func readGPU(_ address: String, vendor: Vendor, vendorID: String) throws -> (GPU, [MdevParent]) {
-        let deviceID = try sysfs.value(SysPath.pci(address, "device")) ?? "0x0000"
-        let subsystem = try sysfs.value(SysPath.pci(address, "subsystem_device"))
+        let values = try sysfs.values(in: SysPath.pci(address), ["device", "subsystem_device", "numa_node"])
+        let deviceID = values[0] ?? "0x0000"
+        let subsystem = values[1]
         // numa_node is -1 when the platform does not say.
-        let numa = try sysfs.value(SysPath.pci(address, "numa_node")).flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
+        let numa = values[2].flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
         let group = try sysfs.linkName(SysPath.pci(address, "iommu_group")).flatMap { Int($0) }
         var parents: [MdevParent] = []
         let types = try readTypes(parent: address, base: SysPath.pci(address))
@@ -115,14 +116,12 @@ public struct Discovery: Sendable {
         let directory = base.map { "\($0)/mdev_supported_types" } ?? SysPath.mdevTypes(parent)
         var types: [MdevType] = []
         for id in try sysfs.entries(directory) {
-            let typeDir = "\(directory)/\(id)"
+            let values = try sysfs.values(
+                in: "\(directory)/\(id)", ["name", "description", "available_instances", "device_api"])
             types.append(
                 MdevType(
-                    id: id,
-                    name: try sysfs.value("\(typeDir)/name") ?? id,
-                    description: try sysfs.value("\(typeDir)/description") ?? "",
-                    availableInstances: try sysfs.value("\(typeDir)/available_instances").flatMap { Int($0) } ?? 0,
-                    deviceAPI: try sysfs.value("\(typeDir)/device_api") ?? ""))
+                    id: id, name: values[0] ?? id, description: values[1] ?? "",
+                    availableInstances: values[2].flatMap { Int($0) } ?? 0, deviceAPI: values[3] ?? ""))
         }
         return types
     }
