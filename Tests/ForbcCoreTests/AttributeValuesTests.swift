@@ -67,6 +67,11 @@ struct AttributeValuesTests {
             try Data(text.utf8).write(to: file)
         }
         Self.expectSame(tree.sysfs, type, texts.indices.map { "text-\($0)" })
+        // Paths below the directory, and ones that are not plain (refused by the whole path's read, as ever).
+        Self.expectSame(tree.sysfs, types, ["nvidia-224/name", "nvidia-224/absent", "absent/name"])
+        for name in ["../nvidia-224/name", "nvidia-224/../nvidia-224/name", "./nvidia-224/name", "nvidia-224//name"] {
+            Self.expectSame(tree.sysfs, types, [name])
+        }
         // A directory that is absent, a file, or a link out of the root.
         Self.expectSame(tree.sysfs, "\(types)/nvidia-999", names)
         try tree.replaceWithFile("\(types)/nvidia-225")

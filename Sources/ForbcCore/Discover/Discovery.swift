@@ -114,16 +114,17 @@ public struct Discovery: Sendable {
     /// The mdev types under `base`/mdev_supported_types (a device directory), or under the mdev bus entry.
     func readTypes(parent: String, base: String? = nil) throws -> [MdevType] {
         let directory = base.map { "\($0)/mdev_supported_types" } ?? SysPath.mdevTypes(parent)
-        var types: [MdevType] = []
-        for id in try sysfs.entries(directory) {
-            let values = try sysfs.values(
-                in: "\(directory)/\(id)", ["name", "description", "available_instances", "device_api"])
-            types.append(
-                MdevType(
-                    id: id, name: values[0] ?? id, description: values[1] ?? "",
-                    availableInstances: values[2].flatMap { Int($0) } ?? 0, deviceAPI: values[3] ?? ""))
+        let ids = try sysfs.entries(directory)
+        let attributes = ["name", "description", "available_instances", "device_api"]
+        // Every type's attributes in one batch beneath the types directory, in the order they were always read.
+        let values = try sysfs.values(in: directory, ids.flatMap { id in attributes.map { "\(id)/\($0)" } })
+        return ids.enumerated().map { index, id in
+            let value = values[(index * attributes.count)...]
+            let first = value.startIndex
+            return MdevType(
+                id: id, name: value[first] ?? id, description: value[first + 1] ?? "",
+                availableInstances: value[first + 2].flatMap { Int($0) } ?? 0, deviceAPI: value[first + 3] ?? "")
         }
-        return types
     }
 
     func readVFvGPU(_ vf: String) throws -> VFvGPU? {

@@ -13,8 +13,8 @@ public protocol SysfsChannel: Sendable {
     func readLink(_ path: String) throws -> String?
     /// Whether anything exists at `path`.
     func exists(_ path: String) -> Bool
-    /// The trimmed values of the attributes `names` (plain names) in `directory`, each exactly as `value` gives it
-    /// (nil when absent). The real side opens the directory once and each attribute relative to it.
+    /// The trimmed values of the attributes `names` (paths relative to `directory`, without '.' or '..'), each exactly
+    /// as `value` gives it (nil when absent). The real side opens the directory once and each attribute beneath it.
     func values(in directory: String, _ names: [String]) throws -> [String?]
     /// The entries of the directories `names` (relative paths) in `directory`, each exactly as `entries` gives them
     /// ([] when absent). The real side opens `directory` once and each listed directory relative to it.

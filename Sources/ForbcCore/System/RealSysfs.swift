@@ -49,8 +49,10 @@ public struct RealSysfs: SysfsChannel {
         defer { close(dir) }
         return try names.map { name in
             let path = "\(directory)/\(name)"
-            let fd = forbc_openat2(
-                dir, name, O_RDONLY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+            let fd =
+                Self.isPlain(name)
+                ? forbc_openat2(dir, name, O_RDONLY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+                : -1
             guard fd >= 0 else { return try value(path) }
             defer { close(fd) }
             return Self.trimmed(try Self.readAll(fd, path))
@@ -66,10 +68,21 @@ public struct RealSysfs: SysfsChannel {
         defer { close(dir) }
         return try names.map { name in
             let path = "\(directory)/\(name)"
-            let fd = forbc_openat2(
-                dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+            let fd =
+                Self.isPlain(name)
+                ? forbc_openat2(
+                    dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+                : -1
             guard fd >= 0 else { return try entries(path) }
             return try Self.names(fd, path)
+        }
+    }
+
+    /// Whether `name` is a relative path of plain components (no empty, '.' or '..' one, no NUL), as a kernel path's
+    /// components must be; any other is read by its whole path, which refuses it as before.
+    static func isPlain(_ name: String) -> Bool {
+        name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy { part in
+            !part.isEmpty && !part.contains(0) && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
         }
     }
 
