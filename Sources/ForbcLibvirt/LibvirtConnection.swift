@@ -13,16 +13,34 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     private let lock = NSLock()
     private var mutationCount = 0
 
-    public init(uri: String) throws {
+    /// Connects to `uri`. Where no daemon listens for qemu:///system, the error is libvirt's own without loading
+    /// libvirt (`LibvirtNoDaemon`), unless `loadingLibvirt` asks libvirt itself.
+    public init(uri: String, loadingLibvirt: Bool = false) throws {
+        if !loadingLibvirt, let message = LibvirtNoDaemon.message(for: uri) {
+            throw Self.connectionError(uri, message: message, unsupported: false)
+        }
         api = try Libvirt.api()
         self.uri = uri
         guard let connection = api.virConnectOpen(uri) else {
-            throw Self.error(
-                "connecting to '\(uri)'",
-                remedy: uri.hasPrefix("qemu:///system")
-                    ? "is libvirtd running? (start it, or pass '--libvirt URI')" : nil)
+            let last = api.virGetLastError()
+            let message = last.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown libvirt error"
+            throw Self.connectionError(uri, message: message, unsupported: Self.unsupported(last))
         }
         self.connection = connection
+    }
+
+    /// The error for a connection to `uri` that libvirt refused with `message`.
+    static func connectionError(_ uri: String, message: String, unsupported: Bool) -> ForbcError {
+        var text = "libvirt: connecting to '\(uri)' failed: \(message)"
+        if uri.hasPrefix("qemu:///system") { text += "; is libvirtd running? (start it, or pass '--libvirt URI')" }
+        return ForbcError(unsupported ? .unsupported : .hypervisor, text)
+    }
+
+    /// Whether libvirt's error says the driver cannot do this at all (VIR_ERR_NO_SUPPORT,
+    /// VIR_ERR_OPERATION_UNSUPPORTED).
+    static func unsupported(_ last: virErrorPtr?) -> Bool {
+        let code = last.map { Int($0.pointee.code) } ?? 0
+        return code == Int(VIR_ERR_NO_SUPPORT.rawValue) || code == Int(VIR_ERR_OPERATION_UNSUPPORTED.rawValue)
     }
 
     deinit { _ = api.virConnectClose(connection) }
@@ -32,16 +50,10 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     private func counted() { lock.withLock { mutationCount += 1 } }
 
     /// libvirt's last error as forbc's: "libvirt: CALL failed: MESSAGE".
-    static func error(_ call: String, remedy: String? = nil) -> ForbcError {
+    static func error(_ call: String) -> ForbcError {
         let last = (try? Libvirt.api())?.virGetLastError()
         let message = last.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown libvirt error"
-        let code = last.map { Int($0.pointee.code) } ?? 0
-        // VIR_ERR_NO_SUPPORT, VIR_ERR_OPERATION_UNSUPPORTED: the driver cannot do this at all.
-        let unsupported =
-            code == Int(VIR_ERR_NO_SUPPORT.rawValue) || code == Int(VIR_ERR_OPERATION_UNSUPPORTED.rawValue)
-        var text = "libvirt: \(call) failed: \(message)"
-        if let remedy { text += "; \(remedy)" }
-        return ForbcError(unsupported ? .unsupported : .hypervisor, text)
+        return ForbcError(unsupported(last) ? .unsupported : .hypervisor, "libvirt: \(call) failed: \(message)")
     }
 
     public func domains() throws -> [DomainDefinition] {

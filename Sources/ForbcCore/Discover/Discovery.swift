@@ -46,13 +46,13 @@ public struct Discovery: Sendable {
         // Existing mdevs from each type's devices/ directory: the real kernel's mdev_type link is relative to the
         // device's own directory ("../mdev_supported_types/mtty-2") and does not name the parent.
         var mdevs: [MediatedDevice] = []
-        for parent in parents {
-            for type in parent.types {
-                let directory =
-                    parent.isVF || parent.gpu != nil
-                    ? SysPath.pci(parent.name, "mdev_supported_types/\(type.id)/devices")
-                    : SysPath.mdevType(parent.name, type.id, "devices")
-                for uuid in try sysfs.entries(directory) where Patterns.isUUID(uuid) {
+        for parent in parents where !parent.types.isEmpty {
+            let directory =
+                parent.isVF || parent.gpu != nil
+                ? SysPath.pci(parent.name, "mdev_supported_types") : SysPath.mdevTypes(parent.name)
+            let listings = try sysfs.listings(in: directory, parent.types.map { "\($0.id)/devices" })
+            for (type, names) in zip(parent.types, listings) {
+                for uuid in names where Patterns.isUUID(uuid) {
                     mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: parent.name, type: type.id))
                 }
             }
@@ -74,10 +74,11 @@ public struct Discovery: Sendable {
     }
 
     func readGPU(_ address: String, vendor: Vendor, vendorID: String) throws -> (GPU, [MdevParent]) {
-        let deviceID = try sysfs.value(SysPath.pci(address, "device")) ?? "0x0000"
-        let subsystem = try sysfs.value(SysPath.pci(address, "subsystem_device"))
+        let values = try sysfs.values(in: SysPath.pci(address), ["device", "subsystem_device", "numa_node"])
+        let deviceID = values[0] ?? "0x0000"
+        let subsystem = values[1]
         // numa_node is -1 when the platform does not say.
-        let numa = try sysfs.value(SysPath.pci(address, "numa_node")).flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
+        let numa = values[2].flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
         let group = try sysfs.linkName(SysPath.pci(address, "iommu_group")).flatMap { Int($0) }
         var parents: [MdevParent] = []
         let types = try readTypes(parent: address, base: SysPath.pci(address))
@@ -124,18 +125,17 @@ public struct Discovery: Sendable {
     /// The mdev types under `base`/mdev_supported_types (a device directory), or under the mdev bus entry.
     func readTypes(parent: String, base: String? = nil) throws -> [MdevType] {
         let directory = base.map { "\($0)/mdev_supported_types" } ?? SysPath.mdevTypes(parent)
-        var types: [MdevType] = []
-        for id in try sysfs.entries(directory) {
-            let typeDir = "\(directory)/\(id)"
-            types.append(
-                MdevType(
-                    id: id,
-                    name: try sysfs.value("\(typeDir)/name") ?? id,
-                    description: try sysfs.value("\(typeDir)/description") ?? "",
-                    availableInstances: try sysfs.value("\(typeDir)/available_instances").flatMap { Int($0) } ?? 0,
-                    deviceAPI: try sysfs.value("\(typeDir)/device_api") ?? ""))
+        let ids = try sysfs.entries(directory)
+        let attributes = ["name", "description", "available_instances", "device_api"]
+        // Every type's attributes in one batch beneath the types directory, in the order they were always read.
+        let values = try sysfs.values(in: directory, ids.flatMap { id in attributes.map { "\(id)/\($0)" } })
+        return ids.enumerated().map { index, id in
+            let value = values[(index * attributes.count)...]
+            let first = value.startIndex
+            return MdevType(
+                id: id, name: value[first] ?? id, description: value[first + 1] ?? "",
+                availableInstances: value[first + 2].flatMap { Int($0) } ?? 0, deviceAPI: value[first + 3] ?? "")
         }
-        return types
     }
 
     func readVFvGPU(_ vf: String) throws -> VFvGPU? {

@@ -13,6 +13,12 @@ public protocol SysfsChannel: Sendable {
     func readLink(_ path: String) throws -> String?
     /// Whether anything exists at `path`.
     func exists(_ path: String) -> Bool
+    /// The trimmed values of the attributes `names` (paths relative to `directory`, without '.' or '..'), each exactly
+    /// as `value` gives it (nil when absent). The real side opens the directory once and each attribute beneath it.
+    func values(in directory: String, _ names: [String]) throws -> [String?]
+    /// The entries of the directories `names` (relative paths) in `directory`, each exactly as `entries` gives them
+    /// ([] when absent). The real side opens `directory` once and each listed directory relative to it.
+    func listings(in directory: String, _ names: [String]) throws -> [[String]]
     /// A sentence saying what this channel is ("sysfs under /", "simulated host 'nvidia-t4'").
     var summary: String { get }
     /// Whether this channel is a simulation, so every output can say so.
@@ -20,15 +26,37 @@ public protocol SysfsChannel: Sendable {
 }
 
 extension SysfsChannel {
+    /// One `value` per attribute: what a channel without a faster way does.
+    public func values(in directory: String, _ names: [String]) throws -> [String?] {
+        try names.map { try value("\(directory)/\($0)") }
+    }
+
+    /// One `entries` per directory: what a channel without a faster way does.
+    public func listings(in directory: String, _ names: [String]) throws -> [[String]] {
+        try names.map { try entries("\(directory)/\($0)") }
+    }
+
     /// A trimmed attribute value, or nil when the attribute does not exist (ENOENT: a capability that is absent).
     /// Anything else is an error, ENOTDIR included: a path component that must be a directory and is not is a
     /// malformed tree, not an absence.
     func value(_ path: String) throws -> String? {
         do {
-            return try read(path).trimmingCharacters(in: .whitespacesAndNewlines)
+            return Self.trimmed(try read(path))
         } catch let error as ForbcError where error.errno == Errno.ENOENT {
             return nil
         }
+    }
+
+    /// An attribute's text without the whitespace and newlines around it (Foundation's `whitespacesAndNewlines`).
+    /// Attributes are ASCII: there those are tab, LF, VT, FF, CR and space, trimmed here on the bytes; any other
+    /// text is trimmed by Foundation.
+    static func trimmed(_ text: String) -> String {
+        var bytes = text.utf8[...]
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        func space(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        while let first = bytes.first, space(first) { bytes.removeFirst() }
+        while let last = bytes.last, space(last) { bytes.removeLast() }
+        return String(Substring(bytes))
     }
 
     /// Directory entries, or [] when the directory does not exist (ENOENT: a capability that is absent); a file

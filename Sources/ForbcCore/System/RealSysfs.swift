@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 #if canImport(Glibc)
@@ -34,6 +35,65 @@ public struct RealSysfs: SysfsChannel {
         let fd = try descriptor(path, O_RDONLY, "reading", in: confinement)
         defer { close(fd) }
         return try Self.readAll(fd, path)
+    }
+
+    /// Opens `directory` once (beneath the root, as every read is) and each attribute with one openat2 beneath that
+    /// directory (no link followed out of it, no magic link), one read and one close: the kernel walks the long path
+    /// through the bus links once per directory instead of once per attribute. An attribute the kernel does not open
+    /// so (absent, a link leaving the directory, any error) is read by its whole path, as `value` reads it, so every
+    /// answer and every message is `value`'s.
+    public func values(in directory: String, _ names: [String]) throws -> [String?] {
+        guard let dir = directoryDescriptor(directory) else {
+            return try names.map { try value("\(directory)/\($0)") }
+        }
+        defer { close(dir) }
+        return try names.map { name in
+            let path = "\(directory)/\(name)"
+            let fd =
+                Self.isPlain(name)
+                ? forbc_openat2(dir, name, O_RDONLY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+                : -1
+            guard fd >= 0 else { return try value(path) }
+            defer { close(fd) }
+            return Self.trimmed(try Self.readAll(fd, path))
+        }
+    }
+
+    /// Opens `directory` once, as `values` does, and each of `names` (a relative path to a directory) with one openat2
+    /// beneath it; one that the kernel does not open so is listed by its whole path, as `entries` lists it.
+    public func listings(in directory: String, _ names: [String]) throws -> [[String]] {
+        guard let dir = directoryDescriptor(directory) else {
+            return try names.map { try entries("\(directory)/\($0)") }
+        }
+        defer { close(dir) }
+        return try names.map { name in
+            let path = "\(directory)/\(name)"
+            let fd =
+                Self.isPlain(name)
+                ? forbc_openat2(
+                    dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+                : -1
+            guard fd >= 0 else { return try entries(path) }
+            return try Self.names(fd, path)
+        }
+    }
+
+    /// Whether `name` is a relative path of plain components (no empty, '.' or '..' one, no NUL), as a kernel path's
+    /// components must be; any other is read by its whole path, which refuses it as before.
+    static func isPlain(_ name: String) -> Bool {
+        name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy { part in
+            !part.isEmpty && !part.contains(0) && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
+        }
+    }
+
+    /// `directory` opened (O_PATH) as a read would reach it: beneath the root, or by its plain path under "/"; nil
+    /// when it cannot be (each attribute is then read by its path, which says why).
+    func directoryDescriptor(_ directory: String) -> Int32? {
+        guard ConfinedWalk.beneathAvailable else { return nil }
+        if let walk = confinement { return walk.openBeneath(directory, flags: ConfinedWalk.openPath | O_DIRECTORY) }
+        guard let parts = try? SysPath.components(directory) else { return nil }
+        let fd = open("/" + parts.joined(separator: "/"), ConfinedWalk.openPath | O_DIRECTORY | O_CLOEXEC)
+        return fd >= 0 ? fd : nil
     }
 
     /// The whole content of the open attribute. sysfs reports 4096 bytes for every attribute, so the size is not
@@ -92,7 +152,11 @@ public struct RealSysfs: SysfsChannel {
     }
 
     public func list(_ path: String) throws -> [String] {
-        let fd = try descriptor(path, O_RDONLY | O_DIRECTORY, "listing", in: confinement)
+        try Self.names(try descriptor(path, O_RDONLY | O_DIRECTORY, "listing", in: confinement), path)
+    }
+
+    /// The names in the open directory `fd` (closed afterwards), sorted, without '.' and '..'.
+    static func names(_ fd: Int32, _ path: String) throws -> [String] {
         guard let dir = fdopendir(fd) else {
             let code = errno
             close(fd)
