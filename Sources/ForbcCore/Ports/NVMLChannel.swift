@@ -23,6 +23,11 @@ public protocol NVMLChannel: Sendable {
     func vgpuTypes(device: Int) throws -> [NVMLVGPUType]
     /// nvmlDeviceSetVgpuSchedulerState with adaptive round robin off and `timesliceNs` (0: the driver's default).
     func setVGPUScheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int) throws
+    /// nvmlDeviceGetVgpuHeterogeneousMode and, per supported vGPU type, nvmlDeviceGetVgpuTypeSupportedPlacements
+    /// in heterogeneous mode; nil where the GPU has no such mode (no vGPU manager, an NVML before R550, MIG mode).
+    func vgpuPlacements(device: Int) throws -> VGPUPlacementState?
+    /// nvmlDeviceSetVgpuHeterogeneousMode (refused while the GPU holds a vGPU).
+    func setVGPUHeterogeneousMode(device: Int, enabled: Bool) throws
     var summary: String { get }
 }
 
