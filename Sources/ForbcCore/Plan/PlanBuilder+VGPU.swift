@@ -59,10 +59,13 @@ extension PlanBuilder {
         if order.count > 1 {
             let a = firstByType[order[0]]!
             let b = firstByType[order[1]]!
+            // Where NVML reports no mixed-size mode (an older GPU or vGPU release), there is nothing to declare.
             let mode =
-                target.gpu?.vgpuPlacements?.heterogeneous == true
-                ? "the GPU is in mixed-size mode, but the manifest does not declare 'vgpuMode: mixedSize'"
-                : "equal-size mode; declare 'vgpuMode: mixedSize' for mixed sizes"
+                target.gpu?.vgpuPlacements.map {
+                    $0.heterogeneous
+                        ? "the GPU is in mixed-size mode, but the manifest does not declare 'vgpuMode: mixedSize'"
+                        : "equal-size mode; declare 'vgpuMode: mixedSize' for mixed sizes"
+                } ?? "equal-size mode"
             fail(
                 "NVIDIA time-sliced vGPU holds one type per physical GPU at a time (\(mode)): "
                     + "'\(a.name)' wants '\(typeName(order[0]))' and '\(b.name)' wants '\(typeName(order[1]))' "
@@ -345,7 +348,7 @@ extension PlanBuilder {
         let unplaced = keepRecordedVFs(resolved, &pool)
         let remaining = adoptVFs(unplaced, &pool)
         pruneVFs(&pool)
-        if let mode { planVGPUMode(mode, target, vfs: vfs) }
+        if let mode { planVGPUMode(mode, target) }
         guard mode?.mode == .mixedSize else {
             checkHomogeneous(target, wanted: resolved, keptUndeclared: pool.keptUndeclared)
             return placeVFs(remaining, on: target, pool)

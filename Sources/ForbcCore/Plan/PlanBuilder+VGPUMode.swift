@@ -4,7 +4,7 @@
 /// at one of its `placementIds`). Each refusal follows a rule NVIDIA documents; the message names it.
 extension PlanBuilder {
     /// Checks the declared mode against what NVML reports and plans a `configure` step where it differs.
-    mutating func planVGPUMode(_ spec: VGPUModeSpec, _ target: Planner.Target, vfs: [VirtualFunction]) {
+    mutating func planVGPUMode(_ spec: VGPUModeSpec, _ target: Planner.Target) {
         guard let gpu = target.gpu, target.isNVIDIA, let mig = gpu.mig, let state = gpu.vgpuPlacements else {
             fail(
                 "'vgpuMode' is declared for \(target.label), but NVML reports no vGPU mode there "
