@@ -231,6 +231,8 @@ typedef struct nvmlVgpuPlacementList_v2_st {
 #define FORBC_NVML_VGPU_PLACEMENT_LIST_V2 (sizeof(nvmlVgpuPlacementList_t) | (2U << 24U))
 FORBC_NVML(nvmlDeviceGetVgpuTypeSupportedPlacements,
            (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
+FORBC_NVML(nvmlDeviceGetVgpuTypeCreatablePlacements,
+           (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
 /* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
 #define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
 FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))

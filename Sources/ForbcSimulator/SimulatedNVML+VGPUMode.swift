@@ -17,6 +17,16 @@ extension SimulatedNVML {
         return VGPUPlacementState(heterogeneous: gpu.vgpuScheduler?.heterogeneous ?? false, rules: rules)
     }
 
+    /// The placement IDs of `type` whose slots are free now (in mixed-size mode; none in equal-size mode).
+    public func creatablePlacements(device: Int, type: Int) throws -> [Int] {
+        let model = kernel.model
+        guard let gpu = model.nvml.first(where: { $0.index == device }) else {
+            throw NVMLReturn.error("nvmlDeviceGetVgpuTypeCreatablePlacements", NVMLReturn.invalidArgument)
+        }
+        guard let rules = model.mixedSizeRules(pf: gpu.address) else { return [] }
+        return model.freePlacements(pf: gpu.address, type: type, rules: rules)
+    }
+
     public func setVGPUHeterogeneousMode(device: Int, enabled: Bool) throws {
         let call = "nvmlDeviceSetVgpuHeterogeneousMode"
         try kernel.nvmlCall(call, journaled: .heterogeneous(device: device, enabled: enabled)) { model in
@@ -49,8 +59,13 @@ extension SimulatedHostModel {
 
     /// The lowest placement ID of `type` whose slots no vGPU on the PF's VFs takes; nil when none is free.
     func freePlacement(pf: String, type: Int, rules: [Int: VGPUPlacementRule]) -> Int? {
+        freePlacements(pf: pf, type: type, rules: rules).first
+    }
+
+    /// The placement IDs of `type` whose slots no vGPU on the PF's VFs takes.
+    func freePlacements(pf: String, type: Int, rules: [Int: VGPUPlacementRule]) -> [Int] {
         guard let rule = rules[type], let (device, _) = SimTree(model: self).locate(pf), let sriov = device.sriov
-        else { return nil }
+        else { return [] }
         let taken: [(Int, Int)] = (0..<sriov.numVFs).compactMap { i in
             let vf = SimTree.vfAddress(pf, sriov, i)
             guard let id = vgpus[vf], id != 0, let start = vgpuPlacements?[vf], let size = rules[id]?.size else {
@@ -58,6 +73,6 @@ extension SimulatedHostModel {
             }
             return (start, size)
         }
-        return rule.ids.first { start in taken.allSatisfy { start + rule.size <= $0.0 || $0.0 + $0.1 <= start } }
+        return rule.ids.filter { start in taken.allSatisfy { start + rule.size <= $0.0 || $0.0 + $0.1 <= start } }
     }
 }

@@ -38,6 +38,8 @@ extension NVMLMockTests {
         let rules = [703: VGPUPlacementRule(size: 10, ids: [0, 10, 20, 30])]
         #expect(try nvml.vgpuPlacements(device: 1) == VGPUPlacementState(heterogeneous: false, rules: rules))
         try nvml.setVGPUHeterogeneousMode(device: 1, enabled: true)
+        #expect(try nvml.creatablePlacements(device: 1, type: 703) == [0, 10, 20, 30])
+        #expect(try nvml.creatablePlacements(device: 1, type: 723).isEmpty, "a MIG-backed type has none")
         #expect(try NVMLMock.load().vgpuPlacements(device: 1) == VGPUPlacementState(heterogeneous: true, rules: rules))
         _ = try nvml.setMIGMode(device: 1, enabled: true)
         #expect(try nvml.vgpuPlacements(device: 1) == nil, "NVML: no heterogeneous mode in MIG mode")

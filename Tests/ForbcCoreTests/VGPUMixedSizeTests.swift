@@ -109,6 +109,29 @@ struct VGPUMixedSizeTests {
         #expect(fixture.kernel.model.vgpus[vf] == 1182 && placements(fixture) == [0, 24, 36, 40, 44])
     }
 
+    @Test("NVML API reference, nvmlDeviceGetVgpuTypeCreatablePlacements: a placement taken since planning stops apply")
+    func placementTakenSincePlanning() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+        #expect(try fixture.apply(try manifest(fixture, "{select: {index: 0}, vgpuMode: mixedSize}")).report.succeeded)
+        let entry =
+            "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: big, type: L40S-24C}, {name: small, type: L40S-4C}]}"
+        let plan = try fixture.plan(try manifest(fixture, entry))
+        #expect(plan.actions.map(\.reason).last == "declared, not present; mixed-size placement ID 24")
+        // Another tool takes slots 24-27 with an L40S-4C on the last VF after the plan was made.
+        fixture.kernel.mutate { model in
+            model.vgpus["0000:ca:04.3"] = 1177
+            model.vgpuPlacements = ["0000:ca:04.3": 24]
+        }
+        let report = try fixture.session.apply(plan)
+        #expect(report.done.map(\.target) == ["big"])
+        #expect(report.failed?.0.target == "small")
+        #expect(
+            report.failed?.1.message.hasPrefix(
+                "placement ID 24 of 'NVIDIA L40S-4C' on 0000:ca:00.0 is no longer free "
+                    + "(nvmlDeviceGetVgpuTypeCreatablePlacements lists 28, 32, 36, 40, 44)") == true)
+        #expect(fixture.kernel.model.vgpus.count == 2)
+    }
+
     @Test("vGPU user guide, equal-size mode (the default): one vGPU type per GPU unless mixed-size is declared")
     func equalSizeRefusesMixed() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")

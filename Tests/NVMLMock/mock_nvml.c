@@ -689,7 +689,16 @@ nvmlReturn_t nvmlDeviceSetVgpuHeterogeneousMode(nvmlDevice_t device, const nvmlV
 }
 
 /* The time-sliced A100-10C (10 of 40 GB) takes 10 slots from 0, 10, 20 or 30 (the mock's numbers); the MIG-backed
- * type has no time-sliced placement. The count first, as NVML's list calls do. */
+ * type has no time-sliced placement. The count first, as NVML's list calls do. The mock has no vGPU instances, so
+ * every supported placement is creatable. */
+nvmlReturn_t nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, unsigned int id,
+                                                      nvmlVgpuPlacementList_t *list);
+nvmlReturn_t nvmlDeviceGetVgpuTypeCreatablePlacements(nvmlDevice_t device, unsigned int id,
+                                                      nvmlVgpuPlacementList_t *list) {
+    FAIL_POINT("nvmlDeviceGetVgpuTypeCreatablePlacements");
+    return nvmlDeviceGetVgpuTypeSupportedPlacements(device, id, list);
+}
+
 nvmlReturn_t nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, unsigned int id,
                                                       nvmlVgpuPlacementList_t *list) {
     READY();

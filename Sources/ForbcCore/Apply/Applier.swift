@@ -107,6 +107,7 @@ public struct Applier: Sendable {
             break
         }
         guard try check(action) else { return false }
+        try checkPlacement(action)
         try sysfs.write(action.path, action.value)
         return true
     }

@@ -29,23 +29,34 @@ extension NVMLLibrary {
             try check("nvmlDeviceGetSupportedVgpus", supported(device, &count, &ids))
             var rules: [Int: VGPUPlacementRule] = [:]
             for id in ids.prefix(Int(count)) {
-                if let rule = try placements(device, type: id) { rules[Int(id)] = rule }
+                if let rule = try placements(device, type: id, creatable: false) { rules[Int(id)] = rule }
             }
             return VGPUPlacementState(heterogeneous: mode.mode != 0, rules: rules)
         }
     }
 
-    /// One type's placements in heterogeneous mode: the count first (NVML_ERROR_INSUFFICIENT_SIZE), then the IDs;
-    /// nil for a type with none (a MIG-backed type: NVML_ERROR_NOT_SUPPORTED or NVML_ERROR_INVALID_ARGUMENT).
-    private func placements(_ device: Device, type: UInt32) throws -> VGPUPlacementRule? {
-        let get = try symbol(
-            "nvmlDeviceGetVgpuTypeSupportedPlacements", nvmlDeviceGetVgpuTypeSupportedPlacements_fn.self)
+    public func creatablePlacements(device index: Int, type: Int) throws -> [Int] {
+        try lock.withLock {
+            try placements(try handle(index), type: UInt32(type), creatable: true)?.ids ?? []
+        }
+    }
+
+    /// One type's supported (or creatable) placements in heterogeneous mode: the count first
+    /// (NVML_ERROR_INSUFFICIENT_SIZE), then the IDs; nil for a type with none (a MIG-backed type:
+    /// NVML_ERROR_NOT_SUPPORTED or NVML_ERROR_INVALID_ARGUMENT). The two calls take the same list.
+    private func placements(_ device: Device, type: UInt32, creatable: Bool) throws -> VGPUPlacementRule? {
+        let call =
+            creatable ? "nvmlDeviceGetVgpuTypeCreatablePlacements" : "nvmlDeviceGetVgpuTypeSupportedPlacements"
+        let get =
+            creatable
+            ? try symbol(call, nvmlDeviceGetVgpuTypeCreatablePlacements_fn.self)
+            : try symbol(call, nvmlDeviceGetVgpuTypeSupportedPlacements_fn.self)
         var list = nvmlVgpuPlacementList_t()
         list.version = UInt32(MemoryLayout<nvmlVgpuPlacementList_t>.size) | (2 << 24)
         list.mode = UInt32(NVML_VGPU_PGPU_HETEROGENEOUS_MODE)
         let first = get(device, type, &list)
         if first == NVMLReturn.notSupported || first == NVMLReturn.invalidArgument { return nil }
-        if first != 7 { try check("nvmlDeviceGetVgpuTypeSupportedPlacements", first) }  // 7: INSUFFICIENT_SIZE
+        if first != 7 { try check(call, first) }  // 7: NVML_ERROR_INSUFFICIENT_SIZE
         guard list.count > 0 else { return nil }
         var ids = [UInt32](repeating: 0, count: Int(list.count))
         let code = ids.withUnsafeMutableBufferPointer { buffer in
@@ -53,7 +64,7 @@ extension NVMLLibrary {
             return get(device, type, &list)
         }
         list.placementIds = nil
-        try check("nvmlDeviceGetVgpuTypeSupportedPlacements", code)
+        try check(call, code)
         return VGPUPlacementRule(size: Int(list.placementSize), ids: ids.prefix(Int(list.count)).map { Int($0) })
     }
 
