@@ -114,7 +114,8 @@ struct VGPUMixedSizeTests {
         let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
         #expect(try fixture.apply(try manifest(fixture, "{select: {index: 0}, vgpuMode: mixedSize}")).report.succeeded)
         let entry =
-            "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: big, type: L40S-24C}, {name: small, type: L40S-4C}]}"
+            "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: big, type: L40S-24C}, "
+            + "{name: small, type: L40S-4C}]}"
         let plan = try fixture.plan(try manifest(fixture, entry))
         #expect(plan.actions.map(\.reason).last == "declared, not present; mixed-size placement ID 24")
         // Another tool takes slots 24-27 with an L40S-4C on the last VF after the plan was made.
