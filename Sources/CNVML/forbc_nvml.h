@@ -214,6 +214,25 @@ typedef struct nvmlVgpuHeterogeneousMode_v1_st {
 } nvmlVgpuHeterogeneousMode_t;
 #define FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1 (sizeof(nvmlVgpuHeterogeneousMode_t) | (1U << 24U))
 FORBC_NVML(nvmlDeviceGetVgpuHeterogeneousMode, (nvmlDevice_t device, nvmlVgpuHeterogeneousMode_t *pHeterogeneousMode))
+FORBC_NVML(
+    nvmlDeviceSetVgpuHeterogeneousMode, (nvmlDevice_t device, const nvmlVgpuHeterogeneousMode_t *pHeterogeneousMode))
+/* A vGPU type's placements (NVML API reference, nvmlVgpuPlacementList_v2_t): placementSize is "the number of slots
+ * occupied by the vGPU type", placementIds the slots where it may start; mode is an input (0: heterogeneous,
+ * 1: homogeneous). Version NVML_STRUCT_VERSION(VgpuPlacementList, 2). */
+#define NVML_VGPU_PGPU_HETEROGENEOUS_MODE 0
+#define NVML_VGPU_PGPU_HOMOGENEOUS_MODE 1
+typedef struct nvmlVgpuPlacementList_v2_st {
+    unsigned int version;
+    unsigned int placementSize;
+    unsigned int count;
+    unsigned int *placementIds;
+    unsigned int mode;
+} nvmlVgpuPlacementList_t;
+#define FORBC_NVML_VGPU_PLACEMENT_LIST_V2 (sizeof(nvmlVgpuPlacementList_t) | (2U << 24U))
+FORBC_NVML(nvmlDeviceGetVgpuTypeSupportedPlacements,
+           (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
+FORBC_NVML(nvmlDeviceGetVgpuTypeCreatablePlacements,
+           (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
 /* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
 #define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
 FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))

@@ -53,6 +53,10 @@ struct SimPools {
     func available(owner device: SimDevice, type: SimMdevType, onVF vf: String) -> Int {
         let busy = model.mdevIndex.holds(vf) || (model.vgpus[vf] ?? 0) != 0
         if busy { return 0 }
+        if let rules = model.mixedSizeRules(pf: device.address) {
+            // Mixed-size mode: any type with a free placement, whatever the other vGPUs' types.
+            return model.freePlacement(pf: device.address, type: Int(type.id) ?? -1, rules: rules) == nil ? 0 : 1
+        }
         let pool = available(
             kind: device.pool, units: device.poolUnits, catalogue: catalogue(device), existing: instances(of: device),
             type: type)

@@ -79,7 +79,10 @@ enum SimWrite {
             {
                 throw SimErrno(errno: Errno.EBUSY)
             }
-            for vf in vfs { model.vgpus.removeValue(forKey: vf) }
+            for vf in vfs {
+                model.vgpus.removeValue(forKey: vf)
+                model.vgpuPlacements?.removeValue(forKey: vf)
+            }
         }
         model.devices[index].sriov!.numVFs = wanted
         model.devices[index].iov?.numVFsChanged(to: wanted)
@@ -92,6 +95,7 @@ enum SimWrite {
         let pf = SimTree(model: model).locate(vf)?.0.address ?? ""
         if id == 0 {
             model.vgpus.removeValue(forKey: vf)
+            model.vgpuPlacements?.removeValue(forKey: vf)
             model.removeBinding(vf: vf, pf: pf)
             return
         }
@@ -109,6 +113,11 @@ enum SimWrite {
             SimPools(model: model).available(owner: device, type: type, onVF: vf) > 0
         else {
             throw SimErrno(errno: Errno.EINVAL)
+        }
+        if let rules = model.mixedSizeRules(pf: pf) {
+            // Mixed-size mode: the driver places the vGPU (here at the lowest free placement ID of its type).
+            model.vgpuPlacements = model.vgpuPlacements ?? [:]
+            model.vgpuPlacements![vf] = model.freePlacement(pf: pf, type: id, rules: rules)
         }
         model.vgpus[vf] = id
     }

@@ -23,6 +23,8 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     private(set) var mdevIndex = MdevIndex([])
     /// VF address → NVIDIA vGPU type id in `current_vgpu_type`.
     public var vgpus: [String: Int]
+    /// VF address → the placement ID its vGPU took in mixed-size mode.
+    public var vgpuPlacements: [String: Int]?
     public var faults: [SimFault]
     /// NVML devices (GPUs with MIG), when the profile has them.
     public var nvml: [SimNVMLDevice]
@@ -208,7 +210,7 @@ extension SimulatedHostModel {
     // The index is derived, not saved: encoding and equality (synthesized) use the mdevs under their saved name;
     // decoding goes through `init` so the index is rebuilt.
     enum CodingKeys: String, CodingKey {
-        case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps, nextMPSPID
+        case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps, nextMPSPID, vgpuPlacements
         case storedMdevs = "mdevs"
     }
 
@@ -225,6 +227,7 @@ extension SimulatedHostModel {
             nvml: try c.decode([SimNVMLDevice].self, forKey: .nvml),
             mps: try c.decodeIfPresent([SimMPSDaemon].self, forKey: .mps) ?? [])
         nextMPSPID = try c.decodeIfPresent(Int.self, forKey: .nextMPSPID) ?? nextMPSPID
+        vgpuPlacements = try c.decodeIfPresent([String: Int].self, forKey: .vgpuPlacements)
     }
 
     /// Creates an mdev (the `create` handler).

@@ -22,6 +22,8 @@ public struct SimNVMLDevice: Sendable, Codable, Equatable {
     public var vgpuScheduler: SimVGPUScheduler?
     /// VF address → the GPU instance its MIG-backed vGPU lives on.
     public var vgpuBindings: [String: Int]?
+    /// vGPU type id → its placement size and IDs in mixed-size mode, on a GPU that has that mode.
+    public var vgpuPlacementRules: [Int: VGPUPlacementRule]?
 
     public init(
         address: String, index: Int, uuid: String, name: String, memoryMiB: Int, currentMode: Bool = false,
@@ -187,6 +189,7 @@ enum SimNVMLCall: Codable {
     case mode(device: Int, enabled: Bool)
     case reset(device: Int)
     case scheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int)
+    case heterogeneous(device: Int, enabled: Bool)
 }
 
 extension SimulatedNVML {
@@ -203,6 +206,7 @@ extension SimulatedNVML {
         case .reset(let device): try resetGPU(device: device)
         case .scheduler(let device, let policy, let timesliceNs):
             try setVGPUScheduler(device: device, policy: policy, timesliceNs: timesliceNs)
+        case .heterogeneous(let device, let enabled): try setVGPUHeterogeneousMode(device: device, enabled: enabled)
         }
     }
 }

@@ -10,7 +10,15 @@ extension SimulatedProfiles {
         + "Policies'), set and read through nvmlDeviceSet/GetVgpuSchedulerState and bounded by "
         + "nvmlDeviceGetVgpuSchedulerCapabilities (NVML API reference, vGPU Management); time slice 1 to 30 ms "
         + "after the vGPU user guide's RmPVMRL time slice range (0x01-0x1E ms); the 2 ms default is the "
-        + "simulator's"
+        + "simulator's. Mixed-size (heterogeneous) mode through nvmlDeviceGet/SetVgpuHeterogeneousMode, off at "
+        + "start, changed only while no VF holds a vGPU (NV_ERR_IN_USE, open-gpu-kernel-modules' "
+        + "NV0080_CTRL_CMD_GPU_SET_VGPU_HETEROGENEOUS_MODE); placements per type as "
+        + "nvmlDeviceGetVgpuTypeSupportedPlacements reports them (nvmlVgpuPlacementList_v2_t: placementSize "
+        + "slots from one of placementIds). The placement numbers are NOT NVIDIA's: its table for the L40S in "
+        + "mixed-size mode could not be read here, so a type of N GB takes N slots of 48 and starts at multiples "
+        + "of N (the simulator's rule), and NVIDIA's note that mixed-size mode allows fewer vGPUs of some types "
+        + "than equal-size mode is not reproduced; the driver's choice of placement (the lowest free ID) is the "
+        + "simulator's too"
 
     /// The L40S of `nvidia-l40s` (48 GB, Ada, vGPU 17+ on VFs) with its vGPU scheduler in NVML: best effort until
     /// a manifest says otherwise.
@@ -27,6 +35,19 @@ extension SimulatedProfiles {
         device.vgpuScheduler = SimVGPUScheduler(
             supported: [.bestEffort, .equalShare, .fixedShare], minTimesliceNs: 1_000_000,
             maxTimesliceNs: 30_000_000, defaultTimesliceNs: 2_000_000)
+        // The simulator's placement rule (not NVIDIA's numbers, see the provenance): a type of N GB occupies N of
+        // 48 slots and starts at a multiple of N.
+        let types = model.devices[0].sriov?.vfVGPUTypes ?? []
+        device.vgpuPlacementRules = Dictionary(
+            uniqueKeysWithValues: types.compactMap { type in
+                Int(type.id).map {
+                    (
+                        $0,
+                        VGPUPlacementRule(
+                            size: type.cost, ids: Array(stride(from: 0, through: 48 - type.cost, by: type.cost)))
+                    )
+                }
+            })
         model.nvml = [device]
         return model
     }

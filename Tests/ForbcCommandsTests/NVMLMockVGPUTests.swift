@@ -30,6 +30,28 @@ extension NVMLMockTests {
         }
     }
 
+    @Test("mixed-size vGPU through NVML's structs: the mode, each type's placements (v2 list), set, none in MIG mode")
+    func vgpuPlacements() throws {
+        _ = NVMLMock.freshState()
+        let nvml = try NVMLMock.load()
+        #expect(try nvml.vgpuPlacements(device: 0) == nil, "the H100 in a VM runs no vGPU manager")
+        let rules = [703: VGPUPlacementRule(size: 10, ids: [0, 10, 20, 30])]
+        #expect(try nvml.vgpuPlacements(device: 1) == VGPUPlacementState(heterogeneous: false, rules: rules))
+        try nvml.setVGPUHeterogeneousMode(device: 1, enabled: true)
+        #expect(try nvml.creatablePlacements(device: 1, type: 703) == [0, 10, 20, 30])
+        #expect(try nvml.creatablePlacements(device: 1, type: 723).isEmpty, "a MIG-backed type has none")
+        #expect(try NVMLMock.load().vgpuPlacements(device: 1) == VGPUPlacementState(heterogeneous: true, rules: rules))
+        _ = try nvml.setMIGMode(device: 1, enabled: true)
+        #expect(try nvml.vgpuPlacements(device: 1) == nil, "NVML: no heterogeneous mode in MIG mode")
+        do {
+            try nvml.setVGPUHeterogeneousMode(device: 1, enabled: false)
+            Issue.record("the mode was set in MIG mode")
+        } catch let error as ForbcError {
+            #expect(error.code == .unsupported)
+        }
+        _ = try nvml.setMIGMode(device: 1, enabled: false)
+    }
+
     @Test("supported vGPU types with their GPU-instance profile; a GPU instance with no compute instance")
     func vgpuTypesAndBareInstance() throws {
         _ = NVMLMock.freshState()

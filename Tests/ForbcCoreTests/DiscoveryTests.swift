@@ -61,11 +61,12 @@ struct DiscoveryTests {
         try fixture.kernel.materialize(into: root)
         var real = try Discovery(sysfs: RealSysfs(root: root.path)).inventory()
         var simulated = try fixture.inventory()
-        // MIG and the vGPU scheduler come from NVML, and MPS from its daemons, not from sysfs.
+        // MIG, the vGPU scheduler and mixed-size mode come from NVML, and MPS from its daemons, not from sysfs.
         for i in simulated.gpus.indices {
             simulated.gpus[i].mig = nil
             simulated.gpus[i].vgpuScheduler = nil
             simulated.gpus[i].vgpuTypes = nil
+            simulated.gpus[i].vgpuPlacements = nil
         }
         simulated.mps = nil
         real.simulated = true

@@ -170,7 +170,7 @@ struct ReconcileTests {
                 "    - select: {index: 0}\n      vgpu:\n        - {name: a, type: T4-4Q}\n        - {name: b, type: "
                     + "T4-2Q}",
                 "test.yaml:9:11: error: NVIDIA time-sliced vGPU holds one type per physical GPU at a time "
-                    + "(heterogeneous mode is off): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 "
+                    + "(equal-size mode): 'a' wants 'T4-4Q' and 'b' wants 'T4-2Q' on 0000:3b:00.0 "
                     + "(NVIDIA Tesla T4)"
             ),
             (

@@ -155,12 +155,12 @@ struct VGPUSchedulerTests {
                     + "heterogeneous (mixed-size) vGPU mode; that mode supports the best effort and equal share "
                     + "schedulers only"
             ])
-        // Mixed sizes stay refused (placement IDs are not built), and the message says why.
+        // Mixed sizes stay refused where the manifest does not declare mixed-size mode, and the message says why.
         let mixed = try manifest(
             fixture, "{select: {index: 0}, vgpu: [{name: a, type: L40S-8C}, {name: b, type: L40S-4C}]}")
         #expect(
             try refusal(fixture, mixed).first?.contains(
-                "(heterogeneous mode is on, but forbc does not place mixed sizes yet)") == true)
+                "(the GPU is in mixed-size mode, but the manifest does not declare 'vgpuMode: mixedSize')") == true)
         let equal = try manifest(fixture, "{select: {index: 0}, vgpuScheduler: {policy: equalShare}}")
         #expect(try fixture.apply(equal).report.succeeded)
         #expect(scheduler(fixture)?.policy == .equalShare)

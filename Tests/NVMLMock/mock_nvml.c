@@ -84,6 +84,7 @@ struct dev {
     int processes;
     struct gi gis[8];
     unsigned schedPolicy, schedTimeslice; /* vGPU scheduler (0: never set, best effort at the default) */
+    unsigned hetero;                      /* heterogeneous (mixed-size) vGPU mode */
 };
 
 struct migdev {
@@ -124,6 +125,9 @@ static void load_state(void) {
         } else if (strcmp(kind, "sched") == 0) {
             if (fscanf(f, "%u", &d) != 1 || d > 1) break;
             if (fscanf(f, "%u %u", &devs[d].schedPolicy, &devs[d].schedTimeslice) != 2) break;
+        } else if (strcmp(kind, "hetero") == 0) {
+            if (fscanf(f, "%u", &d) != 1 || d > 1) break;
+            if (fscanf(f, "%u", &devs[d].hetero) != 1) break;
         } else if (strcmp(kind, "gi") == 0) {
             unsigned k, n;
             if (fscanf(f, "%u %u", &d, &k) != 2 || d > 1 || k > 7) break;
@@ -153,6 +157,7 @@ static void save_state(void) {
         struct dev *v = &devs[d];
         fprintf(f, "dev %u %u %u %u %d\n", d, v->current, v->pending, v->nextGi, v->processes);
         if (v->schedPolicy) fprintf(f, "sched %u %u %u\n", d, v->schedPolicy, v->schedTimeslice);
+        if (v->hetero) fprintf(f, "hetero %u %u\n", d, v->hetero);
         for (unsigned k = 0; k < 8; k++) {
             struct gi *g = &v->gis[k];
             if (!g->used) continue;
@@ -661,8 +666,56 @@ nvmlReturn_t nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHet
     READY();
     nvmlReturn_t code;
     if (!vgpu_host(device, &code)) return code;
+    struct dev *v = as_dev(device);
     if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_INVALID_ARGUMENT;
-    mode->mode = 0; /* the mock's A100 stays in the default (homogeneous) mode */
+    if (v->current) return NVML_ERROR_NOT_SUPPORTED; /* NVML release notes: NOT_SUPPORTED in MIG mode */
+    mode->mode = v->hetero;
+    return NVML_SUCCESS;
+}
+
+/* The mock's rule, not NVIDIA's numbers: no vGPU instances exist in the mock, so the mode always changes. */
+nvmlReturn_t nvmlDeviceSetVgpuHeterogeneousMode(nvmlDevice_t device, const nvmlVgpuHeterogeneousMode_t *mode) {
+    READY();
+    FAIL_POINT("nvmlDeviceSetVgpuHeterogeneousMode");
+    nvmlReturn_t code;
+    struct dev *v = vgpu_host(device, &code);
+    if (!v) return code;
+    if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1 || mode->mode > 1)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (v->current) return NVML_ERROR_NOT_SUPPORTED;
+    v->hetero = mode->mode;
+    save_state();
+    return NVML_SUCCESS;
+}
+
+/* The time-sliced A100-10C (10 of 40 GB) takes 10 slots from 0, 10, 20 or 30 (the mock's numbers); the MIG-backed
+ * type has no time-sliced placement. The count first, as NVML's list calls do. The mock has no vGPU instances, so
+ * every supported placement is creatable. */
+nvmlReturn_t nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, unsigned int id,
+                                                      nvmlVgpuPlacementList_t *list);
+nvmlReturn_t nvmlDeviceGetVgpuTypeCreatablePlacements(nvmlDevice_t device, unsigned int id,
+                                                      nvmlVgpuPlacementList_t *list) {
+    FAIL_POINT("nvmlDeviceGetVgpuTypeCreatablePlacements");
+    return nvmlDeviceGetVgpuTypeSupportedPlacements(device, id, list);
+}
+
+nvmlReturn_t nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, unsigned int id,
+                                                      nvmlVgpuPlacementList_t *list) {
+    READY();
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!list || list->version != FORBC_NVML_VGPU_PLACEMENT_LIST_V2 || list->mode > 1)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (id != 703) return NVML_ERROR_NOT_SUPPORTED;
+    static const unsigned ids[] = {0, 10, 20, 30};
+    unsigned n = sizeof ids / sizeof ids[0];
+    list->placementSize = 10;
+    if (list->count < n || !list->placementIds) {
+        list->count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    memcpy(list->placementIds, ids, sizeof ids);
+    list->count = n;
     return NVML_SUCCESS;
 }
 

@@ -101,10 +101,13 @@ public struct Applier: Sendable {
             return try changeMPS(action)
         case .vgpuScheduler:
             return try changeVGPUScheduler(action)
+        case .vgpuMode:
+            return try changeVGPUMode(action)
         default:
             break
         }
         guard try check(action) else { return false }
+        try checkPlacement(action)
         try sysfs.write(action.path, action.value)
         return true
     }
@@ -138,7 +141,7 @@ public struct Applier: Sendable {
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
         case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent,
-            .vgpuScheduler:
+            .vgpuScheduler, .vgpuMode:
             return true
         case .attribute(let path, let current):
             return try expectWord(path, reads: current, before: action.value)

@@ -65,6 +65,7 @@ public struct Discovery: Sendable {
                     gpus[i].vgpuScheduler = try nvml.vgpuScheduler(device: device)
                     let types = try nvml.vgpuTypes(device: device)
                     gpus[i].vgpuTypes = types.isEmpty ? nil : types
+                    gpus[i].vgpuPlacements = try nvml.vgpuPlacements(device: device)
                 }
             }
         }

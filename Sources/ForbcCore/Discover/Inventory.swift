@@ -75,6 +75,8 @@ public struct GPU: Sendable, Codable, Equatable {
     public var vgpuScheduler: VGPUSchedulerState? = nil
     /// The vGPU types NVML supports on the GPU, MIG-backed ones with their GPU-instance profile.
     public var vgpuTypes: [NVMLVGPUType]? = nil
+    /// Mixed-size (heterogeneous) vGPU mode and the placements of each type, where NVML reports them.
+    public var vgpuPlacements: VGPUPlacementState? = nil
 
     /// Every mdev parent name that belongs to this GPU: itself and its VFs.
     public var parentNames: [String] {

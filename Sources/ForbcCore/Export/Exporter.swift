@@ -97,7 +97,7 @@ struct ExportBuilder {
             entries.append(entry(("parent", parent.name), "vgpu", vgpuList(partitions)))
         }
         for gpu in inventory.gpus {
-            if let node = withScheduler(gpu, gpuEntry(gpu)) { entries.append(node) }
+            if let node = withMode(gpu, withScheduler(gpu, gpuEntry(gpu))) { entries.append(node) }
         }
         return entries
     }

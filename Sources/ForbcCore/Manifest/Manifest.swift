@@ -89,6 +89,8 @@ public struct GPUSpec: Sendable, Equatable {
     public var amdPartition: AMDPartitionSpec?
     /// NVIDIA's vGPU scheduler of the GPU (with `vgpu`, or alone).
     public var vgpuScheduler: VGPUSchedulerSpec? = nil
+    /// NVIDIA's time-sliced vGPU mode of the GPU (equal-size or mixed-size), when declared.
+    public var vgpuMode: VGPUModeSpec? = nil
     public var location: SourceLocation
     public var index: Int
 

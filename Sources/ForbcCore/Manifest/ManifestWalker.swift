@@ -283,6 +283,7 @@ struct ManifestWalker {
         let path = "spec.gpus[\(index)]"
         let keys = [
             "select", "vgpu", "mig", "migMode", "sriov", "passthrough", "mps", "amdPartition", "vgpuScheduler",
+            "vgpuMode",
         ]
         guard let pairs = mapping(node, at: path, allowed: keys) else { return nil }
         var gpu = WalkedGPU()
@@ -298,6 +299,7 @@ struct ManifestWalker {
             migMode: gpu.migMode ?? (gpu.hasMIG ? true : nil), mps: gpu.mps, amdPartition: gpu.amdPartition,
             location: location(node), index: index)
         spec.vgpuScheduler = gpu.vgpuScheduler
+        spec.vgpuMode = gpu.vgpuMode
         return spec
     }
 
@@ -314,6 +316,7 @@ struct ManifestWalker {
         var mps: MPSSpec?
         var amdPartition: AMDPartitionSpec?
         var vgpuScheduler: VGPUSchedulerSpec?
+        var vgpuMode: VGPUModeSpec?
         var valid = true
     }
 
@@ -353,6 +356,9 @@ struct ManifestWalker {
         case "vgpuScheduler":
             gpu.vgpuScheduler = walkVGPUScheduler(value, path: "\(path).vgpuScheduler")
             if gpu.vgpuScheduler == nil { gpu.valid = false }
+        case "vgpuMode":
+            gpu.vgpuMode = walkVGPUMode(value, path: "\(path).vgpuMode")
+            if gpu.vgpuMode == nil { gpu.valid = false }
         default: break
         }
     }
@@ -378,9 +384,11 @@ struct ManifestWalker {
             gpu.passthrough != nil ? "passthrough" : nil, gpu.mps != nil ? "mps" : nil,
             gpu.amdPartition != nil ? "amdPartition" : nil,
         ].compactMap { $0 }
-        if checkSchedulerKinds(gpu, kinds: kinds, path: path, node) == false {
+        if !checkSchedulerKinds(gpu, kinds: kinds, path: path, node)
+            || !checkModeKinds(gpu, kinds: kinds, path: path, node)
+        {
             gpu.valid = false
-        } else if kinds.isEmpty && gpu.migMode == nil && gpu.vgpuScheduler == nil && gpu.valid {
+        } else if kinds.isEmpty && gpu.migMode == nil && gpu.vgpuScheduler == nil && gpu.vgpuMode == nil && gpu.valid {
             error(
                 "'\(path)' declares no partitions; add 'vgpu', 'mig', 'sriov', 'passthrough', 'mps', 'amdPartition' "
                     + "or 'migMode'", node)

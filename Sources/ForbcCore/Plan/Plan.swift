@@ -103,6 +103,8 @@ public enum Precondition: Sendable, Equatable {
     case driverBinding(device: String, from: String?, to: String?)
     /// Set the GPU's vGPU scheduler (through NVML) unless it already schedules so; `timesliceNs` 0: the default.
     case vgpuScheduler(device: Int, gpu: String, policy: VGPUSchedulerPolicy, timesliceNs: Int)
+    /// Turn the GPU's mixed-size (heterogeneous) vGPU mode on or off (through NVML) unless it already is.
+    case vgpuMode(device: Int, gpu: String, heterogeneous: Bool)
 }
 
 /// One step of a plan.

@@ -27,7 +27,7 @@ extension PlanBuilder {
         if !target.parents.isEmpty {
             planMdev(target, mine)
         } else if !vfVGPU.isEmpty {
-            planVFvGPU(target, mine, vfVGPU)
+            planVFvGPU(target, mine, vfVGPU, mode: spec.vgpuMode)
         } else {
             var message =
                 "\(target.label) offers no vGPU types: it has no mdev_supported_types and no "
@@ -41,8 +41,8 @@ extension PlanBuilder {
         }
     }
 
-    /// One type per physical NVIDIA GPU unless heterogeneous mode is on (it is not exposed in sysfs; forbc assumes
-    /// off).
+    /// One type per physical NVIDIA GPU in equal-size mode (a GPU declared `vgpuMode: mixedSize` is placed by
+    /// `placeMixed` instead).
     mutating func checkHomogeneous(
         _ target: Planner.Target, wanted: [(DesiredPartition, TypeRef)], keptUndeclared: [(String, String)]
     ) {
@@ -59,10 +59,13 @@ extension PlanBuilder {
         if order.count > 1 {
             let a = firstByType[order[0]]!
             let b = firstByType[order[1]]!
-            // NVML may report heterogeneous (mixed-size) mode on; forbc does not place by placement IDs yet.
+            // Where NVML reports no mixed-size mode (an older GPU or vGPU release), there is nothing to declare.
             let mode =
-                target.gpu?.vgpuScheduler?.heterogeneous == true
-                ? "heterogeneous mode is on, but forbc does not place mixed sizes yet" : "heterogeneous mode is off"
+                target.gpu?.vgpuPlacements.map {
+                    $0.heterogeneous
+                        ? "the GPU is in mixed-size mode, but the manifest does not declare 'vgpuMode: mixedSize'"
+                        : "equal-size mode; declare 'vgpuMode: mixedSize' for mixed sizes"
+                } ?? "equal-size mode"
             fail(
                 "NVIDIA time-sliced vGPU holds one type per physical GPU at a time (\(mode)): "
                     + "'\(a.name)' wants '\(typeName(order[0]))' and '\(b.name)' wants '\(typeName(order[1]))' "
@@ -327,7 +330,7 @@ extension PlanBuilder {
     // MARK: vGPUs on VFs
 
     /// One GPU's vGPU-capable VFs, and which of them stay as they are.
-    private struct VFPool {
+    struct VFPool {
         var gpu: GPU
         var vfs: [VirtualFunction]
         /// VFs a declared partition keeps or adopts, and VFs whose undeclared vGPU forbc keeps.
@@ -337,14 +340,21 @@ extension PlanBuilder {
     }
 
     /// vGPUs on a GPU's VFs: resolve the types, keep (or adopt) matching VFs, prune the rest, place the new.
-    mutating func planVFvGPU(_ target: Planner.Target, _ mine: [DesiredPartition], _ vfs: [VirtualFunction]) {
+    mutating func planVFvGPU(
+        _ target: Planner.Target, _ mine: [DesiredPartition], _ vfs: [VirtualFunction], mode: VGPUModeSpec? = nil
+    ) {
         var pool = VFPool(gpu: target.gpu!, vfs: vfs)
         let resolved = resolveTypes(mine, in: vgpuCatalogue(pool), on: target, offers: "its VFs offer")
         let unplaced = keepRecordedVFs(resolved, &pool)
         let remaining = adoptVFs(unplaced, &pool)
         pruneVFs(&pool)
-        checkHomogeneous(target, wanted: resolved, keptUndeclared: pool.keptUndeclared)
-        placeVFs(remaining, on: target, pool)
+        if let mode { planVGPUMode(mode, target) }
+        guard mode?.mode == .mixedSize else {
+            checkHomogeneous(target, wanted: resolved, keptUndeclared: pool.keptUndeclared)
+            return placeVFs(remaining, on: target, pool)
+        }
+        guard let placed = placeMixed(remaining, on: target, pool) else { return }
+        placeVFs(placed.map { ($0.0, $0.1) }, on: target, pool, placements: placed.map(\.2))
     }
 
     /// Resolve: the vGPU types the VFs offer, then those recorded on the GPU.
@@ -380,6 +390,7 @@ extension PlanBuilder {
                 let current = vf.vgpu!.current
                 if "\(current)" == type.id {
                     pool.claimed.insert(address)
+                    updated.placement = owned.placement
                     updated.address = address
                     updated.parent = address
                     replaceDesired(updated)
@@ -441,12 +452,12 @@ extension PlanBuilder {
     /// finds none gets a diagnostic and placing stops.
     private mutating func placeVFs(
         _ remaining: [(DesiredPartition, TypeRef)], on target: Planner.Target,
-        _ pool: VFPool
+        _ pool: VFPool, placements: [Int]? = nil
     ) {
         var free = pool.vfs.filter {
             !pool.claimed.contains($0.address) && ($0.vgpu!.current == 0 || destroyed.contains($0.address))
         }
-        for (partition, type) in remaining {
+        for (i, (partition, type)) in remaining.enumerated() {
             let offering = free.filter {
                 destroyed.contains($0.address) || $0.vgpu!.creatable.contains { "\($0.id)" == type.id }
             }
@@ -461,29 +472,33 @@ extension PlanBuilder {
                 break
             }
             free.removeAll { $0.address == vf.address }
-            createVGPU(partition, type, on: vf, gpu: pool.gpu)
+            createVGPU(partition, type, on: vf, gpu: pool.gpu, placement: placements?[i])
         }
     }
 
     /// Place: record which VF a new vGPU takes and plan setting its type there.
     private mutating func createVGPU(
         _ partition: DesiredPartition, _ type: TypeRef, on vf: VirtualFunction,
-        gpu: GPU
+        gpu: GPU, placement: Int? = nil
     ) {
         var placed = partition
         placed.address = vf.address
         placed.parent = vf.address
+        placed.placement = placement
         replaceDesired(placed)
         createActions.append(
             PlannedAction(
-                action: .create, target: placed.name, reason: "declared, not present", kind: .vgpuVF, gpu: gpu.address,
+                action: .create, target: placed.name,
+                reason: "declared, not present" + (placement.map { "; mixed-size placement ID \($0)" } ?? ""),
+                kind: .vgpuVF, gpu: gpu.address,
                 parent: vf.address, type: type.id, typeName: type.name, uuid: placed.uuid, address: vf.address,
                 path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"), value: type.id,
                 precondition: .vgpuType(vf: vf.address, current: destroyed.contains(vf.address) ? 0 : vf.vgpu!.current),
                 records: [
                     OwnedPartition(
                         name: placed.name, kind: .vgpuVF, gpu: gpu.address, uuid: placed.uuid,
-                        address: vf.address, parent: vf.address, type: type.id, typeName: type.name)
+                        address: vf.address, parent: vf.address, type: type.id, typeName: type.name,
+                        placement: placement)
                 ]))
     }
 }

@@ -161,6 +161,7 @@ struct PlanBuilder {
                 if let mps = spec.mps { planMPS(mps, target) }
                 if let amd = spec.amdPartition { planAMDPartition(amd, target) }
                 if let scheduler = spec.vgpuScheduler { planVGPUScheduler(scheduler, target) }
+                if let mode = spec.vgpuMode, spec.vgpu.isEmpty { planVGPUMode(mode, target) }
             }
         }
         assignAMDAccess()

@@ -23,6 +23,14 @@ public protocol NVMLChannel: Sendable {
     func vgpuTypes(device: Int) throws -> [NVMLVGPUType]
     /// nvmlDeviceSetVgpuSchedulerState with adaptive round robin off and `timesliceNs` (0: the driver's default).
     func setVGPUScheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int) throws
+    /// nvmlDeviceGetVgpuHeterogeneousMode and, per supported vGPU type, nvmlDeviceGetVgpuTypeSupportedPlacements
+    /// in heterogeneous mode; nil where the GPU has no such mode (no vGPU manager, an NVML before R550, MIG mode).
+    func vgpuPlacements(device: Int) throws -> VGPUPlacementState?
+    /// nvmlDeviceGetVgpuTypeCreatablePlacements in heterogeneous mode: the placement IDs where a vGPU of the type can
+    /// be created now.
+    func creatablePlacements(device: Int, type: Int) throws -> [Int]
+    /// nvmlDeviceSetVgpuHeterogeneousMode (refused while the GPU holds a vGPU).
+    func setVGPUHeterogeneousMode(device: Int, enabled: Bool) throws
     var summary: String { get }
 }
 
