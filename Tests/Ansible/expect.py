@@ -6,9 +6,12 @@ and, through forbc itself, what the hosts' state dirs hold afterwards.
 expect.py TMP NAME [--rc N] [--changed H...] [--unchanged H...] [--failed H...] [--untouched H...]
           [--failed-signal HOST N] [--warned HOST TEXT] [--located HOST REGEX]... [--plans HOST:PLANNED_HOST...]
           [--diffs HOST:PLANNED_HOST...] [--plays N] [--state-root DIR] [--pending FORBC H...] [--converged FORBC H...]
-          [--converged-with FORBC HOST MANIFEST] [--absent-file PATH]
+          [--converged-with FORBC HOST MANIFEST]... [--absent-file PATH] [--written H...] [--kept H...]
+          [--file-is PATH REFERENCE]...
 
 TMP holds NAME.log, NAME.rc, NAME.json and fleet.json ({host: [profile, manifest]}; state dirs are TMP/state/HOST).
+--written: the host's task wrote its new content to the manifest; --kept: its content differed and was not written.
+--file-is: PATH holds REFERENCE's bytes, and no temporary copy of it (.NAME.forbc_apply-*) is left beside it.
 Prints one line per check; exits 1 when any failed.
 """
 
@@ -80,6 +83,13 @@ def check_hosts(run, args):
         recap, result = run.recap.get(host, {}), run.result(host)
         run.check(recap.get('failed') == 1 and result.get('rc') == -signal,
                   '%s failed, forbc killed by signal %d (rc %s)' % (host, signal, result.get('rc')))
+    for host in args.written:
+        result = run.result(host)
+        run.check(result.get('manifest_written') is True, '%s wrote its new manifest' % host)
+    for host in args.kept:
+        result = run.result(host)
+        run.check(result.get('manifest_changed') is True and result.get('manifest_written') is False,
+                  '%s kept its old manifest (content differed, not written)' % host)
     for host in args.untouched:
         state = os.path.join(args.state_root or os.path.join(run.tmp, 'state'), host)
         run.check(host not in run.recap and not run.result(host) and not os.path.exists(state),
@@ -122,9 +132,21 @@ def check_state(run, args):
         for host in hosts:
             run.check(run.forbc_plan(forbc, host, state_root=args.state_root) == 0,
                       '%s: forbc plan is empty (converged)' % host)
-    if args.converged_with:
-        forbc, host, manifest = args.converged_with
+    for forbc, host, manifest in args.converged_with:
         run.check(run.forbc_plan(forbc, host, manifest) == 0, '%s: forbc plan of %s is empty' % (host, manifest))
+    for path, reference in args.file_is:
+        with open(reference, 'rb') as handle:
+            expected = handle.read()
+        try:
+            with open(path, 'rb') as handle:
+                found = handle.read()
+        except OSError as error:
+            found = str(error).encode()
+        folder, name = os.path.split(path)
+        left = [entry for entry in os.listdir(folder) if entry.startswith('.%s.forbc_apply-' % name)]
+        run.check(found == expected and not left,
+                  '%s holds the bytes of %s (%d bytes, %d expected), no temporary copy left %s'
+                  % (path, reference, len(found), len(expected), left))
     if args.absent_file:
         run.check(not os.path.exists(args.absent_file), '%s not written' % args.absent_file)
 
@@ -134,10 +156,12 @@ def main():
     parser.add_argument('tmp')
     parser.add_argument('name')
     parser.add_argument('--rc', type=int)
-    for option in ('changed', 'unchanged', 'failed', 'untouched', 'plans', 'diffs', 'pending', 'converged'):
+    for option in ('changed', 'unchanged', 'failed', 'untouched', 'plans', 'diffs', 'pending', 'converged', 'written',
+                   'kept'):
         parser.add_argument('--' + option, nargs='+', default=[])
     parser.add_argument('--located', nargs=2, action='append', default=[])
-    parser.add_argument('--converged-with', nargs=3)
+    parser.add_argument('--converged-with', nargs=3, action='append', default=[])
+    parser.add_argument('--file-is', nargs=2, action='append', default=[])
     parser.add_argument('--failed-signal', nargs=2)
     parser.add_argument('--warned', nargs=2)
     parser.add_argument('--absent-file')

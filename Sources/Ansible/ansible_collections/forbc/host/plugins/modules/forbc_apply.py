@@ -17,19 +17,29 @@ description:
     plan has actions.
   - With C(--diff) the result carries forbc's plan as forbc prints it (one line per action, with its reason), and
     the manifest's old and new text when I(content) rewrites it.
-  - A manifest forbc refuses (invalid, or impossible on this host) fails the task with forbc's errors, each located
-    as C(FILE:LINE:COL) in the manifest, and nothing changed; an apply that stops at a failed step fails with
-    forbc's report.
+  - A manifest forbc refuses (invalid, or impossible on this host, or destroying without I(allow_destroy)) fails the
+    task with forbc's errors, each located as C(FILE:LINE:COL) in the manifest, and nothing changed; an apply that
+    stops at a failed step fails with forbc's report.
+  - New I(content) is applied from a temporary copy beside I(manifest) (a hidden file in the same folder, so that
+    what the manifest names by a relative path, its C(workloads/) folder, is found the same), and replaces the file
+    only once forbc has applied it. When forbc refuses it or fails before changing anything, the file keeps its old
+    text byte for byte (and the host is as it was), so that C(forbc-apply.service) at boot and the drift timer
+    (C(forbc systemd install)) never act on a manifest the task did not apply.
+  - When forbc stops at a failed step after some of its changes (a MIG mode pending a GPU reset, a busy device),
+    the host matches neither text; the new one is then put in place (forbc had already passed its confirmation,
+    I(allow_destroy) included), so that a reboot, C(forbc-apply.service) and the drift checks go on towards it
+    rather than undo half of it, and the task fails with forbc's report (I(manifest_written) true). Running the
+    task again retries what is left. A forbc killed by a signal prints no report; the old text then stays.
 options:
   manifest:
     description:
       - The manifest's path on the managed host.
-      - With I(content), where the content is written (parent directories created) before the apply.
+      - With I(content), where the content is written (parent directories created) once forbc has applied it.
     type: path
     required: true
   content:
     description:
-      - The manifest's text, written to I(manifest) when it differs (reported as a change).
+      - The manifest's text, written to I(manifest) when it differs and forbc applied it (reported as a change).
       - In check mode nothing is written; the plan is made from a temporary copy, so the check shows what the new
         text would do (a C(template) task before this one would not have written it in check mode).
     type: str
@@ -80,6 +90,8 @@ options:
 notes:
   - Supports check mode and diff mode.
   - forbc reads C(FORBC_ROOT), C(FORBC_STATE_DIR) and C(FORBC_LIBVIRT_URI) when the options are not set.
+  - When new I(content) goes to a manifest inside a git work tree, the provenance forbc records for the apply names
+    the temporary copy, as uncommitted; C(forbc sync) is the way to apply manifests from git.
 author:
   - forbc
 '''
@@ -120,7 +132,13 @@ report:
   type: dict
   sample: {"host": "t4-node", "succeeded": true, "done": [], "alreadyDone": [], "notAttempted": []}
 manifest_changed:
-  description: Whether I(content) differed from the file at I(manifest) (and was written, outside check mode).
+  description: Whether I(content) differed from the file at I(manifest).
+  returned: always
+  type: bool
+manifest_written:
+  description:
+    - Whether I(content) was written to I(manifest), after forbc applied it or stopped at a failed step after some
+      of its changes. False in check mode, and when forbc refused it or changed nothing (the old file stays).
   returned: always
   type: bool
 rc:
@@ -139,9 +157,10 @@ cmd:
 '''
 
 import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 from ansible_collections.forbc.host.plugins.module_utils.forbc import (
     COMMON_ARGUMENT_SPEC, error_lines, forbc_command, parse_json, run_forbc)
 
@@ -155,29 +174,77 @@ def read_file(path):
         return None
 
 
-def place_manifest(module, result, diffs):
-    """The file forbc reads: the manifest itself, or (check mode, new content) a copy with the same name."""
-    path, content = module.params['manifest'], module.params['content']
-    if content is None:
-        return path
-    before = read_file(path)
-    result['manifest_changed'] = before != content
-    if not result['manifest_changed']:
-        return path
-    diffs.append(dict(before=before or '', after=content, before_header=path, after_header=path))
-    if module.check_mode:
-        target = os.path.join(module.tmpdir, os.path.basename(path))
-        with open(target, 'wb') as handle:
-            handle.write(to_bytes(content))
-        return target
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    staged = os.path.join(module.tmpdir, 'manifest')
-    with open(staged, 'wb') as handle:
-        handle.write(to_bytes(content))
-    module.atomic_move(staged, path)
-    return path
+def missing_folders(folder):
+    """The folders above and at `folder` that do not exist yet, deepest first."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
+
+
+class Manifest(object):
+    """The file forbc reads: the manifest itself, or, when I(content) differs from it, a temporary copy.
+
+    Outside check mode the copy is a hidden file beside the manifest (forbc resolves what a manifest names by a
+    relative path, its workloads/ folder, against the manifest's folder), put in place by commit() only once forbc
+    has applied it; discard() removes it, and the folders made for it when they are still empty, otherwise. In check
+    mode it is a file of the same name in the module's temporary folder (forbc plan reads no relative path).
+    """
+
+    def __init__(self, module, result, diffs):
+        self.module, self.result = module, result
+        self.path, content = module.params['manifest'], module.params['content']
+        self.planned, self.made = self.path, []
+        if content is None:
+            return
+        before = read_file(self.path)
+        result['manifest_changed'] = before != content
+        if not result['manifest_changed']:
+            return
+        diffs.append(dict(before=before or '', after=content, before_header=self.path, after_header=self.path))
+        if module.check_mode:
+            self.planned = os.path.join(module.tmpdir, os.path.basename(self.path))
+            with open(self.planned, 'wb') as handle:
+                handle.write(to_bytes(content))
+            return
+        folder = os.path.dirname(os.path.abspath(self.path))
+        self.made = missing_folders(folder)
+        name = os.path.basename(self.path)
+        try:
+            if self.made:
+                os.makedirs(folder)
+            fd, self.planned = tempfile.mkstemp(
+                dir=folder, prefix='.%s.forbc_apply-' % name, suffix=os.path.splitext(name)[1])
+            module.add_cleanup_file(self.planned)
+            with os.fdopen(fd, 'wb') as handle:
+                handle.write(to_bytes(content))
+        except (IOError, OSError) as error:
+            self.discard()
+            module.fail_json(msg="cannot write the new manifest beside '%s': %s" % (self.path, to_native(error)),
+                             **result)
+
+    def commit(self):
+        """Puts the applied copy in place of the manifest (nothing to do when forbc read the manifest itself)."""
+        if self.planned == self.path or self.module.check_mode:
+            return
+        self.module.atomic_move(self.planned, self.path)
+        self.planned = self.path
+        self.result['manifest_written'] = True
+        self.result['changed'] = True
+
+    def discard(self):
+        """Removes a copy not put in place, and the folders made for it that are still empty."""
+        if self.planned != self.path and not self.module.check_mode and os.path.exists(self.planned):
+            os.unlink(self.planned)
+        for folder in self.made if not self.result['manifest_written'] else []:
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
 
 
 class Forbc(object):
@@ -239,8 +306,10 @@ def check(module, forbc, result):
     warn_destruction(module, plan)
 
 
-def apply(module, forbc, result):
-    """forbc apply, without asking: destruction only with allow_destroy."""
+def apply(module, forbc, result, manifest):
+    """forbc apply, without asking: destruction only with allow_destroy. New content is put in place when forbc
+    applied it, or stopped after some of its changes (the host has then left the old text: at boot and in drift
+    checks forbc goes on towards the new one rather than undoing half of it); otherwise the old file stays."""
     params = module.params
     arguments = ['--bench', params['bench']]
     for flag, wanted in (('--yes', params['allow_destroy']), ('--force', params['force']),
@@ -248,13 +317,15 @@ def apply(module, forbc, result):
         if wanted:
             arguments.append(flag)
     rc, out, err = forbc.run('apply', arguments)
+    # An apply that stopped at a failed step still prints its report; a refused manifest prints none.
+    report = parse_json(module, result['cmd'], rc, out, err) if rc == 0 or out.strip() else None
+    if report is not None and (rc == 0 or report.get('done')):
+        manifest.commit()
     if rc != 0:
-        # An apply that stopped at a failed step still prints its report; a refused manifest prints none.
-        forbc.fail(rc, out, err, parse_json(module, result['cmd'], rc, out, err) if out.strip() else None)
-    report = parse_json(module, result['cmd'], rc, out, err)
+        forbc.fail(rc, out, err, report)
     result['report'] = report
     result['actions'] = len(report.get('done', []))
-    result['changed'] = result['manifest_changed'] or result['actions'] > 0
+    result['changed'] = result['manifest_written'] or result['actions'] > 0
 
 
 ARGUMENT_SPEC = dict(
@@ -270,23 +341,25 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = dict(changed=False, manifest_changed=False, actions=0, rc=0, stderr='', cmd=[])
+    result = dict(changed=False, manifest_changed=False, manifest_written=False, actions=0, rc=0, stderr='', cmd=[])
     diffs = []
-    planned = place_manifest(module, result, diffs)
-    result['changed'] = result['manifest_changed']
-    if module.params['content'] is None and not os.path.isfile(planned):
-        module.fail_json(msg="no manifest at '%s'; give its path on the managed host, or its text as content"
-                         % planned, **result)
-    forbc = Forbc(module, result, planned)
-    if module._diff:
-        diffs.append(dict(prepared=forbc.plan_text()))
-    if module.check_mode:
-        check(module, forbc, result)
-    else:
-        apply(module, forbc, result)
-    if module._diff:
-        result['diff'] = diffs
-    module.exit_json(**result)
+    manifest = Manifest(module, result, diffs)
+    try:
+        if module.params['content'] is None and not os.path.isfile(manifest.planned):
+            module.fail_json(msg="no manifest at '%s'; give its path on the managed host, or its text as content"
+                             % manifest.planned, **result)
+        forbc = Forbc(module, result, manifest.planned)
+        if module._diff:
+            diffs.append(dict(prepared=forbc.plan_text()))
+        if module.check_mode:
+            check(module, forbc, result)
+        else:
+            apply(module, forbc, result, manifest)
+        if module._diff:
+            result['diff'] = diffs
+        module.exit_json(**result)
+    finally:
+        manifest.discard()
 
 
 if __name__ == '__main__':
