@@ -20,7 +20,7 @@ struct SystemdInstall: ForbcSubcommand {
         abstract: "Write (or print) forbc's systemd units for a manifest, and enable them.",
         discussion: """
             Units: forbc-partitions.service (at boot: 'apply --partitions-only', after the kernel modules and \
-            NVIDIA's vGPU services, before libvirtd or virqemud autostart domains), forbc-apply.service (the whole \
+            NVIDIA's vGPU services, before libvirtd or virtqemud autostart domains), forbc-apply.service (the whole \
             manifest, attachments too, once libvirtd is up), forbc-drift.service and forbc-drift.timer ('drift \
             --metrics FILE'; exit 2, drift, counts as success). Afterwards: 'systemctl daemon-reload'. A unit file \
             or '.wants' entry of the same name that forbc did not write is not replaced without '--force'. \
