@@ -20,9 +20,12 @@ struct SystemdInstall: ForbcSubcommand {
         abstract: "Write (or print) forbc's systemd units for a manifest, and enable them.",
         discussion: """
             Units: forbc-partitions.service (at boot: 'apply --partitions-only', after the kernel modules and \
-            NVIDIA's vGPU services, before libvirtd or virqemud autostart domains), forbc-apply.service (the whole \
+            NVIDIA's vGPU services, before libvirtd or virtqemud autostart domains), forbc-apply.service (the whole \
             manifest, attachments too, once libvirtd is up), forbc-drift.service and forbc-drift.timer ('drift \
-            --metrics FILE'; exit 2, drift, counts as success). Afterwards: 'systemctl daemon-reload'.
+            --metrics FILE'; exit 2, drift, counts as success). Afterwards: 'systemctl daemon-reload'. A unit file \
+            or '.wants' entry of the same name that forbc did not write is not replaced without '--force'. \
+            FORBC_STATE_DIR and FORBC_LIBVIRT_URI give '--state-dir' and '--libvirt' (the units' environment); \
+            FORBC_ROOT other than '/' is refused: boot units act on this host's /sys.
 
             Examples:
               forbc systemd install --manifest /etc/forbc/host.yaml
@@ -59,8 +62,17 @@ struct SystemdInstall: ForbcSubcommand {
 
     @Option(
         name: .customLong("state-dir"),
-        help: ArgumentHelp("The state dir the units pass to forbc (default: forbc's).", valueName: "DIR"))
+        help: ArgumentHelp(
+            "The state dir the units pass to forbc (env FORBC_STATE_DIR; default: forbc's).", valueName: "DIR"))
     var stateDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The libvirt URI the units pass to forbc (env FORBC_LIBVIRT_URI; default: forbc's).", valueName: "URI"))
+    var libvirt: String?
+
+    @Flag(help: "Replace unit files and '.wants' entries of the same names that forbc did not write.")
+    var force = false
 
     @Option(
         name: .customLong("forbc"),
@@ -68,6 +80,18 @@ struct SystemdInstall: ForbcSubcommand {
     var executable: String?
 
     func execute() throws {
+        try execute(environment: ProcessInfo.processInfo.environment)
+    }
+
+    func execute(environment: [String: String]) throws {
+        if let root = environment["FORBC_ROOT"], !root.isEmpty, Self.absolute(root) != "/" {
+            throw ForbcError(
+                .invalidInput,
+                "FORBC_ROOT is '\(root)', but boot units act on this host's /sys, not under a root; unset it to "
+                    + "install them")
+        }
+        let stateDir = GlobalOptions.resolve(stateDir, "FORBC_STATE_DIR", environment)
+        let libvirt = GlobalOptions.resolve(libvirt, "FORBC_LIBVIRT_URI", environment)
         let file = Self.absolute(manifest)
         // Located errors, and nothing written, for a manifest that is missing or invalid.
         do {
@@ -82,14 +106,15 @@ struct SystemdInstall: ForbcSubcommand {
         }
         let units = try SystemdUnits(
             forbc: try executable.map(Self.absolute) ?? Self.runningExecutable(), manifest: file,
-            stateDir: stateDir.map(Self.absolute), metrics: Self.absolute(metrics), driftDelay: driftDelay,
-            driftInterval: driftInterval)
+            stateDir: stateDir.map(Self.absolute), libvirt: libvirt, metrics: Self.absolute(metrics),
+            driftDelay: driftDelay, driftInterval: driftInterval)
         let console = Console.current
         if printUnits {
             for (name, text) in units.files { console.out("# \(unitDir)/\(name)\n\(text)") }
             return
         }
-        try UnitWriter(directory: unitDir).install(units.files, links: noEnable ? [] : units.enableLinks)
+        try UnitWriter(directory: unitDir, force: force).install(
+            units.files, links: noEnable ? [] : units.enableLinks)
         for (name, _) in units.files { console.out("wrote \(unitDir)/\(name)") }
         if !noEnable {
             for link in units.enableLinks { console.out("enabled \(unitDir)/\(link.wants)/\(link.unit)") }
@@ -117,11 +142,15 @@ struct SystemdInstall: ForbcSubcommand {
 }
 
 /// Writes unit files beside their final names and renames them once all are written, so a failure leaves no
-/// unit behind; each failure names the path and the errno.
+/// unit behind; each failure names the path and the errno. Without `force`, a file of the same name that forbc did
+/// not write (one not beginning with its header, a link or other file, e.g. a mask) is refused before anything is
+/// written, and so is a `.wants` entry that is not a link to the unit.
 struct UnitWriter {
     var directory: String
+    var force = false
 
     func install(_ files: [(name: String, text: String)], links: [(wants: String, unit: String)]) throws {
+        if !force { try refuseForeign(files.map(\.name), links: links) }
         var written: [(temporary: String, final: String)] = []
         do {
             for (name, text) in files {
@@ -140,6 +169,63 @@ struct UnitWriter {
             throw ForbcError.file("renaming \(file.temporary) to", file.final, errno: code)
         }
         for link in links { try enable(link) }
+    }
+
+    /// Every unit file and `.wants` entry of these names that forbc would replace but did not write.
+    func refuseForeign(_ names: [String], links: [(wants: String, unit: String)]) throws {
+        var foreign: [String] = []
+        for name in names {
+            let path = "\(directory)/\(name)"
+            if let existing = try Self.existing(at: path), existing != .forbcUnit { foreign.append(path) }
+        }
+        for link in links {
+            let path = "\(directory)/\(link.wants)/\(link.unit)"
+            // systemctl enable's link is absolute, forbc's relative: either names the unit.
+            guard let existing = try Self.existing(at: path) else { continue }
+            if case .link(let target) = existing, target.split(separator: "/").last.map(String.init) == link.unit {
+                continue
+            }
+            foreign.append(path)
+        }
+        guard let first = foreign.first else { return }
+        throw ForbcError(
+            .invalidInput,
+            "\(foreign.joined(separator: ", ")) \(foreign.count == 1 ? "was" : "were") not written by forbc (a unit "
+                + "file must begin with \"\(SystemdUnits.headerPrefix)\", a .wants entry be a link to the unit); "
+                + "nothing was written: move \(foreign.count == 1 ? "it" : "them") aside, or pass '--force' to "
+                + "replace \(foreign.count == 1 ? "it" : "them")",
+            path: first)
+    }
+
+    /// What a path holds: a file that begins with forbc's header, a symbolic link (to its target), or else.
+    enum Existing: Equatable {
+        case forbcUnit
+        case link(String)
+        case other
+    }
+
+    /// What is at `path` (nil: nothing).
+    static func existing(at path: String) throws -> Existing? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw ForbcError.file("inspecting", path, errno: errno)
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFLNK:
+            return .link((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "")
+        case S_IFREG:
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ForbcError.file("reading", path, errno: errno) }
+            defer { close(fd) }
+            let prefix = Array(SystemdUnits.headerPrefix.utf8)
+            var buffer = [UInt8](repeating: 0, count: prefix.count)
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, prefix.count) }
+            guard count >= 0 else { throw ForbcError.file("reading", path, errno: errno) }
+            return count == prefix.count && buffer == prefix ? .forbcUnit : .other
+        default:
+            return .other
+        }
     }
 
     /// Errors name `final`, the file people asked for, rather than the temporary one beside it.

@@ -81,6 +81,80 @@ struct SystemdTests {
             try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", driftInterval: "often")
         }
         #expect(throws: ForbcError.self) { try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", driftDelay: "") }
+        #expect(throws: ForbcError.self) { try SystemdUnits(forbc: "/opt/a$b/forbc", manifest: "/h.yaml") }
+        #expect(throws: ForbcError.self) {
+            try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", libvirt: "qemu:///system\nExecStart=/x")
+        }
+    }
+
+    func spanError(delay: String = "2min", interval: String = "15min") -> String? {
+        do {
+            _ = try SystemdUnits(forbc: Self.forbc, manifest: "/h.yaml", driftDelay: delay, driftInterval: interval)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("time spans: what systemd accepts is accepted, the rest refused with the option and the value")
+    func timeSpans() {
+        for span in ["1h30min", "15 min", "1h 30min", "90", "1.5h", ".5s", "2 weeks", "1M", "1y 2d", "500ms", "7 µs"] {
+            #expect(spanError(interval: span) == nil, "\(span)")
+        }
+        #expect(spanError(delay: "0") == nil)
+        for span in ["99999999999999999999999d", "0", "infinity", "often", "", "3.", "3.sec", "5x", "-1s", "1h\n30m"] {
+            #expect(spanError(interval: span)?.contains("'--drift-interval \(span)'") == true, "\(span)")
+        }
+        #expect(spanError(delay: "600000y")?.contains("'--drift-delay 600000y'") == true)
+        #expect(SystemdTimeSpan.microseconds("1h30min") == 5_400_000_000)
+        #expect(SystemdTimeSpan.microseconds("1.5h") == 5_400_000_000)
+        #expect(SystemdTimeSpan.microseconds("2min 3") == 123_000_000)
+    }
+
+    @Test("the time span parser agrees with systemd's own (systemd-analyze timespan)")
+    func timeSpansAgainstSystemd() throws {
+        let spans = [
+            "1h30min", "15 min", "90", "1.5h", ".5s", "+5s", "+.5s", "3.", "3.sec", "3. 1", "12.34.56", "12 34",
+            "1h30", "2 weeks", "1M", "1y", "7μs", "0", "infinity", " infinity ", "-1", "5x", "15 mins", "1hr",
+            "99999999999999999999999d", "584542y", "584541y", "18446744073709551615us", "9223372036854775807",
+            "0.0000001s", "1e3s", "1d2h3m4s5ms6us", "5 M", "1 month", "1.25 years",
+        ]
+        for span in spans {
+            let systemd = try runProgram("systemd-analyze", ["timespan", span])
+            let ours = SystemdTimeSpan.microseconds(span)
+            #expect(
+                (systemd.code == 0) == (ours != nil),
+                "'\(span)': systemd \(systemd.code), forbc \(String(describing: ours))")
+            let line = systemd.stdout.split(separator: "\n").first { $0.contains("μs:") }
+            guard systemd.code == 0, let value = line?.split(separator: ":").last else { continue }
+            let expected = value.trimmingCharacters(in: .whitespaces)
+            #expect(
+                expected == "infinity" ? ours == SystemdTimeSpan.infinity : ours == UInt64(expected), "'\(span)'")
+        }
+    }
+
+    @Test("'%' and '$' in paths: systemd reads back each value as it was (systemd-analyze verify's dump)")
+    func escaping() throws {
+        let units = try SystemdUnits(
+            forbc: "/bin/true", manifest: "/srv/m$x%n/h.yaml", stateDir: "/tmp/s$d%n", libvirt: "test:///%i$y",
+            metrics: "/run/p$q%i/f.prom")
+        let dir = makeTemporaryDirectory("escaping").path
+        for (name, text) in units.files { try text.write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8) }
+        let verify = try runProgram(
+            "SYSTEMD_LOG_LEVEL=debug", ["systemd-analyze", "verify"] + units.files.map { "\(dir)/\($0.name)" })
+        #expect(verify.code == 0, "\(verify.stderr)")
+        let dump = verify.stdout  // the units as systemd parsed them (debug level: verify.c dumps each)
+        for expected in [
+            "Environment: FORBC_STATE_DIR=/tmp/s$d%n\n", "Environment: FORBC_LIBVIRT_URI=test:///%i$y\n",
+            "RequiresMountsFor: /srv/m$x%n (origin-file)", "RequiresMountsFor: /tmp/s$d%n (origin-file)",
+            "Description: forbc: GPU partitions of /srv/m$x%n/h.yaml, before libvirt starts guests",
+            "Description: forbc: drift check of /srv/m$x%n/h.yaml (Prometheus textfile /run/p$q%i/f.prom)",
+            // Exec lines keep "$$" until they run, when systemd makes it "$" (replace_env_argv).
+            #"Command Line: /bin/true apply "/srv/m\$\$x%n/h.yaml" --yes --no-bench"#,
+            #"Command Line: mkdir -p "/run/p\$\$q%i""#,
+        ] {
+            #expect(dump.contains(expected), "\(expected)")
+        }
     }
 }
 
@@ -145,6 +219,71 @@ struct SystemdInstallTests {
         #expect(
             notDir.stderr == "error: writing \(dir)/file/forbc-partitions.service failed: not a directory (ENOTDIR)\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["file"])
+    }
+
+    @Test("a unit file or .wants entry forbc did not write is refused, nothing written; '--force' replaces it")
+    func foreignFiles() throws {
+        let cli = CLI()
+        let dir = makeTemporaryDirectory("units").path
+        let manifest = RepositoryPaths.manifest("quickstart")
+        let install = ["systemd", "install", "--manifest", manifest, "--unit-dir", dir, "--forbc", "/usr/bin/forbc"]
+        let mine = "[Unit]\nDescription=the admin's own\n"
+        try mine.write(toFile: "\(dir)/forbc-apply.service", atomically: true, encoding: .utf8)
+        let refused = cli.run(install)
+        #expect(refused.code == 1)
+        #expect(
+            refused.stderr.hasPrefix("error: \(dir)/forbc-apply.service was not written by forbc"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("pass '--force'"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["forbc-apply.service"])
+        #expect(try String(contentsOfFile: "\(dir)/forbc-apply.service", encoding: .utf8) == mine)
+        // A mask (a link to /dev/null) is not forbc's either.
+        try FileManager.default.removeItem(atPath: "\(dir)/forbc-apply.service")
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/forbc-drift.timer", withDestinationPath: "/dev/null")
+        #expect(cli.run(install).stderr.hasPrefix("error: \(dir)/forbc-drift.timer was not written by forbc"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["forbc-drift.timer"])
+        let forced = cli.run(install + ["--force"])
+        #expect(forced.code == 0, "\(forced.stderr)")
+        let timer = try String(contentsOfFile: "\(dir)/forbc-drift.timer", encoding: .utf8)
+        #expect(timer.hasPrefix(SystemdUnits.headerPrefix))
+        // Files forbc wrote, and systemctl enable's absolute link, are replaced: the upgrade path.
+        let wants = "\(dir)/multi-user.target.wants/forbc-apply.service"
+        try FileManager.default.removeItem(atPath: wants)
+        try FileManager.default.createSymbolicLink(
+            atPath: wants, withDestinationPath: "/etc/systemd/system/forbc-apply.service")
+        #expect(cli.run(install).code == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: wants) == "../forbc-apply.service")
+        // A .wants entry that is not a link to the unit is refused, and the units are left as they were.
+        try FileManager.default.removeItem(atPath: wants)
+        try "mine".write(toFile: wants, atomically: true, encoding: .utf8)
+        try "# edited".write(toFile: "\(dir)/forbc-drift.timer", atomically: true, encoding: .utf8)
+        let link = cli.run(install)
+        #expect(link.code == 1)
+        #expect(
+            link.stderr.hasPrefix(
+                "error: \(dir)/forbc-drift.timer, \(wants) were not written by forbc"), "\(link.stderr)")
+        #expect(try String(contentsOfFile: wants, encoding: .utf8) == "mine")
+        #expect(try String(contentsOfFile: "\(dir)/forbc-drift.timer", encoding: .utf8) == "# edited")
+        #expect(cli.run(install + ["--force"]).code == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: wants) == "../forbc-apply.service")
+    }
+
+    @Test("FORBC_STATE_DIR and FORBC_LIBVIRT_URI go into the units (a flag wins); FORBC_ROOT is refused")
+    func environment() throws {
+        let manifest = RepositoryPaths.manifest("quickstart")
+        let print = ["systemd", "install", "--manifest", manifest, "--print", "--forbc", "/usr/bin/forbc"]
+        let env = ["FORBC_STATE_DIR": "/srv/forbc", "FORBC_LIBVIRT_URI": "qemu+tcp://h/system", "FORBC_ROOT": ""]
+        let printed = try ForbcBinary.run(print, environment: env)
+        #expect(printed.code == 0, "\(printed.stderr)")
+        #expect(printed.stdout.contains("Environment=FORBC_STATE_DIR=/srv/forbc\nEnvironment=FORBC_LIBVIRT_URI="))
+        let mounts = printed.stdout.split(separator: "\n").filter { $0.hasPrefix("RequiresMountsFor=") }
+        #expect(mounts.count == 3 && mounts.allSatisfy { $0.hasSuffix(" /srv/forbc") }, "\(mounts)")
+        let flagged = try ForbcBinary.run(print + ["--state-dir", "/srv/other"], environment: env)
+        #expect(flagged.stdout.contains("Environment=FORBC_STATE_DIR=/srv/other\n"))
+        #expect(!flagged.stdout.contains("/srv/forbc"))
+        let root = try ForbcBinary.run(print, environment: ["FORBC_ROOT": "/tmp/tree"])
+        #expect(root.code == 1)
+        #expect(root.stderr.contains("FORBC_ROOT is '/tmp/tree'"))
+        #expect(try ForbcBinary.run(print, environment: ["FORBC_ROOT": "/"]).code == 0)
     }
 
     @Test("apply --partitions-only: the partitions without libvirt, attachments left to a full apply; no destroys")

@@ -15,6 +15,8 @@ public struct SystemdUnits: Sendable, Equatable {
     public var manifest: String
     /// The state dir, when not forbc's default.
     public var stateDir: String?
+    /// The libvirt URI, when not forbc's default.
+    public var libvirt: String?
     /// The Prometheus textfile the drift check writes.
     public var metrics: String
     /// systemd time spans: the first drift check after boot, then between checks.
@@ -39,18 +41,24 @@ public struct SystemdUnits: Sendable, Equatable {
     public static let guestsService = "libvirt-guests.service"
 
     public init(
-        forbc: String, manifest: String, stateDir: String? = nil, metrics: String = defaultMetrics,
-        driftDelay: String = "2min", driftInterval: String = "15min"
+        forbc: String, manifest: String, stateDir: String? = nil, libvirt: String? = nil,
+        metrics: String = defaultMetrics, driftDelay: String = "2min", driftInterval: String = "15min"
     ) throws {
         var paths = [("forbc", forbc), ("manifest", manifest), ("metrics", metrics)]
         if let stateDir { paths.append(("state dir", stateDir)) }
         for (what, path) in paths { try Self.checkPath(path, what: what) }
-        for (what, span) in [("drift delay", driftDelay), ("drift interval", driftInterval)] {
-            try Self.checkTimeSpan(span, what: what)
+        // systemd undoes "$$" in an Exec line's arguments, not in the program's path: no way to write a "$" there.
+        if forbc.contains("$") {
+            throw ForbcError(
+                .invalidInput, "the forbc path '\(forbc)' holds '$', which systemd cannot run; install forbc elsewhere")
         }
+        if let libvirt { try Self.checkValue(libvirt, what: "libvirt URI '\(libvirt)'") }
+        try Self.checkTimeSpan(driftDelay, option: "--drift-delay", zero: true)
+        try Self.checkTimeSpan(driftInterval, option: "--drift-interval", zero: false)
         self.forbc = forbc
         self.manifest = manifest
         self.stateDir = stateDir
+        self.libvirt = libvirt
         self.metrics = metrics
         self.driftDelay = driftDelay
         self.driftInterval = driftInterval
@@ -72,27 +80,32 @@ public struct SystemdUnits: Sendable, Equatable {
         ]
     }
 
+    /// How every unit forbc writes begins: `forbc systemd install` replaces a file that begins so, and refuses
+    /// (without `--force`) to replace one that does not.
+    public static let headerPrefix = "# Written by 'forbc systemd install"
+
     var header: String {
-        "# Written by 'forbc systemd install --manifest \(manifest)'; run it again rather than editing this file.\n"
+        "\(Self.headerPrefix) --manifest \(manifest)'; run it again rather than editing this file.\n"
     }
 
     var environment: String {
-        stateDir.map { "Environment=FORBC_STATE_DIR=\(Self.escape($0))\n" } ?? ""
+        let variables = [("FORBC_STATE_DIR", stateDir), ("FORBC_LIBVIRT_URI", libvirt)]
+        return variables.compactMap { name, value in value.map { "Environment=\(name)=\(Self.text($0))\n" } }.joined()
     }
 
     var mounts: String {
         let folders = [Self.folder(of: manifest), stateDir ?? "/var/lib/forbc"]
-        return "RequiresMountsFor=\(folders.map(Self.escape).joined(separator: " "))\n"
+        return "RequiresMountsFor=\(folders.map(Self.text).joined(separator: " "))\n"
     }
 
     func command(_ arguments: [String]) -> String {
-        ([forbc] + arguments).map(Self.escape).joined(separator: " ")
+        ([Self.text(forbc)] + arguments.map(Self.argument)).joined(separator: " ")
     }
 
     var partitions: String {
         header + """
             [Unit]
-            Description=forbc: GPU partitions of \(Self.escape(manifest)), before libvirt starts guests
+            Description=forbc: GPU partitions of \(Self.text(manifest)), before libvirt starts guests
             After=\(Self.driverServices.joined(separator: " "))
             Before=\((Self.libvirtServices + [Self.guestsService]).joined(separator: " "))
             \(mounts)
@@ -111,7 +124,7 @@ public struct SystemdUnits: Sendable, Equatable {
     var apply: String {
         header + """
             [Unit]
-            Description=forbc: GPU partitions and VM attachments of \(Self.escape(manifest)), once libvirt is up
+            Description=forbc: GPU partitions and VM attachments of \(Self.text(manifest)), once libvirt is up
             After=\(([Self.partitionsUnit] + Self.libvirtServices).joined(separator: " "))
             Before=\(Self.guestsService)
             Wants=\(Self.partitionsUnit)
@@ -131,12 +144,12 @@ public struct SystemdUnits: Sendable, Equatable {
     var drift: String {
         header + """
             [Unit]
-            Description=forbc: drift check of \(Self.escape(manifest)) (Prometheus textfile \(Self.escape(metrics)))
+            Description=forbc: drift check of \(Self.text(manifest)) (Prometheus textfile \(Self.text(metrics)))
             After=\(([Self.partitionsUnit, Self.applyUnit] + Self.libvirtServices).joined(separator: " "))
             \(mounts)
             [Service]
             Type=oneshot
-            \(environment)ExecStartPre=mkdir -p \(Self.escape(Self.folder(of: metrics)))
+            \(environment)ExecStartPre=mkdir -p \(Self.argument(Self.folder(of: metrics)))
             ExecStart=\(command(["drift", manifest, "--metrics", metrics]))
             # Exit 2 is drift found: the check worked, and the textfile says so (forbc_drift 1).
             SuccessExitStatus=2
@@ -148,7 +161,7 @@ public struct SystemdUnits: Sendable, Equatable {
     var timer: String {
         header + """
             [Unit]
-            Description=forbc: drift check of \(Self.escape(manifest)) every \(driftInterval)
+            Description=forbc: drift check of \(Self.text(manifest)) every \(driftInterval)
 
             [Timer]
             OnBootSec=\(driftDelay)
@@ -168,9 +181,15 @@ public struct SystemdUnits: Sendable, Equatable {
         return String(path[..<slash])
     }
 
-    /// systemd expands `%` specifiers and `$` variables in command lines: doubled, they are themselves.
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "%", with: "%%").replacingOccurrences(of: "$", with: "$$")
+    /// A value in a line where systemd expands `%` specifiers (Description=, Environment=, RequiresMountsFor=,
+    /// an Exec line's program): "%%" is "%". systemd leaves `$` alone there.
+    static func text(_ text: String) -> String {
+        text.replacingOccurrences(of: "%", with: "%%")
+    }
+
+    /// An argument of an Exec line, where systemd also expands `$` variables when it runs it: "$$" is "$".
+    static func argument(_ text: String) -> String {
+        Self.text(text).replacingOccurrences(of: "$", with: "$$")
     }
 
     /// Absolute, and free of what a unit file's word splitting or line structure would change.
@@ -178,32 +197,37 @@ public struct SystemdUnits: Sendable, Equatable {
         guard path.hasPrefix("/") else {
             throw ForbcError(.invalidInput, "the \(what) path '\(path)' is not absolute; systemd units need one")
         }
-        let bad = path.unicodeScalars.first { $0.properties.isWhitespace || "\"'\\;".unicodeScalars.contains($0) }
+        try checkValue(path, what: "\(what) path '\(path)'")
+    }
+
+    /// Free of what a unit file's word splitting or line structure would change.
+    static func checkValue(_ value: String, what: String) throws {
+        let bad = value.unicodeScalars.first {
+            $0.properties.isWhitespace || $0.properties.generalCategory == .control
+                || "\"'\\;".unicodeScalars.contains($0)
+        }
         if let bad {
+            let named =
+                bad.properties.isWhitespace ? "white space" : bad.value < 32 ? "a control character" : "'\(bad)'"
             throw ForbcError(
                 .invalidInput,
-                "the \(what) path '\(path)' holds \(bad.properties.isWhitespace ? "white space" : "'\(bad)'"), "
-                    + "which systemd unit files would split or unquote; move it to a plain path")
+                "the \(what) holds \(named), which systemd unit files would split or unquote; use a plain one")
         }
     }
 
-    /// A systemd time span: numbers each followed by an optional unit ("90s", "1h 30min", "15min").
-    static func checkTimeSpan(_ span: String, what: String) throws {
-        let units: Set<String> = [
-            "", "us", "usec", "ms", "msec", "s", "sec", "second", "seconds", "m", "min", "minute", "minutes", "h",
-            "hr", "hour", "hours", "d", "day", "days", "w", "week", "weeks",
-        ]
-        let words = span.split(separator: " ")
-        let valid =
-            !words.isEmpty
-            && words.allSatisfy { word in
-                let digits = word.prefix { $0.isASCII && $0.isNumber }
-                return !digits.isEmpty && units.contains(String(word.dropFirst(digits.count)))
-            }
-        guard valid else {
+    /// A time span systemd accepts (`SystemdTimeSpan`), finite, and not 0 unless `zero`.
+    static func checkTimeSpan(_ span: String, option: String, zero: Bool) throws {
+        let value = SystemdTimeSpan.microseconds(span)
+        let problem: String? =
+            span.contains(where: \.isNewline) || value == nil
+            ? "is not a systemd time span (or 2^64 µs or more)"
+            : value == SystemdTimeSpan.infinity
+                ? "is infinity: the timer would never fire"
+                : value == 0 && !zero ? "is 0, no interval between checks" : nil
+        if let problem {
             throw ForbcError(
                 .invalidInput,
-                "the \(what) '\(span)' is not a systemd time span; write it as '90s', '15min' or '1h 30min'")
+                "'\(option) \(span)' \(problem); write it as systemd does: '90s', '15min', '1h30min' or '1h 30min'")
         }
     }
 }
