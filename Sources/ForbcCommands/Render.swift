@@ -32,6 +32,7 @@ enum Render {
             ("domain", action.domain),
         ]
         for (key, value) in optional { if let value { object[key] = value } }
+        if action.disrupts { object["disrupts"] = true }
         if let scope = action.scope {
             object["live"] = scope.live
             object["config"] = scope.config
@@ -92,6 +93,10 @@ enum Render {
         var text = "\(count(.create)) to create, \(count(.destroy)) to destroy, \(count(.configure)) to configure"
         if count(.attach) + count(.detach) > 0 { text += ", \(count(.attach)) to attach, \(count(.detach)) to detach" }
         if count(.relabel) > 0 { text += ", \(count(.relabel)) to relabel" }
+        let disruptive = plan.actions.filter { $0.action == .configure && $0.disrupts }.count
+        if disruptive > 0 {
+            text += " (\(disruptive) configure step\(disruptive == 1 ? "" : "s") remove partitions or reload a driver)"
+        }
         return text
     }
 

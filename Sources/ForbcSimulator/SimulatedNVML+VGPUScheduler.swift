@@ -53,7 +53,7 @@ extension SimulatedNVML {
             }
             let slice = timesliceNs == 0 ? scheduler.defaultTimesliceNs : timesliceNs
             guard scheduler.supported.contains(policy),
-                (scheduler.minTimesliceNs...scheduler.maxTimesliceNs).contains(slice)
+                scheduler.minTimesliceNs <= slice, slice <= scheduler.maxTimesliceNs
             else {
                 throw NVMLReturn.error(call, NVMLReturn.invalidArgument)
             }

@@ -65,6 +65,48 @@ struct AMDPartitionTests {
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty, "export:\n\(exported)")
     }
 
+    @Test("CPX to SPX: a destroying plan; the state forgets cpx-1…cpx-7; export after CPX→SPX→CPX names 'cpx'")
+    func fewerPartitions() throws {
+        let fixture = try SimulatedHostFixture(profile: "amd-mi300x")
+        func mode(_ compute: String, _ memory: String) throws -> Manifest {
+            try fixture.manifest(
+                text: host(
+                    "    - select: {index: 0}\n"
+                        + "      amdPartition: {name: cpx, compute: \(compute), memory: \(memory)}\n"))
+        }
+        func exported() throws -> String {
+            try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state()).manifest()
+        }
+        func recorded() throws -> [String] {
+            try fixture.state().partitions.filter { $0.kind == .amdXCP }.map(\.name).sorted()
+        }
+        #expect(try fixture.apply(try mode("CPX", "NPS4")).report.succeeded)
+        #expect(try recorded() == (0..<8).map { "cpx-\($0)" })
+        let spx = try fixture.plan(try mode("SPX", "NPS1"))
+        // The driver reload and the compute mode that leaves one partition of eight: both destroy.
+        #expect(
+            spx.destroys.map(\.path) == [
+                "/sys/bus/pci/drivers/amdgpu/unbind", SysPath.pci("0000:0c:00.0", "current_compute_partition"),
+            ])
+        #expect(spx.destroys.last?.forgets == (1..<8).map { "cpx-\($0)" })
+        #expect(try fixture.apply(try mode("SPX", "NPS1")).report.succeeded)
+        #expect(try recorded() == ["cpx-0"])
+        let single = try exported()
+        #expect(single.contains("amdPartition: {name: cpx, compute: SPX, memory: NPS1}"), "\(single)")
+        // Same memory mode, fewer partitions, no reload: the compute mode alone destroys.
+        #expect(try fixture.apply(try mode("CPX", "NPS1")).report.succeeded)
+        let dpx = try fixture.plan(try mode("DPX", "NPS1"))
+        #expect(dpx.destroys.count == 1 && dpx.destroys[0].reason.hasSuffix("; 6 partition(s) go away"))
+        // More partitions than now, no reload: nothing destroyed.
+        #expect(try fixture.apply(try mode("SPX", "NPS1")).report.succeeded)
+        #expect(try fixture.plan(try mode("CPX", "NPS1")).destroys.isEmpty)
+        #expect(try fixture.apply(try mode("CPX", "NPS4")).report.succeeded)
+        #expect(try recorded() == (0..<8).map { "cpx-\($0)" })
+        let text = try exported()
+        #expect(text.contains("amdPartition: {name: cpx, compute: CPX, memory: NPS4}"), "\(text)")
+        #expect(try fixture.plan(try fixture.manifest(text: text)).isEmpty, "export:\n\(text)")
+    }
+
     @Test("each compute partition is a target of its own: ROCR_VISIBLE_DEVICES in KFD's order")
     func access() throws {
         let fixture = try SimulatedHostFixture(profile: "amd-mi300x")

@@ -131,6 +131,27 @@ struct VGPUSchedulerTests {
         }
     }
 
+    @Test("a GPU reporting minTimeslice above maxTimeslice, or maxTimeslice 0: a located error, not a trap")
+    func invalidTimesliceRange() throws {
+        for (low, high) in [(30_000_000, 1_000_000), (0, 0)] {
+            let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+            fixture.kernel.mutate { model in
+                model.nvml[0].vgpuScheduler?.minTimesliceNs = low
+                model.nvml[0].vgpuScheduler?.maxTimesliceNs = high
+            }
+            let entry = "{select: {index: 0}, vgpuScheduler: {policy: equalShare, timesliceMs: 4}}"
+            #expect(
+                try refusal(fixture, try manifest(fixture, entry)) == [
+                    at(entry) + "'timesliceMs' is 4, but the vGPU scheduler of 0000:ca:00.0 (NVIDIA L40S) reports no "
+                        + "valid time slice range (nvmlVgpuSchedulerCapabilities_t minTimeslice \(low) ns, "
+                        + "maxTimeslice \(high) ns); leave 'timesliceMs' out, or check the vGPU manager"
+                ])
+            // Without a time slice there is nothing to check against the range: the policy is planned.
+            let policy = try manifest(fixture, "{select: {index: 0}, vgpuScheduler: {policy: equalShare}}")
+            #expect(try fixture.plan(policy).actions.map(\.value) == ["equalShare"])
+        }
+    }
+
     @Test("NVML API reference, nvmlVgpuSchedulerCapabilities_t: a policy among supportedSchedulers")
     func supportedPolicy() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")

@@ -887,7 +887,11 @@ struct DeclaredNames {
                 if !single { openBases.insert(m.name) }
             }
             // How many compute partitions a mode makes depends on the device: the names are known at plan time.
-            if let a = gpu.amdPartition { openBases.insert(a.name) }
+            // Each entry numbers its partitions from 0, so two entries of one name both make NAME-0.
+            if let a = gpu.amdPartition {
+                openBases.insert(a.name)
+                add("\(a.name)-0", a.location)
+            }
         }
     }
 

@@ -140,6 +140,9 @@ public struct PlannedAction: Sendable, Equatable {
     /// Attachments the state dir records or drops once this action is done.
     public var attachmentRecords: [OwnedAttachment]
     public var attachmentForgets: [OwnedAttachment]
+    /// A `configure` step that takes partitions away or reloads a driver (an AMD compute mode with fewer
+    /// partitions, an unbind): as disruptive as a destroy, so apply asks for it and `--partitions-only` refuses it.
+    public var disrupts = false
 
     public init(
         action: Verb, target: String, reason: String, kind: PartitionKind, gpu: String? = nil, parent: String? = nil,
@@ -194,8 +197,10 @@ public struct Plan: Sendable, Equatable {
     }
 
     public var isEmpty: Bool { actions.isEmpty }
+    /// The steps that destroy partitions: destroys, `sriov_numvfs` set to 0, and the `configure` steps that take
+    /// partitions away or reload a driver (`disrupts`).
     public var destroys: [PlannedAction] {
-        actions.filter { $0.action == .destroy || ($0.action == .configure && $0.value == "0") }
+        actions.filter { $0.action == .destroy || $0.disrupts || ($0.action == .configure && $0.value == "0") }
     }
 
     /// Detaches from a running domain's live definition: the guest loses a device while it runs.

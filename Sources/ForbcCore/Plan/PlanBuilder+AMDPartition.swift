@@ -63,8 +63,20 @@ extension PlanBuilder {
         guard allowsAMDChange(spec, target, state, changesMemory: changesMemory) else { return }
         let names = desired.filter { $0.gpu == gpu.address && $0.kind == .amdXCP }.map(\.name)
         if changesMemory, let memory { configureActions += reloadForMemory(gpu, state, memory: memory, names) }
+        configureActions.append(computeModeAction(spec, gpu, state, names, changesMemory: changesMemory))
+    }
+
+    /// Writing the compute mode. The partitions the GPU has now beyond the new count go away, and with them the
+    /// names forbc recorded that the manifest no longer gives: a disruptive step.
+    func computeModeAction(
+        _ spec: AMDPartitionSpec, _ gpu: GPU, _ state: AMDPartitionState, _ names: [String], changesMemory: Bool
+    ) -> PlannedAction {
         let path = SysPath.pci(gpu.address, "current_compute_partition")
-        configureActions.append(
+        let now = state.kfdNodes.isEmpty ? (state.partitions ?? 1) : state.kfdNodes.count
+        let dropped = self.state.partitions.filter {
+            $0.kind == .amdXCP && $0.gpu == gpu.address && !names.contains($0.name)
+        }.map(\.name)
+        var action =
             PlannedAction(
                 action: .configure, target: range(spec.name, names.count, names: names),
                 reason: changesMemory
@@ -78,7 +90,12 @@ extension PlanBuilder {
                 records: names.map {
                     OwnedPartition(
                         name: $0, kind: .amdXCP, gpu: gpu.address, address: gpu.address, type: spec.compute.rawValue)
-                }))
+                }, forgets: dropped)
+        action.disrupts = now > names.count || !dropped.isEmpty
+        if action.disrupts {
+            action.reason += "; \(max(now - names.count, dropped.count)) partition(s) go away"
+        }
+        return action
     }
 
     /// Whether the GPU may change modes now: no memory change inside an XGMI hive, no KFD process (unless
@@ -150,6 +167,13 @@ extension PlanBuilder {
         let path = SysPath.pci(gpu.address, "current_memory_partition")
         let driver = gpu.driver ?? "amdgpu"
         let why = "amdgpu makes a memory partition change when it is loaded again (amdgpu_gmc.c)"
+        var unbind = PlannedAction(
+            action: .configure, target: gpu.address,
+            reason: "unbind \(gpu.address) from '\(driver)': \(why); every process on the GPU loses it",
+            kind: .amdXCP, gpu: gpu.address, address: gpu.address,
+            path: "/sys/bus/pci/drivers/\(driver)/unbind", value: gpu.address,
+            precondition: .driverBinding(device: gpu.address, from: driver, to: nil))
+        unbind.disrupts = true
         return [
             PlannedAction(
                 action: .configure, target: gpu.address,
@@ -157,11 +181,7 @@ extension PlanBuilder {
                     + "'\(state.memory ?? "?")'; the memory mode changes before the compute mode",
                 kind: .amdXCP, gpu: gpu.address, type: memory, address: gpu.address, path: path, value: memory,
                 precondition: .attribute(path: path, current: state.memory)),
-            PlannedAction(
-                action: .configure, target: gpu.address, reason: "unbind \(gpu.address) from '\(driver)': \(why)",
-                kind: .amdXCP, gpu: gpu.address, address: gpu.address,
-                path: "/sys/bus/pci/drivers/\(driver)/unbind", value: gpu.address,
-                precondition: .driverBinding(device: gpu.address, from: driver, to: nil)),
+            unbind,
             PlannedAction(
                 action: .configure, target: gpu.address, reason: "bind \(gpu.address) to '\(driver)' again: \(why)",
                 kind: .amdXCP, gpu: gpu.address, address: gpu.address, path: "/sys/bus/pci/drivers/\(driver)/bind",

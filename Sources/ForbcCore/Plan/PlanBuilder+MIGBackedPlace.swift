@@ -90,7 +90,8 @@ extension PlanBuilder {
                 kind: .vgpuVF, gpu: pool.gpu.address, parent: vf.address, type: id, typeName: want.type.name,
                 uuid: placed.uuid, address: vf.address, path: SysPath.pci(vf.address, "nvidia/current_vgpu_type"),
                 value: id,
-                precondition: .vgpuType(vf: vf.address, current: destroyed.contains(vf.address) ? 0 : vf.vgpu!.current),
+                precondition: .vgpuType(
+                    vf: vf.address, current: destroyed.contains(vf.address) ? 0 : vf.vgpu?.current ?? 0),
                 records: [
                     OwnedPartition(
                         name: placed.name, kind: .vgpuVF, gpu: pool.gpu.address, uuid: placed.uuid, address: vf.address,

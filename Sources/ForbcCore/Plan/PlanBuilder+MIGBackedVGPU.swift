@@ -53,7 +53,7 @@ extension PlanBuilder {
         let refs = types.map { TypeRef(id: "\($0.id)", name: $0.name) }
         var wants: [MIGBackedWant] = []
         for (partition, ref) in resolveTypes(mine, in: refs, on: target, offers: "NVML lists") {
-            let type = types.first { "\($0.id)" == ref.id }!
+            guard let type = types.first(where: { "\($0.id)" == ref.id }) else { continue }
             let short = type.name.replacingOccurrences(of: "NVIDIA ", with: "")
             guard let profileID = type.gpuInstanceProfileID, let profile = mig.profile(id: profileID) else {
                 // vGPU user guide: a GPU in MIG mode holds MIG-backed vGPUs only; time-sliced ones need it off.

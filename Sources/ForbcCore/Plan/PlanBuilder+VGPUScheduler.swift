@@ -63,6 +63,17 @@ extension PlanBuilder {
                 spec.location)
             return false
         }
+        if let ms = spec.timesliceMs,
+            scheduler.maxTimesliceNs <= 0 || scheduler.minTimesliceNs > scheduler.maxTimesliceNs
+        {
+            // A range the GPU reports upside down (or empty) is no range: nothing to check the time slice against.
+            fail(
+                "'timesliceMs' is \(ms), but the vGPU scheduler of \(target.label) reports no valid time slice range "
+                    + "(nvmlVgpuSchedulerCapabilities_t minTimeslice \(scheduler.minTimesliceNs) ns, maxTimeslice "
+                    + "\(scheduler.maxTimesliceNs) ns); leave 'timesliceMs' out, or check the vGPU manager",
+                spec.location)
+            return false
+        }
         if let ms = spec.timesliceMs, !(scheduler.minTimesliceNs...scheduler.maxTimesliceNs).contains(ms * 1_000_000) {
             fail(
                 "'timesliceMs' is \(ms); the vGPU scheduler of \(target.label) takes a time slice of "

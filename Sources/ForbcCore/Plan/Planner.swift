@@ -236,7 +236,7 @@ struct PlanBuilder {
                 fail(
                     "partition name '\(partition.name)' is produced twice (on \(gpu) and \(partition.gpu)); names "
                         + "are unique per host",
-                    nil)
+                    locations[partition.name])
             }
             seen[partition.name] = partition.gpu
         }

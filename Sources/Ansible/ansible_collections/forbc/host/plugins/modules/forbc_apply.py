@@ -285,7 +285,10 @@ class Forbc(object):
 def warn_destruction(module, plan):
     """In check mode: what the real run would refuse without allow_destroy."""
     actions = plan.get('actions', [])
-    destroys = [a['target'] for a in actions if a.get('action') == 'destroy']
+    # As forbc counts them: destroys, VFs disabled (sriov_numvfs 0), and configure steps that take partitions
+    # away or reload a driver ("disrupts").
+    destroys = [a['target'] for a in actions if a.get('action') == 'destroy' or a.get('disrupts')
+                or (a.get('action') == 'configure' and a.get('value') == '0')]
     unplugs = [a['target'] for a in actions if a.get('action') == 'detach' and a.get('live')]
     if (destroys or unplugs) and not module.params['allow_destroy']:
         module.warn(
