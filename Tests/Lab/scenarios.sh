@@ -21,7 +21,15 @@ forbc() {
     [ "$1" = bench ] && command+=("$2") && shift
     timeout "${FORBC_TIMEOUT:-240}" "$FORBC" "${command[@]}" "${HOST[@]}" "${@:2}"
 }
-check() { local name=$1; shift; if "$@" >/dev/null 2>&1; then echo "LAB-CHECK PASS $name"; else echo "LAB-CHECK FAIL $name"; fi; }
+# A failed check shows the last lines its command printed (forbc's error, with its path and errno), so a failure in
+# the real kernel can be read from the lab's output alone.
+check() {
+    local name=$1 out; shift
+    if out=$("$@" 2>&1); then echo "LAB-CHECK PASS $name"; else
+        echo "LAB-CHECK FAIL $name"
+        printf '%s\n' "$out" | tail -n 6 | sed "s/^/LAB-OUT $name: /"
+    fi
+}
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 
 # ---------------------------------------------------------------- mdev: the mtty parent
