@@ -21,7 +21,8 @@ struct BenchCampaign: HostCommand {
               forbc bench campaign Manifests/campaigns/mig-sim.yaml --simulate nvidia-a100-40gb --yes --resume
 
             With '--output json' every line above goes to stderr and stdout holds one JSON summary: each \
-            topology's status and results, whether the host was restored (drift 0), the report.
+            topology's status and results, whether the host was restored (drift 0), the report; a campaign that \
+            stops before it runs (a missing or invalid file, no confirmation) gives outcome "error" and the error.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -58,7 +59,19 @@ struct BenchCampaign: HostCommand {
         // Every text line to stderr; stdout holds the summary alone.
         let real = Console.current
         let quiet = Console(out: { real.err($0) }, err: { real.err($0) })
-        try Console.$current.withValue(quiet) { try measure(summary: { real.out($0.json) }) }
+        var summarized = false
+        do {
+            try Console.$current.withValue(quiet) {
+                try measure(summary: {
+                    summarized = true
+                    real.out($0.json)
+                })
+            }
+        } catch {
+            // A failure before the summary (the file, the host, a plan): still one JSON object on stdout.
+            if !summarized && !(error is ExitCode) { real.out(CampaignSummary(file: file, error: error).json) }
+            throw error
+        }
     }
 
     /// The campaign from its check to its report; `summary` gets what it did once the host was restored.

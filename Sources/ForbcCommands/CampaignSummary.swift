@@ -15,16 +15,18 @@ struct CampaignSummary: Encodable {
         var failed: Int
     }
 
-    var campaign: String
+    /// The campaign's name; absent when the file could not be read.
+    var campaign: String?
     var file: String
     /// The simulated profile, when the host was simulated.
     var simulated: String?
-    var baseline: String
-    /// "completed", "interrupted" or "failed".
+    var baseline: String?
+    /// "completed", "interrupted" or "failed"; "error" when forbc stopped before the campaign ran (the file, the
+    /// workloads, the host, a plan, no confirmation), or could not finish it, and `error` says why.
     var outcome: String
     var error: String?
-    /// The snapshot was applied back and drift against it was 0.
-    var restored: Bool
+    /// The snapshot was applied back and drift against it was 0; absent with outcome "error".
+    var restored: Bool?
     /// Every topology measured and the host restored: a fresh run starts anew.
     var complete: Bool
     var report: String?
@@ -55,6 +57,16 @@ struct CampaignSummary: Encodable {
                 runID: done?.runID, results: done?.results ?? 0, failed: done?.failed ?? 0)
         }
         results = topologies.map(\.results).reduce(0, +)
+    }
+
+    /// The summary of a campaign that stopped on `error` before a summary of its run could be made.
+    init(file: String, error: Error) {
+        self.file = file
+        outcome = "error"
+        self.error = describe(error)
+        complete = false
+        results = 0
+        topologies = []
     }
 
     var json: String {

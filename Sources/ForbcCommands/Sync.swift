@@ -17,10 +17,18 @@ struct Sync: HostCommand {
             and moved to the fetched commit. It never asks: destroying or hot-unplugging partitions that the \
             manifest no longer declares needs '--yes', else the commit is refused. Benchmarks do not run.
 
+            sync never goes back in history on its own: a fetched commit that does not have the last synced one \
+            in its history (a force-push of an older commit, a rewritten history, another branch) is refused \
+            unless '--allow-rollback' is passed, signed or not.
+
+            A token in the '--repo' URL stays in the checkout's .git/config (a directory only forbc's user reads) \
+            and is never shown or recorded; a git credential helper keeps it out of the URL, and is preferred.
+
             Exit codes: 0 the host matches the commit (changes applied, or none needed); 1 error (git, the \
             manifest, the host; the report says what apply did); 2 refused (a dirty checkout, an unsigned or \
-            unverified commit with '--require-signed', no manifest for this host, destruction without '--yes'): \
-            nothing applied, the checkout and the recorded commit unchanged.
+            unverified commit with '--require-signed', a rollback without '--allow-rollback', no manifest for \
+            this host, destruction without '--yes'): nothing applied, the checkout and the recorded commit \
+            unchanged.
 
             Examples:
               forbc sync --repo https://git.example/infra.git --path hosts/%H.yaml
@@ -54,6 +62,11 @@ struct Sync: HostCommand {
             valueName: "FILE"))
     var allowedSigners: String?
 
+    @Flag(
+        name: .customLong("allow-rollback"),
+        help: "Take a commit that does not descend from the last synced one (a rollback, a rewritten history).")
+    var allowRollback = false
+
     @Flag(help: "Destroy and hot-unplug what the manifest no longer declares (otherwise such a commit is refused).")
     var yes = false
 
@@ -75,8 +88,12 @@ struct Sync: HostCommand {
         do {
             try host.locked { try sync(host: host, checkout: checkout, path: relative) }
         } catch let refusal as SyncRefused {
-            Console.current.err("error: refused: \(refusal.message)")
+            Console.current.err("error: refused: \(ManifestSource.withoutCredentials(refusal.message))")
             throw ExitCode(2)
+        } catch var error as ForbcError {
+            // git's own words may quote the URL as given: no message shows a credential.
+            error.message = ManifestSource.withoutCredentials(error.message)
+            throw error
         }
     }
 
@@ -86,6 +103,7 @@ struct Sync: HostCommand {
         let (commit, fresh) = try checkout.fetch(branch: branch)
         let previous = fresh ? nil : try checkout.head()
         do {
+            if let synced, !allowRollback { try checkout.requireDescendant(of: synced, commit) }
             if requireSigned { try checkout.verifySignature(commit, allowedSigners: allowedSigners.map(Self.absolute)) }
             try checkout.requireManifest(commit, path: path, host: hostname ?? Self.systemHostname())
         } catch {
@@ -104,10 +122,10 @@ struct Sync: HostCommand {
         }
         let report = try apply(plan, on: host)
         try SyncRecord(
-            repository: checkout.remote, branch: branch, path: path, commit: commit, syncedAt: Date(),
+            repository: checkout.shown, branch: branch, path: path, commit: commit, syncedAt: Date(),
             changes: report.done.count
         ).save(in: host.store)
-        summarize(plan, report: report, commit: commit, previous: synced, path: path, remote: checkout.remote)
+        summarize(plan, report: report, commit: commit, previous: synced, path: path, remote: checkout.shown)
     }
 
     /// The manifest at `path` in the checkout, with its provenance (which must be readable: the checkout is

@@ -331,3 +331,48 @@ struct CampaignCLITests {
         #expect(campaign.suites.allSatisfy { $0.workloads == ["gemm", "stream", "transformer-infer", "render"] })
     }
 }
+
+@Suite("forbc bench campaign: a campaign that stops before it runs")
+struct CampaignEarlyFailureCLITests {
+    @Test("a missing file: located on stderr as validate and plan locate it; with --output json, an 'error' summary")
+    func missingFile() throws {
+        let cli = CLI()
+        let state = cli.stateDir.path
+        let located =
+            "/nonexistent/c.yaml:1:1: error: cannot read '/nonexistent/c.yaml': no such file or directory (ENOENT)\n"
+        let runs = [
+            cli.run(["validate", "/nonexistent/c.yaml"]), cli.sim("mtty", "plan", ["/nonexistent/c.yaml"]),
+            cli.run(["bench", "campaign", "/nonexistent/c.yaml", "--simulate", "mtty", "--state-dir", state]),
+        ]
+        for text in runs {
+            #expect(text.code == 1 && errors(text) + "\n" == located && text.stdout.isEmpty, "\(text.stderr)")
+        }
+        let json = cli.run(
+            [
+                "bench", "campaign", "/nonexistent/c.yaml", "--simulate", "mtty", "--state-dir", state, "--output",
+                "json",
+            ])
+        #expect(json.code == 1)
+        #expect(errors(json) + "\n" == located)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(summary["outcome"] as? String == "error")
+        #expect(summary["file"] as? String == "/nonexistent/c.yaml")
+        #expect(summary["error"] as? String == String(located.dropLast()))
+        #expect(summary["complete"] as? Bool == false && summary["results"] as? Int == 0)
+        #expect((summary["topologies"] as? [Any])?.isEmpty == true && summary["restored"] == nil)
+    }
+
+    @Test("with --output json, a campaign not confirmed still prints its summary: outcome 'error', the reason")
+    func notConfirmed() throws {
+        let folder = makeTemporaryDirectory("campaign-unconfirmed")
+        let file = try CampaignCLITests.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let ran = try ForbcBinary.run([
+            "bench", "campaign", file, "--simulate", CampaignCLITests.profile, "--state-dir", state, "--output", "json",
+        ])
+        #expect(ran.code == 1)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any])
+        #expect(summary["outcome"] as? String == "error")
+        #expect((summary["error"] as? String)?.hasSuffix("refusing without confirmation: rerun with '--yes'") == true)
+    }
+}

@@ -142,5 +142,20 @@ struct GitSourceTests {
         #expect(ManifestSource.withoutCredentials("ssh://git@h/r.git") == "ssh://git@h/r.git")
         #expect(ManifestSource.withoutCredentials("git@h:r.git") == "git@h:r.git")
         #expect(ManifestSource.withoutCredentials("/srv/r.git") == "/srv/r.git")
+        #expect(ManifestSource.withoutCredentials("git+ssh://git@h/r.git") == "git+ssh://git@h/r.git")
+        #expect(ManifestSource.withoutCredentials("ssh://u:p@h/r.git") == "ssh://h/r.git")
+        #expect(ManifestSource.withoutCredentials("https://u:p@h") == "https://h")
+    }
+
+    @Test("a message quoting URLs loses every credential in it, and nothing else")
+    func credentialsInText() {
+        let message =
+            "fetching HEAD of 'https://u:SECRET@127.0.0.1:9/x.git' failed: unable to access "
+            + "'https://u:SECRET@127.0.0.1:9/x.git/': Failed to connect; see ssh://git@h/r and http://tok@h2 now"
+        #expect(
+            ManifestSource.withoutCredentials(message)
+                == "fetching HEAD of 'https://127.0.0.1:9/x.git' failed: unable to access "
+                + "'https://127.0.0.1:9/x.git/': Failed to connect; see ssh://git@h/r and http://h2 now")
+        #expect(ManifestSource.withoutCredentials("no URL: a@b://") == "no URL: a@b://")
     }
 }

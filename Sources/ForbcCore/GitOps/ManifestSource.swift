@@ -26,16 +26,25 @@ public struct ManifestSource: Sendable, Codable, Equatable {
         return "\(path) \(at) in \(repository)\(dirty ? " (dirty: uncommitted changes)" : "")"
     }
 
-    /// `url` without the user information a clone URL may carry (https://user:token@host/…): the repository
-    /// ends up in state files and metrics, a credential must not.
-    public static func withoutCredentials(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let rest = url[scheme.upperBound...]
-        let authority = rest.prefix { $0 != "/" }
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        let user = authority[..<at]
-        // ssh://git@host/… names an account, not a secret; a password (user:secret@) or a token is dropped.
-        if url.hasPrefix("ssh://") && !user.contains(":") { return url }
-        return String(url[..<scheme.upperBound]) + String(rest[rest.index(after: at)...])
+    /// `text` (a URL, or a message that quotes URLs) without the user information a URL may carry
+    /// (https://user:token@host/…): a repository ends up in state files, metrics, output and error messages, a
+    /// credential must not. The one function for every URL forbc shows or saves.
+    public static func withoutCredentials(_ text: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let scheme = rest.range(of: "://") {
+            let before = rest[..<scheme.lowerBound]
+            let after = rest[scheme.upperBound...]
+            let authority = after.prefix { $0 != "/" && $0 != "'" && $0 != "\"" && !$0.isWhitespace }
+            result += rest[..<scheme.upperBound]
+            rest = after
+            guard let at = authority.lastIndex(of: "@") else { continue }
+            let user = authority[..<at]
+            // ssh://git@host/… names an account, not a secret; a password (user:secret@) or a token is dropped.
+            let name = before.reversed().prefix { $0.isLetter || $0.isNumber || "+.-".contains($0) }
+            if String(name.reversed()).lowercased().contains("ssh") && !user.contains(":") { continue }
+            rest = after[after.index(after: at)...]
+        }
+        return result + rest
     }
 }

@@ -25,16 +25,21 @@ public struct SyncCheckout: Sendable {
 
     public var directory: String { repository.directory }
 
+    /// The repository as forbc shows and records it: `remote` without credentials (the checkout's own
+    /// `.git/config` is the only place a token in the URL stays, in a directory only its owner reads).
+    public var shown: String { ManifestSource.withoutCredentials(remote) }
+
     /// Makes the checkout the first time (then `fresh` is true), or checks that it is clean and a checkout of
     /// `remote`; then fetches `branch` (nil: the remote's HEAD) and returns the commit fetched. The work tree
     /// and HEAD are left as they were. A fresh checkout whose first fetch fails is removed again.
     public func fetch(branch: String?) throws -> (commit: String, fresh: Bool) {
         let fresh = !FileManager.default.fileExists(atPath: directory)
         if fresh { try create() } else { try checkExisting() }
+        try restrict()
         do {
             let ref = branch.map { "refs/heads/\($0)" } ?? "HEAD"
             try repository.run(
-                ["fetch", "--quiet", "--no-tags", "origin", ref], doing: "fetching \(ref) of '\(remote)'")
+                ["fetch", "--quiet", "--no-tags", "origin", ref], doing: "fetching \(ref) of '\(shown)'")
             let commit = try repository.run(
                 ["rev-parse", "--verify", "FETCH_HEAD^{commit}"], doing: "reading the fetched commit")
             return (commit.trimmingCharacters(in: .whitespacesAndNewlines), fresh)
@@ -61,7 +66,8 @@ public struct SyncCheckout: Sendable {
         try staged.run(["init", "--quiet", "--", building.lastPathComponent], doing: "creating a checkout")
         let inside = GitRepository(git: repository.git, directory: building.path)
         do {
-            try inside.run(["remote", "add", "origin", remote], doing: "naming '\(remote)' as the checkout's origin")
+            try Self.restrict(building.path)
+            try inside.run(["remote", "add", "origin", remote], doing: "naming '\(shown)' as the checkout's origin")
             try FileManager.default.moveItem(at: building, to: final)
         } catch {
             try? FileManager.default.removeItem(at: building)
@@ -84,12 +90,23 @@ public struct SyncCheckout: Sendable {
                 "\(directory) is not a git checkout forbc can use (\(error.message)); remove it or pass another "
                     + "'--checkout'", path: directory)
         }
+        if let origin, origin != remote, ManifestSource.withoutCredentials(origin) == shown {
+            // The same repository with other credentials (a token renewed): the checkout fetches with the new ones.
+            try repository.run(["remote", "set-url", "origin", remote], doing: "giving '\(shown)' new credentials")
+            return try checkClean()
+        }
         guard origin == remote else {
+            let fetches = origin.map(ManifestSource.withoutCredentials) ?? "no remote"
             throw ForbcError(
                 .invalidInput,
-                "the checkout \(directory) fetches '\(origin ?? "no remote")', not '\(remote)'; pass another "
-                    + "'--checkout' for this repository, or remove that one", path: directory)
+                "the checkout \(directory) fetches '\(fetches)', not '\(shown)'; pass another '--checkout' for this "
+                    + "repository, or remove that one", path: directory)
         }
+        try checkClean()
+    }
+
+    /// Refuses a checkout with changes forbc did not make.
+    func checkClean() throws {
         let changes = try repository.changes()
         guard changes.isEmpty else {
             let files = changes.prefix(10).map { "'\($0.path)' (\(Self.describe($0.status)))" }
@@ -122,8 +139,40 @@ public struct SyncCheckout: Sendable {
             output.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
             ? "is not signed" : "has a signature 'git verify-commit' does not accept: \(output.words)"
         throw SyncRefused(
-            "commit \(commit.prefix(12)) of '\(remote)' \(why); nothing applied ('--require-signed' takes only "
+            "commit \(commit.prefix(12)) of '\(shown)' \(why); nothing applied ('--require-signed' takes only "
                 + "commits whose signature git verifies)")
+    }
+
+    /// Refuses `commit` unless `recorded` (the commit the last sync applied) is in its history: a force-push of an
+    /// older commit (a rollback, however well signed) or a history rewritten under the host is not applied. The
+    /// fetch brought `commit`'s whole history, so a recorded commit missing from the checkout is not in it.
+    public func requireDescendant(of recorded: String, _ commit: String) throws {
+        guard recorded != commit else { return }
+        // sync.json is a file people can edit: anything but a commit's hex name is no commit git has.
+        let hex = !recorded.isEmpty && recorded.allSatisfy(\.isHexDigit)
+        let output =
+            hex
+            ? try repository.git.run(["-C", directory, "merge-base", "--is-ancestor", recorded, commit])
+            : GitOutput(status: 128, stderr: "fatal: Not a valid commit name \(recorded)")
+        if output.succeeded { return }
+        let why: String
+        switch output.status {
+        case 1: why = "is not in the history of commit \(commit.prefix(12))"
+        case 128 where !GitRepository.isOwnershipRefusal(output) && Self.isUnknownCommit(output):
+            why = "no longer exists in '\(shown)' (its history was rewritten, or another repository is named)"
+        default:
+            throw repository.failure(output, doing: "checking that \(commit.prefix(12)) follows \(recorded.prefix(12))")
+        }
+        throw SyncRefused(
+            "the last synced commit \(recorded.prefix(12)) \(why); going to commit \(commit.prefix(12)) of '\(shown)' "
+                + "would go back in history; nothing applied; pass '--allow-rollback' if that is meant")
+    }
+
+    /// git's answer for a commit it does not have ("Not a valid commit name", "bad object").
+    static func isUnknownCommit(_ output: GitOutput) -> Bool {
+        ["not a valid commit name", "bad object", "not a valid object name"].contains {
+            output.stderr.lowercased().contains($0)
+        }
     }
 
     /// Refuses `commit` unless it holds a file at `path` (the manifest for `host`).
@@ -136,7 +185,7 @@ public struct SyncCheckout: Sendable {
             fields.count == 3
             ? "'\(path)' is a \(fields[1] == "tree" ? "directory" : "\(fields[1])")" : "no file '\(path)'"
         throw SyncRefused(
-            "commit \(commit.prefix(12)) of '\(remote)' has no manifest for host '\(host)': \(what) in it; "
+            "commit \(commit.prefix(12)) of '\(shown)' has no manifest for host '\(host)': \(what) in it; "
                 + "nothing applied; add the host's manifest there, or pass the '--path' that holds it")
     }
 
@@ -148,6 +197,21 @@ public struct SyncCheckout: Sendable {
 
     /// The commit checked out now, or nil before the first.
     public func head() throws -> String? { try repository.head() }
+
+    /// The checkout only its owner may enter (0700): its `.git/config` holds the URL as given, a token included.
+    func restrict() throws {
+        try Self.restrict(directory)
+    }
+
+    static func restrict(_ path: String) throws {
+        do {
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+        } catch {
+            throw ForbcError(
+                .system, "making \(path) readable by its owner only failed: \(error.localizedDescription)", path: path,
+                cause: error)
+        }
+    }
 
     /// Removes a checkout this run created (its first sync failed: the next one starts afresh).
     public func discard() {

@@ -41,7 +41,8 @@ public struct SyncRecord: Sendable, Codable, Equatable {
         try store.ensureDirectory()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        try AtomicFile.write(try encoder.encode(self), to: Self.url(in: store))
+        // Readable by forbc's user only: it names the repository and the commit a host runs.
+        try AtomicFile.write(try encoder.encode(self), to: Self.url(in: store), mode: 0o600)
     }
 }
 

@@ -14,7 +14,7 @@ extension ManifestParser {
         let start = SourceLocation(file: path, line: 1, column: 1)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
+            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: start)])
         }
         defer { close(descriptor) }
         var status = stat()
@@ -30,7 +30,7 @@ extension ManifestParser {
             let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else {
-                throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: nil)])
+                throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: start)])
             }
             if count == 0 { return data }
             data.append(contentsOf: buffer[..<count])
