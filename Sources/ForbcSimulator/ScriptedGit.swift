@@ -20,6 +20,9 @@ public final class ScriptedGit: GitChannel, Sendable {
     /// Every run's full argument vector, in order.
     public var calls: [[String]] { recorded.withLock { $0 } }
 
+    /// A script answers for made-up paths: git is asked wherever the script says.
+    public func mayBeInWorkTree(_ directory: String) -> Bool { true }
+
     public func run(_ arguments: [String]) throws -> GitOutput {
         recorded.withLock { $0.append(arguments) }
         if missing {

@@ -8,7 +8,7 @@
 set -uo pipefail
 OUT=${OUT:?run through the device tool}
 work=$(mktemp -d)
-tar xJf .build-device/bundle.tar.xz -C "$work"
+tar xJf "${BUNDLE:-.build-device/bundle.tar.xz}" -C "$work"
 export LD_LIBRARY_PATH=$work/lib
 forbc=$work/forbc
 fixtures=Tests/Fixtures/nvidia-h100-80gb-hbm3/vgpu-check
@@ -25,6 +25,9 @@ for manifest in scheduler mig-backed; do
     "$forbc" plan "$fixtures/$manifest.yaml" > "$OUT/plan-$manifest.txt" 2>&1
     echo "plan $manifest rc=$?" >> "$OUT/run-info.txt"
 done
+# With libvirt's test driver, past the domain check the scheduler needs, to NVML's answer.
+"$forbc" plan "$fixtures/scheduler.yaml" --libvirt test:///default > "$OUT/plan-scheduler-test-driver.txt" 2>&1
+echo "rc=$?" >> "$OUT/plan-scheduler-test-driver.txt"
 { echo "## after"; nvidia-smi --query-gpu=$query --format=csv; } >> "$OUT/run-info.txt" 2>&1
 cat "$OUT/run-info.txt"; tail -n 3 "$OUT"/plan-*.txt "$OUT/forbc-discover.stderr.txt"
 rm -rf "$work"

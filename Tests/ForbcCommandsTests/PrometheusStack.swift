@@ -108,10 +108,14 @@ final class PrometheusStack: @unchecked Sendable {
         return fired
     }
 
-    /// `probe` every 250 ms until it gives a value, for at most 60 s (requests that fail count as no value).
+    /// `probe` every 250 ms until it gives a value, for at most 60 s (requests that fail count as no value) — and
+    /// at least 40 times: in a full `swift test` the other suites can keep this task off the cooperative pool's
+    /// threads for most of a minute, so a deadline alone could pass with Prometheus barely asked.
     private func poll<T>(_ probe: @escaping () async throws -> T?) async throws -> T? {
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
+        var attempts = 0
+        while Date() < deadline || attempts < 40 {
+            attempts += 1
             if let value = try? await probe() { return value }
             try await Task.sleep(for: .milliseconds(250))
         }
@@ -132,7 +136,7 @@ final class PrometheusStack: @unchecked Sendable {
             let mode = (attributes?[.posixPermissions] as? Int).map { String($0, radix: 8) } ?? "?"
             text += "textfile/\(file): mode \(mode)\n"
         }
-        for path in ["/api/v1/alerts", "/api/v1/targets"] {
+        for path in ["/api/v1/alerts", "/api/v1/rules", "/api/v1/targets"] {
             let body = try? await URLSession.shared.data(from: api.url(path)).0
             text += "GET \(path): \(body.map { String(decoding: $0, as: UTF8.self) } ?? "(no answer)")\n"
         }

@@ -69,4 +69,25 @@ struct DeviceRunTests {
         #expect(
             info.contains("plan rc=0") && info.hasSuffix("mig.mode.current, mig.mode.pending\nDisabled, Disabled\n"))
     }
+
+    @Test("the vGPU calls on the real driver without a vGPU manager: none found, declarations refused, located")
+    func vgpuCallsOnTheH100() throws {
+        func check(_ name: String) throws -> String {
+            try String(contentsOfFile: "\(Self.directory)/../vgpu-check/\(name)", encoding: .utf8)
+        }
+        let inventory = try JSONDecoder().decode(Inventory.self, from: Data(try check("forbc-discover.json").utf8))
+        let gpu = try #require(inventory.gpus.first)
+        #expect(!inventory.simulated && gpu.model == "NVIDIA H100 80GB HBM3" && gpu.mig != nil)
+        #expect(gpu.vgpuScheduler == nil && gpu.vgpuTypes == nil)
+        #expect(try check("nvidia-smi-vgpu.txt").contains("No supported devices in vGPU mode"))
+        let info = try check("run-info.txt")
+        #expect(info.contains("discover rc=0") && info.contains("plan scheduler rc=1"))
+        #expect(info.contains("plan mig-backed rc=1") && info.hasSuffix("Disabled, Disabled, 580.159.04\n"))
+        #expect(
+            try check("plan-mig-backed.txt").contains(
+                "mig-backed.yaml:10:11: error: 0000:00:06.0 (NVIDIA H100 80GB HBM3) offers no vGPU types"))
+        let scheduler = try check("plan-scheduler-test-driver.txt")
+        #expect(scheduler.contains("scheduler.yaml:9:22: error: 'vgpuScheduler' is declared for 0000:00:06.0"))
+        #expect(scheduler.contains("NVML reports no vGPU scheduler there") && scheduler.hasSuffix("rc=1\n"))
+    }
 }

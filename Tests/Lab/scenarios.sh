@@ -3,6 +3,9 @@
 # against forbc's simulated kernel. Lines "OBS …" are what is observable (devices, available_instances, VF
 # counts, errnos): the lab compares them between the two modes. Lines "LAB-CHECK PASS|FAIL name" are checks.
 set -u
+# A crash prints one line and ends forbc at once: the backtracer, symbolicating a debug build over 9p under TCG,
+# held the crashed process (and its locks) for minutes.
+export SWIFT_BACKTRACE=enable=no
 MODE=$1
 SCENARIO=$2
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,7 +73,8 @@ if [ "$SCENARIO" = mdev ]; then
     out=$(forbc apply "$M" 2>&1)
     check second-apply-writes-nothing grep -q "No changes" <<<"$out"
     check drift-in-sync forbc drift "$M"
-    victim=$(forbc plan "$M" --output json 2>/dev/null | json "print([p['uuid'] for p in d['partitions'] if p['name'] == 'serial-0'][0])")
+    victim=$(forbc plan "$M" --output json 2>"$WORK/plan.err" | json "print([p['uuid'] for p in d['partitions'] if p['name'] == 'serial-0'][0])")
+    [ -n "$victim" ] || sed "s/^/LAB-OUT plan-json: /" "$WORK/plan.err" | tail -n 6
     echo "OBS remove-behind-back $(forbc sysfs-write /sys/bus/mdev/devices/$victim/remove 1 2>/dev/null)"
     mdev_obs removed
     forbc drift "$M" > "$WORK/drift.txt" 2>&1

@@ -7,6 +7,9 @@ extension ManifestSource {
     public static func lookup(manifest path: String, git: any GitChannel) throws -> ManifestSource? {
         let file = URL(fileURLWithPath: path).standardizedFileURL
         let directory = file.deletingLastPathComponent().path
+        // No `.git` at or above the manifest: not in a work tree, and no git process is started (a drift from
+        // cron of /etc/forbc/host.yaml spawns nothing; in the kernel lab's TCG guest, git's runs were what hung).
+        guard git.mayBeInWorkTree(directory) else { return nil }
         let repository = GitRepository(git: git, directory: directory)
         let output: GitOutput
         do {
@@ -36,7 +39,7 @@ extension ManifestSource {
     }
 
     /// The nearest directory at or above `directory` holding a `.git` (a work tree), if any.
-    static func workTree(above directory: String) -> String? {
+    public static func workTree(above directory: String) -> String? {
         var url = URL(fileURLWithPath: directory).standardizedFileURL
         while true {
             if FileManager.default.fileExists(atPath: url.appendingPathComponent(".git").path) { return url.path }

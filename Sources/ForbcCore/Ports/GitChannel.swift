@@ -8,6 +8,17 @@ public protocol GitChannel: Sendable {
     /// Runs `git` with `arguments`; what it printed and how it ended. Throws when git cannot be run at all
     /// (not installed, not startable, no answer within the channel's deadline).
     func run(_ arguments: [String]) throws -> GitOutput
+
+    /// Whether `directory` or a folder above it holds a `.git` (a work tree's directory or a linked work tree's
+    /// file): where none does, provenance starts no git at all.
+    func mayBeInWorkTree(_ directory: String) -> Bool
+}
+
+extension GitChannel {
+    /// The file system's answer (the real side's).
+    public func mayBeInWorkTree(_ directory: String) -> Bool {
+        ManifestSource.workTree(above: directory) != nil
+    }
 }
 
 /// What one run of git printed, and its exit status.
