@@ -26,21 +26,6 @@ struct MIGBackedVGPUTests {
         plan.actions.map { "\($0.action.rawValue) \($0.kind.rawValue) \($0.target)" }
     }
 
-    /// The diagnostics planning gives, and proof that nothing was written (sysfs nor NVML).
-    func refusal(_ fixture: SimulatedHostFixture, _ manifest: Manifest) throws -> [String] {
-        let (writes, calls, before) = (
-            fixture.kernel.counters.writes, fixture.kernel.counters.nvmlCalls, fixture.kernel.model
-        )
-        do {
-            _ = try fixture.apply(manifest)
-            return []
-        } catch let error as DiagnosticsError {
-            #expect(fixture.kernel.counters.writes == writes && fixture.kernel.counters.nvmlCalls == calls)
-            #expect(fixture.kernel.model == before)
-            return error.diagnostics.map(\.description)
-        }
-    }
-
     @Test("nvidia-a100-vgpu: MIG mode, GPU instances, then vGPUs in one plan; converged; drift; repair; export")
     func lifecycle() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")

@@ -20,21 +20,6 @@ struct VGPUMixedSizeTests {
                 """)
     }
 
-    /// The diagnostics planning gives, and proof that nothing was written (sysfs nor NVML).
-    func refusal(_ fixture: SimulatedHostFixture, _ manifest: Manifest) throws -> [String] {
-        let (writes, calls, before) = (
-            fixture.kernel.counters.writes, fixture.kernel.counters.nvmlCalls, fixture.kernel.model
-        )
-        do {
-            _ = try fixture.apply(manifest)
-            return []
-        } catch let error as DiagnosticsError {
-            #expect(fixture.kernel.counters.writes == writes && fixture.kernel.counters.nvmlCalls == calls)
-            #expect(fixture.kernel.model == before)
-            return error.diagnostics.map(\.description)
-        }
-    }
-
     func mode(_ fixture: SimulatedHostFixture) -> Bool {
         fixture.kernel.model.nvml[0].vgpuScheduler?.heterogeneous ?? false
     }

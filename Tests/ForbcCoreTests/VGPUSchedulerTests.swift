@@ -21,22 +21,6 @@ struct VGPUSchedulerTests {
                 """)
     }
 
-    /// The diagnostics planning gives, and proof that nothing was written (sysfs nor NVML).
-    func refusal(_ fixture: SimulatedHostFixture, _ manifest: Manifest) throws -> [String] {
-        let writes = fixture.kernel.counters.writes
-        let calls = fixture.kernel.counters.nvmlCalls
-        let before = fixture.kernel.model
-        do {
-            _ = try fixture.apply(manifest)
-            return []
-        } catch let error as DiagnosticsError {
-            #expect(fixture.kernel.counters.writes == writes)
-            #expect(fixture.kernel.counters.nvmlCalls == calls)
-            #expect(fixture.kernel.model == before)
-            return error.diagnostics.map(\.description)
-        }
-    }
-
     /// "test.yaml:6:C: error: " where C is the column of the entry's `vgpuScheduler` mapping.
     func at(_ entry: String) -> String {
         let offset = entry.distance(from: entry.startIndex, to: entry.range(of: "vgpuScheduler: ")!.upperBound)
