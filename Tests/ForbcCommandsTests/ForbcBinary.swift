@@ -24,15 +24,22 @@ struct ForbcBinary {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // Reading this process's environment and spawning (which copies it) under the lock that the suites
+        // changing it in process (NVMLMockTests' setenv) hold: unguarded, a spawn crashed in memcpy once.
+        try environmentLock.withLock {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            try process.run()
+        }
         return Running(process: process, output: output, errors: errors)
     }
+
+    /// Held around every change of this test process's environment and every read of it for a spawn.
+    static let environmentLock = NSLock()
 
     /// Runs forbc to its end.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {

@@ -45,7 +45,7 @@ enum NVMLMock {
     /// A fresh host: an empty state file (MIG off, no instances).
     static func freshState() -> String {
         let state = makeTemporaryDirectory("forbc-nvml-mock-state").appendingPathComponent("state").path
-        setenv("FORBC_NVML_MOCK_STATE", state, 1)
+        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_STATE", state, 1) }
         return state
     }
 
@@ -137,8 +137,8 @@ struct NVMLMockTests {
         #expect(try idle.setMIGMode(device: 1, enabled: false) == false)
         #expect(try idle.devices()["0000:07:00.0"].map { !$0.currentMode && $0.instances.isEmpty } == true)
         // Injected errors come back with NVML's text and code name.
-        setenv("FORBC_NVML_MOCK_FAIL", "nvmlDeviceSetMigMode:4", 1)
-        defer { unsetenv("FORBC_NVML_MOCK_FAIL") }
+        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_FAIL", "nvmlDeviceSetMigMode:4", 1) }
+        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_FAIL") } }
         do {
             _ = try idle.setMIGMode(device: 1, enabled: true)
             Issue.record("an injected error was not reported")
@@ -158,8 +158,8 @@ struct NVMLMockTests {
             return
         }
         #expect(missing.message.hasPrefix("NVML is not available: dlopen('/nonexistent/libnvidia-ml.so.1') failed: "))
-        setenv("FORBC_NVML_MOCK_FAIL", "nvmlInit_v2:9", 1)
-        defer { unsetenv("FORBC_NVML_MOCK_FAIL") }
+        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_FAIL", "nvmlInit_v2:9", 1) }
+        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_FAIL") } }
         guard case .failure(let unloaded) = NVMLLibrary.load(path: try NVMLMock.library) else {
             Issue.record("initialized NVML without a driver")
             return
