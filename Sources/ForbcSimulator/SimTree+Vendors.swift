@@ -68,11 +68,11 @@ extension SimTree {
         guard let first = rest.first else { return .directory(["pf"] + iov.vfs.indices.map { "vf\($0 + 1)" }) }
         if first == "pf" {
             switch rest.count {
-            case 1: return .directory(["gt0"])
-            case 2 where rest[1] == "gt0": return .directory(["available"])
-            case 3 where rest[1] == "gt0" && rest[2] == "available":
+            case 1: return .directory([SimIOV.gt])
+            case 2 where rest[1] == SimIOV.gt: return .directory(["available"])
+            case 3 where rest[1] == SimIOV.gt && rest[2] == "available":
                 return .directory(iov.available.keys.map { $0.replacingOccurrences(of: "_quota", with: "_max_quota") })
-            case 4 where rest[1] == "gt0" && rest[2] == "available":
+            case 4 where rest[1] == SimIOV.gt && rest[2] == "available":
                 let quota = rest[3].replacingOccurrences(of: "_max_quota", with: "_quota")
                 return iov.available[quota].map { .file("\($0)\n", nil) }
             default: return nil
@@ -80,9 +80,9 @@ extension SimTree {
         }
         guard first.hasPrefix("vf"), let vf = Int(first.dropFirst(2)), vf >= 1, vf <= iov.vfs.count else { return nil }
         switch rest.count {
-        case 1: return .directory(["gt0"])
-        case 2 where rest[1] == "gt0": return .directory(SimIOV.attributes)
-        case 3 where rest[1] == "gt0":
+        case 1: return .directory([SimIOV.gt])
+        case 2 where rest[1] == SimIOV.gt: return .directory(SimIOV.attributes)
+        case 3 where rest[1] == SimIOV.gt:
             let attribute = String(rest[2])
             guard let value = iov.vfs[vf - 1][attribute] else { return nil }
             return .file("\(value)\n", .vendor(.iovSetting(pf: device.address, vf: vf, attribute: attribute)))

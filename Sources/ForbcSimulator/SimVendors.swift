@@ -101,6 +101,13 @@ public struct SimIOV: Sendable, Codable, Equatable {
         vfs = Array(repeating: zero, count: totalVFs)
     }
 
+    /// The GT directory under `pf/` and `vfN/`: "gt" on a single-tile device such as the Flex 170, "gt0", "gt1" only
+    /// where the device has an extra GT list (Data Center GPU Max, Meteor Lake): intel-gpu-i915-backports,
+    /// gt/iov/intel_iov_sysfs.c (`HAS_EXTRA_GT_LIST` → "gt%u", else "gt") and i915_pci.c (`.extra_gt_list`).
+    static let gt = "gt"
+
+    /// A VF's files: `vf_attrs[]` (ggtt_quota, contexts_quota, doorbells_quota, lmem_quota) and the common
+    /// `iov_attrs[]` (exec_quantum_ms, preempt_timeout_us) of intel-gpu-i915-backports' gt/iov/intel_iov_sysfs.c.
     static let attributes = [
         "lmem_quota", "ggtt_quota", "contexts_quota", "doorbells_quota", "exec_quantum_ms", "preempt_timeout_us",
     ]
@@ -127,7 +134,7 @@ public struct SimIOV: Sendable, Codable, Equatable {
 public enum SimVendorWrite: Sendable {
     case computePartition(pf: String)
     case memoryPartition(pf: String)
-    /// `prelim_iov/vfN/gt0/ATTRIBUTE` (VF 1-based).
+    /// `prelim_iov/vfN/gt/ATTRIBUTE` (VF 1-based).
     case iovSetting(pf: String, vf: Int, attribute: String)
 
     func apply(value: String, to model: inout SimulatedHostModel) throws {

@@ -38,9 +38,13 @@ extension SimulatedProfiles {
     /// Intel's sources for the Flex 170 profile.
     static let provenanceFlex170 =
         "simulated; Data Center GPU Flex 170 with 16 GB GDDR6 and up to 31 VFs (Intel's product specifications), "
-        + "i915's prelim_iov/ provisioning tree (sysfs-i915-iov ABI of Intel's i915 backports), provisioning before "
-        + "enabling and automatic provisioning when no quota is given (xe driver ABI sysfs-driver-intel-xe-sriov); "
-        + "the PF's own reservations, the alignments and the PCI address are the simulator's"
+        + "i915's prelim_iov/ provisioning tree as intel-gpu-i915-backports makes it (i915_sriov_sysfs.c: "
+        + "'prelim_' 'iov', pf, vfN; gt/iov/intel_iov_sysfs.c: 'gt' on a single-tile device, VF files lmem_quota, "
+        + "ggtt_quota, contexts_quota, doorbells_quota, exec_quantum_ms, preempt_timeout_us, PF files "
+        + "available/*_max_quota), provisioning before enabling and automatic provisioning when no quota is given "
+        + "(xe driver ABI sysfs-driver-intel-xe-sriov; i915 marks provisioning manual once a quota is written, "
+        + "intel_iov_provisioning.c); the PF's own reservations, the alignments and the PCI address are the "
+        + "simulator's"
 
     /// One Intel Data Center GPU Flex 170 (device 0x56c0, 16 GB GDDR6, SR-IOV with up to 31 VFs: Intel's product
     /// specifications) under i915 with `prelim_iov/`. What the PF offers for VFs: 16 GiB of local memory less 512 MiB

@@ -10,7 +10,7 @@ import Testing
 struct VendorPartitionCLITests {
     static let cases: [(String, String, String)] = [
         ("amd-mi300x", "/sys/bus/pci/devices/0000:0c:00.0/current_compute_partition", "QPX"),
-        ("intel-flex170", "/sys/class/drm/card1/prelim_iov/vf3/gt0/preempt_timeout_us", "1000"),
+        ("intel-flex170", "/sys/class/drm/card1/prelim_iov/vf3/gt/preempt_timeout_us", "1000"),
     ]
 
     @Test(

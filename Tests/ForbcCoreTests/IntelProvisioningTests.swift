@@ -8,7 +8,7 @@ import Testing
 /// i915's sysfs-i915-iov ABI (the `prelim_iov/` tree) and the xe driver's sysfs-driver-intel-xe-sriov ABI.
 @Suite("Intel SR-IOV VF provisioning")
 struct IntelProvisioningTests {
-    static let vf1 = "/sys/class/drm/card1/prelim_iov/vf1/gt0"
+    static let vf1 = "/sys/class/drm/card1/prelim_iov/vf1/gt"
 
     func host(_ sriov: String) -> String {
         "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: flex}\nspec:\n  gpus:\n    - select: {vendor: intel}\n"
@@ -41,12 +41,12 @@ struct IntelProvisioningTests {
         #expect(DriftReport(plan: try fixture.plan(manifest), manifest: manifest).inSync)
 
         // A scheduling setting changed behind forbc's back: drift, repaired in place (the VFs stay enabled).
-        try fixture.kernel.write("/sys/class/drm/card1/prelim_iov/vf2/gt0/exec_quantum_ms", "5")
+        try fixture.kernel.write("/sys/class/drm/card1/prelim_iov/vf2/gt/exec_quantum_ms", "5")
         let drift = DriftReport(plan: try fixture.plan(manifest), manifest: manifest)
         #expect(drift.items.map(\.partition) == ["flex-1"], "\(drift.items)")
         fixture.kernel.resetCounters()
         #expect(try fixture.apply(manifest).writes == 1)
-        #expect(fixture.kernel.counters.writeLog == ["/sys/class/drm/card1/prelim_iov/vf2/gt0/exec_quantum_ms <- 20"])
+        #expect(fixture.kernel.counters.writeLog == ["/sys/class/drm/card1/prelim_iov/vf2/gt/exec_quantum_ms <- 20"])
 
         // VFs disabled behind forbc's back release their quotas: apply provisions again, then enables.
         try fixture.kernel.write(SysPath.pci("0000:4d:00.0", "sriov_numvfs"), "0")
@@ -84,7 +84,7 @@ struct IntelProvisioningTests {
         #expect(
             memory.map(\.message) == [
                 "'vf' asks for 4 × 5G of 'localMemory' (20G in all); 0000:4d:00.0 (Intel Data Center GPU Flex 170) "
-                    + "offers 15872M for VFs (/sys/class/drm/card1/prelim_iov/pf/gt0/available/lmem_max_quota); lower "
+                    + "offers 15872M for VFs (/sys/class/drm/card1/prelim_iov/pf/gt/available/lmem_max_quota); lower "
                     + "it or the VF count"
             ])
         #expect(memory.first?.location?.line == 7)

@@ -30,7 +30,7 @@ struct VGPUMixedSizeTests {
     }
 
     static let layout =
-        "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: small, type: L40S-4C, count: 3}, "
+        "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: small, type: L40S-4C, count: 2}, "
         + "{name: big, type: L40S-24C}, {name: mid, type: L40S-12C}]}"
 
     @Test("nvidia-l40s-vgpu: mixed sizes placed by placement ID; converged, drift, repair, export round trip")
@@ -41,16 +41,16 @@ struct VGPUMixedSizeTests {
         #expect(
             plan.actions.map { "\($0.action.rawValue) \($0.target) \($0.value)" } == [
                 "configure 0000:ca:00.0 mixedSize", "create big 1182", "create mid 1180", "create small-0 1177",
-                "create small-1 1177", "create small-2 1177",
+                "create small-1 1177",
             ])
         #expect(plan.actions[1].reason == "declared, not present; mixed-size placement ID 0")
         #expect(
             plan.actions.dropFirst().map(\.reason).map { $0.split(separator: " ").last! } == [
-                "0", "24", "36", "40", "44",
+                "0", "24", "36", "44",
             ])
         #expect(try fixture.apply(declared).report.succeeded)
-        #expect(mode(fixture) == true && placements(fixture) == [0, 24, 36, 40, 44])
-        #expect(try fixture.state().partitions.compactMap(\.placement).sorted() == [0, 24, 36, 40, 44])
+        #expect(mode(fixture) == true && placements(fixture) == [0, 24, 36, 44])
+        #expect(try fixture.state().partitions.compactMap(\.placement).sorted() == [0, 24, 36, 44])
 
         // Converged: nothing planned, nothing written, no NVML call that changes anything.
         let calls = fixture.kernel.counters.nvmlCalls
@@ -69,7 +69,7 @@ struct VGPUMixedSizeTests {
         #expect(!DriftReport(plan: drift, manifest: declared).inSync)
         #expect(drift.actions.first?.reason == "the vGPU mode is equal-size; the manifest declares 'mixedSize'")
         #expect(try fixture.apply(declared).report.succeeded)
-        #expect(mode(fixture) == true && placements(fixture) == [0, 24, 36, 40, 44])
+        #expect(mode(fixture) == true && placements(fixture) == [0, 24, 36, 44])
         #expect(try fixture.plan(declared).isEmpty)
 
         // Export: the mode comes back with the vGPUs, and the exported manifest plans to nothing.
@@ -91,7 +91,7 @@ struct VGPUMixedSizeTests {
         let drift = try fixture.plan(declared)
         #expect(drift.actions.map { "\($0.action.rawValue) \($0.target)" } == ["destroy big", "create big"])
         #expect(try fixture.apply(declared).report.succeeded)
-        #expect(fixture.kernel.model.vgpus[vf] == 1182 && placements(fixture) == [0, 24, 36, 40, 44])
+        #expect(fixture.kernel.model.vgpus[vf] == 1182 && placements(fixture) == [0, 24, 36, 44])
     }
 
     @Test("NVML API reference, nvmlDeviceGetVgpuTypeCreatablePlacements: a placement taken since planning stops apply")
@@ -114,7 +114,7 @@ struct VGPUMixedSizeTests {
         #expect(
             report.failed?.1.message.hasPrefix(
                 "placement ID 24 of 'NVIDIA L40S-4C' on 0000:ca:00.0 is no longer free "
-                    + "(nvmlDeviceGetVgpuTypeCreatablePlacements lists 28, 32, 36, 40, 44)") == true)
+                    + "(nvmlDeviceGetVgpuTypeCreatablePlacements lists 32, 36, 44)") == true)
         #expect(fixture.kernel.model.vgpus.count == 2)
     }
 
@@ -153,6 +153,28 @@ struct VGPUMixedSizeTests {
         let fits = entry.replacingOccurrences(of: ", {name: three, type: L40S-3Q}", with: "")
         #expect(try fixture.apply(try manifest(fixture, fits)).report.succeeded)
         #expect(placements(fixture) == [0, 24, 32])
+    }
+
+    @Test(
+        "NVIDIA AI Enterprise 6.2, Virtual GPU Types for Supported GPUs, Table 39: four L40S-8C in mixed-size mode"
+    )
+    func mixedSizeMaximum() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+        let five = "vgpu: [{name: ml, type: L40S-8C, count: 5}]"
+        let refused = try refusal(fixture, try manifest(fixture, "{select: {index: 0}, vgpuMode: mixedSize, \(five)}"))
+        #expect(refused.count == 1)
+        #expect(
+            refused.first?.hasSuffix(
+                "'ml-4' (L40S-8C: 8 slots, starting at one of placement IDs 0, 16, 24, 40) does not fit on "
+                    + "0000:ca:00.0 (NVIDIA L40S) in mixed-size mode; slots taken: ml-0 at 0+8, ml-1 at 16+8, "
+                    + "ml-2 at 24+8, ml-3 at 40+8") == true)
+        // Four fit in mixed-size mode, at NVIDIA's placement IDs; five fit in equal-size mode (the default).
+        let four = "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: ml, type: L40S-8C, count: 4}]}"
+        #expect(try fixture.apply(try manifest(fixture, four)).report.succeeded)
+        #expect(placements(fixture) == [0, 16, 24, 40])
+        let equal = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+        #expect(try equal.apply(try manifest(equal, "{select: {index: 0}, \(five)}")).report.succeeded)
+        #expect(equal.kernel.model.vgpus.values.filter { $0 == 1179 }.count == 5)
     }
 
     @Test("open-gpu-kernel-modules, NV0080_CTRL_CMD_GPU_SET_VGPU_HETEROGENEOUS_MODE: NV_ERR_IN_USE while vGPUs exist")

@@ -42,9 +42,11 @@ public struct AMDPartitionState: Sendable, Codable, Equatable {
 public struct IOVProvisioningState: Sendable, Codable, Equatable {
     /// The directory of the tree, e.g. "/sys/class/drm/card1/prelim_iov".
     public var root: String
-    /// The GTs (tiles) of the device: "gt0", …
+    /// The GT directories of the device: "gt" on a single-tile device (Flex), "gt0", "gt1" … on a multi-tile one
+    /// (intel-gpu-i915-backports, gt/iov/intel_iov_sysfs.c).
     public var gts: [String]
-    /// `pf/gt0/available/X_max_quota` for each quota attribute X_quota (lmem, ggtt, contexts, doorbells).
+    /// `pf/GT/available/X_max_quota` (GT the first of `gts`) for each quota attribute X_quota (lmem, ggtt,
+    /// contexts, doorbells).
     public var available: [String: UInt64]
     /// For VF 1, 2, … (1-based in sysfs; index 0 here is vf1): each attribute of its first GT and its value.
     public var vfs: [[String: String]]

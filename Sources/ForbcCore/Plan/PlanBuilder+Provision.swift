@@ -75,7 +75,7 @@ extension PlanBuilder {
                 fail(
                     "'\(spec.name)' asks for \(spec.vfs) × \(show(each)) of '\(setting.key)' "
                         + "(\(total.overflow ? "more" : show(total.partialValue)) in all); \(target.label) offers "
-                        + "\(show(offered)) for VFs (\(iov.root)/pf/\(iov.gts.first ?? "gt0")/available/"
+                        + "\(show(offered)) for VFs (\(iov.root)/pf/\(iov.gts.first ?? "gt")/available/"
                         + "\(base)_max_quota); lower it or the VF count",
                     perVF.location)
                 return false
