@@ -111,6 +111,17 @@ struct MIGBackedVGPUTests {
             ])
     }
 
+    @Test("NVIDIA AI Enterprise 6.2, Virtual GPU Types, Table 71: four A100-1-10C per A100 PCIe 40GB (1g.10gb)")
+    func oneTenPerGPU() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let five = try manifest(fixture, "[{name: a, type: A100-1-10C, count: 5}]")
+        let refused = try refusal(fixture, five)
+        #expect(refused.count == 1)
+        #expect(refused.first?.hasSuffix("exceed the 4 instances of '1g.10gb' the GPU allows") == true)
+        #expect(try fixture.apply(try manifest(fixture, "[{name: a, type: A100-1-10C, count: 4}]")).report.succeeded)
+        #expect(fixture.kernel.model.vgpus.values.sorted() == [726, 726, 726, 726])
+    }
+
     @Test("vGPU user guide, MIG-backed and time-sliced vGPUs: not both on one GPU (MIG mode on or off)")
     func noMixing() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
