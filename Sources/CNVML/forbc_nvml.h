@@ -233,6 +233,18 @@ FORBC_NVML(nvmlDeviceGetVgpuTypeSupportedPlacements,
            (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
 FORBC_NVML(nvmlDeviceGetVgpuTypeCreatablePlacements,
            (nvmlDevice_t device, unsigned int vgpuTypeId, nvmlVgpuPlacementList_t *pPlacementList))
+/* Active vGPU instances (nvmlVgpuInstance_t is an unsigned int) and, in heterogeneous mode, each one's placement:
+ * nvmlVgpuInstanceGetPlacementId "returns a valid placement ID … else NVML_INVALID_VGPU_PLACEMENT_ID" (NVML API
+ * reference). Version NVML_STRUCT_VERSION(VgpuPlacementId, 1). */
+#define NVML_INVALID_VGPU_PLACEMENT_ID 0xFFFF
+typedef struct nvmlVgpuPlacementId_v1_st {
+    unsigned int version;
+    unsigned int placementId;
+} nvmlVgpuPlacementId_t;
+#define FORBC_NVML_VGPU_PLACEMENT_ID_V1 (sizeof(nvmlVgpuPlacementId_t) | (1U << 24U))
+FORBC_NVML(nvmlDeviceGetActiveVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuInstances))
+FORBC_NVML(nvmlVgpuInstanceGetType, (unsigned int vgpuInstance, unsigned int *vgpuTypeId))
+FORBC_NVML(nvmlVgpuInstanceGetPlacementId, (unsigned int vgpuInstance, nvmlVgpuPlacementId_t *pPlacement))
 /* vGPU types (nvmlVgpuTypeId_t is an unsigned int). */
 #define NVML_INVALID_GPU_INSTANCE_PROFILE_ID 0xFFFFFFFF
 FORBC_NVML(nvmlDeviceGetSupportedVgpus, (nvmlDevice_t device, unsigned int *vgpuCount, unsigned int *vgpuTypeIds))

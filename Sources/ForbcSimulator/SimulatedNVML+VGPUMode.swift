@@ -14,7 +14,10 @@ extension SimulatedNVML {
             throw NVMLReturn.error("nvmlDeviceGetVgpuHeterogeneousMode", NVMLReturn.invalidArgument)
         }
         guard let rules = gpu.vgpuPlacementRules, !gpu.currentMode else { return nil }
-        return VGPUPlacementState(heterogeneous: gpu.vgpuScheduler?.heterogeneous ?? false, rules: rules)
+        let heterogeneous = gpu.vgpuScheduler?.heterogeneous ?? false
+        return VGPUPlacementState(
+            heterogeneous: heterogeneous, rules: rules,
+            active: heterogeneous ? kernel.model.activePlacements(pf: gpu.address) : nil)
     }
 
     /// The placement IDs of `type` whose slots are free now (in mixed-size mode; none in equal-size mode).
@@ -49,6 +52,17 @@ extension SimulatedHostModel {
     func mixedSizeRules(pf: String) -> [Int: VGPUPlacementRule]? {
         guard let i = nvmlPosition(of: pf), nvml[i].vgpuScheduler?.heterogeneous == true else { return nil }
         return nvml[i].vgpuPlacementRules
+    }
+
+    /// Each vGPU on the PF's VFs with the placement the driver gave it, as nvmlDeviceGetActiveVgpus,
+    /// nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId report them (per GPU: NVML names no VF).
+    func activePlacements(pf: String) -> [VGPUActivePlacement] {
+        guard let (device, _) = SimTree(model: self).locate(pf), let sriov = device.sriov else { return [] }
+        return (0..<sriov.numVFs).compactMap { i -> VGPUActivePlacement? in
+            let vf = SimTree.vfAddress(pf, sriov, i)
+            guard let type = vgpus[vf], type != 0, let placement = vgpuPlacements?[vf] else { return nil }
+            return VGPUActivePlacement(type: type, placement: placement)
+        }.sorted { ($0.placement, $0.type) < ($1.placement, $1.type) }
     }
 
     /// How many of the PF's VFs hold a vGPU.

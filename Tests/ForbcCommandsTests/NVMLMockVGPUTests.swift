@@ -40,7 +40,18 @@ extension NVMLMockTests {
         try nvml.setVGPUHeterogeneousMode(device: 1, enabled: true)
         #expect(try nvml.creatablePlacements(device: 1, type: 703) == [0, 10, 20, 30])
         #expect(try nvml.creatablePlacements(device: 1, type: 723).isEmpty, "a MIG-backed type has none")
-        #expect(try NVMLMock.load().vgpuPlacements(device: 1) == VGPUPlacementState(heterogeneous: true, rules: rules))
+        #expect(
+            try NVMLMock.load().vgpuPlacements(device: 1)
+                == VGPUPlacementState(heterogeneous: true, rules: rules, active: []))
+        // nvmlVgpuInstanceGetPlacementId: each active vGPU instance's placement ID in heterogeneous mode.
+        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_VGPUS", "703@30,703@10", 1) }
+        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_VGPUS") } }
+        #expect(
+            try nvml.vgpuPlacements(device: 1)?.active
+                == [VGPUActivePlacement(type: 703, placement: 10), VGPUActivePlacement(type: 703, placement: 30)])
+        try nvml.setVGPUHeterogeneousMode(device: 1, enabled: false)
+        #expect(try nvml.vgpuPlacements(device: 1)?.active == nil, "no placement IDs in equal-size mode")
+        try nvml.setVGPUHeterogeneousMode(device: 1, enabled: true)
         _ = try nvml.setMIGMode(device: 1, enabled: true)
         #expect(try nvml.vgpuPlacements(device: 1) == nil, "NVML: no heterogeneous mode in MIG mode")
         do {

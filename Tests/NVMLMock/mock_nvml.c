@@ -762,6 +762,59 @@ nvmlReturn_t nvmlVgpuTypeGetGpuInstanceProfileId(unsigned int id, unsigned int *
     return NVML_ERROR_INVALID_ARGUMENT;
 }
 
+/* Active vGPU instances on the A100: FORBC_NVML_MOCK_VGPUS="type@placement,..." (instance ids 1, 2, ...; the mock's
+ * knob, as the mock creates no vGPU itself). In heterogeneous mode each reports its placement ID, else
+ * NVML_INVALID_VGPU_PLACEMENT_ID (NVML API reference, nvmlVgpuInstanceGetPlacementId). */
+static unsigned mock_vgpus(unsigned types[32], unsigned placements[32]) {
+    const char *spec = getenv("FORBC_NVML_MOCK_VGPUS");
+    unsigned n = 0;
+    while (spec && *spec && n < 32) {
+        unsigned type, placement;
+        if (sscanf(spec, "%u@%u", &type, &placement) != 2) break;
+        types[n] = type;
+        placements[n++] = placement;
+        spec = strchr(spec, ',');
+        if (spec) spec++;
+    }
+    return n;
+}
+
+nvmlReturn_t nvmlDeviceGetActiveVgpus(nvmlDevice_t device, unsigned int *count, unsigned int *instances) {
+    READY();
+    FAIL_POINT("nvmlDeviceGetActiveVgpus");
+    nvmlReturn_t code;
+    if (!vgpu_host(device, &code)) return code;
+    if (!count) return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    if (*count < n || (n > 0 && !instances)) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned i = 0; i < n; i++) instances[i] = i + 1;
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlVgpuInstanceGetType(unsigned int instance, unsigned int *type) {
+    READY();
+    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    if (instance == 0 || !type) return NVML_ERROR_INVALID_ARGUMENT;
+    if (instance > n) return NVML_ERROR_NOT_FOUND;
+    *type = types[instance - 1];
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlVgpuInstanceGetPlacementId(unsigned int instance, nvmlVgpuPlacementId_t *placement) {
+    READY();
+    FAIL_POINT("nvmlVgpuInstanceGetPlacementId");
+    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    if (instance == 0 || !placement) return NVML_ERROR_INVALID_ARGUMENT;
+    if (placement->version != FORBC_NVML_VGPU_PLACEMENT_ID_V1) return NVML_ERROR_INVALID_ARGUMENT;
+    if (instance > n) return NVML_ERROR_NOT_FOUND;
+    placement->placementId = devs[1].hetero ? placements[instance - 1] : NVML_INVALID_VGPU_PLACEMENT_ID;
+    return NVML_SUCCESS;
+}
+
 #else /* FORBC_MOCK_SMI: the stand-in nvidia-smi */
 
 int main(int argc, char **argv) {

@@ -45,9 +45,25 @@ public struct VGPUPlacementState: Sendable, Codable, Equatable {
     public var heterogeneous: Bool
     /// vGPU type id → its placements in heterogeneous mode (types without any are left out).
     public var rules: [Int: VGPUPlacementRule]
+    /// In heterogeneous mode, each active vGPU instance's type and placement ID (`nvmlDeviceGetActiveVgpus`,
+    /// `nvmlVgpuInstanceGetType`, `nvmlVgpuInstanceGetPlacementId`); nil in equal-size mode or where NVML lacks
+    /// the calls. NVML documents no link from an instance to its host VF, so these are per GPU, not per VF.
+    public var active: [VGPUActivePlacement]?
 
-    public init(heterogeneous: Bool, rules: [Int: VGPUPlacementRule]) {
+    public init(heterogeneous: Bool, rules: [Int: VGPUPlacementRule], active: [VGPUActivePlacement]? = nil) {
         self.heterogeneous = heterogeneous
         self.rules = rules
+        self.active = active
+    }
+}
+
+/// One active vGPU instance of a GPU in mixed-size mode: its type id and placement ID.
+public struct VGPUActivePlacement: Sendable, Codable, Equatable, Hashable {
+    public var type: Int
+    public var placement: Int
+
+    public init(type: Int, placement: Int) {
+        self.type = type
+        self.placement = placement
     }
 }

@@ -337,6 +337,26 @@ extension PlanBuilder {
         var claimed: Set<String> = []
         /// Undeclared vGPUs forbc keeps: (VF address, type id).
         var keptUndeclared: [(String, String)] = []
+        /// In mixed-size mode, the GPU's active vGPUs by type and placement ID as NVML reports them (per GPU: NVML
+        /// names no VF), less those a kept partition's recorded placement has matched; nil where NVML gives none.
+        var unmatched: [VGPUActivePlacement: Int]?
+
+        init(gpu: GPU, vfs: [VirtualFunction]) {
+            self.gpu = gpu
+            self.vfs = vfs
+            if let state = gpu.vgpuPlacements, state.heterogeneous, let active = state.active {
+                unmatched = active.reduce(into: [:]) { $0[$1, default: 0] += 1 }
+            }
+        }
+
+        /// Whether NVML reports a vGPU of `type` at `placement` not matched yet (matching it), or cannot tell.
+        mutating func matches(type: Int, placement: Int?) -> Bool {
+            guard let placement, unmatched != nil else { return true }
+            let key = VGPUActivePlacement(type: type, placement: placement)
+            guard let left = unmatched![key], left > 0 else { return false }
+            unmatched![key] = left - 1
+            return true
+        }
     }
 
     /// vGPUs on a GPU's VFs: resolve the types, keep (or adopt) matching VFs, prune the rest, place the new.
@@ -389,14 +409,20 @@ extension PlanBuilder {
             {
                 let current = vf.vgpu!.current
                 if "\(current)" == type.id {
-                    pool.claimed.insert(address)
-                    updated.placement = owned.placement
-                    updated.address = address
-                    updated.parent = address
-                    replaceDesired(updated)
-                    continue
-                }
-                if current != 0 {
+                    if pool.matches(type: current, placement: owned.placement) {
+                        pool.claimed.insert(address)
+                        updated.placement = owned.placement
+                        updated.address = address
+                        updated.parent = address
+                        replaceDesired(updated)
+                        continue
+                    }
+                    // Mixed-size mode: the GPU's vGPUs of this type are elsewhere than forbc placed this one.
+                    destroyVGPU(
+                        vf, gpu: pool.gpu.address, target: partition.name,
+                        reason: "NVML reports no vGPU of type \(current) at its recorded placement ID "
+                            + "\(owned.placement!) (nvmlVgpuInstanceGetPlacementId): it was moved")
+                } else if current != 0 {
                     destroyVGPU(
                         vf, gpu: pool.gpu.address, target: partition.name,
                         reason: "it holds type \(current); the manifest wants '\(type.name)'")

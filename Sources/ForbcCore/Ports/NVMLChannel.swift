@@ -24,7 +24,9 @@ public protocol NVMLChannel: Sendable {
     /// nvmlDeviceSetVgpuSchedulerState with adaptive round robin off and `timesliceNs` (0: the driver's default).
     func setVGPUScheduler(device: Int, policy: VGPUSchedulerPolicy, timesliceNs: Int) throws
     /// nvmlDeviceGetVgpuHeterogeneousMode and, per supported vGPU type, nvmlDeviceGetVgpuTypeSupportedPlacements
-    /// in heterogeneous mode; nil where the GPU has no such mode (no vGPU manager, an NVML before R550, MIG mode).
+    /// in heterogeneous mode, with each active vGPU's type and placement ID in that mode (nvmlDeviceGetActiveVgpus,
+    /// nvmlVgpuInstanceGetPlacementId); nil where the GPU has no such mode (no vGPU manager, an NVML before R550,
+    /// MIG mode).
     func vgpuPlacements(device: Int) throws -> VGPUPlacementState?
     /// nvmlDeviceGetVgpuTypeCreatablePlacements in heterogeneous mode: the placement IDs where a vGPU of the type can
     /// be created now.

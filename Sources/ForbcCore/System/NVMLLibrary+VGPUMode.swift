@@ -31,8 +31,41 @@ extension NVMLLibrary {
             for id in ids.prefix(Int(count)) {
                 if let rule = try placements(device, type: id, creatable: false) { rules[Int(id)] = rule }
             }
-            return VGPUPlacementState(heterogeneous: mode.mode != 0, rules: rules)
+            let active = mode.mode != 0 ? try activePlacements(device) : nil
+            return VGPUPlacementState(heterogeneous: mode.mode != 0, rules: rules, active: active)
         }
+    }
+
+    /// Each active vGPU instance's type and placement ID (heterogeneous mode): nvmlDeviceGetActiveVgpus (the count
+    /// first), then nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId per instance; nil where NVML lacks
+    /// one of the calls (before R550). An instance without a valid placement ID is left out.
+    private func activePlacements(_ device: Device) throws -> [VGPUActivePlacement]? {
+        let list: nvmlDeviceGetActiveVgpus_fn
+        let getType: nvmlVgpuInstanceGetType_fn
+        let getPlacement: nvmlVgpuInstanceGetPlacementId_fn
+        do {
+            list = try symbol("nvmlDeviceGetActiveVgpus", nvmlDeviceGetActiveVgpus_fn.self)
+            getType = try symbol("nvmlVgpuInstanceGetType", nvmlVgpuInstanceGetType_fn.self)
+            getPlacement = try symbol("nvmlVgpuInstanceGetPlacementId", nvmlVgpuInstanceGetPlacementId_fn.self)
+        } catch let error as ForbcError where error.code == .unsupported { return nil }
+        var count: UInt32 = 0
+        let first = list(device, &count, nil)
+        if first != 7 { try check("nvmlDeviceGetActiveVgpus", first) }  // 7: NVML_ERROR_INSUFFICIENT_SIZE
+        guard count > 0 else { return [] }
+        var instances = [UInt32](repeating: 0, count: Int(count))
+        try check("nvmlDeviceGetActiveVgpus", list(device, &count, &instances))
+        var active: [VGPUActivePlacement] = []
+        for instance in instances.prefix(Int(count)) {
+            var type: UInt32 = 0
+            try check("nvmlVgpuInstanceGetType", getType(instance, &type))
+            var placement = nvmlVgpuPlacementId_t()
+            placement.version = UInt32(MemoryLayout<nvmlVgpuPlacementId_t>.size) | (1 << 24)
+            try check("nvmlVgpuInstanceGetPlacementId", getPlacement(instance, &placement))
+            if placement.placementId != UInt32(NVML_INVALID_VGPU_PLACEMENT_ID) {
+                active.append(VGPUActivePlacement(type: Int(type), placement: Int(placement.placementId)))
+            }
+        }
+        return active.sorted { ($0.placement, $0.type) < ($1.placement, $1.type) }
     }
 
     public func creatablePlacements(device index: Int, type: Int) throws -> [Int] {
