@@ -13,3 +13,9 @@ static inline int forbc_openat2(int dirfd, const char *_Nonnull path, int flags,
 /// The RESOLVE_* flags forbc uses, as constants Swift imports.
 static const unsigned long long forbc_resolve_beneath = RESOLVE_BENEATH;
 static const unsigned long long forbc_resolve_no_magiclinks = RESOLVE_NO_MAGICLINKS;
+
+/// getdents64(2): the entries of an open directory as `struct linux_dirent64` records, without opendir's buffer and
+/// the fstat and fcntl calls fdopendir makes; -1 with errno set on failure.
+static inline long forbc_getdents64(int fd, void *_Nonnull buffer, unsigned long size) {
+    return syscall(SYS_getdents64, fd, buffer, size);
+}

@@ -15,67 +15,97 @@ public struct Discovery: Sendable {
         self.namedAddresses = namedAddresses
     }
 
-    /// Reads the whole inventory.
+    /// What one PCI function is to discovery.
+    enum Found: Sendable {
+        case other
+        case virtualFunction(String)
+        case gpu(GPU, [MdevParent])
+    }
+
+    /// Reads the whole inventory. Devices are read side by side where the channel allows it (each read stands alone;
+    /// a vendor driver may take milliseconds per attribute); the answer and the first error are a loop's.
     public func inventory() throws -> Inventory {
+        let addresses = try sysfs.entries(SysPath.pciDevices).filter { Patterns.isPCIAddress($0) }
+        let found = try Concurrently.map(addresses.count, concurrently: sysfs.readsConcurrently) {
+            try readFunction(addresses[$0])
+        }
         var gpus: [GPU] = []
         var parents: [MdevParent] = []
         var vfAddresses: Set<String> = []
-        for address in try sysfs.entries(SysPath.pciDevices) where Patterns.isPCIAddress(address) {
-            // Only display controllers (class 0x03xxxx) and processing accelerators (0x12xxxx: AMD Instinct
-            // MI300X) of known vendors; VFs are read through their PF.
-            let named = namedAddresses.contains(address)
-            guard let classCode = try sysfs.value(SysPath.pci(address, "class")),
-                classCode.hasPrefix("0x03") || classCode.hasPrefix("0x12") || named,
-                let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
-                let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
-                let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil)
-            else { continue }
-            if sysfs.exists(SysPath.pci(address, "physfn")) {
-                vfAddresses.insert(address)
-                continue
+        for item in found {
+            switch item {
+            case .other: continue
+            case .virtualFunction(let address): vfAddresses.insert(address)
+            case .gpu(let gpu, let gpuParents):
+                gpus.append(gpu)
+                parents += gpuParents
             }
-            let (gpu, gpuParents) = try readGPU(address, vendor: vendor, vendorID: vendorText)
-            gpus.append(gpu)
-            parents += gpuParents
         }
         // mdev parents that are not GPUs we read (mtty, mdpy, a device of another class).
         let known = Set(parents.map(\.name)).union(vfAddresses)
         for name in try sysfs.entries(SysPath.mdevBus) where !known.contains(name) && Patterns.isParentName(name) {
             parents.append(MdevParent(name: name, gpu: nil, isVF: false, types: try readTypes(parent: name)))
         }
-        // Existing mdevs from each type's devices/ directory: the real kernel's mdev_type link is relative to the
-        // device's own directory ("../mdev_supported_types/mtty-2") and does not name the parent.
-        var mdevs: [MediatedDevice] = []
-        for parent in parents where !parent.types.isEmpty {
-            let directory =
-                parent.isVF || parent.gpu != nil
-                ? SysPath.pci(parent.name, "mdev_supported_types") : SysPath.mdevTypes(parent.name)
-            let listings = try sysfs.listings(in: directory, parent.types.map { "\($0.id)/devices" })
-            for (type, names) in zip(parent.types, listings) {
-                for uuid in names where Patterns.isUUID(uuid) {
-                    mdevs.append(MediatedDevice(uuid: uuid.lowercased(), parent: parent.name, type: type.id))
-                }
-            }
-        }
-        if let nvml {
-            let states = try nvml.devices()
-            for i in gpus.indices {
-                gpus[i].mig = states[gpus[i].address]
-                if let device = gpus[i].mig?.index {
-                    gpus[i].vgpuScheduler = try nvml.vgpuScheduler(device: device)
-                    let types = try nvml.vgpuTypes(device: device)
-                    gpus[i].vgpuTypes = types.isEmpty ? nil : types
-                    gpus[i].vgpuPlacements = try nvml.vgpuPlacements(device: device)
-                }
-            }
-        }
+        let mdevs = try readMdevs(of: parents)
+        if let nvml { try addNVML(nvml, to: &gpus) }
         return Inventory(
             gpus: gpus, mdevParents: parents, mdevs: mdevs.sorted { $0.uuid < $1.uuid },
             simulated: sysfs.isSimulated, source: sysfs.summary)
     }
 
+    /// One PCI function: a GPU (with its mdev parents) when it is a display controller (class 0x03xxxx) or a
+    /// processing accelerator (0x12xxxx: AMD Instinct MI300X) of a known vendor, or a function the manifest names;
+    /// VFs are read through their PF.
+    func readFunction(_ address: String) throws -> Found {
+        let named = namedAddresses.contains(address)
+        guard let classCode = try sysfs.value(SysPath.pci(address, "class")),
+            classCode.hasPrefix("0x03") || classCode.hasPrefix("0x12") || named,
+            let vendorText = try sysfs.value(SysPath.pci(address, "vendor")),
+            let vendorID = UInt16(vendorText.dropFirst(2), radix: 16),
+            let vendor = Vendor(pciVendorID: vendorID) ?? (named ? .other : nil)
+        else { return .other }
+        if sysfs.exists(SysPath.pci(address, "physfn")) { return .virtualFunction(address) }
+        let (gpu, parents) = try readGPU(address, vendor: vendor, vendorID: vendorText)
+        return .gpu(gpu, parents)
+    }
+
+    /// Existing mdevs from each type's devices/ directory: the real kernel's mdev_type link is relative to the
+    /// device's own directory ("../mdev_supported_types/mtty-2") and does not name the parent. Parents are listed
+    /// side by side where the channel allows it.
+    func readMdevs(of parents: [MdevParent]) throws -> [MediatedDevice] {
+        let withTypes = parents.filter { !$0.types.isEmpty }
+        let listed = try Concurrently.map(withTypes.count, concurrently: sysfs.readsConcurrently) { index in
+            let parent = withTypes[index]
+            let directory =
+                parent.isVF || parent.gpu != nil
+                ? SysPath.pci(parent.name, "mdev_supported_types") : SysPath.mdevTypes(parent.name)
+            let listings = try sysfs.listings(in: directory, parent.types.map { "\($0.id)/devices" })
+            return zip(parent.types, listings).flatMap { type, names in
+                names.filter { Patterns.isUUID($0) }.map {
+                    MediatedDevice(uuid: $0.lowercased(), parent: parent.name, type: type.id)
+                }
+            }
+        }
+        return listed.flatMap { $0 }
+    }
+
+    /// MIG state, vGPU types, placements and the scheduler of each GPU NVML knows.
+    func addNVML(_ nvml: any NVMLChannel, to gpus: inout [GPU]) throws {
+        let states = try nvml.devices()
+        for i in gpus.indices {
+            gpus[i].mig = states[gpus[i].address]
+            if let device = gpus[i].mig?.index {
+                gpus[i].vgpuScheduler = try nvml.vgpuScheduler(device: device)
+                let types = try nvml.vgpuTypes(device: device)
+                gpus[i].vgpuTypes = types.isEmpty ? nil : types
+                gpus[i].vgpuPlacements = try nvml.vgpuPlacements(device: device)
+            }
+        }
+    }
+
     func readGPU(_ address: String, vendor: Vendor, vendorID: String) throws -> (GPU, [MdevParent]) {
-        let values = try sysfs.values(in: SysPath.pci(address), ["device", "subsystem_device", "numa_node"])
+        let values = try sysfs.values(
+            in: SysPath.pci(address), ["device", "subsystem_device", "numa_node", "sriov_totalvfs"])
         let deviceID = values[0] ?? "0x0000"
         let subsystem = values[1]
         // numa_node is -1 when the platform does not say.
@@ -87,7 +117,7 @@ public struct Discovery: Sendable {
 
         var sriov: SRIOVState?
         var vfs: [VirtualFunction] = []
-        if let total = try sysfs.value(SysPath.pci(address, "sriov_totalvfs")).flatMap({ Int($0) }) {
+        if let total = values[3].flatMap({ Int($0) }) {
             let num = try sysfs.value(SysPath.pci(address, "sriov_numvfs")).flatMap { Int($0) } ?? 0
             sriov = SRIOVState(
                 totalVFs: total, numVFs: num,

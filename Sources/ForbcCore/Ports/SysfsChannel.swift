@@ -23,9 +23,14 @@ public protocol SysfsChannel: Sendable {
     var summary: String { get }
     /// Whether this channel is a simulation, so every output can say so.
     var isSimulated: Bool { get }
+    /// Whether reads may run on several threads at once (discovery then reads the devices side by side).
+    var readsConcurrently: Bool { get }
 }
 
 extension SysfsChannel {
+    /// One thread at a time, unless a channel says otherwise.
+    public var readsConcurrently: Bool { false }
+
     /// One `value` per attribute: what a channel without a faster way does.
     public func values(in directory: String, _ names: [String]) throws -> [String?] {
         try names.map { try value("\(directory)/\($0)") }
