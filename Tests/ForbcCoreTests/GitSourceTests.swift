@@ -47,9 +47,10 @@ struct GitSourceTests {
         let git = ScriptedGit(
             ScriptedGit.workTree(topLevel: "/srv/infra", prefix: "hosts/", name: "a.yaml", origin: nil, head: nil))
         _ = try ManifestSource.lookup(manifest: "/srv/infra/hosts/a.yaml", git: git)
-        #expect(git.calls.map { Array($0.dropFirst(2)) } == [
-            ScriptedGit.place, ScriptedGit.status(of: "a.yaml"), ScriptedGit.remotes,
-        ])
+        #expect(
+            git.calls.map { Array($0.dropFirst(2)) } == [
+                ScriptedGit.place, ScriptedGit.status(of: "a.yaml"), ScriptedGit.remotes,
+            ])
         #expect(git.deadlines == [5, 5, 5])
     }
 
@@ -168,6 +169,13 @@ struct GitSourceTests {
         try FileManager.default.removeItem(at: trace)
         _ = try real.run(["-C", copy.path, "status", "--porcelain", "--untracked-files=no"])
         #expect(try Self.scanned(trace) == [301])
+    }
+
+    @Test("the real git past its deadline: stopped, with the shell it started, and an error naming the run")
+    func realDeadline() throws {
+        let arguments = ["-c", "alias.wait=!sleep 30", "wait"]
+        let error = #expect(throws: ForbcError.self) { try RealGit(timeout: 0.5).run(arguments) }
+        #expect(error?.message == "'git -c alias.wait=!sleep 30 wait' did not end within 0.5 s and was stopped")
     }
 
     /// The files each git run of a GIT_TRACE2_EVENT trace looked at while refreshing the index.
