@@ -2,6 +2,7 @@ import ForbcCore
 import ForbcSimulator
 import ForbcTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 @Suite("git provenance and the sync path, through the git seam")
@@ -23,17 +24,49 @@ struct GitSourceTests {
         #expect(git.calls.allSatisfy { $0.prefix(2) == ["-C", "/srv/infra/hosts"] })
     }
 
-    @Test("a tracked change anywhere, or an uncommitted manifest, is dirty; no remote names the top level")
+    @Test("the manifest changed, staged, untracked or ignored is dirty; no remote names the top level")
     func scriptedDirty() throws {
-        var answers = ScriptedGit.workTree(
-            topLevel: "/srv/infra", name: "a.yaml", origin: nil, head: nil, status: " M other.yaml\0")
-        let changed = try #require(try ManifestSource.lookup(manifest: "/srv/infra/a.yaml", git: ScriptedGit(answers)))
-        #expect(changed == ManifestSource(repository: "/srv/infra", commit: nil, path: "a.yaml", dirty: true))
-        #expect(changed.summary == "a.yaml with no commit yet in /srv/infra (dirty: uncommitted changes)")
-        answers[["status", "--porcelain=v1", "-z", "--untracked-files=no"]] = GitOutput()
-        answers[["ls-files", "-z", "--", "a.yaml"]] = GitOutput()
-        let untracked = try ManifestSource.lookup(manifest: "/srv/infra/a.yaml", git: ScriptedGit(answers))
-        #expect(untracked?.dirty == true)
+        for status in [" M a.yaml\0", "M  a.yaml\0", "A  a.yaml\0", "?? a.yaml\0", "!! a.yaml\0"] {
+            let answers = ScriptedGit.workTree(
+                topLevel: "/srv/infra", name: "a.yaml", origin: nil, head: nil, status: status)
+            let changed = try #require(
+                try ManifestSource.lookup(manifest: "/srv/infra/a.yaml", git: ScriptedGit(answers)))
+            #expect(changed == ManifestSource(repository: "/srv/infra", commit: nil, path: "a.yaml", dirty: true))
+            #expect(changed.summary == "a.yaml with no commit yet in /srv/infra (dirty: uncommitted changes)")
+        }
+        var answers = ScriptedGit.workTree(topLevel: "/srv/infra", name: "a.yaml", origin: nil, head: Self.head)
+        answers[ScriptedGit.remotes] = GitOutput(
+            stdout: "remote.zeta.url https://z.example/r.git\nremote.alpha.url https://tok@a.example/r.git\n")
+        let source = try ManifestSource.lookup(manifest: "/srv/infra/a.yaml", git: ScriptedGit(answers))
+        #expect(source?.repository == "https://a.example/r.git")
+        #expect(source?.dirty == false)
+    }
+
+    @Test("provenance is three git runs with a deadline of a few seconds, whatever the work tree holds")
+    func scriptedBounded() throws {
+        let git = ScriptedGit(
+            ScriptedGit.workTree(topLevel: "/srv/infra", prefix: "hosts/", name: "a.yaml", origin: nil, head: nil))
+        _ = try ManifestSource.lookup(manifest: "/srv/infra/hosts/a.yaml", git: git)
+        #expect(
+            git.calls.map { Array($0.dropFirst(2)) } == [
+                ScriptedGit.place, ScriptedGit.status(of: "a.yaml"), ScriptedGit.remotes,
+            ])
+        #expect(git.deadlines == [5, 5, 5])
+    }
+
+    @Test("a git run past its deadline: an error naming the run and the manifest, and no further run")
+    func scriptedDeadline() throws {
+        let answers = ScriptedGit.workTree(topLevel: "/srv/infra", name: "a.yaml", origin: nil, head: Self.head)
+        let git = ScriptedGit(answers, stalls: [ScriptedGit.status(of: "a.yaml")])
+        let error = #expect(throws: ForbcError.self) {
+            try ManifestSource.lookup(manifest: "/srv/infra/a.yaml", git: git, deadline: 2)
+        }
+        let run = (["-C", "/srv/infra"] + ScriptedGit.status(of: "a.yaml")).joined(separator: " ")
+        #expect(
+            error?.message
+                == "the manifest /srv/infra/a.yaml is in the git work tree /srv/infra, but 'git \(run)' did not end "
+                + "within 2 s and was stopped")
+        #expect(git.calls.count == 2)
     }
 
     @Test("not in a work tree: no provenance and no error, with git or without it")
@@ -54,8 +87,8 @@ struct GitSourceTests {
         }
         #expect(
             missing?.message
-                == "the manifest is in the git work tree \(tree.path), but git is not installed (no 'git' in PATH); "
-                + "install it (apt-get install git)")
+                == "the manifest \(manifest) is in the git work tree \(tree.path), but git is not installed (no 'git' "
+                + "in PATH); install it (apt-get install git)")
         let dubious = GitOutput(
             status: 128,
             stderr: "fatal: detected dubious ownership in repository at '/srv/infra'\nTo add an exception for this "
@@ -63,7 +96,7 @@ struct GitSourceTests {
         let owned = #expect(throws: ForbcError.self) {
             try ManifestSource.lookup(
                 manifest: "/srv/infra/a.yaml",
-                git: ScriptedGit([["rev-parse", "--show-toplevel", "--show-prefix"]: dubious]))
+                git: ScriptedGit([ScriptedGit.place: dubious]))
         }
         #expect(
             owned?.message
@@ -86,6 +119,72 @@ struct GitSourceTests {
         let noGit = RealGit(searchPath: makeTemporaryDirectory("empty-path").path)
         #expect(noGit.executable == nil)
         #expect(throws: ForbcError.self) { try noGit.run(["--version"]) }
+    }
+
+    @Test("the real git: dirty is about the manifest alone, changed, staged, untracked or ignored")
+    func realDirty() throws {
+        let fixture = try GitFixture("provenance-dirty")
+        try fixture.write("hosts/a.yaml", "apiVersion: forbc/v1\n")
+        try fixture.write("other.txt", "x\n")
+        try fixture.commit("a")
+        let path = fixture.work.appendingPathComponent("hosts/a.yaml").path
+        func dirty(_ manifest: String = "hosts/a.yaml") throws -> Bool? {
+            try ManifestSource.lookup(manifest: fixture.work.appendingPathComponent(manifest).path, git: RealGit())?
+                .dirty
+        }
+        try fixture.write("other.txt", "changed\n")
+        try fixture.write("untracked.txt", "new\n")
+        #expect(try dirty() == false)
+        try fixture.write("hosts/a.yaml", "apiVersion: forbc/v1\n# staged\n")
+        try fixture.git(["add", path])
+        #expect(try dirty() == true)
+        try fixture.git(["commit", "--quiet", "-m", "b"])
+        #expect(try dirty() == false)
+        try fixture.write("hosts/[b].yaml", "apiVersion: forbc/v1\n")
+        #expect(try dirty("hosts/[b].yaml") == true)
+        try fixture.write(".gitignore", "ignored.yaml\n")
+        try fixture.write("hosts/ignored.yaml", "apiVersion: forbc/v1\n")
+        #expect(try dirty("hosts/ignored.yaml") == true)
+    }
+
+    @Test("the real git reads the manifest alone: a work tree of many files whose cached stat data are stale")
+    func realBounded() throws {
+        let fixture = try GitFixture("provenance-many")
+        try fixture.write("hosts/a.yaml", "apiVersion: forbc/v1\n")
+        for index in 0..<300 { try fixture.write("data/f\(index).txt", String(repeating: "\(index)\n", count: 64)) }
+        try fixture.commit("many")
+        // A copy has new inode numbers and change times: the index's stat data no longer match any file, as
+        // under the kernel lab's overlay, so a whole-tree status would read and hash all 301 files on each run.
+        let copy = fixture.directory.appendingPathComponent("copy")
+        try FileManager.default.copyItem(at: fixture.work, to: copy)
+        let trace = fixture.directory.appendingPathComponent("trace2.json")
+        var real = RealGit()
+        real.extraEnvironment = ["GIT_TRACE2_EVENT": trace.path]
+        let git = CountingGit(real)
+        let source = try ManifestSource.lookup(manifest: copy.appendingPathComponent("hosts/a.yaml").path, git: git)
+        #expect(source?.dirty == false)
+        #expect(git.count == 3)
+        #expect(try Self.scanned(trace) == [1])
+        // The same trace of a whole-tree status shows what the bound saves (and that the trace can tell).
+        try FileManager.default.removeItem(at: trace)
+        _ = try real.run(["-C", copy.path, "status", "--porcelain", "--untracked-files=no"])
+        #expect(try Self.scanned(trace) == [301])
+    }
+
+    @Test("the real git past its deadline: stopped, with the shell it started, and an error naming the run")
+    func realDeadline() throws {
+        let arguments = ["-c", "alias.wait=!sleep 30", "wait"]
+        let error = #expect(throws: ForbcError.self) { try RealGit(timeout: 0.5).run(arguments) }
+        #expect(error?.message == "'git -c alias.wait=!sleep 30 wait' did not end within 0.5 s and was stopped")
+    }
+
+    /// The files each git run of a GIT_TRACE2_EVENT trace looked at while refreshing the index.
+    static func scanned(_ trace: URL) throws -> [Int] {
+        try String(contentsOf: trace, encoding: .utf8).split(separator: "\n").compactMap { line in
+            guard line.contains("\"key\":\"refresh/sum_scan\"") else { return nil }
+            guard let value = line.range(of: "\"value\":\"") else { return nil }
+            return Int(line[value.upperBound...].prefix { $0.isNumber })
+        }
     }
 
     @Test(
@@ -158,4 +257,28 @@ struct GitSourceTests {
                 + "'https://127.0.0.1:9/x.git/': Failed to connect; see ssh://git@h/r and http://h2 now")
         #expect(ManifestSource.withoutCredentials("no URL: a@b://") == "no URL: a@b://")
     }
+}
+
+/// A git channel that counts the runs of the one it wraps (its limited copies' included).
+struct CountingGit: GitChannel {
+    final class Counter: Sendable { let runs = Mutex(0) }
+
+    let inner: any GitChannel
+    let counter: Counter
+
+    init(_ inner: any GitChannel, counter: Counter = Counter()) {
+        self.inner = inner
+        self.counter = counter
+    }
+
+    var count: Int { counter.runs.withLock { $0 } }
+
+    func run(_ arguments: [String]) throws -> GitOutput {
+        counter.runs.withLock { $0 += 1 }
+        return try inner.run(arguments)
+    }
+
+    func mayBeInWorkTree(_ directory: String) -> Bool { inner.mayBeInWorkTree(directory) }
+
+    func limited(to seconds: Double) -> any GitChannel { CountingGit(inner.limited(to: seconds), counter: counter) }
 }

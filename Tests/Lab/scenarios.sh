@@ -73,6 +73,19 @@ if [ "$SCENARIO" = mdev ]; then
     out=$(forbc apply "$M" 2>&1)
     check second-apply-writes-nothing grep -q "No changes" <<<"$out"
     check drift-in-sync forbc drift "$M"
+    # The same manifest in a small git work tree: plan ends within 60 s and says where it came from (git's runs
+    # for provenance once waited for their 300 s deadline in this guest: Foundation's Process, no loopback).
+    G=$(mktemp -d)
+    git init -q "$G" && cp "$M" "$G/m.yaml" && git -C "$G" add m.yaml \
+        && git -C "$G" -c user.name=lab -c user.email=lab@forbc.invalid commit -qm lab
+    started_git=$(date +%s%N)
+    check plan-in-git-tree-shows-source grep -q "^Source: m.yaml at [0-9a-f]\{12\} in $G\$" \
+        <<<"$(FORBC_TIMEOUT=60 forbc plan "$G/m.yaml" 2>&1)"
+    echo "LAB-NOTE plan in a git work tree: $(( ($(date +%s%N) - started_git) / 1000000 )) ms"
+    rm -rf "$G"
+    started_git=$(date +%s%N)
+    FORBC_TIMEOUT=60 forbc plan "$M" > /dev/null 2>&1
+    echo "LAB-NOTE the same plan outside git: $(( ($(date +%s%N) - started_git) / 1000000 )) ms"
     victim=$(forbc plan "$M" --output json 2>"$WORK/plan.err" | json "print([p['uuid'] for p in d['partitions'] if p['name'] == 'serial-0'][0])")
     [ -n "$victim" ] || sed "s/^/LAB-OUT plan-json: /" "$WORK/plan.err" | tail -n 6
     echo "OBS remove-behind-back $(forbc sysfs-write /sys/bus/mdev/devices/$victim/remove 1 2>/dev/null)"

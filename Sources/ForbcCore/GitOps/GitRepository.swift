@@ -84,14 +84,4 @@ public struct GitRepository: Sendable {
         if output.status == 1 { return nil }
         throw failure(output, doing: "reading remote '\(name)'")
     }
-
-    /// The repository as provenance names it: origin's URL, else the first remote's (by name), else `topLevel`.
-    func repositoryName(topLevel: String) throws -> String {
-        if let origin = try remoteURL() { return ManifestSource.withoutCredentials(origin) }
-        let output = try git.run(["-C", directory, "config", "--get-regexp", "^remote\\..*\\.url$"])
-        if !output.succeeded && output.status != 1 { throw failure(output, doing: "reading the remotes") }
-        let first = output.stdout.split(separator: "\n").sorted().first
-        guard let line = first, let space = line.firstIndex(of: " ") else { return topLevel }
-        return ManifestSource.withoutCredentials(String(line[line.index(after: space)...]))
-    }
 }

@@ -12,12 +12,25 @@ public protocol GitChannel: Sendable {
     /// Whether `directory` or a folder above it holds a `.git` (a work tree's directory or a linked work tree's
     /// file): where none does, provenance starts no git at all.
     func mayBeInWorkTree(_ directory: String) -> Bool
+
+    /// This channel with each run stopped after `seconds` at most (never more than its own limit): provenance
+    /// asks git with a deadline of a few seconds, `forbc sync`'s fetch keeps the channel's long one.
+    func limited(to seconds: Double) -> any GitChannel
 }
 
 extension GitChannel {
     /// The file system's answer (the real side's).
     public func mayBeInWorkTree(_ directory: String) -> Bool {
         ManifestSource.workTree(above: directory) != nil
+    }
+}
+
+extension ForbcError {
+    /// The error of a git run stopped at its deadline, naming the run (the real and the scripted side's words).
+    public static func gitTimedOut(_ arguments: [String], after seconds: Double) -> ForbcError {
+        let shown = seconds >= 1 && seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)"
+        return ForbcError(
+            .system, "'git \(arguments.joined(separator: " "))' did not end within \(shown) s and was stopped")
     }
 }
 
