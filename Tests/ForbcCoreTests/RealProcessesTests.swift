@@ -78,8 +78,11 @@ extension RealProcessesTests {
     func timeoutStopsDescendants() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("forbc-gc-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
+        let started = Date()
         let run = try Self.shell("sleep 60 & echo $! > \(file.path); wait", timeout: 0.5)
         #expect(run.exit == .timedOut)
+        // Terminating the shell alone left 'sleep 60' holding on, and run returned only when it ended.
+        #expect(Date().timeIntervalSince(started) < 10, "the timeout returned after the grandchild ended")
         let grandchild = try #require(Int(try String(contentsOf: file, encoding: .utf8).trimmed()))
         let deadline = Date().addingTimeInterval(3)
         while RealMPS.alive(grandchild) && Date() < deadline { usleep(50_000) }
