@@ -103,7 +103,13 @@ func executePlan(
         console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose))
     }
     if !yes { try confirmDisruption(plan, verb: verb) }
-    let report = try host.apply(plan, force: force, resetGPU: resetGPU)
+    // A Ctrl-C from here on: the step under way finishes (its programs run in process groups of their own, which
+    // the terminal's SIGINT does not reach), then apply stops.
+    let interrupt = StepInterrupt.install(verb: verb)
+    let report = try withExtendedLifetime(interrupt) {
+        defer { interrupt.uninstall() }
+        return try host.apply(plan, force: force, resetGPU: resetGPU, stop: { interrupt.received })
+    }
     for note in report.notes { console.err("note: \(note)") }
     if global.json {
         console.out(Render.reportJSON(report, plan: plan))
@@ -113,6 +119,13 @@ func executePlan(
     if let failed = report.failed {
         console.err("error: \(failed.error.message)")
         throw ExitCode.failure
+    }
+    if let stopped = report.stopped {
+        console.err(
+            "error: \(verb) stopped by \(stopped) after \(report.done.count + report.alreadyDone.count) of "
+                + "\(plan.actions.count) steps; \(report.notAttempted.count) not attempted; run '\(verb)' again to "
+                + "continue")
+        throw ExitCode(interrupt.exitStatus)
     }
     return report
 }

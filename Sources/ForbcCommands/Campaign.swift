@@ -86,14 +86,16 @@ struct BenchCampaign: HostCommand {
         let plans = try run.validate()
         try confirm(campaign, plans: plans)
         // From here on a signal leads to the restore (a signal before the snapshot exists finds nothing changed).
-        let interrupter = Interrupter.install()
+        let interrupter = Interrupter.install(file: file, snapshot: run.snapshotPath)
         defer { interrupter.uninstall() }
         try run.start()
         var options = BenchRunner.Options()
         options.launches = max(1, launches ?? campaign.launches ?? 10)
         options.maxLaunches = max(options.launches, maxLaunches ?? campaign.maxLaunches ?? 20)
         let outcome = run.measure(options: options, store: try store.open(host), interrupter: interrupter)
+        interrupter.phase.update { $0 = .restoring }
         let restored = run.restore()
+        interrupter.phase.update { $0 = .restored }
         if restored == nil, case .completed = outcome { try run.restored() }
         var failure: Error?
         do { try finish(run, outcome: outcome, restored: restored, host: host) } catch { failure = error }

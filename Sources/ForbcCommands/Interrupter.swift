@@ -8,29 +8,52 @@ import Foundation
     import Darwin
 #endif
 
-/// The signal that asked forbc to stop (0: none); set by the handler, which does nothing else.
+/// The last signal that asked forbc to stop (0: none), and how many came; set by the handler, which does nothing
+/// else.
 nonisolated(unsafe) private var receivedSignal: sig_atomic_t = 0
+nonisolated(unsafe) private var signalCount: sig_atomic_t = 0
 
 /// SIGINT and SIGTERM during a campaign: the handler only records the signal; a watcher then stops the workload
 /// processes (SIGTERM, SIGKILL 3 s later) and refuses to start new ones, so the campaign reaches its restore.
+/// Another signal while the host is restored does not cut the restore short: the watcher says that the restore
+/// goes on, and that a further signal within `abandonWindow` seconds abandons it; that one ends forbc at once with
+/// what is left and how to finish it ('--resume'). Apply's steps are journalled, so even an abandoned restore
+/// leaves the state dir right about what forbc made, and '--resume' restores the host again.
 final class Interrupter: @unchecked Sendable {
+    /// What the campaign is doing, for what a repeated signal means.
+    enum Phase {
+        case measuring, restoring, restored
+    }
+
     let processes: CancellableProcesses
     private let stopped = Locked(false)
+    let phase = Locked(Phase.measuring)
     /// Where the watcher says what it does (the command's console; a thread does not inherit it).
     private let console: Console
+    /// The campaign file and its snapshot, for the message that abandons the restore.
+    private let file: String
+    private let snapshot: String
+    /// How long after a repeated signal a further one abandons the restore.
+    static let abandonWindow: Double = 5
 
-    private init(console: Console) {
+    private init(console: Console, file: String, snapshot: String) {
         processes = CancellableProcesses()
         self.console = console
+        self.file = file
+        self.snapshot = snapshot
     }
 
     /// Installs the handlers (a handler, not SIG_IGN: an ignored signal stays ignored in the workloads started
     /// after it) and the watcher.
-    static func install() -> Interrupter {
+    static func install(file: String, snapshot: String) -> Interrupter {
         receivedSignal = 0
-        let interrupter = Interrupter(console: Console.current)
+        signalCount = 0
+        let interrupter = Interrupter(console: Console.current, file: file, snapshot: snapshot)
         for number in [SIGINT, SIGTERM] {
-            signal(number) { receivedSignal = $0 }
+            signal(number) {
+                receivedSignal = $0
+                signalCount += 1
+            }
         }
         let thread = Thread { [interrupter] in interrupter.watch() }
         thread.start()
@@ -55,14 +78,63 @@ final class Interrupter: @unchecked Sendable {
     }
 
     private func watch() {
+        Self.receiveSignalsHere()
+        var handled: sig_atomic_t = 0
+        var abandonBefore: Date?
         while !stopped.value {
-            if let signal = received {
-                console.err("campaign: \(signal) received; stopping the workloads, then restoring the host")
-                processes.cancel(because: "the campaign was interrupted by \(signal)")
-                return
+            while handled < signalCount, !stopped.value {
+                handled += 1
+                let signal = received ?? "a signal"
+                if handled == 1 && phase.value == .measuring {
+                    console.err("campaign: \(signal) received; stopping the workloads, then restoring the host")
+                    // On a thread of its own (it waits up to 3 s for the workloads): the watcher stays free to
+                    // answer the next signal.
+                    let thread = Thread { [processes] in
+                        processes.cancel(because: "the campaign was interrupted by \(signal)")
+                    }
+                    thread.start()
+                } else if let deadline = abandonBefore, Date() < deadline {
+                    abandon(signal)
+                } else {
+                    abandonBefore = Date().addingTimeInterval(Self.abandonWindow)
+                    let restored = phase.value == .restored
+                    console.err(
+                        "campaign: \(signal) received\(handled > 1 ? " again" : ""); "
+                            + (restored
+                                ? "the host is restored and the summary is being written"
+                                : "the host is being restored and the restore goes on (stopping it half-way would "
+                                    + "leave the host neither as measured nor as before)")
+                            + ": send SIGINT or SIGTERM again within \(Int(Self.abandonWindow)) s to stop at once")
+                }
             }
             usleep(50_000)
         }
+    }
+
+    /// Unblocks SIGINT and SIGTERM in the calling thread (the watcher). The threads forbc's commands run on
+    /// (Swift's cooperative pool, Dispatch's) block them, so without one thread that takes them a signal waits,
+    /// pending, for the next process forbc starts, and a second one sent meanwhile merges with the first.
+    static func receiveSignalsHere() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Ends forbc now (the exit status a shell gives a process ended by the signal), saying what is left.
+    private func abandon(_ signal: String) -> Never {
+        if phase.value == .restored {
+            console.err(
+                "error: \(file): stopped by \(signal) after the host was restored; the comparison and the report were "
+                    + "not written")
+        } else {
+            console.err(
+                "error: \(file): the restore was abandoned by \(signal): the host is NOT restored to its snapshot "
+                    + "\(snapshot); 'forbc plan \(snapshot)' with this command's host options lists what is left; "
+                    + "run the campaign again with '--resume' to restore it")
+        }
+        _exit(128 + receivedSignal)
     }
 }
 
@@ -90,9 +162,10 @@ struct CancellableProcesses: ProcessChannel {
     func cancel(because why: String) {
         reason.update { $0 = why }
         guard suitesRunning.value else { return }
-        for child in Self.children() { kill(child, SIGTERM) }
+        // Each workload leads a group of its own: its workers stop with it.
+        for child in Self.children() { ChildGroup.signal(child, SIGTERM) }
         for _ in 0..<30 where !Self.children().isEmpty { usleep(100_000) }
-        for child in Self.children() { kill(child, SIGKILL) }
+        for child in Self.children() { ChildGroup.signal(child, SIGKILL) }
     }
 
     /// This process's children, from /proc (the workloads: forbc starts no other process).

@@ -303,6 +303,14 @@ enum Render {
             lines += report.notAttempted.map { line($0, verbose: false) }
             lines.append(
                 "Nothing outside the plan was touched; fix the cause and run apply again: it continues from here.")
+        } else if let stopped = report.stopped {
+            let done = report.done.count + report.alreadyDone.count
+            lines.append("Apply stopped by \(stopped) after step \(done) of \(total) (each step begun was finished).")
+            lines.append("done (\(done)):")
+            lines += (report.done + report.alreadyDone).map { line($0, verbose: false) }
+            lines.append("not attempted (\(report.notAttempted.count)):")
+            lines += report.notAttempted.map { line($0, verbose: false) }
+            lines.append("Run apply again: it continues from here.")
         } else {
             var text = "Apply complete: \(report.done.count) change\(report.done.count == 1 ? "" : "s") made"
             if !report.alreadyDone.isEmpty { text += ", \(report.alreadyDone.count) already held" }
@@ -318,6 +326,7 @@ enum Render {
             "notAttempted": report.notAttempted.map(dictionary),
         ]
         if let source = plan.source { object["source"] = dictionary(source) }
+        if let stopped = report.stopped { object["stopped"] = stopped }
         if let failed = report.failed {
             var failure = dictionary(failed.action)
             failure["error"] = failed.error.message

@@ -150,6 +150,7 @@ struct UnitWriter {
     var force = false
 
     func install(_ files: [(name: String, text: String)], links: [(wants: String, unit: String)]) throws {
+        try refuseUnreplaceable(files.map(\.name), links: links)
         if !force { try refuseForeign(files.map(\.name), links: links) }
         var written: [(temporary: String, final: String)] = []
         do {
@@ -169,6 +170,33 @@ struct UnitWriter {
             throw ForbcError.file("renaming \(file.temporary) to", file.final, errno: code)
         }
         for link in links { try enable(link) }
+    }
+
+    /// What even `--force` does not replace, found before anything is written (the units are renamed into place
+    /// before the links are made: a link that cannot be made must not leave them behind): a directory where a unit
+    /// file or a `.wants` link goes, and a `.wants` folder that is not a directory.
+    func refuseUnreplaceable(_ names: [String], links: [(wants: String, unit: String)]) throws {
+        var blocked: [(path: String, what: String)] = []
+        for path in names.map({ "\(directory)/\($0)" }) + links.map({ "\(directory)/\($0.wants)/\($0.unit)" }) {
+            var info = stat()
+            if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { blocked.append((path, "is a directory")) }
+        }
+        for folder in Set(links.map(\.wants)).sorted().map({ "\(directory)/\($0)" }) {
+            var info = stat()
+            guard lstat(folder, &info) == 0 else { continue }
+            if stat(folder, &info) != 0 {
+                blocked.append((folder, "is a link to nothing, not a directory"))
+            } else if info.st_mode & S_IFMT != S_IFDIR {
+                blocked.append((folder, "is a file, not a directory"))
+            }
+        }
+        guard let first = blocked.first else { return }
+        throw ForbcError(
+            .invalidInput,
+            blocked.map { "\($0.path) \($0.what)" }.joined(separator: ", ") + "; forbc replaces unit files and "
+                + "links there, never a directory or a file in the place of a '.wants' folder, even with '--force'; "
+                + "nothing was written: move \(blocked.count == 1 ? "it" : "them") aside",
+            path: first.path)
     }
 
     /// Every unit file and `.wants` entry of these names that forbc would replace but did not write.

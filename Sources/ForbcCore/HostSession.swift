@@ -233,8 +233,11 @@ public final class HostSession: @unchecked Sendable {
         return result
     }
 
-    /// Applies a plan under the host lock (taken here unless the caller holds it).
-    public func apply(_ plan: Plan, force: Bool = false, resetGPU: Bool = false) throws -> Applier.Report {
+    /// Applies a plan under the host lock (taken here unless the caller holds it); `stop` is asked before each
+    /// step (`Applier.stopRequested`).
+    public func apply(
+        _ plan: Plan, force: Bool = false, resetGPU: Bool = false, stop: (@Sendable () -> String?)? = nil
+    ) throws -> Applier.Report {
         try locked {
             let changesDomains = plan.actions.contains { $0.domain != nil }
             var applier = Applier(
@@ -242,6 +245,7 @@ public final class HostSession: @unchecked Sendable {
                 store: store, mps: mps)
             applier.force = force
             applier.resetGPU = resetGPU
+            applier.stopRequested = stop
             return try applier.apply(plan)
         }
     }

@@ -131,6 +131,58 @@ struct CampaignCLITests {
         #expect(resumed.stdout.contains("(12 results of 4 topologies)"))
     }
 
+    /// Starts the campaign with `extra` arguments, sends `signals` SIGTERMs while topology 2 measures; its outcome
+    /// and all it wrote to stderr.
+    static func interrupt(_ file: String, _ state: String, _ extra: [String], signals: Int) throws -> (
+        outcome: ForbcBinary.Outcome, stderr: String
+    ) {
+        let running = try ForbcBinary.start(
+            ["bench", "campaign", file, "--simulate", profile, "--state-dir", state, "--yes", "--launches", "3"]
+                + ["--max-launches", "3"] + extra)
+        var seen = Data()
+        let errors = running.errors.fileHandleForReading
+        while !String(decoding: seen, as: UTF8.self).contains("campaign: [2/4 balanced] balanced: cpu-gemm") {
+            let chunk = errors.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        for _ in 0..<signals {
+            kill(running.process.processIdentifier, SIGTERM)
+            usleep(20_000)
+        }
+        let outcome = running.wait()
+        return (outcome, String(decoding: seen, as: UTF8.self) + outcome.stderr)
+    }
+
+    @Test("a second signal lets the restore finish and says so; a third within 5 s abandons it, '--resume' restores")
+    func repeatedSignals() throws {
+        let folder = makeTemporaryDirectory("campaign-signals")
+        let file = try Self.campaign(in: folder)
+        let state = folder.appendingPathComponent("state").path
+        let before = try Self.host(state)
+        let twice = try Self.interrupt(file, state, [], signals: 2)
+        #expect(twice.outcome.code == 1 && !twice.outcome.signalled, "\(twice.stderr)")
+        #expect(
+            twice.stderr.contains(
+                "campaign: SIGTERM received again; the host is being restored and the restore goes on"),
+            "\(twice.stderr)")
+        #expect(twice.stderr.contains("send SIGINT or SIGTERM again within 5 s to stop at once"))
+        #expect(twice.stderr.contains("interrupted by SIGTERM after 1 of 4 topologies; the host is restored"))
+        #expect(try Self.host(state) == before)
+        // Three: the third comes within the window and ends forbc at once, saying what is left.
+        let thrice = try Self.interrupt(file, state, ["--resume"], signals: 3)
+        #expect(thrice.outcome.code == 128 + SIGTERM && !thrice.outcome.signalled, "\(thrice.stderr)")
+        #expect(
+            thrice.stderr.contains(
+                "error: \(file): the restore was abandoned by SIGTERM: the host is NOT restored to its snapshot "
+                    + "\(state)/campaign-mig-sim/snapshot.yaml; 'forbc plan ")
+                || thrice.stderr.contains("error: \(file): stopped by SIGTERM after the host was restored"),
+            "\(thrice.stderr)")
+        let resumed = try ForbcBinary.run(Self.arguments(file, state) + ["--resume"])
+        #expect(resumed.code == 0, "\(resumed.stderr)")
+        #expect(try Self.host(state) == before)
+    }
+
     /// A campaign beside the example's topology files, with `topologies` and `suites` as given.
     static func bad(_ folder: URL, topologies: String, suites: String) throws -> String {
         let path = folder.appendingPathComponent("campaigns/bad.yaml").path

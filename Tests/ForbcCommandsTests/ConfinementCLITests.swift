@@ -12,11 +12,15 @@ enum Strace {
     }()
 }
 
-/// Runs a program to its end; its exit status and what it wrote to stderr (stdout is dropped).
-func runProcess(_ path: String, _ arguments: [String]) throws -> (code: Int32, stderr: String) {
+/// Runs a program to its end, `environment` added to this process's; its exit status and what it wrote to
+/// stderr (stdout is dropped).
+func runProcess(
+    _ path: String, _ arguments: [String], environment: [String: String] = [:]
+) throws -> (code: Int32, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = FileHandle.nullDevice
     let errors = Pipe()
     process.standardError = errors

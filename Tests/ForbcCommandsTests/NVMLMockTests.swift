@@ -42,11 +42,37 @@ enum NVMLMock {
     static var library: String { get throws { try directory.appendingPathComponent("libnvidia-ml.so.1").path } }
     static var smi: String { get throws { try directory.appendingPathComponent("nvidia-smi").path } }
 
-    /// A fresh host: an empty state file (MIG off, no instances).
-    static func freshState() -> String {
+    /// A fresh host: an empty state file (MIG off, no instances), which the mock in this process uses from now on.
+    static func freshState() throws -> String {
         let state = makeTemporaryDirectory("forbc-nvml-mock-state").appendingPathComponent("state").path
-        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_STATE", state, 1) }
+        try configure(state: state)
         return state
+    }
+
+    /// Gives the mock loaded in this process its state file and the calls that fail ("call:code,…"), through its
+    /// own entry point: a test never changes this process's environment, which other suites' threads copy when
+    /// they start processes. Processes get the same through `FORBC_NVML_MOCK_STATE` and `FORBC_NVML_MOCK_FAIL`
+    /// in the environment they are given.
+    static func configure(state: String, fail: String? = nil) throws {
+        // The handle stays open: the configuration lives as long as the library stays loaded in this process,
+        // and NVMLLibrary's dlopen of the same file gets this copy.
+        guard let handle = dlopen(try library, RTLD_NOW | RTLD_LOCAL),
+            let entry = dlsym(handle, "forbc_nvml_mock_configure")
+        else {
+            throw BuildFailure(
+                output: "the mock has no forbc_nvml_mock_configure: \(dlerror().map { String(cString: $0) } ?? "?")")
+        }
+        typealias Configure = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void
+        unsafeBitCast(entry, to: Configure.self)(state, fail)
+    }
+
+    /// `nvidia-smi --mock-processes` (the stand-in, a process of its own, given the state file in its
+    /// environment): `count` processes on GPU instance `instance` of `device`; its exit status.
+    static func setProcesses(device: Int, instance: Int, count: Int, state: String) throws -> Int32 {
+        try runProcess(
+            try smi, ["--mock-processes", "\(device)", "\(instance)", "\(count)"],
+            environment: ["FORBC_NVML_MOCK_STATE": state]
+        ).code
     }
 
     /// The mock loaded through NVMLLibrary's dlopen path, its state re-read.
@@ -59,7 +85,7 @@ enum NVMLMock {
 struct NVMLMockTests {
     @Test("the mock and the simulated NVML give identical discovery for the same GPUs")
     func discoveryParity() throws {
-        _ = NVMLMock.freshState()
+        _ = try NVMLMock.freshState()
         let real = try NVMLMock.load().devices()
         let h100 = try SimulatedNVML(kernel: SimulatedKernel(model: SimulatedProfiles.make("nvidia-h100")!)).devices()
         #expect(real["0000:00:06.0"] == h100["0000:00:06.0"])
@@ -91,7 +117,7 @@ struct NVMLMockTests {
 
     @Test("create (with compute instances), destroy, mode and in-use paths run, with NVML's codes")
     func callPaths() throws {
-        let state = NVMLMock.freshState()
+        let state = try NVMLMock.freshState()
         let nvml = try NVMLMock.load()
         #expect(try nvml.setMIGMode(device: 1, enabled: true) == false, "the A100 changes mode at once")
         #expect(try nvml.setMIGMode(device: 0, enabled: true) == true, "the H100 in a VM waits for a reset")
@@ -114,12 +140,12 @@ struct NVMLMockTests {
         let a100 = try #require(try NVMLMock.load().devices()["0000:07:00.0"])
         #expect(a100.instances.map(\.placement.start) == [0, 4] && a100.instances.map(\.uuids.count) == [3, 1])
         // Processes on an instance: reported, and NVML refuses to destroy it.
-        #expect(try runProcess(try NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "2"]).code == 0)
+        #expect(try NVMLMock.setProcesses(device: 1, instance: split.id, count: 2, state: state) == 0)
         let busy = try NVMLMock.load()
         #expect(try busy.devices()["0000:07:00.0"]?.instances.first?.processes == 2)
         #expect(throws: ForbcError.self) { try busy.destroyInstance(device: 1, instanceID: split.id) }
         #expect(throws: ForbcError.self) { try busy.setMIGMode(device: 1, enabled: false) }
-        #expect(try runProcess(try NVMLMock.smi, ["--mock-processes", "1", "\(split.id)", "0"]).code == 0)
+        #expect(try NVMLMock.setProcesses(device: 1, instance: split.id, count: 0, state: state) == 0)
         let idle = try NVMLMock.load()
         try idle.destroyInstance(device: 1, instanceID: split.id)
         try idle.destroyInstance(device: 1, instanceID: whole.id)
@@ -137,8 +163,8 @@ struct NVMLMockTests {
         #expect(try idle.setMIGMode(device: 1, enabled: false) == false)
         #expect(try idle.devices()["0000:07:00.0"].map { !$0.currentMode && $0.instances.isEmpty } == true)
         // Injected errors come back with NVML's text and code name.
-        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_FAIL", "nvmlDeviceSetMigMode:4", 1) }
-        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_FAIL") } }
+        try NVMLMock.configure(state: state, fail: "nvmlDeviceSetMigMode:4")
+        defer { try? NVMLMock.configure(state: state) }
         do {
             _ = try idle.setMIGMode(device: 1, enabled: true)
             Issue.record("an injected error was not reported")
@@ -152,14 +178,14 @@ struct NVMLMockTests {
 
     @Test("a library that is not there, or a driver that does not load, is no MIG capability, with the reason")
     func loadFailures() throws {
-        _ = NVMLMock.freshState()
+        let state = try NVMLMock.freshState()
         guard case .failure(let missing) = NVMLLibrary.load(path: "/nonexistent/libnvidia-ml.so.1") else {
             Issue.record("loaded a library that is not there")
             return
         }
         #expect(missing.message.hasPrefix("NVML is not available: dlopen('/nonexistent/libnvidia-ml.so.1') failed: "))
-        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_FAIL", "nvmlInit_v2:9", 1) }
-        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_FAIL") } }
+        try NVMLMock.configure(state: state, fail: "nvmlInit_v2:9")
+        defer { try? NVMLMock.configure(state: state) }
         guard case .failure(let unloaded) = NVMLLibrary.load(path: try NVMLMock.library) else {
             Issue.record("initialized NVML without a driver")
             return
@@ -177,9 +203,58 @@ struct NVMLMockTests {
         return root.path
     }
 
+    @Test("Ctrl-C during a GPU reset: nvidia-smi finishes it, forbc finishes that step and stops; a rerun goes on")
+    func interruptedReset() throws {
+        let state = try NVMLMock.freshState()
+        let base = makeTemporaryDirectory("forbc-nvml-mock-sigint")
+        let manifest = base.appendingPathComponent("host.yaml").path
+        try """
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: mock}
+        spec:
+          gpus:
+            - select: {pciAddress: "0000:00:06.0"}
+              mig: [{name: train, profile: 3g.40gb}, {name: infer, profile: 1g.10gb}]
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let common = ["--root", try root(), "--state-dir", base.appendingPathComponent("state").path]
+        let started = base.appendingPathComponent("reset-started").path
+        var environment = [
+            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
+            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
+            "FORBC_NVML_MOCK_SMI_STARTED": started, "FORBC_NVML_MOCK_SMI_DELAY_MS": "1500",
+        ]
+        let apply = ["apply", manifest, "--yes", "--no-bench", "--reset-gpu"] + common
+        // Steps: MIG mode (with '--reset-gpu', the reset that applies it), 'train', 'infer'.
+        let running = try ForbcBinary.start(apply, environment: environment)
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: started) && Date() < deadline && running.process.isRunning {
+            usleep(20_000)
+        }
+        try #require(FileManager.default.fileExists(atPath: started), "nvidia-smi --gpu-reset did not start")
+        // The terminal's Ctrl-C goes to its foreground process group: forbc leads one here (Foundation's Process
+        // starts it so, as a shell starts a job), so the test runner's group is not hit.
+        #expect(kill(-running.process.processIdentifier, SIGINT) == 0)
+        let outcome = running.wait()
+        #expect(outcome.code == 130 && !outcome.signalled, "\(outcome.stdout)\(outcome.stderr)")
+        #expect(outcome.stderr.contains("forbc: SIGINT received; the step under way finishes"), "\(outcome.stderr)")
+        #expect(
+            outcome.stderr.contains(
+                "error: apply stopped by SIGINT after 1 of 3 steps; 2 not attempted; run 'apply' again to continue"),
+            "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("Apply stopped by SIGINT after step 1 of 3"), "\(outcome.stdout)")
+        let h100 = try #require(try NVMLMock.load().devices()["0000:00:06.0"])
+        #expect(h100.currentMode, "nvidia-smi finished the reset, and forbc the step")
+        #expect(h100.instances.isEmpty, "the steps after it were not attempted")
+        environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = nil
+        let rerun = try ForbcBinary.run(apply, environment: environment)
+        #expect(rerun.code == 0, "\(rerun.stdout)\(rerun.stderr)")
+        #expect(try NVMLMock.load().devices()["0000:00:06.0"]?.instances.count == 2)
+    }
+
     @Test("the forbc binary applies and destroys MIG layouts through NVML calls: an error, a pending mode, a rerun")
     func endToEnd() throws {
-        let state = NVMLMock.freshState()
+        let state = try NVMLMock.freshState()
         let base = makeTemporaryDirectory("forbc-nvml-mock-e2e")
         let manifest = base.appendingPathComponent("host.yaml").path
         try """

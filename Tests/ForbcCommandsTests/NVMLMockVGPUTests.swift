@@ -8,7 +8,7 @@ import Testing
 extension NVMLMockTests {
     @Test("the vGPU scheduler through NVML's structs: capabilities, state, set, refusal, and none without vGPU")
     func vgpuScheduler() throws {
-        _ = NVMLMock.freshState()
+        _ = try NVMLMock.freshState()
         let nvml = try NVMLMock.load()
         #expect(try nvml.vgpuScheduler(device: 0) == nil, "the H100 in a VM runs no vGPU manager")
         let initial = try #require(try nvml.vgpuScheduler(device: 1))
@@ -32,7 +32,7 @@ extension NVMLMockTests {
 
     @Test("mixed-size vGPU through NVML's structs: the mode, each type's placements (v2 list), set, none in MIG mode")
     func vgpuPlacements() throws {
-        _ = NVMLMock.freshState()
+        _ = try NVMLMock.freshState()
         let nvml = try NVMLMock.load()
         #expect(try nvml.vgpuPlacements(device: 0) == nil, "the H100 in a VM runs no vGPU manager")
         let rules = [703: VGPUPlacementRule(size: 10, ids: [0, 10, 20, 30])]
@@ -65,7 +65,7 @@ extension NVMLMockTests {
 
     @Test("supported vGPU types with their GPU-instance profile; a GPU instance with no compute instance")
     func vgpuTypesAndBareInstance() throws {
-        _ = NVMLMock.freshState()
+        _ = try NVMLMock.freshState()
         let nvml = try NVMLMock.load()
         #expect(try nvml.vgpuTypes(device: 0).isEmpty)
         #expect(

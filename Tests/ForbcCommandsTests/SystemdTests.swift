@@ -267,6 +267,46 @@ struct SystemdInstallTests {
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: wants) == "../forbc-apply.service")
     }
 
+    @Test("what '--force' cannot replace (a directory at a unit or link, a file for a .wants folder) fails first")
+    func unreplaceable() throws {
+        let cli = CLI()
+        let manifest = RepositoryPaths.manifest("quickstart")
+        func install(_ dir: String) -> [String] {
+            ["systemd", "install", "--manifest", manifest, "--unit-dir", dir, "--forbc", "/usr/bin/forbc", "--force"]
+        }
+        func contents(_ dir: String) throws -> [String] {
+            try FileManager.default.subpathsOfDirectory(atPath: dir).sorted()
+        }
+        // A directory where the boot unit's .wants link goes.
+        let dir = makeTemporaryDirectory("units").path
+        let link = "\(dir)/multi-user.target.wants/forbc-partitions.service"
+        try FileManager.default.createDirectory(atPath: link, withIntermediateDirectories: true)
+        let before = try contents(dir)
+        let refused = cli.run(install(dir))
+        #expect(refused.code == 1)
+        #expect(
+            refused.stderr
+                == "error: \(link) is a directory; forbc replaces unit files and links there, never a directory or a "
+                + "file in the place of a '.wants' folder, even with '--force'; nothing was written: move it aside\n",
+            "\(refused.stderr)")
+        #expect(try contents(dir) == before, "no unit file was written")
+        // A file where the timer's .wants folder goes, and a directory where a unit file goes: both named at once.
+        let other = makeTemporaryDirectory("units").path
+        try "x".write(toFile: "\(other)/timers.target.wants", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            atPath: "\(other)/forbc-apply.service", withIntermediateDirectories: true)
+        let both = cli.run(install(other))
+        #expect(
+            both.stderr.hasPrefix(
+                "error: \(other)/forbc-apply.service is a directory, \(other)/timers.target.wants is a file, not a "
+                    + "directory; "), "\(both.stderr)")
+        #expect(try contents(other) == ["forbc-apply.service", "timers.target.wants"])
+        // Moved aside, the same install succeeds.
+        try FileManager.default.removeItem(atPath: link)
+        #expect(cli.run(install(dir)).code == 0)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "../forbc-partitions.service")
+    }
+
     @Test("FORBC_STATE_DIR and FORBC_LIBVIRT_URI go into the units (a flag wins); FORBC_ROOT is refused")
     func environment() throws {
         let manifest = RepositoryPaths.manifest("quickstart")

@@ -107,6 +107,56 @@ struct AMDPartitionTests {
         #expect(try fixture.plan(try fixture.manifest(text: text)).isEmpty, "export:\n\(text)")
     }
 
+    @Test("a new name for the same modes is a relabel: no write, the records move, export and drift follow it")
+    func rename() throws {
+        let fixture = try SimulatedHostFixture(profile: "amd-mi300x")
+        func named(_ name: String) throws -> Manifest {
+            try fixture.manifest(
+                text: host(
+                    "    - select: {index: 0}\n      amdPartition: {name: \(name), compute: CPX, memory: NPS4}\n"))
+        }
+        func recorded() throws -> [String] {
+            try fixture.state().partitions.filter { $0.kind == .amdXCP }.map(\.name).sorted()
+        }
+        #expect(try fixture.apply(try named("cpx")).report.succeeded)
+        let plan = try fixture.plan(try named("train"))
+        #expect(plan.actions.map(\.action) == [.relabel], "\(plan.actions)")
+        #expect(plan.actions.first?.target == "train-0…train-7")
+        #expect(plan.actions.first?.forgets.sorted() == (0..<8).map { "cpx-\($0)" }.sorted())
+        #expect(!DriftReport(plan: plan, manifest: try named("train")).inSync, "a rename is a change to apply")
+        let applied = try fixture.apply(try named("train"))
+        #expect(applied.report.done.map(\.action) == [.relabel] && applied.writes == 0)
+        #expect(try recorded() == (0..<8).map { "train-\($0)" }.sorted())
+        #expect(try fixture.plan(try named("train")).isEmpty)
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
+        #expect(exported.contains("amdPartition: {name: train, compute: CPX, memory: NPS4}"), "\(exported)")
+        // The mode changed behind forbc's back between plan and apply: the relabel refuses, nothing recorded.
+        let stale = try fixture.plan(try named("cpx"))
+        try fixture.kernel.write(SysPath.pci("0000:0c:00.0", "current_compute_partition"), "QPX")
+        let refused = try fixture.session.apply(stale)
+        #expect(refused.failed?.error.code == .changedWorld, "\(String(describing: refused.failed))")
+        #expect(try recorded() == (0..<8).map { "train-\($0)" }.sorted())
+    }
+
+    @Test("SR-IOV: a new name for the same VF count is a relabel: no write, the records and the export follow it")
+    func renameVFs() throws {
+        let fixture = try SimulatedHostFixture(profile: "amd-mi210")
+        func named(_ name: String) throws -> Manifest {
+            try fixture.manifest(text: host("    - select: {vendor: amd}\n      sriov: {name: \(name), vfs: 4}\n"))
+        }
+        #expect(try fixture.apply(try named("vf")).report.succeeded)
+        let plan = try fixture.plan(try named("tenant"))
+        #expect(plan.actions.map(\.action) == [.relabel] && plan.actions.first?.target == "tenant-0…tenant-3")
+        #expect(try fixture.apply(try named("tenant")).writes == 0)
+        let names = try fixture.state().partitions.filter { $0.kind == .sriovVF }.map(\.name).sorted()
+        #expect(names == (0..<4).map { "tenant-\($0)" })
+        #expect(try fixture.plan(try named("tenant")).isEmpty)
+        let exported = try Exporter(inventory: try fixture.inventory(domains: true), state: try fixture.state())
+            .manifest()
+        #expect(exported.contains("sriov: {name: tenant, vfs: 4"), "\(exported)")
+    }
+
     @Test("each compute partition is a target of its own: ROCR_VISIBLE_DEVICES in KFD's order")
     func access() throws {
         let fixture = try SimulatedHostFixture(profile: "amd-mi300x")

@@ -34,6 +34,25 @@ struct RealMPSTests {
         #expect(try mps.daemon(gpu: uuid) == nil)
     }
 
+    @Test("'-d' starts in a process group of its own: a Ctrl-C at forbc's terminal does not reach the daemon")
+    func daemonOwnGroup() throws {
+        let directory = makeTemporaryDirectory("real-mps-group")
+        let program = directory.appendingPathComponent("group-control")
+        let seen = directory.appendingPathComponent("pgrp").path
+        let standIn = RepositoryPaths.fixture("mps/nvidia-cuda-mps-control")
+        // Writes its "PID PGRP" (from /proc/PID/stat), then is the stand-in.
+        try "#!/bin/sh\nawk '{print $1, $5}' /proc/$$/stat > \(seen)\nexec \(standIn) \"$@\"\n".write(
+            to: program, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program.path)
+        let mps = RealMPS(directory: directory, program: program.path)
+        try mps.start(gpu: uuid)
+        defer { try? mps.quit(gpu: uuid) }
+        let fields = try String(contentsOfFile: seen, encoding: .utf8).split(whereSeparator: \.isWhitespace)
+            .compactMap { Int32($0) }
+        #expect(fields.count == 2 && fields[0] == fields[1], "\(fields)")
+        #expect(fields.last != getpgrp(), "'-d' ran in the test's (forbc's) process group")
+    }
+
     @Test("a control command that does not end is stopped at the deadline and is an error that says so")
     func hungControlProgram() throws {
         let directory = makeTemporaryDirectory("real-mps-hung")

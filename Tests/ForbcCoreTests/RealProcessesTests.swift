@@ -49,6 +49,53 @@ import Testing
     }
 }
 
+extension RealProcessesTests {
+    /// Runs `script` with sh through the real channel (`timeout` seconds); its exit and what it printed.
+    static func shell(_ script: String, timeout: Double = 30) throws -> (exit: ProcessExit?, output: String) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("forbc-sh-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let exit = ExitBox()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            exit.value = RealProcesses().run(["sh", "-c", script], environment: [:], log: log, timeout: timeout)
+            done.signal()
+        }
+        done.wait()
+        return (exit.value, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    @Test("a child leads a process group of its own: a Ctrl-C to forbc's group does not reach it")
+    func childInItsOwnGroup() throws {
+        // /proc/PID/stat: "PID (COMM) STATE PPID PGRP …"; sh's comm has no space.
+        let run = try Self.shell("awk '{print $1, $5}' /proc/$$/stat")
+        #expect(run.exit == .exited(0))
+        let fields = run.output.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        #expect(fields.count == 2 && fields[0] == fields[1], "\(run.output)")
+        #expect(fields.last != getpgrp(), "the child is in the test's (forbc's) process group")
+    }
+
+    @Test("a timeout stops the child's group: what it started ends with it")
+    func timeoutStopsDescendants() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("forbc-gc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let started = Date()
+        let run = try Self.shell("sleep 60 & echo $! > \(file.path); wait", timeout: 0.5)
+        #expect(run.exit == .timedOut)
+        // Terminating the shell alone left 'sleep 60' holding on, and run returned only when it ended.
+        #expect(Date().timeIntervalSince(started) < 10, "the timeout returned after the grandchild ended")
+        let grandchild = try #require(Int(try String(contentsOf: file, encoding: .utf8).trimmed()))
+        let deadline = Date().addingTimeInterval(3)
+        while RealMPS.alive(grandchild) && Date() < deadline { usleep(50_000) }
+        let alive = RealMPS.alive(grandchild)
+        if alive { kill(pid_t(grandchild), SIGKILL) }
+        #expect(!alive, "the shell's 'sleep 60' outlived the timeout")
+    }
+}
+
+extension String {
+    fileprivate func trimmed() -> String { trimmingCharacters(in: .whitespacesAndNewlines) }
+}
+
 /// One process's exit, handed from the thread that ran it to the test (ordered by a semaphore).
 final class ExitBox: @unchecked Sendable {
     var value: ProcessExit?

@@ -7,14 +7,19 @@
  *
  * State lives in the file FORBC_NVML_MOCK_STATE (each forbc command is a new process), so plan, apply and drift
  * see one host. FORBC_NVML_MOCK_FAIL="call:code,..." makes those calls return that code (error injection).
+ * A test that loads the mock into its own process sets both through forbc_nvml_mock_configure instead: a test
+ * never changes its process's environment, which other threads read while they spawn processes.
  * Built with -DFORBC_MOCK_SMI it is a stand-in `nvidia-smi`: `--gpu-reset -i N` applies a pending mode (and drops
- * the instances), `--mock-processes N GI COUNT` sets processes on GPU instance GI (0: the whole GPU).
+ * the instances; FORBC_NVML_MOCK_SMI_DELAY_MS makes it take that long, after creating the file
+ * FORBC_NVML_MOCK_SMI_STARTED names), `--mock-processes N GI COUNT` sets processes on GPU instance GI (0: the whole
+ * GPU).
  * The A100 also runs NVIDIA's vGPU manager: its vGPU scheduler (all three policies, time slice 1 to 30 ms, as the
  * simulated nvidia-l40s-vgpu) and two supported vGPU types, one time-sliced, one MIG-backed on 3g.20gb.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../Sources/CNVML/forbc_nvml.h"
 
@@ -104,7 +109,24 @@ static void reset_state(void) {
                            0x20b010de, 40960, a100, 7, 0, 0, 0, 1, 0, {{0}}};
 }
 
-static const char *state_path(void) { return getenv("FORBC_NVML_MOCK_STATE"); }
+/* What forbc_nvml_mock_configure set; once it was called the environment is not read. */
+static int configured;
+static char configured_state[4096];
+static char configured_fail[1024];
+
+/* Sets the state file and the injected errors of the mock in this process (NULL: none). */
+void forbc_nvml_mock_configure(const char *state, const char *fail) {
+    configured = 1;
+    snprintf(configured_state, sizeof configured_state, "%s", state ? state : "");
+    snprintf(configured_fail, sizeof configured_fail, "%s", fail ? fail : "");
+}
+
+static const char *state_path(void) {
+    if (configured) return configured_state[0] ? configured_state : NULL;
+    return getenv("FORBC_NVML_MOCK_STATE");
+}
+
+static const char *fail_spec(void) { return configured ? configured_fail : getenv("FORBC_NVML_MOCK_FAIL"); }
 
 /* Reads the state file written by save_state, if there is one. */
 static void load_state(void) {
@@ -175,7 +197,7 @@ static void save_state(void) {
 
 /* The code FORBC_NVML_MOCK_FAIL gives `call`, or NVML_SUCCESS. */
 __attribute__((unused)) static nvmlReturn_t injected(const char *call) {
-    const char *spec = getenv("FORBC_NVML_MOCK_FAIL");
+    const char *spec = fail_spec();
     size_t length = strlen(call);
     while (spec && *spec) {
         if (strncmp(spec, call, length) == 0 && spec[length] == ':') return atoi(spec + length + 1);
@@ -826,6 +848,12 @@ int main(int argc, char **argv) {
             fprintf(stderr, "GPU %s is in use\n", devs[d].busId);
             return 1;
         }
+        /* A reset that takes a while (a test sends forbc a Ctrl-C meanwhile): a file says it began. */
+        const char *started = getenv("FORBC_NVML_MOCK_SMI_STARTED");
+        FILE *marker = started ? fopen(started, "w") : NULL;
+        if (marker) fclose(marker);
+        const char *delay = getenv("FORBC_NVML_MOCK_SMI_DELAY_MS");
+        if (delay) usleep((useconds_t)atoi(delay) * 1000);
         devs[d].current = devs[d].pending;
         memset(devs[d].gis, 0, sizeof devs[d].gis);
     } else if (argc == 5 && strcmp(argv[1], "--mock-processes") == 0) {

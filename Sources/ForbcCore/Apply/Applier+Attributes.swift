@@ -29,4 +29,18 @@ extension Applier {
         }
         return true
     }
+
+    /// A relabel writes nothing: the device must still be as the plan read it (the mode, the VF count), else the
+    /// host changed since planning.
+    func confirmKept(_ action: PlannedAction) throws -> Bool {
+        switch action.precondition {
+        case .attribute(let path, let current):
+            _ = try expectWord(path, reads: current, before: current ?? "")
+        case .numVFs(let pf, let current):
+            _ = try expect(SysPath.pci(pf, "sriov_numvfs"), reads: current, before: "\(current)")
+        default:
+            break
+        }
+        return true
+    }
 }

@@ -16,6 +16,9 @@ public struct Applier: Sendable {
     public var resetGPU = false
     /// How long a live detach may take before the guest is taken not to release the device.
     public var liveDetachTimeout: Duration = .seconds(15)
+    /// Asked before each step: a reason (the signal that asked forbc to stop) ends the apply there, the steps done
+    /// so far finished, the rest not attempted.
+    public var stopRequested: (@Sendable () -> String?)?
 
     public init(
         sysfs: any SysfsChannel, hypervisor: (any HypervisorChannel)? = nil, nvml: (any NVMLChannel)? = nil,
@@ -37,7 +40,9 @@ public struct Applier: Sendable {
         public var notAttempted: [PlannedAction] = []
         /// What people should know (a driver that cannot hot-plug).
         public var notes: [String] = []
-        public var succeeded: Bool { failed == nil }
+        /// Why apply stopped before the rest (a signal), the steps before it done.
+        public var stopped: String?
+        public var succeeded: Bool { failed == nil && stopped == nil }
         public init() {}
     }
 
@@ -46,10 +51,19 @@ public struct Applier: Sendable {
         var report = Report()
         var state = try store.load()
         for (index, action) in plan.actions.enumerated() {
+            if let reason = stopRequested?() {
+                report.stopped = reason
+                report.notAttempted = Array(plan.actions[index...])
+                return report
+            }
             do {
-                // The intent first: a kill during the step leaves what it may have created recorded as forbc's.
-                try store.append(
-                    action.records.map(StateChange.record) + action.attachmentRecords.map(StateChange.recordAttachment))
+                // The intent first: a kill during the step leaves what it may have created recorded as forbc's (a
+                // relabel creates nothing: its records are made once it is done).
+                if action.action != .relabel {
+                    try store.append(
+                        action.records.map(StateChange.record)
+                            + action.attachmentRecords.map(StateChange.recordAttachment))
+                }
                 if try perform(action, state: &state, report: &report) {
                     report.done.append(action)
                 } else {
@@ -106,6 +120,7 @@ public struct Applier: Sendable {
         default:
             break
         }
+        if action.action == .relabel { return try confirmKept(action) }
         guard try check(action) else { return false }
         try checkPlacement(action)
         try sysfs.write(action.path, action.value)

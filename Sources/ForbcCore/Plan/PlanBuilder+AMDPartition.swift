@@ -59,9 +59,18 @@ extension PlanBuilder {
         guard checkAMDModes(spec, target, state, xccs: xccs, memory: memory) else { return }
         let changesMemory = spec.memory != nil && spec.memory?.rawValue != state.memory
         let changesCompute = changesMemory || spec.compute.rawValue != state.compute
-        guard changesCompute else { return }
-        guard allowsAMDChange(spec, target, state, changesMemory: changesMemory) else { return }
         let names = desired.filter { $0.gpu == gpu.address && $0.kind == .amdXCP }.map(\.name)
+        guard changesCompute else {
+            let path = SysPath.pci(gpu.address, "current_compute_partition")
+            relabelRecorded(
+                .amdXCP, gpu: gpu.address,
+                records: names.map {
+                    OwnedPartition(name: $0, kind: .amdXCP, gpu: gpu.address, address: gpu.address, type: state.compute)
+                }, what: "compute partition mode '\(state.compute)'",
+                check: .attribute(path: path, current: state.compute))
+            return
+        }
+        guard allowsAMDChange(spec, target, state, changesMemory: changesMemory) else { return }
         if changesMemory, let memory { configureActions += reloadForMemory(gpu, state, memory: memory, names) }
         configureActions.append(computeModeAction(spec, gpu, state, names, changesMemory: changesMemory))
     }

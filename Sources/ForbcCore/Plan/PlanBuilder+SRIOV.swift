@@ -41,7 +41,16 @@ extension PlanBuilder {
                 replaceDesired(partition)
             }
         }
-        guard wanted != current else { return }
+        guard wanted != current else {
+            relabelRecorded(
+                .sriovVF, gpu: gpu.address,
+                records: names.enumerated().map { i, name in
+                    OwnedPartition(
+                        name: name, kind: .sriovVF, gpu: gpu.address,
+                        address: sriov.vfAddress(of: gpu.address, index: i))
+                }, what: "sriov_numvfs \(current)", check: .numVFs(pf: gpu.address, current: current))
+            return
+        }
         if current > 0 {
             if let use = firstUse(gpu) {
                 fail(

@@ -329,7 +329,9 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         }
     }
 
-    /// NVML has no public reset call; `nvidia-smi --gpu-reset` is the documented way.
+    /// NVML has no public reset call; `nvidia-smi --gpu-reset` is the documented way. Foundation's `Process`
+    /// starts it in a process group of its own (`ChildGroup`): a Ctrl-C at forbc's terminal does not cut a reset
+    /// short.
     public func resetGPU(device index: Int) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -113,9 +113,9 @@ public struct RealMPS: MPSChannel {
         _ process: Process, _ ended: DispatchSemaphore, arguments: [String], input: String?, _ uuid: String
     ) throws {
         guard ended.wait(timeout: .now() + timeout) == .timedOut else { return }
-        process.terminate()
+        ChildGroup.signal(process.processIdentifier, SIGTERM)
         if ended.wait(timeout: .now() + 2) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
+            ChildGroup.signal(process.processIdentifier, SIGKILL)
             ended.wait()
         }
         let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
@@ -158,7 +158,8 @@ public struct RealMPS: MPSChannel {
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in argv + envp { free(pointer) } }
         var pid = pid_t()
-        let spawned = RealProcesses.withNoSignalsBlocked { posix_spawnp(&pid, program, &actions, nil, argv, envp) }
+        // A group of its own: a Ctrl-C at forbc's terminal does not reach the daemon it leaves behind.
+        let spawned = ChildGroup.withSpawnAttributes { posix_spawnp(&pid, program, &actions, $0, argv, envp) }
         guard spawned == 0 else {
             throw ForbcError(
                 .unsupported,

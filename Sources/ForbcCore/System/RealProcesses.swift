@@ -1,6 +1,8 @@
 import Foundation
 
-/// Real processes through Foundation's `Process`, started by `/usr/bin/env` so the program is found in `PATH`.
+/// Real processes through Foundation's `Process`, started by `/usr/bin/env` so the program is found in `PATH`;
+/// each leads a process group of its own (`ChildGroup`): a Ctrl-C at forbc's terminal does not reach it, and its
+/// timeout stops it and what it started.
 public struct RealProcesses: ProcessChannel {
     public init() {}
 
@@ -29,9 +31,10 @@ public struct RealProcesses: ProcessChannel {
             return .notStarted("could not start '\(arguments.first ?? "")': \(error.localizedDescription)")
         }
         if finished.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
+            // The child's group: what it started (a shell's commands, a workload's workers) stops with it.
+            ChildGroup.signal(process.processIdentifier, SIGTERM)
             if finished.wait(timeout: .now() + 5) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
+                ChildGroup.signal(process.processIdentifier, SIGKILL)
                 finished.wait()
             }
             return .timedOut

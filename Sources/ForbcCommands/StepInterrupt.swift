@@ -1,0 +1,83 @@
+import ForbcBench
+import ForbcCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The signal that asked an apply to stop (0: none); set by the handler.
+nonisolated(unsafe) private var stepSignal: sig_atomic_t = 0
+
+/// SIGINT and SIGTERM during an apply or a destroy: the step under way is finished, then apply stops and says what
+/// was done and what was not attempted (a rerun continues). The programs a step runs (a GPU reset, an MPS control
+/// command) lead process groups of their own (`ChildGroup`), so a Ctrl-C at the terminal reaches forbc alone and
+/// they finish their work. A second signal ends forbc at once, by the signal's default action: what the state
+/// journal recorded before the step still holds, and a rerun converges.
+final class StepInterrupt: @unchecked Sendable {
+    private let stopped = Locked(false)
+    private let console: Console
+    private let verb: String
+
+    private init(console: Console, verb: String) {
+        self.console = console
+        self.verb = verb
+    }
+
+    /// Installs the handlers and a watcher that says what happens when a signal comes.
+    static func install(verb: String) -> StepInterrupt {
+        stepSignal = 0
+        let interrupt = StepInterrupt(console: Console.current, verb: verb)
+        for number in [SIGINT, SIGTERM] {
+            signal(number) { number in
+                if stepSignal != 0 {
+                    // The second: the default action, now (signal and raise are async-signal-safe).
+                    signal(number, SIG_DFL)
+                    raise(number)
+                }
+                stepSignal = number
+            }
+        }
+        let thread = Thread { [interrupt] in interrupt.watch() }
+        thread.start()
+        return interrupt
+    }
+
+    /// The default handlers again, the watcher ended.
+    func uninstall() {
+        stopped.update { $0 = true }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+
+    /// "SIGINT" or "SIGTERM" once one arrived.
+    var received: String? {
+        switch stepSignal {
+        case 0: nil
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        default: "signal \(stepSignal)"
+        }
+    }
+
+    /// The status a shell gives a process the signal ended (130 for SIGINT).
+    var exitStatus: Int32 { 128 + (stepSignal == 0 ? SIGINT : stepSignal) }
+
+    /// Says once that a signal came; stays until uninstalled, the one thread that takes the signals (the others
+    /// block them), so that a second one acts at once.
+    private func watch() {
+        Interrupter.receiveSignalsHere()
+        var said = false
+        while !stopped.value {
+            if !said, let signal = received {
+                said = true
+                console.err(
+                    "forbc: \(signal) received; the step under way finishes (the programs it runs are not "
+                        + "interrupted), then '\(verb)' stops; send it again to stop at once")
+            }
+            usleep(50_000)
+        }
+    }
+}
