@@ -30,7 +30,8 @@ forbc=$bin/forbc
 work=$(mktemp -d /tmp/forbc-speed.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for mdevs in 16 64; do python3 Tests/Bench/make-tree.py "$work/t$mdevs" 8 "$mdevs"; done
-mkdir -p "$work/state" "$work/empty"
+# A root with an empty sysfs: what a discovery costs before it reads any device (start-up, options, output).
+mkdir -p "$work/state" "$work/empty" "$work/t0/sys"
 
 echo "forbc: $forbc ($(stat -c %s "$forbc") bytes; $(ldd "$forbc" | wc -l) shared libraries at launch)"
 echo "mdevctl: $(mdevctl --version); hyperfine $(hyperfine --version | cut -d' ' -f2); $(nproc) cores;" \
@@ -61,7 +62,14 @@ for mdevs in 16 64; do
 done
 umount "\$virt" "\$qemu"
 hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/h-version.json" \\
-    "$forbc --version" "mdevctl --version" >/dev/null 2>&1
+    "$forbc --version" "mdevctl --version" "$forbc discover --root $work/t0 --output json --state-dir $work/state" \\
+    >/dev/null 2>&1
+# Devices are read side by side on the free cores; on one core discovery is what it costs in CPU.
+mount --bind "$work/t16/sys" /sys
+hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/one-core.json" \\
+    "taskset -c 0 mdevctl list --dumpjson" \\
+    "taskset -c 0 $forbc discover --root $work/t16 --output json --state-dir $work/state" >/dev/null 2>&1
+umount /sys
 EOF
 unshare -m --propagation private bash "$work/inside.sh"
 
@@ -92,7 +100,12 @@ for mdevs in (16, 64):
 version = load("h-version.json")
 print()
 for command, r in version.items():
-    print(f"{command.split('/')[-1]}: median {ms(r)}")
+    label = "forbc discover of an empty sysfs" if "discover" in command else command.split('/')[-1]
+    print(f"{label}: median {ms(r)}")
+one = load("one-core.json")
+md, fb = (next(r for c, r in one.items() if key in c) for key in ("mdevctl", "discover"))
+print(f"one core (taskset -c 0), 8 × 16: mdevctl list {ms(md)}, forbc discover {ms(fb)}, "
+      f"ratio {fb['median'] / md['median']:.2f}")
 print("(medians of hyperfine runs; ratios of medians; below 1 is forbc faster)")
 EOF
 echo
