@@ -19,3 +19,22 @@ static const unsigned long long forbc_resolve_no_magiclinks = RESOLVE_NO_MAGICLI
 static inline long forbc_getdents64(int fd, void *_Nonnull buffer, unsigned long size) {
     return syscall(SYS_getdents64, fd, buffer, size);
 }
+
+// glibc declares pipe2(2) and posix_spawn_file_actions_addclosefrom_np(3) (2.34+) only under _GNU_SOURCE, which the
+// Glibc module is built without; both are plain symbols of the C library. POSIX_SPAWN_SETSID (2.26+) likewise.
+#include <fcntl.h>
+#include <spawn.h>
+extern int pipe2(int pipefd[_Nonnull 2], int flags);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *_Nonnull actions, int from);
+
+/// pipe2(fds, O_CLOEXEC): both ends close-on-exec from their creation, so a child that another thread starts
+/// meanwhile inherits neither (pipe then fcntl leaves a window where it does, and it holds the write end open).
+static inline int forbc_pipe_cloexec(int fds[_Nonnull 2]) { return pipe2(fds, O_CLOEXEC); }
+
+/// Closes every descriptor from `from` up in the child (close_range(2), or the kernel's list where it lacks it).
+static inline int forbc_spawn_close_from(posix_spawn_file_actions_t *_Nonnull actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+/// POSIX_SPAWN_SETSID: the child starts a session of its own (no controlling terminal).
+static const short forbc_spawn_setsid = 0x80;

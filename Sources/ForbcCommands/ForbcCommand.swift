@@ -33,6 +33,8 @@ public struct ForbcCommand: ParsableCommand {
 
     /// Runs forbc with `arguments` on `console`; returns the process exit code.
     public static func run(_ arguments: [String], console: Console = .standard) -> Int32 {
+        // SIGCHLD inherited ignored would let the kernel reap forbc's children: no exit status to read.
+        Spawn.restoreDefaultChildSignal()
         // The version needs no command tree: answered as ArgumentParser answers it, without reflecting on every
         // command's options first (about half of a launch's own work in the static binary).
         if arguments == ["--version"] {

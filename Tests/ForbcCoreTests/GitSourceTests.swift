@@ -121,6 +121,18 @@ struct GitSourceTests {
         #expect(throws: ForbcError.self) { try noGit.run(["--version"]) }
     }
 
+    @Test("a remote whose url is given twice is named by its last value, as 'git config --get' reads it")
+    func lastRemoteURL() throws {
+        let fixture = try GitFixture("provenance-two-urls")
+        try fixture.write("hosts/a.yaml", "apiVersion: forbc/v1\n")
+        try fixture.commit("a")
+        try fixture.git(["config", "--add", "remote.origin.url", "https://example.com/second.git"])
+        #expect(try fixture.git(["config", "--get", "remote.origin.url"]) == "https://example.com/second.git\n")
+        let path = fixture.work.appendingPathComponent("hosts/a.yaml").path
+        #expect(
+            try ManifestSource.lookup(manifest: path, git: RealGit())?.repository == "https://example.com/second.git")
+    }
+
     @Test("the real git: dirty is about the manifest alone, changed, staged, untracked or ignored")
     func realDirty() throws {
         let fixture = try GitFixture("provenance-dirty")

@@ -107,13 +107,14 @@ private struct Asking {
         if !output.succeeded && output.status != 1 {
             throw repository.failure(output, doing: "reading the remotes")
         }
-        var remotes: [(key: String, url: String)] = []
+        // A key given more than once (a url in ~/.gitconfig and another in the repository's config) counts with
+        // its last value, as `git config --get remote.NAME.url` reads it (how forbc asked before).
+        var remotes: [String: String] = [:]
         for line in output.stdout.split(separator: "\n") {
             guard let space = line.firstIndex(of: " ") else { continue }
-            remotes.append((String(line[..<space]), String(line[space...].dropFirst())))
+            remotes[String(line[..<space])] = String(line[space...].dropFirst())
         }
-        let origin = remotes.first { $0.key == "remote.origin.url" }
-        let chosen = origin ?? remotes.min { $0.key < $1.key }
-        return chosen.map { ManifestSource.withoutCredentials($0.url) } ?? topLevel
+        let chosen = remotes["remote.origin.url"] ?? remotes.min { $0.key < $1.key }?.value
+        return chosen.map { ManifestSource.withoutCredentials($0) } ?? topLevel
     }
 }

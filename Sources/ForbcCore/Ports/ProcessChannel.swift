@@ -5,8 +5,8 @@ import Foundation
 /// a script and can fail on demand.
 public protocol ProcessChannel: Sendable {
     /// Runs `arguments` (the first is looked up in `PATH`) with `environment` over forbc's own, standard output
-    /// and error appended to `log`, standard input empty; after `timeout` seconds it is stopped (SIGTERM, then
-    /// SIGKILL 5 s later).
+    /// and error appended to `log`, standard input empty; after `timeout` seconds it is stopped (SIGTERM to its
+    /// process group, then SIGKILL 5 s later).
     func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit
 }
 

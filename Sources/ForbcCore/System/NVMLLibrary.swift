@@ -329,25 +329,41 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         }
     }
 
-    /// NVML has no public reset call; `nvidia-smi --gpu-reset` is the documented way. Foundation's `Process`
-    /// starts it in a process group of its own (`ChildGroup`): a Ctrl-C at forbc's terminal does not cut a reset
-    /// short.
+    /// NVML has no public reset call; `nvidia-smi --gpu-reset` is the documented way, run through `Spawn` (found
+    /// in `PATH`) in a process group of its own: a Ctrl-C at forbc's terminal does not cut a reset short. Stopped
+    /// after `resetTimeout` seconds (a reset takes seconds; one that hangs must not hang forbc).
     public func resetGPU(device index: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["nvidia-smi", "--gpu-reset", "-i", "\(index)"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw ForbcError(
-                .system,
-                "nvidia-smi --gpu-reset -i \(index) failed (exit \(process.terminationStatus)): "
-                    + "\(text.trimmingCharacters(in: .whitespacesAndNewlines))"
-            )
+        let arguments = ["--gpu-reset", "-i", "\(index)"]
+        let shown = "nvidia-smi " + arguments.joined(separator: " ")
+        let environment = ProcessInfo.processInfo.environment
+        guard let executable = Spawn.lookUp("nvidia-smi", path: environment["PATH"] ?? "/usr/bin:/bin") else {
+            throw ForbcError(.unsupported, "cannot run '\(shown)': 'nvidia-smi' is not in PATH", errno: ENOENT)
+        }
+        let result: Spawn.Result
+        do {
+            result = try Spawn.run(
+                Spawn.Request(
+                    executable: executable, arguments: arguments, environment: environment,
+                    timeout: Self.resetTimeout, grace: 5))
+        } catch {
+            throw ForbcError(.system, "'\(shown)' \(Self.words(error))")
+        }
+        guard result.end == .exited(0) else {
+            let text = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw ForbcError(.system, "\(shown) failed (\(result.end)): \(text)")
+        }
+    }
+
+    /// Seconds `nvidia-smi --gpu-reset` may take.
+    static let resetTimeout = 300.0
+
+    /// A spawn failure in words, after the command's name.
+    static func words(_ failure: Spawn.Failure) -> String {
+        switch failure {
+        case .notStarted(let reason, _): "could not be started: \(reason)"
+        case .timedOut: "did not end within \(Int(resetTimeout)) s and was stopped"
+        case .outputNotEnded: "ended but its output did not; it was stopped"
+        case .waitFailed(let code): "ended with a status that could not be read: \(String(cString: strerror(code)))"
         }
     }
 }

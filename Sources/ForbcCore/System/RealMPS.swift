@@ -1,6 +1,6 @@
 import Foundation
 
-/// NVIDIA's MPS for real: `nvidia-cuda-mps-control` run through Foundation's `Process` (found in `PATH`), one
+/// NVIDIA's MPS for real: `nvidia-cuda-mps-control` run through `Spawn` (found in `PATH`), one
 /// control daemon per GPU with `CUDA_MPS_PIPE_DIRECTORY` and `CUDA_MPS_LOG_DIRECTORY` under `directory/GPU-UUID`
 /// and `CUDA_VISIBLE_DEVICES` set to the GPU's UUID, so the daemon (and its servers) see that GPU alone, as
 /// device 0. Commands go to the daemon on the control program's standard input (`echo quit |
@@ -107,24 +107,6 @@ public struct RealMPS: MPSChannel {
         while Self.alive(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
     }
 
-    /// Waits `timeout` seconds for the control program to end; past that it is terminated (then killed) and the
-    /// command is an error that says so.
-    func awaitExit(
-        _ process: Process, _ ended: DispatchSemaphore, arguments: [String], input: String?, _ uuid: String
-    ) throws {
-        guard ended.wait(timeout: .now() + timeout) == .timedOut else { return }
-        ChildGroup.signal(process.processIdentifier, SIGTERM)
-        if ended.wait(timeout: .now() + 2) == .timedOut {
-            ChildGroup.signal(process.processIdentifier, SIGKILL)
-            ended.wait()
-        }
-        let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
-        throw ForbcError(
-            .system,
-            "'\(what)' for \(uuid) did not answer within \(Int(timeout)) s (the daemon may be waiting for a "
-                + "client that hangs); it was stopped")
-    }
-
     /// What `nvidia-cuda-mps-control` prints when no control daemon runs for its pipe directory.
     static let noDaemon = "Cannot find MPS control daemon process"
 
@@ -138,42 +120,22 @@ public struct RealMPS: MPSChannel {
         return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
     }
 
-    /// `PROGRAM -d` by posix_spawn, waited for. Not through Foundation's `Process`: the daemon outlives the
-    /// program, and must inherit no descriptor of forbc's (Foundation's own, the host lock): every one above
-    /// standard error is closed in the child (those `/proc/self/fd` lists), standard input is /dev/null and its
-    /// output goes to the log dir.
+    /// `PROGRAM -d`, waited for (it forks the daemon and returns). The daemon outlives the program and inherits
+    /// no descriptor of forbc's (the host lock among them): standard input is /dev/null and its output goes to
+    /// the log directory.
     func spawnDaemon(_ uuid: String) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
         let output = logDirectory(gpu: uuid) + "/forbc-start.log"
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Every descriptor above standard error that is open now (this process's, listed by the kernel).
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        let environment = ProcessInfo.processInfo.environment.merging(self.environment(gpu: uuid)) { $1 }
-        let argv: [UnsafeMutablePointer<CChar>?] = [program, "-d"].map { (text: String) in strdup(text) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid = pid_t()
-        // A group of its own: a Ctrl-C at forbc's terminal does not reach the daemon it leaves behind.
-        let spawned = ChildGroup.withSpawnAttributes { posix_spawnp(&pid, program, &actions, $0, argv, envp) }
-        guard spawned == 0 else {
+        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
             throw ForbcError(
-                .unsupported,
-                "cannot run '\(program) -d' (NVIDIA's MPS control program): \(String(cString: strerror(spawned)))",
-                errno: spawned)
+                .system, "cannot write \(output): \(String(cString: strerror(errno)))", path: output, errno: errno)
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let said = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+        defer { close(fd) }
+        let end = try spawn(["-d"], input: nil, output: .descriptor(fd), uuid).end
+        let said = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").trimmed
+        guard end == .exited(0) else {
             throw ForbcError(
-                .system,
-                "'\(program) -d' for \(uuid) failed (wait status \(status))" + (said.isEmpty ? "" : ": \(said)"))
+                .system, "'\(program) -d' for \(uuid) failed (\(end))" + (said.isEmpty ? "" : ": \(said)"))
         }
     }
 
@@ -185,39 +147,53 @@ public struct RealMPS: MPSChannel {
     /// Runs the control program with the daemon's environment; its standard output, trimmed, or an error with
     /// what it printed.
     func run(_ arguments: [String], input: String?, _ uuid: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [program] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment(gpu: uuid)) { $1 }
-        let output = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        let ended = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in ended.signal() }
-        do {
-            try process.run()
-        } catch {
-            throw ForbcError(
-                .unsupported, "cannot run '\(program)' (NVIDIA's MPS control program): \(error.localizedDescription)",
-                cause: error)
-        }
-        if let input {
-            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
-        try awaitExit(process, ended, arguments: arguments, input: input, uuid)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let what = ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
+        let result = try spawn(arguments, input: input, output: .capture, uuid)
+        let text = (String(decoding: result.stdout, as: UTF8.self) + String(decoding: result.stderr, as: UTF8.self))
+            .trimmed
+        guard result.end == .exited(0) else {
             throw ForbcError(
                 .system,
-                "'\(what)' for \(uuid) failed (status \(process.terminationStatus))"
-                    + (text.isEmpty ? "" : ": \(text)"))
+                "'\(shown(arguments, input))' for \(uuid) failed (\(result.end))" + (text.isEmpty ? "" : ": \(text)"))
         }
         return text
+    }
+
+    /// The control program in `PATH`, run with `arguments` and the daemon's environment, at most `timeout`
+    /// seconds; past that it is stopped (with what it started) and the command is an error that says so.
+    func spawn(_ arguments: [String], input: String?, output: Spawn.Output, _ uuid: String) throws -> Spawn.Result {
+        let merged = ProcessInfo.processInfo.environment.merging(environment(gpu: uuid)) { $1 }
+        guard let executable = Spawn.lookUp(program, path: merged["PATH"] ?? "/usr/bin:/bin") else {
+            throw ForbcError(
+                .unsupported, "cannot run '\(program)' (NVIDIA's MPS control program): it is not in PATH", errno: ENOENT
+            )
+        }
+        let request = Spawn.Request(
+            executable: executable, arguments: arguments, environment: merged, input: input.map { Data($0.utf8) },
+            output: output, timeout: timeout)
+        do {
+            return try Spawn.run(request)
+        } catch .timedOut {
+            throw ForbcError(
+                .system,
+                "'\(shown(arguments, input))' for \(uuid) did not answer within \(Int(timeout)) s (the daemon may be "
+                    + "waiting for a client that hangs); it was stopped")
+        } catch .notStarted(let reason, let code) {
+            throw ForbcError(
+                .unsupported, "cannot run '\(program)' (NVIDIA's MPS control program): \(reason)", errno: code)
+        } catch .outputNotEnded {
+            throw ForbcError(
+                .system, "'\(shown(arguments, input))' for \(uuid) ended but its output did not; it was stopped")
+        } catch .waitFailed(let code) {
+            throw ForbcError(
+                .system,
+                "the exit status of '\(shown(arguments, input))' could not be read: \(String(cString: strerror(code)))",
+                errno: code)
+        }
+    }
+
+    /// The command as forbc names it in messages: `PROGRAM ARGS <<< INPUT`.
+    func shown(_ arguments: [String], _ input: String?) -> String {
+        ([program] + arguments).joined(separator: " ") + (input.map { " <<< \($0.trimmed)" } ?? "")
     }
 }
 

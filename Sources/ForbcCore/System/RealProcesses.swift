@@ -1,57 +1,46 @@
 import Foundation
 
-/// Real processes through Foundation's `Process`, started by `/usr/bin/env` so the program is found in `PATH`;
-/// each leads a process group of its own (`ChildGroup`): a Ctrl-C at forbc's terminal does not reach it, and its
-/// timeout stops it and what it started.
+/// Real processes through `Spawn`: the program is looked up in the `PATH` of the child's environment (forbc's,
+/// with the workload's variables over it); each leads a process group of its own: a Ctrl-C at forbc's terminal
+/// does not reach it, and its timeout stops it and what it started.
 public struct RealProcesses: ProcessChannel {
+    /// Seconds between SIGTERM and SIGKILL at a timeout.
+    public static let grace = 5.0
+
     public init() {}
 
     public func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: log.path) {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+        let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            return .notStarted("cannot write its log \(log.path): \(String(cString: strerror(errno)))")
         }
-        guard let handle = try? FileHandle(forWritingTo: log) else {
-            return .notStarted("cannot write its log \(log.path)")
+        defer { close(fd) }
+        let name = arguments.first ?? ""
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let path = merged["PATH"] ?? "/usr/bin:/bin"
+        guard !name.isEmpty, let executable = Spawn.lookUp(name, path: path) else {
+            return .notStarted("could not start '\(name)': no such program in PATH \(path)")
         }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
+        let request = Spawn.Request(
+            executable: executable, arguments: Array(arguments.dropFirst()), environment: merged,
+            output: .descriptor(fd), timeout: timeout, grace: Self.grace)
+        let end: Spawn.End
         do {
-            try Self.withNoSignalsBlocked { try process.run() }
-        } catch {
-            return .notStarted("could not start '\(arguments.first ?? "")': \(error.localizedDescription)")
-        }
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            // The child's group: what it started (a shell's commands, a workload's workers) stops with it.
-            ChildGroup.signal(process.processIdentifier, SIGTERM)
-            if finished.wait(timeout: .now() + 5) == .timedOut {
-                ChildGroup.signal(process.processIdentifier, SIGKILL)
-                finished.wait()
-            }
+            end = try Spawn.run(request).end
+        } catch .timedOut {
             return .timedOut
+        } catch .notStarted(let reason, _) {
+            return .notStarted("could not start '\(name)': \(reason)")
+        } catch .waitFailed(let code) {
+            return .notStarted("the exit status of '\(name)' could not be read: \(String(cString: strerror(code)))")
+        } catch {
+            // `.outputNotEnded` cannot come: the output goes to the log, not to pipes.
+            return .notStarted("'\(name)': \(error)")
         }
-        return process.terminationReason == .exit
-            ? .exited(process.terminationStatus) : .signalled(process.terminationStatus)
-    }
-
-    /// Runs `body` (which starts a process) with no signal blocked in this thread: a child inherits its parent
-    /// thread's mask, and threads that Dispatch or the runner start block most signals, SIGTERM included, so a
-    /// workload started from one could not be terminated at its timeout (nor stop its own children).
-    static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
-        var none = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        return try body()
+        switch end {
+        case .exited(let code): return .exited(code)
+        case .signalled(let signal): return .signalled(signal)
+        }
     }
 }

@@ -1,0 +1,133 @@
+import ForbcTestSupport
+import Foundation
+import Testing
+
+@testable import ForbcCore
+
+/// The runner every program of forbc's goes through: its result is the whole output and the child's own exit, or a
+/// failure; a deadline stops the child's group, whatever it ignores or leaves behind.
+@Suite("spawn: posix_spawn, poll and waitpid on the calling thread")
+struct SpawnTests {
+    /// `sh -c script` through the runner.
+    static func shell(
+        _ script: String, input: String? = nil, timeout: Double = 30, grace: Double = 1
+    ) throws(Spawn.Failure) -> Spawn.Result {
+        try Spawn.run(
+            Spawn.Request(
+                executable: "/bin/sh", arguments: ["-c", script], environment: ProcessInfo.processInfo.environment,
+                input: input.map { Data($0.utf8) }, timeout: timeout, grace: grace))
+    }
+
+    /// Seconds `body` took, and what it threw (nil when it returned).
+    static func timed(_ body: () throws(Spawn.Failure) -> Spawn.Result) -> (seconds: Double, failure: Spawn.Failure?) {
+        let started = Date()
+        do {
+            _ = try body()
+            return (Date().timeIntervalSince(started), nil)
+        } catch {
+            return (Date().timeIntervalSince(started), error)
+        }
+    }
+
+    /// Whether the pid written in `file` still runs (waits up to 3 s for it to go); kills it if so.
+    static func outlived(_ file: URL) throws -> Bool {
+        let pid = try #require(
+            Int(try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let deadline = Date().addingTimeInterval(3)
+        while RealMPS.alive(pid) && Date() < deadline { usleep(20_000) }
+        let alive = RealMPS.alive(pid)
+        if alive { kill(pid_t(pid), SIGKILL) }
+        return alive
+    }
+
+    @Test("exit status, signal, input on a pipe, output and errors apart")
+    func basics() throws {
+        #expect(try Self.shell("exit 3").end == .exited(3))
+        #expect(try Self.shell("kill -9 $$").end == .signalled(9))
+        let echoed = try Self.shell("cat; echo err >&2", input: "hello\n")
+        #expect(echoed.end == .exited(0))
+        #expect(String(decoding: echoed.stdout, as: UTF8.self) == "hello\n")
+        #expect(String(decoding: echoed.stderr, as: UTF8.self) == "err\n")
+    }
+
+    @Test("the child holds standard input, output and errors alone: every other descriptor of forbc's is closed")
+    func descriptors() throws {
+        // A descriptor without close-on-exec, as one from a careless library would be.
+        let leaked = open("/dev/null", O_RDONLY)
+        defer { close(leaked) }
+        let listed = try Self.shell("ls /proc/self/fd")
+        // 0, 1, 2 and the one `ls` opened on /proc/self/fd.
+        #expect(String(decoding: listed.stdout, as: UTF8.self).split(separator: "\n").count == 4)
+    }
+
+    @Test("200 KiB on standard error and a line on standard output: both read whole, nothing stalls")
+    func largeErrors() throws {
+        let result = try Self.shell("head -c 204800 /dev/zero >&2; echo done", timeout: 20)
+        #expect(result.end == .exited(0))
+        #expect(result.stderr.count == 204_800)
+        #expect(String(decoding: result.stdout, as: UTF8.self) == "done\n")
+    }
+
+    @Test("a child that ignores SIGTERM: killed with its group after the grace, and the run returns")
+    func ignoresTerm() throws {
+        let file = makeTemporaryDirectory("spawn-term").appendingPathComponent("pid")
+        // `trap '' TERM`: the shell and the sleep it starts (an ignored signal stays ignored across exec).
+        let run = Self.timed { () throws(Spawn.Failure) in
+            try Self.shell("trap '' TERM; sleep 60 & echo $! > \(file.path); wait", timeout: 0.5, grace: 1)
+        }
+        #expect(run.failure == .timedOut)
+        // 0.5 s deadline and 1 s grace; waiting for the sleep would take a minute.
+        #expect(run.seconds < 10, "returned after \(run.seconds) s")
+        #expect(try !Self.outlived(file), "the sleep that ignored SIGTERM outlived the deadline")
+    }
+
+    @Test("a child that ends while a process it started keeps its output open: an error, and that process stopped")
+    func grandchildHoldsOutput() throws {
+        let file = makeTemporaryDirectory("spawn-held").appendingPathComponent("pid")
+        let run = Self.timed { () throws(Spawn.Failure) in
+            try Self.shell("sleep 60 & echo $! > \(file.path); echo partial", timeout: 30, grace: 1)
+        }
+        #expect(run.failure == .outputNotEnded)
+        #expect(run.seconds < 10, "returned after \(run.seconds) s")
+        #expect(try !Self.outlived(file), "the sleep holding the pipe outlived the run")
+    }
+
+    @Test("output read before the deadline is no answer: the run fails")
+    func partialOutput() throws {
+        let run = Self.timed { () throws(Spawn.Failure) in
+            try Self.shell("echo partial; exec sleep 60", timeout: 0.5, grace: 1)
+        }
+        #expect(run.failure == .timedOut)
+        let git = #expect(throws: ForbcError.self) {
+            try RealGit(timeout: 0.5).run(["-c", "alias.p=!echo partial; exec sleep 60", "p"])
+        }
+        #expect(
+            git?.message == "'git -c alias.p=!echo partial; exec sleep 60 p' did not end within 0.5 s and was stopped")
+    }
+
+    @Test("a program is looked up in the PATH given: a directory of that name is not it, a slash names it")
+    func lookUp() throws {
+        let first = makeTemporaryDirectory("spawn-path-a")
+        let second = makeTemporaryDirectory("spawn-path-b")
+        try FileManager.default.createDirectory(
+            at: first.appendingPathComponent("tool"), withIntermediateDirectories: true)
+        let tool = second.appendingPathComponent("tool").path
+        try "#!/bin/sh\n".write(toFile: tool, atomically: true, encoding: .utf8)
+        #expect(Spawn.lookUp("tool", path: "\(first.path):\(second.path)") == nil)
+        #expect(chmod(tool, 0o755) == 0)
+        #expect(Spawn.lookUp("tool", path: "\(first.path):\(second.path)") == tool)
+        #expect(Spawn.lookUp("/bin/sh", path: "") == "/bin/sh")
+        #expect(Spawn.lookUp("sh", path: first.path) == nil)
+    }
+
+    @Test("git runs in a session of its own: no controlling terminal that ssh could wait on")
+    func gitOwnSession() throws {
+        // /proc/PID/stat: "PID (COMM) STATE PPID PGRP SESSION TTY_NR …"; the alias's shell is git's child.
+        let output = try RealGit().run(["-c", "alias.s=!awk '{print $5, $6, $7}' /proc/$PPID/stat", "s"])
+        let fields = output.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) }
+        #expect(output.succeeded && fields.count == 3, "\(output)")
+        #expect(fields[0] == fields[1], "git does not lead its session")
+        #expect(fields[1] != getsid(0), "git runs in the test's session")
+        #expect(fields[2] == 0, "git has a controlling terminal")
+    }
+}
