@@ -131,3 +131,75 @@ struct SpawnTests {
         #expect(fields[2] == 0, "git has a controlling terminal")
     }
 }
+
+/// The runner where the loopback interface is down, as in the kernel lab's guest: there Foundation's `Process`
+/// never noticed a child's exit after the first (CoreFoundation wakes itself through two UDP sockets on
+/// 127.0.0.1), and forbc waited for its deadlines.
+@Suite("spawn without a loopback interface")
+struct SpawnNoLoopbackTests {
+    static let inNamespace = ProcessInfo.processInfo.environment["FORBC_SPAWN_NO_LOOPBACK"] == "1"
+
+    /// Whether a UDP socket can be connected to 127.0.0.1 (what CoreFoundation's wake-up pair needs; with the
+    /// loopback interface down, connect(2) fails with ENETUNREACH).
+    static func loopbackUp() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        address.sin_port = UInt16(9).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    @Test(
+        "this test binary in a network namespace of its own (unshare -n) runs the test below, which passes",
+        .enabled(
+            if: !inNamespace && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+                && (try? Spawn.run(
+                    Spawn.Request(
+                        executable: "/usr/bin/unshare", arguments: ["-n", "true"], environment: [:], timeout: 10)
+                ).end) == .exited(0),
+            "needs 'unshare -n' (root, util-linux) to run without a loopback interface"))
+    func noLoopback() throws {
+        let environment = ProcessInfo.processInfo.environment.merging(["FORBC_SPAWN_NO_LOOPBACK": "1"]) { $1 }
+        let tests = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let result = try Spawn.run(
+            Spawn.Request(
+                executable: "/usr/bin/unshare",
+                arguments: [
+                    "-n", tests, "--testing-library", "swift-testing", "--filter",
+                    "SpawnNoLoopbackTests.*inside",
+                ], environment: environment, timeout: 120))
+        let output = String(decoding: result.stdout + result.stderr, as: UTF8.self)
+        #expect(result.end == .exited(0), "\(output)")
+        // Ran, not skipped (a skipped test passes its run too).
+        #expect(output.contains("Test \"inside: children in a row") && output.contains("\" passed after "), "\(output)")
+    }
+
+    @Test(
+        "inside: children in a row through the workload, git and MPS sides, each ending well before its deadline",
+        .enabled(if: inNamespace, "runs only inside the namespace that the test above makes"))
+    func inside() throws {
+        #expect(!Self.loopbackUp(), "127.0.0.1 can be bound: the loopback interface is up")
+        let log = makeTemporaryDirectory("spawn-netns").appendingPathComponent("run.log")
+        for _ in 0..<3 {
+            #expect(RealProcesses().run(["true"], environment: [:], log: log, timeout: 20) == .exited(0))
+        }
+        for _ in 0..<3 {
+            #expect(try RealGit(timeout: 20).run(["--version"]).succeeded)
+        }
+        // The MPS side against its stand-in: '-d', two commands, then 'quit'.
+        let uuid = "GPU-0ac371be-ac08-bc04-b91a-57647d64c496"
+        let mps = RealMPS(
+            directory: makeTemporaryDirectory("spawn-netns-mps"),
+            program: RepositoryPaths.fixture("mps/nvidia-cuda-mps-control"), timeout: 20)
+        try mps.start(gpu: uuid)
+        #expect(try mps.daemon(gpu: uuid)?.settings == MPSSettings(activeThreadPercentage: 100))
+        try mps.quit(gpu: uuid)
+    }
+}
