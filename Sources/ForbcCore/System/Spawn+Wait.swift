@@ -28,7 +28,7 @@ extension Spawn {
     /// ignores SIGTERM would keep the pipes or a device open); then reaps the child.
     static func stop(_ pid: pid_t, _ readers: inout Readers, grace: Double) {
         kill(-pid, SIGTERM)
-        let until = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, grace) * 1e9)
+        let until = DispatchTime.now().uptimeNanoseconds + Deadline.nanoseconds(grace)
         while DispatchTime.now().uptimeNanoseconds < until && !(readers.ended && hasExited(pid)) {
             readers.pump(milliseconds: 10)
         }

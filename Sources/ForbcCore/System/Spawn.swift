@@ -87,23 +87,23 @@ public enum Spawn {
         let child = try start(request)
         var readers = Readers(child.outputs)
         defer { readers.closeAll() }
-        let clock = Clock(timeout: request.timeout)
+        let deadline = Deadline(timeout: request.timeout)
         var exitedAt: UInt64?
         var tick: Int32 = 1
         while !(readers.ended && exitedAt != nil) {
-            if clock.expired {
+            if deadline.expired {
                 stop(child.pid, &readers, grace: request.grace)
                 throw .timedOut
             }
-            if let exitedAt, clock.now - exitedAt > UInt64(request.grace * 1e9) {
+            if let exitedAt, deadline.now - exitedAt > Deadline.nanoseconds(request.grace) {
                 stop(child.pid, &readers, grace: request.grace)
                 throw .outputNotEnded
             }
             // Ticks grow from 1 ms to 50 ms: the exit usually follows the end of output at once, and a child
             // that writes nothing (a workload into its log) is looked at twenty times a second.
-            readers.pump(milliseconds: min(tick, clock.remainingMilliseconds))
+            readers.pump(milliseconds: min(tick, deadline.remainingMilliseconds))
             tick = min(tick * 2, 50)
-            if exitedAt == nil && hasExited(child.pid) { exitedAt = clock.now }
+            if exitedAt == nil && hasExited(child.pid) { exitedAt = deadline.now }
         }
         let end = try reap(child.pid)
         guard !readers.failed else { throw .outputNotEnded }
@@ -140,18 +140,26 @@ public enum Spawn {
     }
 }
 
-/// Monotonic time since a run began, and its deadline.
-private struct Clock {
-    let deadline: UInt64
+extension Spawn {
+    /// Monotonic time since a run began, and its deadline.
+    struct Deadline {
+        /// When it passes (uptime, in nanoseconds).
+        let end: UInt64
 
-    init(timeout: Double) {
-        deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, min(timeout, 1e9)) * 1e9)
-    }
+        init(timeout: Double) {
+            end = DispatchTime.now().uptimeNanoseconds + Self.nanoseconds(timeout)
+        }
 
-    var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
-    var expired: Bool { now >= deadline }
-    var remainingMilliseconds: Int32 {
-        let left = deadline > now ? deadline - now : 0
-        return Int32(min(left / 1_000_000 + 1, 60_000))
+        /// `seconds` in nanoseconds, from 0 (negative or not a number) to about 31 years.
+        static func nanoseconds(_ seconds: Double) -> UInt64 {
+            seconds > 0 ? UInt64(min(seconds, 1e9) * 1e9) : 0
+        }
+
+        var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+        var expired: Bool { now >= end }
+        var remainingMilliseconds: Int32 {
+            let left = end > now ? end - now : 0
+            return Int32(min(left / 1_000_000 + 1, 60_000))
+        }
     }
 }
