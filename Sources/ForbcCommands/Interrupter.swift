@@ -102,8 +102,8 @@ final class Interrupter: @unchecked Sendable {
                         "campaign: \(signal) received\(handled > 1 ? " again" : ""); "
                             + (restored
                                 ? "the host is restored and the summary is being written"
-                                : "the host is being restored and the restore goes on (stopping it half-way would "
-                                    + "leave the host neither as measured nor as before)")
+                                : "the restore of the host goes on (stopping it half-way would leave the host "
+                                    + "neither as measured nor as before)")
                             + ": send SIGINT or SIGTERM again within \(Int(Self.abandonWindow)) s to stop at once")
                 }
             }

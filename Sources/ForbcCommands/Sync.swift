@@ -162,12 +162,24 @@ struct Sync: HostCommand {
             console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose))
         }
         // A converged host gets zero writes; the state dir still records the commit's provenance.
-        let report = try host.apply(plan)
+        // SIGTERM (a timer's unit stopped) or SIGINT: the step under way finishes, then sync stops.
+        let interrupt = StepInterrupt.install(verb: "sync")
+        let report = try withExtendedLifetime(interrupt) {
+            defer { interrupt.uninstall() }
+            return try host.apply(plan, stop: { interrupt.received })
+        }
         for note in report.notes { console.err("note: \(note)") }
         if let failed = report.failed {
             console.out(Render.reportText(report, total: plan.actions.count))
             console.err("error: \(failed.error.message)")
             throw ExitCode.failure
+        }
+        if let stopped = report.stopped {
+            console.out(Render.reportText(report, total: plan.actions.count))
+            console.err(
+                "error: sync stopped by \(stopped) after \(report.done.count + report.alreadyDone.count) of "
+                    + "\(plan.actions.count) steps; the commit is not recorded as applied; the next sync continues")
+            throw ExitCode(interrupt.exitStatus)
         }
         return report
     }

@@ -156,7 +156,7 @@ public struct Applier: Sendable {
         case .vgpuType(let vf, let current):
             return try expect(SysPath.pci(vf, "nvidia/current_vgpu_type"), reads: current, before: action.value)
         case .attachment, .migMode, .migAbsent, .migPresent, .migKept, .mpsAbsent, .mpsSettings, .mpsPresent,
-            .vgpuScheduler, .vgpuMode:
+            .vgpuScheduler, .vgpuMode, .stateOnly:
             return true
         case .attribute(let path, let current):
             return try expectWord(path, reads: current, before: action.value)

@@ -105,6 +105,8 @@ public enum Precondition: Sendable, Equatable {
     case vgpuScheduler(device: Int, gpu: String, policy: VGPUSchedulerPolicy, timesliceNs: Int)
     /// Turn the GPU's mixed-size (heterogeneous) vGPU mode on or off (through NVML) unless it already is.
     case vgpuMode(device: Int, gpu: String, heterogeneous: Bool)
+    /// A relabel with nothing on the host to re-read (a whole GPU under a new name): forbc's records alone change.
+    case stateOnly
 }
 
 /// One step of a plan.

@@ -159,5 +159,17 @@ extension PlanBuilder {
                     precondition: .numVFs(pf: gpu.address, current: sriov.numVFs),
                     forgets: state.partitions.filter { $0.kind == .sriovVF && $0.gpu == gpu.address }.map(\.name)))
         }
+        relabelPassthrough(gpu)
+    }
+
+    /// The whole GPU under a new name: nothing on the host changes, forbc's record does.
+    mutating func relabelPassthrough(_ gpu: GPU) {
+        guard let name = desired.first(where: { $0.kind == .passthrough && $0.gpu == gpu.address })?.name else {
+            return
+        }
+        relabelRecorded(
+            .passthrough, gpu: gpu.address,
+            records: [OwnedPartition(name: name, kind: .passthrough, gpu: gpu.address, address: gpu.address)],
+            what: "the whole GPU", check: .stateOnly)
     }
 }
