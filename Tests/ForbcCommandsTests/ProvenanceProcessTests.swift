@@ -16,10 +16,8 @@ func spawnToEnd(_ program: String, _ arguments: [String], environment: [String: 
     process.standardOutput = output
     process.standardError = errors
     process.standardInput = FileHandle.nullDevice
-    try ForbcBinary.environmentLock.withLock {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        try process.run()
-    }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    try process.run()
     return ForbcBinary.Running(process: process, output: output, errors: errors).wait()
 }
 
