@@ -282,7 +282,7 @@ struct NVMLMockTests {
             "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
         ]
         let apply = ["apply", manifest, "--yes", "--no-bench"] + common
-        environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:22"
+        environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:23"
         let failed = try ForbcBinary.run(apply, environment: environment)
         #expect(failed.code != 0)
         #expect(

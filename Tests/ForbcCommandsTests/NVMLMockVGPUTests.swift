@@ -93,6 +93,14 @@ extension NVMLMockTests {
         try NVMLMock.configure(state: state)
     }
 
+    @Test("nvml.h's nvmlReturn_t: FUNCTION_NOT_FOUND 13, VGPU_ECC_NOT_SUPPORTED 22, INSUFFICIENT_RESOURCES 23, 25")
+    func returnCodes() {
+        #expect(NVMLReturn.names[13] == "NVML_ERROR_FUNCTION_NOT_FOUND")
+        #expect(NVMLReturn.names[22] == "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED")
+        #expect(NVMLReturn.names[23] == "NVML_ERROR_INSUFFICIENT_RESOURCES" && NVMLReturn.insufficientResources == 23)
+        #expect(NVMLReturn.names[25] == "NVML_ERROR_ARGUMENT_VERSION_MISMATCH")
+    }
+
     @Test("the mock answers a struct of the wrong version with NVML_ERROR_ARGUMENT_VERSION_MISMATCH, as NVML does")
     func versionMismatch() throws {
         _ = try NVMLMock.freshState()
