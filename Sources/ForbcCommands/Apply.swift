@@ -96,6 +96,7 @@ func executePlan(
         } else {
             console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
             if let source = plan.source { console.out(Render.sourceLine(source)) }
+            for note in plan.notes { console.out("Note: \(note).") }
         }
         return report
     }

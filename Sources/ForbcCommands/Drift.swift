@@ -54,6 +54,7 @@ struct Drift: HostCommand {
             )
             for item in report.items { Console.current.out("  \(item.kind) '\(item.partition)': \(item.detail)") }
         }
+        if !global.json { for note in report.notes ?? [] { Console.current.out("Note: \(note).") } }
         if !report.inSync { throw ExitCode(2) }
     }
 

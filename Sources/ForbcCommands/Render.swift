@@ -102,7 +102,7 @@ enum Render {
 
     /// The plan's statement, its actions, then where the manifest came from (when it sits in a git work tree).
     static func planText(_ plan: Plan, manifest: Manifest, verbose: Bool) -> String {
-        let source = plan.source.map { [sourceLine($0)] } ?? []
+        let source = (plan.source.map { [sourceLine($0)] } ?? []) + plan.notes.map { "Note: \($0)." }
         if plan.isEmpty {
             let none =
                 "No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") matches \(manifest.file)."
@@ -119,6 +119,7 @@ enum Render {
             "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary),
         ]
         if let source = plan.source { object["source"] = dictionary(source) }
+        if !plan.notes.isEmpty { object["notes"] = plan.notes }
         return json(object)
     }
 

@@ -82,6 +82,7 @@ enum SimWrite {
             for vf in vfs {
                 model.vgpus.removeValue(forKey: vf)
                 model.vgpuPlacements?.removeValue(forKey: vf)
+                model.activeVGPUs.remove(vf)
             }
         }
         model.devices[index].sriov!.numVFs = wanted
@@ -93,6 +94,8 @@ enum SimWrite {
         guard let id = Int(value), id >= 0 else { throw SimErrno(errno: Errno.EINVAL) }
         let current = model.vgpus[vf] ?? 0
         let pf = SimTree(model: model).locate(vf)?.0.address ?? ""
+        // Whatever the VF held, no running VM uses what it holds now (until a test says one does).
+        model.activeVGPUs.remove(vf)
         if id == 0 {
             model.vgpus.removeValue(forKey: vf)
             model.vgpuPlacements?.removeValue(forKey: vf)

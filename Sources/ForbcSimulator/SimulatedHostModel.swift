@@ -25,6 +25,10 @@ public struct SimulatedHostModel: Sendable, Codable, Equatable {
     public var vgpus: [String: Int]
     /// VF address → the placement ID its vGPU took in mixed-size mode.
     public var vgpuPlacements: [String: Int]?
+    /// The VFs whose vGPU a running VM uses: NVML's "active" vGPU instances (nvmlDeviceGetActiveVgpus lists only
+    /// these). The simulated hypervisor (libvirt's test driver, a separate file) does not reach the simulated NVML,
+    /// so this is set explicitly (tests, `SimulatedKernel.mutate`); a VF whose vGPU type is written leaves it.
+    public var activeVGPUs: Set<String> = []
     public var faults: [SimFault]
     /// NVML devices (GPUs with MIG), when the profile has them.
     public var nvml: [SimNVMLDevice]
@@ -211,6 +215,7 @@ extension SimulatedHostModel {
     // decoding goes through `init` so the index is rebuilt.
     enum CodingKeys: String, CodingKey {
         case profile, provenance, devices, virtualParents, vgpus, faults, nvml, mps, nextMPSPID, vgpuPlacements
+        case activeVGPUs
         case storedMdevs = "mdevs"
     }
 
@@ -228,6 +233,7 @@ extension SimulatedHostModel {
             mps: try c.decodeIfPresent([SimMPSDaemon].self, forKey: .mps) ?? [])
         nextMPSPID = try c.decodeIfPresent(Int.self, forKey: .nextMPSPID) ?? nextMPSPID
         vgpuPlacements = try c.decodeIfPresent([String: Int].self, forKey: .vgpuPlacements)
+        activeVGPUs = try c.decodeIfPresent(Set<String>.self, forKey: .activeVGPUs) ?? []
     }
 
     /// Creates an mdev (the `create` handler).

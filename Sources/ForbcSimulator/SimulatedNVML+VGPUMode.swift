@@ -54,13 +54,15 @@ extension SimulatedHostModel {
         return nvml[i].vgpuPlacementRules
     }
 
-    /// Each vGPU on the PF's VFs with the placement the driver gave it, as nvmlDeviceGetActiveVgpus,
-    /// nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId report them (per GPU: NVML names no VF).
+    /// Each active vGPU on the PF's VFs (one a running VM uses: `activeVGPUs`) with the placement the driver gave
+    /// it, as nvmlDeviceGetActiveVgpus, nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId report them (per
+    /// GPU: NVML names no VF). A vGPU whose VM is not running is not listed.
     func activePlacements(pf: String) -> [VGPUActivePlacement] {
         guard let (device, _) = SimTree(model: self).locate(pf), let sriov = device.sriov else { return [] }
         return (0..<sriov.numVFs).compactMap { i -> VGPUActivePlacement? in
             let vf = SimTree.vfAddress(pf, sriov, i)
-            guard let type = vgpus[vf], type != 0, let placement = vgpuPlacements?[vf] else { return nil }
+            guard activeVGPUs.contains(vf), let type = vgpus[vf], type != 0, let placement = vgpuPlacements?[vf]
+            else { return nil }
             return VGPUActivePlacement(type: type, placement: placement)
         }.sorted { ($0.placement, $0.type) < ($1.placement, $1.type) }
     }

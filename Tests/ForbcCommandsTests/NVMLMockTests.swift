@@ -54,16 +54,24 @@ enum NVMLMock {
     /// they start processes. Processes get the same through `FORBC_NVML_MOCK_STATE` and `FORBC_NVML_MOCK_FAIL`
     /// in the environment they are given.
     static func configure(state: String, fail: String? = nil) throws {
-        // The handle stays open: the configuration lives as long as the library stays loaded in this process,
-        // and NVMLLibrary's dlopen of the same file gets this copy.
-        guard let handle = dlopen(try library, RTLD_NOW | RTLD_LOCAL),
-            let entry = dlsym(handle, "forbc_nvml_mock_configure")
-        else {
-            throw BuildFailure(
-                output: "the mock has no forbc_nvml_mock_configure: \(dlerror().map { String(cString: $0) } ?? "?")")
-        }
         typealias Configure = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void
-        unsafeBitCast(entry, to: Configure.self)(state, fail)
+        unsafeBitCast(try entry("forbc_nvml_mock_configure"), to: Configure.self)(state, fail)
+    }
+
+    /// Gives the mock loaded in this process its active vGPU instances ("type@placement,…", see mock_nvml.c),
+    /// after `configure` (which clears them); a process gets the same as `FORBC_NVML_MOCK_VGPUS`.
+    static func configureVGPUs(_ spec: String) throws {
+        typealias Configure = @convention(c) (UnsafePointer<CChar>?) -> Void
+        unsafeBitCast(try entry("forbc_nvml_mock_configure_vgpus"), to: Configure.self)(spec)
+    }
+
+    /// A function of the mock loaded in this process. The handle stays open: the configuration lives as long as
+    /// the library stays loaded in this process, and NVMLLibrary's dlopen of the same file gets this copy.
+    static func entry(_ name: String) throws -> UnsafeMutableRawPointer {
+        guard let handle = dlopen(try library, RTLD_NOW | RTLD_LOCAL), let entry = dlsym(handle, name) else {
+            throw BuildFailure(output: "the mock has no \(name): \(dlerror().map { String(cString: $0) } ?? "?")")
+        }
+        return entry
     }
 
     /// `nvidia-smi --mock-processes` (the stand-in, a process of its own, given the state file in its
@@ -274,7 +282,7 @@ struct NVMLMockTests {
             "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
         ]
         let apply = ["apply", manifest, "--yes", "--no-bench"] + common
-        environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:22"
+        environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:23"
         let failed = try ForbcBinary.run(apply, environment: environment)
         #expect(failed.code != 0)
         #expect(

@@ -43,9 +43,9 @@ extension NVMLMockTests {
         #expect(
             try NVMLMock.load().vgpuPlacements(device: 1)
                 == VGPUPlacementState(heterogeneous: true, rules: rules, active: []))
-        // nvmlVgpuInstanceGetPlacementId: each active vGPU instance's placement ID in heterogeneous mode.
-        ForbcBinary.environmentLock.withLock { _ = setenv("FORBC_NVML_MOCK_VGPUS", "703@30,703@10", 1) }
-        defer { ForbcBinary.environmentLock.withLock { _ = unsetenv("FORBC_NVML_MOCK_VGPUS") } }
+        // nvmlVgpuInstanceGetPlacementId: each active vGPU instance's placement ID in heterogeneous mode; one with
+        // NVML_INVALID_VGPU_PLACEMENT_ID (0xFFFF) is left out.
+        try NVMLMock.configureVGPUs("703@30,703@65535,703@10")
         #expect(
             try nvml.vgpuPlacements(device: 1)?.active
                 == [VGPUActivePlacement(type: 703, placement: 10), VGPUActivePlacement(type: 703, placement: 30)])
@@ -61,6 +61,64 @@ extension NVMLMockTests {
             #expect(error.code == .unsupported)
         }
         _ = try nvml.setMIGMode(device: 1, enabled: false)
+    }
+
+    @Test(
+        "nvmlDeviceGetActiveVgpus: a VM started between count and fetch, one ended meanwhile, calls NVML lacks"
+    )
+    func activeVGPUsRace() throws {
+        let state = try NVMLMock.freshState()
+        let nvml = try NVMLMock.load()
+        try nvml.setVGPUHeterogeneousMode(device: 1, enabled: true)
+        func active(_ spec: String, fail: String? = nil) throws -> [Int]? {
+            try NVMLMock.configure(state: state, fail: fail)
+            try NVMLMock.configureVGPUs(spec)
+            return try nvml.vgpuPlacements(device: 1)?.active?.map(\.placement)
+        }
+        // NVML_ERROR_INSUFFICIENT_SIZE on the fetch: asked again with the new count.
+        #expect(try active("703@0,+703@20") == [0, 20])
+        // NVML_ERROR_NOT_FOUND from nvmlVgpuInstanceGetType (its VM ended): left out.
+        #expect(try active("703@0,-703@20") == [0])
+        // A call NVML does not support or lacks: the read-back is unknown (nil), the rest of the state is there.
+        for fail in [
+            "nvmlDeviceGetActiveVgpus:3", "nvmlVgpuInstanceGetType:13", "nvmlVgpuInstanceGetPlacementId:3",
+        ] {
+            try NVMLMock.configure(state: state, fail: fail)
+            try NVMLMock.configureVGPUs("703@0")
+            let read = try #require(try nvml.vgpuPlacements(device: 1), "\(fail)")
+            #expect(read.active == nil && read.heterogeneous && read.rules[703]?.ids == [0, 10, 20, 30], "\(fail)")
+        }
+        // Another failure is one.
+        #expect(throws: ForbcError.self) { try active("703@0", fail: "nvmlVgpuInstanceGetType:999") }
+        try NVMLMock.configure(state: state)
+    }
+
+    @Test("nvml.h's nvmlReturn_t: FUNCTION_NOT_FOUND 13, VGPU_ECC_NOT_SUPPORTED 22, INSUFFICIENT_RESOURCES 23, 25")
+    func returnCodes() {
+        #expect(NVMLReturn.names[13] == "NVML_ERROR_FUNCTION_NOT_FOUND")
+        #expect(NVMLReturn.names[22] == "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED")
+        #expect(NVMLReturn.names[23] == "NVML_ERROR_INSUFFICIENT_RESOURCES" && NVMLReturn.insufficientResources == 23)
+        #expect(NVMLReturn.names[25] == "NVML_ERROR_ARGUMENT_VERSION_MISMATCH")
+    }
+
+    @Test("the mock answers a struct of the wrong version with NVML_ERROR_ARGUMENT_VERSION_MISMATCH, as NVML does")
+    func versionMismatch() throws {
+        _ = try NVMLMock.freshState()
+        let nvml = try NVMLMock.load()
+        typealias GetPlacement = @convention(c) (UInt32, UnsafeMutableRawPointer?) -> Int32
+        typealias GetHandle = @convention(c) (UInt32, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
+        typealias GetMode = @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
+        var words: [UInt32] = [0, 0, 0, 0]  // version 0: neither nvmlVgpuPlacementId_v1 nor HeterogeneousMode_v1
+        var handle: OpaquePointer?
+        try withExtendedLifetime(nvml) {
+            let getPlacement = unsafeBitCast(
+                try NVMLMock.entry("nvmlVgpuInstanceGetPlacementId"), to: GetPlacement.self)
+            #expect(getPlacement(1, &words) == 25)
+            let getHandle = unsafeBitCast(try NVMLMock.entry("nvmlDeviceGetHandleByIndex_v2"), to: GetHandle.self)
+            #expect(getHandle(1, &handle) == 0)
+            let getMode = unsafeBitCast(try NVMLMock.entry("nvmlDeviceGetVgpuHeterogeneousMode"), to: GetMode.self)
+            #expect(getMode(handle, &words) == 25)
+        }
     }
 
     @Test("supported vGPU types with their GPU-instance profile; a GPU instance with no compute instance")

@@ -140,7 +140,7 @@ struct MIGPlanTests {
     func nvmlFault() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-40gb")
         let manifest = try fixture.manifest("nvidia-a100-40gb")
-        fixture.kernel.inject(SimFault(path: "nvml:nvmlDeviceCreateGpuInstanceWithPlacement", errno: 22))
+        fixture.kernel.inject(SimFault(path: "nvml:nvmlDeviceCreateGpuInstanceWithPlacement", errno: 23))
         let report = try fixture.apply(manifest).report
         #expect(
             report.failed?.error.message

@@ -94,31 +94,6 @@ struct VGPUMixedSizeTests {
         #expect(fixture.kernel.model.vgpus[vf] == 1182 && placements(fixture) == [0, 24, 36, 44])
     }
 
-    @Test("NVML API reference, nvmlVgpuInstanceGetPlacementId: a vGPU moved to another placement is drift")
-    func placementDrift() throws {
-        let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
-        let declared = try manifest(
-            fixture,
-            "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: big, type: L40S-24C}, "
-                + "{name: small, type: L40S-4C}]}")
-        #expect(try fixture.apply(declared).report.succeeded)
-        #expect(placements(fixture) == [0, 24])
-        #expect(try fixture.inventory().gpus[0].vgpuPlacements?.active?.map(\.placement) == [0, 24])
-        // Behind forbc's back the 4C is made again at placement 44 on the same VF (same type, same VF).
-        let vf = try #require(fixture.kernel.model.vgpus.first { $0.value == 1177 }?.key)
-        fixture.kernel.mutate { $0.vgpuPlacements?[vf] = 44 }
-        let drift = try fixture.plan(declared)
-        #expect(!DriftReport(plan: drift, manifest: declared).inSync)
-        #expect(drift.actions.map { "\($0.action.rawValue) \($0.target)" } == ["destroy small", "create small"])
-        #expect(
-            drift.actions.first?.reason
-                == "NVML reports no vGPU of type 1177 at its recorded placement ID 24 "
-                + "(nvmlVgpuInstanceGetPlacementId): it was moved")
-        #expect(try fixture.apply(declared).report.succeeded)
-        #expect(placements(fixture) == [0, 24] && fixture.kernel.model.vgpus[vf] == 1177)
-        #expect(try fixture.plan(declared).isEmpty)
-    }
-
     @Test("NVML API reference, nvmlDeviceGetVgpuTypeCreatablePlacements: a placement taken since planning stops apply")
     func placementTakenSincePlanning() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")

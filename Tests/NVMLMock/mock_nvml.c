@@ -7,8 +7,9 @@
  *
  * State lives in the file FORBC_NVML_MOCK_STATE (each forbc command is a new process), so plan, apply and drift
  * see one host. FORBC_NVML_MOCK_FAIL="call:code,..." makes those calls return that code (error injection).
- * A test that loads the mock into its own process sets both through forbc_nvml_mock_configure instead: a test
- * never changes its process's environment, which other threads read while they spawn processes.
+ * A test that loads the mock into its own process sets both through forbc_nvml_mock_configure instead (and the
+ * active vGPUs, FORBC_NVML_MOCK_VGPUS for a spawned forbc, through forbc_nvml_mock_configure_vgpus): a test never
+ * changes its process's environment, which other threads read while they spawn processes.
  * Built with -DFORBC_MOCK_SMI it is a stand-in `nvidia-smi`: `--gpu-reset -i N` applies a pending mode (and drops
  * the instances; FORBC_NVML_MOCK_SMI_DELAY_MS makes it take that long, after creating the file
  * FORBC_NVML_MOCK_SMI_STARTED names), `--mock-processes N GI COUNT` sets processes on GPU instance GI (0: the whole
@@ -113,12 +114,25 @@ static void reset_state(void) {
 static int configured;
 static char configured_state[4096];
 static char configured_fail[1024];
+/* What forbc_nvml_mock_configure_vgpus set (forbc_nvml_mock_configure clears it), and the number of
+ * nvmlDeviceGetActiveVgpus calls since. */
+static char configured_vgpus[1024];
+static unsigned active_calls;
 
-/* Sets the state file and the injected errors of the mock in this process (NULL: none). */
+/* Sets the state file and the injected errors of the mock in this process (NULL: none); no active vGPU. */
 void forbc_nvml_mock_configure(const char *state, const char *fail) {
     configured = 1;
     snprintf(configured_state, sizeof configured_state, "%s", state ? state : "");
     snprintf(configured_fail, sizeof configured_fail, "%s", fail ? fail : "");
+    configured_vgpus[0] = 0;
+    active_calls = 0;
+}
+
+/* Sets the active vGPU instances of the mock in this process, as FORBC_NVML_MOCK_VGPUS does for a process started
+ * with it (see mock_vgpus); after forbc_nvml_mock_configure. */
+void forbc_nvml_mock_configure_vgpus(const char *spec) {
+    snprintf(configured_vgpus, sizeof configured_vgpus, "%s", spec ? spec : "");
+    active_calls = 0;
 }
 
 static const char *state_path(void) {
@@ -689,7 +703,8 @@ nvmlReturn_t nvmlDeviceGetVgpuHeterogeneousMode(nvmlDevice_t device, nvmlVgpuHet
     nvmlReturn_t code;
     if (!vgpu_host(device, &code)) return code;
     struct dev *v = as_dev(device);
-    if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_INVALID_ARGUMENT;
+    if (!mode) return NVML_ERROR_INVALID_ARGUMENT;
+    if (mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     if (v->current) return NVML_ERROR_NOT_SUPPORTED; /* NVML release notes: NOT_SUPPORTED in MIG mode */
     mode->mode = v->hetero;
     return NVML_SUCCESS;
@@ -702,8 +717,8 @@ nvmlReturn_t nvmlDeviceSetVgpuHeterogeneousMode(nvmlDevice_t device, const nvmlV
     nvmlReturn_t code;
     struct dev *v = vgpu_host(device, &code);
     if (!v) return code;
-    if (!mode || mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1 || mode->mode > 1)
-        return NVML_ERROR_INVALID_ARGUMENT;
+    if (mode && mode->version != FORBC_NVML_VGPU_HETEROGENEOUS_MODE_V1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    if (!mode || mode->mode > 1) return NVML_ERROR_INVALID_ARGUMENT;
     if (v->current) return NVML_ERROR_NOT_SUPPORTED;
     v->hetero = mode->mode;
     save_state();
@@ -726,8 +741,8 @@ nvmlReturn_t nvmlDeviceGetVgpuTypeSupportedPlacements(nvmlDevice_t device, unsig
     READY();
     nvmlReturn_t code;
     if (!vgpu_host(device, &code)) return code;
-    if (!list || list->version != FORBC_NVML_VGPU_PLACEMENT_LIST_V2 || list->mode > 1)
-        return NVML_ERROR_INVALID_ARGUMENT;
+    if (list && list->version != FORBC_NVML_VGPU_PLACEMENT_LIST_V2) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    if (!list || list->mode > 1) return NVML_ERROR_INVALID_ARGUMENT;
     if (id != 703) return NVML_ERROR_NOT_SUPPORTED;
     static const unsigned ids[] = {0, 10, 20, 30};
     unsigned n = sizeof ids / sizeof ids[0];
@@ -784,21 +799,36 @@ nvmlReturn_t nvmlVgpuTypeGetGpuInstanceProfileId(unsigned int id, unsigned int *
     return NVML_ERROR_INVALID_ARGUMENT;
 }
 
-/* Active vGPU instances on the A100: FORBC_NVML_MOCK_VGPUS="type@placement,..." (instance ids 1, 2, ...; the mock's
- * knob, as the mock creates no vGPU itself). In heterogeneous mode each reports its placement ID, else
- * NVML_INVALID_VGPU_PLACEMENT_ID (NVML API reference, nvmlVgpuInstanceGetPlacementId). */
-static unsigned mock_vgpus(unsigned types[32], unsigned placements[32]) {
-    const char *spec = getenv("FORBC_NVML_MOCK_VGPUS");
+/* Active vGPU instances on the A100: "type@placement,..." (instance ids 1, 2, ...; the mock's knob, as the mock
+ * creates no vGPU itself), from forbc_nvml_mock_configure_vgpus, else FORBC_NVML_MOCK_VGPUS. In heterogeneous mode
+ * each reports its placement ID, else NVML_INVALID_VGPU_PLACEMENT_ID (NVML API reference,
+ * nvmlVgpuInstanceGetPlacementId). An entry "+type@placement" is a VM that starts between the count and the fetch:
+ * nvmlDeviceGetActiveVgpus lists it from its second call on; "-type@placement" is a VM that ended once the list was
+ * read: listed, but nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId answer NVML_ERROR_NOT_FOUND. */
+struct mock_vgpu {
+    unsigned type, placement;
+    char when; /* 0, '+' or '-' */
+};
+
+static unsigned mock_vgpus(struct mock_vgpu vgpus[32]) {
+    const char *spec = configured ? configured_vgpus : getenv("FORBC_NVML_MOCK_VGPUS");
     unsigned n = 0;
     while (spec && *spec && n < 32) {
-        unsigned type, placement;
-        if (sscanf(spec, "%u@%u", &type, &placement) != 2) break;
-        types[n] = type;
-        placements[n++] = placement;
+        char when = (*spec == '+' || *spec == '-') ? *spec++ : 0;
+        if (sscanf(spec, "%u@%u", &vgpus[n].type, &vgpus[n].placement) != 2) break;
+        vgpus[n++].when = when;
         spec = strchr(spec, ',');
         if (spec) spec++;
     }
     return n;
+}
+
+/* The instance's entry while NVML would still find it, else NULL. */
+static const struct mock_vgpu *mock_instance(unsigned instance, struct mock_vgpu vgpus[32]) {
+    unsigned n = mock_vgpus(vgpus);
+    if (instance == 0 || instance > n) return NULL;
+    const struct mock_vgpu *v = &vgpus[instance - 1];
+    return v->when == '-' || (v->when == '+' && active_calls < 2) ? NULL : v;
 }
 
 nvmlReturn_t nvmlDeviceGetActiveVgpus(nvmlDevice_t device, unsigned int *count, unsigned int *instances) {
@@ -807,33 +837,40 @@ nvmlReturn_t nvmlDeviceGetActiveVgpus(nvmlDevice_t device, unsigned int *count, 
     nvmlReturn_t code;
     if (!vgpu_host(device, &code)) return code;
     if (!count) return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    active_calls++;
+    struct mock_vgpu vgpus[32];
+    unsigned all = mock_vgpus(vgpus), n = 0, ids[32];
+    for (unsigned i = 0; i < all; i++)
+        if (vgpus[i].when != '+' || active_calls > 1) ids[n++] = i + 1;
     if (*count < n || (n > 0 && !instances)) {
         *count = n;
         return NVML_ERROR_INSUFFICIENT_SIZE;
     }
-    for (unsigned i = 0; i < n; i++) instances[i] = i + 1;
+    if (n > 0) memcpy(instances, ids, n * sizeof ids[0]);
     *count = n;
     return NVML_SUCCESS;
 }
 
 nvmlReturn_t nvmlVgpuInstanceGetType(unsigned int instance, unsigned int *type) {
     READY();
-    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    FAIL_POINT("nvmlVgpuInstanceGetType");
+    struct mock_vgpu vgpus[32];
     if (instance == 0 || !type) return NVML_ERROR_INVALID_ARGUMENT;
-    if (instance > n) return NVML_ERROR_NOT_FOUND;
-    *type = types[instance - 1];
+    const struct mock_vgpu *v = mock_instance(instance, vgpus);
+    if (!v) return NVML_ERROR_NOT_FOUND;
+    *type = v->type;
     return NVML_SUCCESS;
 }
 
 nvmlReturn_t nvmlVgpuInstanceGetPlacementId(unsigned int instance, nvmlVgpuPlacementId_t *placement) {
     READY();
     FAIL_POINT("nvmlVgpuInstanceGetPlacementId");
-    unsigned types[32], placements[32], n = mock_vgpus(types, placements);
+    struct mock_vgpu vgpus[32];
     if (instance == 0 || !placement) return NVML_ERROR_INVALID_ARGUMENT;
-    if (placement->version != FORBC_NVML_VGPU_PLACEMENT_ID_V1) return NVML_ERROR_INVALID_ARGUMENT;
-    if (instance > n) return NVML_ERROR_NOT_FOUND;
-    placement->placementId = devs[1].hetero ? placements[instance - 1] : NVML_INVALID_VGPU_PLACEMENT_ID;
+    if (placement->version != FORBC_NVML_VGPU_PLACEMENT_ID_V1) return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    const struct mock_vgpu *v = mock_instance(instance, vgpus);
+    if (!v) return NVML_ERROR_NOT_FOUND;
+    placement->placementId = devs[1].hetero ? v->placement : NVML_INVALID_VGPU_PLACEMENT_ID;
     return NVML_SUCCESS;
 }
 

@@ -96,7 +96,8 @@ public struct Applier: Sendable {
                 OwnedPartition(
                     name: partition.name, kind: partition.kind, gpu: partition.gpu, uuid: uuid,
                     address: partition.address, parent: partition.parent, type: partition.type,
-                    typeName: partition.typeName, placement: partition.placement, clients: partition.clients))
+                    typeName: partition.typeName, placement: partition.placement,
+                    placementConfirmed: partition.placementConfirmed, clients: partition.clients))
         }
         for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)

@@ -10,15 +10,20 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
     public var parent: String?
     public var type: String?
     public var typeName: String?
-    /// MIG: the start slot.
+    /// MIG: the start slot. Mixed-size vGPU: the placement ID.
     public var placement: Int?
+    /// Mixed-size vGPU: true once NVML's read-back of the active vGPUs showed the placement (complete for the type,
+    /// see `PlanBuilder.placementChecks`); nil while it is the placement forbc planned, which the driver chooses on
+    /// its own. Only a confirmed placement that NVML no longer shows makes the vGPU "moved" (destroyed and made
+    /// again); a planned one is replaced by the driver's where the read-back says which it is.
+    public var placementConfirmed: Bool?
     /// MPS: the co-tenants the partition is meant for (the daemon does not know it; export reads it here).
     public var clients: Int?
 
     public init(
         name: String, kind: PartitionKind, gpu: String, uuid: String? = nil, address: String? = nil,
         parent: String? = nil, type: String? = nil, typeName: String? = nil, placement: Int? = nil,
-        clients: Int? = nil
+        placementConfirmed: Bool? = nil, clients: Int? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -29,6 +34,7 @@ public struct OwnedPartition: Sendable, Codable, Equatable {
         self.type = type
         self.typeName = typeName
         self.placement = placement
+        self.placementConfirmed = placementConfirmed
         self.clients = clients
     }
 }

@@ -25,12 +25,14 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var items: [Item]
     /// Where the manifest came from, when it sits in a git work tree.
     public var source: ManifestSource?
+    /// What the check could not tell (`Plan.notes`), when there is something; not drift.
+    public var notes: [String]?
 
     public init(plan: Plan, manifest: Manifest) {
         host = plan.host
         self.manifest = manifest.file
         source = manifest.source
-        simulated = plan.simulated
+        (simulated, notes) = (plan.simulated, plan.notes.isEmpty ? nil : plan.notes)
         var items: [Item] = []
         let recreated = Set(plan.actions.filter { $0.action == .create }.map(\.target))
         for action in plan.actions {

@@ -32,8 +32,10 @@ public struct DesiredPartition: Sendable, Equatable, Codable {
     public var address: String?
     /// The mdev parent holding it, once known.
     public var parent: String?
-    /// MIG: the start slot of the GPU instance.
+    /// MIG: the start slot of the GPU instance. Mixed-size vGPU: the placement ID.
     public var placement: Int?
+    /// Mixed-size vGPU: whether NVML's read-back confirmed `placement` (`OwnedPartition.placementConfirmed`).
+    public var placementConfirmed: Bool?
     /// MIG: the slices of each compute instance (nil: one over the whole GPU instance).
     public var computeSlices: Int?
     /// MIG: how many compute instances of `computeSlices` (nil: as many as fit).
@@ -187,6 +189,8 @@ public struct Plan: Sendable, Equatable {
     public var prune: PrunePolicy
     /// Where the manifest came from (git provenance), which apply records in the state dir.
     public var source: ManifestSource?
+    /// What the plan could not check, or records without an action (plan, drift and apply show them).
+    public var notes: [String] = []
 
     public init(
         host: String, simulated: Bool, actions: [PlannedAction], partitions: [DesiredPartition], prune: PrunePolicy

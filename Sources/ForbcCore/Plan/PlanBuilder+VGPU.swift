@@ -337,25 +337,13 @@ extension PlanBuilder {
         var claimed: Set<String> = []
         /// Undeclared vGPUs forbc keeps: (VF address, type id).
         var keptUndeclared: [(String, String)] = []
-        /// In mixed-size mode, the GPU's active vGPUs by type and placement ID as NVML reports them (per GPU: NVML
-        /// names no VF), less those a kept partition's recorded placement has matched; nil where NVML gives none.
-        var unmatched: [VGPUActivePlacement: Int]?
+        /// Mixed-size mode: the placement ID each kept vGPU is taken to have (VF address → ID), as recorded or as
+        /// NVML's read-back showed it; placing new vGPUs counts their slots as taken.
+        var placements: [String: Int] = [:]
 
         init(gpu: GPU, vfs: [VirtualFunction]) {
             self.gpu = gpu
             self.vfs = vfs
-            if let state = gpu.vgpuPlacements, state.heterogeneous, let active = state.active {
-                unmatched = active.reduce(into: [:]) { $0[$1, default: 0] += 1 }
-            }
-        }
-
-        /// Whether NVML reports a vGPU of `type` at `placement` not matched yet (matching it), or cannot tell.
-        mutating func matches(type: Int, placement: Int?) -> Bool {
-            guard let placement, unmatched != nil else { return true }
-            let key = VGPUActivePlacement(type: type, placement: placement)
-            guard let left = unmatched![key], left > 0 else { return false }
-            unmatched![key] = left - 1
-            return true
         }
     }
 
@@ -365,7 +353,8 @@ extension PlanBuilder {
     ) {
         var pool = VFPool(gpu: target.gpu!, vfs: vfs)
         let resolved = resolveTypes(mine, in: vgpuCatalogue(pool), on: target, offers: "its VFs offer")
-        let unplaced = keepRecordedVFs(resolved, &pool)
+        let checks = placementChecks(resolved, on: target, pool)
+        let unplaced = keepRecordedVFs(resolved, &pool, checks: checks)
         let remaining = adoptVFs(unplaced, &pool)
         pruneVFs(&pool)
         if let mode { planVGPUMode(mode, target) }
@@ -391,11 +380,12 @@ extension PlanBuilder {
         return catalogue
     }
 
-    /// Keep: a partition whose recorded VF holds the wanted type stays there; a recorded VF holding another type
-    /// is cleared. Returns the partitions still without a VF.
+    /// Keep: a partition whose recorded VF holds the wanted type stays there (at the placement `checks` gives, in
+    /// mixed-size mode), unless its confirmed placement shows it moved; a recorded VF holding another type is
+    /// cleared. Returns the partitions still without a VF.
     private mutating func keepRecordedVFs(
         _ resolved: [(DesiredPartition, TypeRef)],
-        _ pool: inout VFPool
+        _ pool: inout VFPool, checks: [String: PlacementCheck]
     ) -> [(DesiredPartition, TypeRef)] {
         let byAddress = Dictionary(uniqueKeysWithValues: pool.vfs.map { ($0.address, $0) })
         var unplaced: [(DesiredPartition, TypeRef)] = []
@@ -409,19 +399,19 @@ extension PlanBuilder {
             {
                 let current = vf.vgpu!.current
                 if "\(current)" == type.id {
-                    if pool.matches(type: current, placement: owned.placement) {
-                        pool.claimed.insert(address)
-                        updated.placement = owned.placement
-                        updated.address = address
-                        updated.parent = address
-                        replaceDesired(updated)
+                    let check =
+                        checks[partition.name]
+                        ?? owned.placement.map { .kept(placement: $0, confirmed: owned.placementConfirmed == true) }
+                    if case .moved(let placement) = check {
+                        // Mixed-size mode: NVML lists every vGPU of this type, none at its confirmed placement.
+                        destroyVGPU(
+                            vf, gpu: pool.gpu.address, target: partition.name,
+                            reason: "NVML reports no vGPU of type \(current) at its recorded placement ID "
+                                + "\(placement) (nvmlVgpuInstanceGetPlacementId): it was moved")
+                    } else {
+                        keep(updated, on: address, check, &pool)
                         continue
                     }
-                    // Mixed-size mode: the GPU's vGPUs of this type are elsewhere than forbc placed this one.
-                    destroyVGPU(
-                        vf, gpu: pool.gpu.address, target: partition.name,
-                        reason: "NVML reports no vGPU of type \(current) at its recorded placement ID "
-                            + "\(owned.placement!) (nvmlVgpuInstanceGetPlacementId): it was moved")
                 } else if current != 0 {
                     destroyVGPU(
                         vf, gpu: pool.gpu.address, target: partition.name,
@@ -431,6 +421,22 @@ extension PlanBuilder {
             unplaced.append((updated, type))
         }
         return unplaced
+    }
+
+    /// Keep: the partition stays on the VF at `address`, at the placement `check` gives (none outside mixed-size).
+    private mutating func keep(
+        _ partition: DesiredPartition, on address: String, _ check: PlacementCheck?, _ pool: inout VFPool
+    ) {
+        var updated = partition
+        pool.claimed.insert(address)
+        if case .kept(let placement, let confirmed) = check {
+            updated.placement = placement
+            updated.placementConfirmed = confirmed ? true : nil
+            pool.placements[address] = placement
+        }
+        updated.address = address
+        updated.parent = address
+        replaceDesired(updated)
     }
 
     /// Keep: adopt VFs that already hold the wanted type and that no record claims (state lost, or made by

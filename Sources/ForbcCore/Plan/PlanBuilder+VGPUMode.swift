@@ -89,15 +89,18 @@ extension PlanBuilder {
         return placed
     }
 
-    /// The slots the vGPUs that stay on the GPU's VFs occupy, from the placement forbc recorded for each; nil
-    /// (with a diagnostic) where one stays whose placement forbc has no record of.
+    /// The slots the vGPUs that stay on the GPU's VFs occupy, from the placement forbc recorded for each (or the
+    /// driver's, where NVML's read-back showed it); nil (with a diagnostic) where one stays whose placement forbc
+    /// has no record of.
     private mutating func takenSlots(
         on target: Planner.Target, _ pool: VFPool, rules: [Int: VGPUPlacementRule], for partition: DesiredPartition
     ) -> [(start: Int, size: Int, owner: String)]? {
         var used: [(start: Int, size: Int, owner: String)] = []
         for vf in pool.vfs where (vf.vgpu?.current ?? 0) != 0 && !destroyed.contains(vf.address) {
             let owned = state.partitions.first { $0.kind == .vgpuVF && $0.address == vf.address }
-            guard let owned, let start = owned.placement, let rule = rules[vf.vgpu!.current] else {
+            guard let owned, let start = pool.placements[vf.address] ?? owned.placement,
+                let rule = rules[vf.vgpu!.current]
+            else {
                 fail(
                     "\(target.label) keeps a vGPU on \(vf.address) (type \(vf.vgpu!.current)) whose mixed-size "
                         + "placement forbc has no record of, so it cannot tell which slots are free; set "

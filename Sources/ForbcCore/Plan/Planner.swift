@@ -36,6 +36,7 @@ public struct Planner: Sendable {
                 + work.createActions + work.attachActions,
             partitions: work.desired, prune: manifest.prune)
         plan.source = manifest.source
+        plan.notes = work.notes
         plan.attachments = manifest.vms.flatMap { vm in
             vm.attach.compactMap { name in
                 work.desired(named: name).flatMap { work.hostdev(for: $0) }.map {
@@ -53,6 +54,8 @@ struct PlanBuilder {
     let inventory: Inventory
     let state: HostState
     var errors: [Diagnostic] = []
+    /// What the plan could not check, or records without an action (`Plan.notes`).
+    var notes: [String] = []
     var desired: [DesiredPartition] = []
     var destroyActions: [PlannedAction] = []
     var configureActions: [PlannedAction] = []

@@ -52,11 +52,13 @@ public enum NVMLReturn {
     public static let names: [Int32: String] = [
         1: "NVML_ERROR_UNINITIALIZED", 2: "NVML_ERROR_INVALID_ARGUMENT", 3: "NVML_ERROR_NOT_SUPPORTED",
         4: "NVML_ERROR_NO_PERMISSION", 6: "NVML_ERROR_NOT_FOUND", 7: "NVML_ERROR_INSUFFICIENT_SIZE",
-        9: "NVML_ERROR_DRIVER_NOT_LOADED", 12: "NVML_ERROR_LIBRARY_NOT_FOUND", 15: "NVML_ERROR_GPU_IS_LOST",
-        19: "NVML_ERROR_IN_USE", 22: "NVML_ERROR_INSUFFICIENT_RESOURCES", 999: "NVML_ERROR_UNKNOWN",
+        9: "NVML_ERROR_DRIVER_NOT_LOADED", 12: "NVML_ERROR_LIBRARY_NOT_FOUND", 13: "NVML_ERROR_FUNCTION_NOT_FOUND",
+        15: "NVML_ERROR_GPU_IS_LOST", 19: "NVML_ERROR_IN_USE", 22: "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED",
+        23: "NVML_ERROR_INSUFFICIENT_RESOURCES", 25: "NVML_ERROR_ARGUMENT_VERSION_MISMATCH", 999: "NVML_ERROR_UNKNOWN",
     ]
     public static let invalidArgument: Int32 = 2, notSupported: Int32 = 3, notFound: Int32 = 6, inUse: Int32 = 19
-    public static let insufficientResources: Int32 = 22
+    public static let insufficientSize: Int32 = 7, functionNotFound: Int32 = 13, argumentVersionMismatch: Int32 = 25
+    public static let insufficientResources: Int32 = 23
 
     public static func error(_ call: String, _ code: Int32, detail: String? = nil) -> ForbcError {
         ForbcError(

@@ -37,8 +37,13 @@ extension NVMLLibrary {
     }
 
     /// Each active vGPU instance's type and placement ID (heterogeneous mode): nvmlDeviceGetActiveVgpus (the count
-    /// first), then nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId per instance; nil where NVML lacks
-    /// one of the calls (before R550). An instance without a valid placement ID is left out.
+    /// first), then nvmlVgpuInstanceGetType and nvmlVgpuInstanceGetPlacementId per instance. The list is a moment's:
+    /// a VM that starts between the count and the fetch grows it (NVML_ERROR_INSUFFICIENT_SIZE: asked again with
+    /// the new count), and an instance whose VM ended meanwhile answers NVML_ERROR_NOT_FOUND (left out). An
+    /// instance without a valid placement ID is left out too. nil (unknown, never a failed discovery) where NVML
+    /// lacks a call (before R550: no symbol, or NVML_ERROR_FUNCTION_NOT_FOUND) or does not support it here
+    /// (NVML_ERROR_NOT_SUPPORTED), or where the list kept growing. What is left out makes the list shorter than
+    /// the GPU's vGPUs, which the planner takes as "placement not checked", never as "moved".
     private func activePlacements(_ device: Device) throws -> [VGPUActivePlacement]? {
         let list: nvmlDeviceGetActiveVgpus_fn
         let getType: nvmlVgpuInstanceGetType_fn
@@ -48,24 +53,48 @@ extension NVMLLibrary {
             getType = try symbol("nvmlVgpuInstanceGetType", nvmlVgpuInstanceGetType_fn.self)
             getPlacement = try symbol("nvmlVgpuInstanceGetPlacementId", nvmlVgpuInstanceGetPlacementId_fn.self)
         } catch let error as ForbcError where error.code == .unsupported { return nil }
-        var count: UInt32 = 0
-        let first = list(device, &count, nil)
-        if first != 7 { try check("nvmlDeviceGetActiveVgpus", first) }  // 7: NVML_ERROR_INSUFFICIENT_SIZE
-        guard count > 0 else { return [] }
-        var instances = [UInt32](repeating: 0, count: Int(count))
-        try check("nvmlDeviceGetActiveVgpus", list(device, &count, &instances))
+        guard let instances = try activeInstances(device, list) else { return nil }
         var active: [VGPUActivePlacement] = []
-        for instance in instances.prefix(Int(count)) {
+        for instance in instances {
             var type: UInt32 = 0
-            try check("nvmlVgpuInstanceGetType", getType(instance, &type))
             var placement = nvmlVgpuPlacementId_t()
             placement.version = UInt32(MemoryLayout<nvmlVgpuPlacementId_t>.size) | (1 << 24)
-            try check("nvmlVgpuInstanceGetPlacementId", getPlacement(instance, &placement))
+            var call = "nvmlVgpuInstanceGetType"
+            var code = getType(instance, &type)
+            if code == NVML_SUCCESS {
+                call = "nvmlVgpuInstanceGetPlacementId"
+                code = getPlacement(instance, &placement)
+            }
+            if Self.unknown(code) { return nil }
+            if code == NVMLReturn.notFound { continue }  // its VM ended since the list was read
+            try check(call, code)
             if placement.placementId != UInt32(NVML_INVALID_VGPU_PLACEMENT_ID) {
                 active.append(VGPUActivePlacement(type: Int(type), placement: Int(placement.placementId)))
             }
         }
         return active.sorted { ($0.placement, $0.type) < ($1.placement, $1.type) }
+    }
+
+    /// nvmlDeviceGetActiveVgpus: the count, then the instances, asked again (at most 8 times) while the list grows;
+    /// nil where NVML cannot tell.
+    private func activeInstances(_ device: Device, _ list: nvmlDeviceGetActiveVgpus_fn) throws -> [UInt32]? {
+        var count: UInt32 = 0
+        var code = list(device, &count, nil)
+        var instances: [UInt32] = []
+        var attempts = 0
+        while code == NVMLReturn.insufficientSize && attempts < 8 {
+            attempts += 1
+            instances = [UInt32](repeating: 0, count: Int(count))
+            code = instances.withUnsafeMutableBufferPointer { list(device, &count, $0.baseAddress) }
+        }
+        if Self.unknown(code) || code == NVMLReturn.insufficientSize { return nil }
+        try check("nvmlDeviceGetActiveVgpus", code)
+        return Array(instances.prefix(Int(count)))
+    }
+
+    /// Codes that say NVML cannot give the read-back here (the call is missing or not supported): unknown.
+    static func unknown(_ code: nvmlReturn_t) -> Bool {
+        code == NVMLReturn.notSupported || code == NVMLReturn.functionNotFound
     }
 
     public func creatablePlacements(device index: Int, type: Int) throws -> [Int] {
