@@ -63,17 +63,25 @@ final class Interrupter: @unchecked Sendable {
     /// The default handlers again, the watcher ended.
     func uninstall() {
         stopped.update { $0 = true }
+        Self.restoreDefaultStopSignals()
+    }
+
+    /// "SIGTERM" or "SIGINT" once one arrived.
+    var received: String? { Self.name(ofSignal: receivedSignal) }
+
+    /// SIGINT and SIGTERM at their default action again.
+    static func restoreDefaultStopSignals() {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }
 
-    /// "SIGTERM" or "SIGINT" once one arrived.
-    var received: String? {
-        switch receivedSignal {
-        case 0: return nil
-        case SIGINT: return "SIGINT"
-        case SIGTERM: return "SIGTERM"
-        default: return "signal \(receivedSignal)"
+    /// "SIGINT", "SIGTERM" or "signal N" for a signal a handler recorded; nil for none (0).
+    static func name(ofSignal number: sig_atomic_t) -> String? {
+        switch number {
+        case 0: nil
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        default: "signal \(number)"
         }
     }
 

@@ -48,19 +48,11 @@ final class StepInterrupt: @unchecked Sendable {
     /// The default handlers again, the watcher ended.
     func uninstall() {
         stopped.update { $0 = true }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        Interrupter.restoreDefaultStopSignals()
     }
 
     /// "SIGINT" or "SIGTERM" once one arrived.
-    var received: String? {
-        switch stepSignal {
-        case 0: nil
-        case SIGINT: "SIGINT"
-        case SIGTERM: "SIGTERM"
-        default: "signal \(stepSignal)"
-        }
-    }
+    var received: String? { Interrupter.name(ofSignal: stepSignal) }
 
     /// The status a shell gives a process the signal ended (130 for SIGINT).
     var exitStatus: Int32 { 128 + (stepSignal == 0 ? SIGINT : stepSignal) }

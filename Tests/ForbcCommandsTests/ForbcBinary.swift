@@ -19,10 +19,13 @@ struct ForbcBinary {
             ? beside : RepositoryPaths.root.appendingPathComponent(".build/debug/forbc").path
     }()
 
-    /// Starts forbc with `arguments`, `environment` added to this process's; `wait` it for the outcome.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+    /// Starts forbc (or `program`: forbc behind a shell, `unshare`, `timeout`…) with `arguments`, `environment`
+    /// added to this process's; `wait` it for the outcome.
+    static func start(
+        _ arguments: [String], environment: [String: String] = [:], program: String = path
+    ) throws -> Running {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let output = Pipe()
         let errors = Pipe()

@@ -8,17 +8,7 @@ import Testing
 func spawnToEnd(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws
     -> ForbcBinary.Outcome
 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = FileHandle.nullDevice
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    try process.run()
-    return ForbcBinary.Running(process: process, output: output, errors: errors).wait()
+    try ForbcBinary.start(arguments, environment: environment, program: program).wait()
 }
 
 @Suite("git provenance from the forbc binary: inherited SIGCHLD, no loopback, a git that never ends")
