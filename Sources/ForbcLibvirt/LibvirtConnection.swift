@@ -64,7 +64,22 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
             for i in 0..<Int(count) { if let domain = list[i] { _ = api.virDomainFree(domain) } }
             free(list)
         }
-        return try (0..<Int(count)).compactMap { list[$0] }.map(describe).sorted { $0.name < $1.name }
+        return try (0..<Int(count)).compactMap { list[$0] }.compactMap(describeIfStillDefined).sorted {
+            $0.name < $1.name
+        }
+    }
+
+    /// `describe`, or nil for a domain undefined since it was listed (another program's `virsh undefine` between
+    /// the list and the questions about it: VIR_ERR_NO_DOMAIN); it is not there any more, as a list taken a
+    /// moment later would say. Any other failure is an error.
+    func describeIfStillDefined(_ domain: virDomainPtr) throws -> DomainDefinition? {
+        do {
+            return try describe(domain)
+        } catch {
+            let code = api.virGetLastError().map { Int($0.pointee.code) } ?? 0
+            if code == Int(VIR_ERR_NO_DOMAIN.rawValue) { return nil }
+            throw error
+        }
     }
 
     public func domain(named name: String) throws -> DomainDefinition {

@@ -48,3 +48,24 @@ struct NoDaemonTests {
         #expect(LibvirtNoDaemon.hasNoSettings(directory.appendingPathComponent("absent.conf").path))
     }
 }
+
+@Suite("a domain undefined between the list and the questions about it")
+struct VanishedDomainTests {
+    @Test("it is left out of the list (VIR_ERR_NO_DOMAIN), as a list taken a moment later would leave it out")
+    func undefinedAfterListing() throws {
+        let connection = try LibvirtConnection(uri: "test:///default")
+        let xml = """
+            <domain type='test'><name>forbc-vanishing</name><memory>1024</memory>
+            <os><type>hvm</type></os></domain>
+            """
+        let defined = try #require(connection.api.virDomainDefineXML(connection.connection, xml))
+        defer { _ = connection.api.virDomainFree(defined) }
+        let listed = try #require(connection.api.virDomainLookupByName(connection.connection, "forbc-vanishing"))
+        defer { _ = connection.api.virDomainFree(listed) }
+        #expect(try connection.describeIfStillDefined(listed)?.name == "forbc-vanishing")
+        #expect(connection.api.virDomainUndefine(listed) == 0)
+        #expect(try connection.describeIfStillDefined(listed) == nil)
+        #expect(throws: ForbcError.self) { try connection.describe(listed) }
+        #expect(try !connection.domains().contains { $0.name == "forbc-vanishing" })
+    }
+}
