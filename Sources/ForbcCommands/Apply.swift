@@ -128,6 +128,7 @@ func executePlan(
                 + "continue")
         throw ExitCode(interrupt.exitStatus)
     }
+    if let status = interrupt.stopAfterLastStep(report, steps: plan.actions.count) { throw ExitCode(status) }
     return report
 }
 

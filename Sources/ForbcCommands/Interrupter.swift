@@ -43,12 +43,17 @@ final class Interrupter: @unchecked Sendable {
         self.snapshot = snapshot
     }
 
+    /// The calling thread's signal mask before `install`, put back by `uninstall`.
+    private var savedMask = sigset_t()
+
     /// Installs the handlers (a handler, not SIG_IGN: an ignored signal stays ignored in the workloads started
-    /// after it) and the watcher.
+    /// after it) and the watcher, the one thread that takes SIGINT and SIGTERM (`blockStopSignals`). Call
+    /// `uninstall` on the same thread.
     static func install(file: String, snapshot: String) -> Interrupter {
         receivedSignal = 0
         signalCount = 0
         let interrupter = Interrupter(console: Console.current, file: file, snapshot: snapshot)
+        interrupter.savedMask = blockStopSignals()
         for number in [SIGINT, SIGTERM] {
             signal(number) {
                 receivedSignal = $0
@@ -60,10 +65,11 @@ final class Interrupter: @unchecked Sendable {
         return interrupter
     }
 
-    /// The default handlers again, the watcher ended.
+    /// The default handlers again, the watcher ended, the calling thread's signal mask as before `install`.
     func uninstall() {
         stopped.update { $0 = true }
         Self.restoreDefaultStopSignals()
+        Self.restoreMask(savedMask)
     }
 
     /// "SIGTERM" or "SIGINT" once one arrived.
@@ -98,6 +104,7 @@ final class Interrupter: @unchecked Sendable {
                     // On a thread of its own (it waits up to 3 s for the workloads): the watcher stays free to
                     // answer the next signal.
                     let thread = Thread { [processes] in
+                        Self.blockStopSignals()
                         processes.cancel(because: "the campaign was interrupted by \(signal)")
                     }
                     thread.start()
@@ -119,19 +126,45 @@ final class Interrupter: @unchecked Sendable {
         }
     }
 
-    /// Unblocks SIGINT and SIGTERM in the calling thread (the watcher). The threads forbc's commands run on
-    /// (Swift's cooperative pool, Dispatch's) block them, so without one thread that takes them a signal waits,
-    /// pending, for the next process forbc starts, and a second one sent meanwhile merges with the first.
+    /// Unblocks SIGINT and SIGTERM in the calling thread (the watcher). Every other thread blocks them: the
+    /// command's own (`install` blocks them there: on the main thread a handler would break its poll, sleep or
+    /// libvirt call with EINTR, and a SIGINT and a SIGTERM handled at once on two threads would each count as the
+    /// first), and the threads started from it, which inherit its mask. Without one thread that takes them a
+    /// signal would wait, pending, and a second one sent meanwhile merge with the first.
     static func receiveSignalsHere() {
+        var set = stopSignals
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Blocks SIGINT and SIGTERM in the calling thread; its mask before. The processes forbc starts begin with
+    /// an empty mask (`Spawn`), so they take them as usual.
+    @discardableResult
+    static func blockStopSignals() -> sigset_t {
+        var set = stopSignals
+        var before = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &set, &before)
+        return before
+    }
+
+    /// Puts back the calling thread's signal mask that `blockStopSignals` returned.
+    static func restoreMask(_ mask: sigset_t) {
+        var mask = mask
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
+
+    static var stopSignals: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return set
     }
 
-    /// Ends forbc now (the exit status a shell gives a process ended by the signal), saying what is left.
+    /// Ends forbc now (the exit status a shell gives a process ended by the signal), saying what is left. The
+    /// workloads still running are killed first: each leads a process group of its own, which forbc's end would
+    /// leave running.
     private func abandon(_ signal: String) -> Never {
+        processes.killWorkloads()
         if phase.value == .restored {
             console.err(
                 "error: \(file): stopped by \(signal) after the host was restored; the comparison and the report were "
@@ -170,10 +203,22 @@ struct CancellableProcesses: ProcessChannel {
     func cancel(because why: String) {
         reason.update { $0 = why }
         guard suitesRunning.value else { return }
-        // Each workload leads a group of its own: its workers stop with it.
-        for child in Self.children() { ChildGroup.signal(child, SIGTERM) }
+        signalWorkloads(SIGTERM)
         for _ in 0..<30 where !Self.children().isEmpty { usleep(100_000) }
-        for child in Self.children() { ChildGroup.signal(child, SIGKILL) }
+        signalWorkloads(SIGKILL)
+    }
+
+    /// SIGKILL to the workloads still running, none started from now on (a campaign's restore abandoned).
+    func killWorkloads() {
+        reason.update { $0 = $0 ?? "the campaign was stopped" }
+        signalWorkloads(SIGKILL)
+    }
+
+    /// `signal` to each workload's process group (a workload leads one of its own: its workers stop with it);
+    /// none while the suites are not running, when a child is a step of an apply (a GPU reset), left to finish.
+    private func signalWorkloads(_ signal: Int32) {
+        guard suitesRunning.value else { return }
+        for child in Self.children() { ChildGroup.signal(child, signal) }
     }
 
     /// This process's children, from /proc (the workloads: forbc starts no other process).

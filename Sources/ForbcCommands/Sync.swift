@@ -120,12 +120,14 @@ struct Sync: HostCommand {
             if let previous { try? checkout.checkOut(previous) } else if fresh { checkout.discard() }
             throw error
         }
-        let report = try apply(plan, on: host)
+        let (report, signalled) = try apply(plan, on: host)
         try SyncRecord(
             repository: checkout.shown, branch: branch, path: path, commit: commit, syncedAt: Date(),
             changes: report.done.count
         ).save(in: host.store)
         summarize(plan, report: report, commit: commit, previous: synced, path: path, remote: checkout.shown)
+        // The host matches the commit (recorded), but a signal came: the caller learns it from the status.
+        if let signalled { throw ExitCode(signalled) }
     }
 
     /// The manifest at `path` in the checkout, with its provenance (which must be readable: the checkout is
@@ -155,8 +157,9 @@ struct Sync: HostCommand {
                 + "pass '--yes' to let sync destroy and hot-unplug what the manifest no longer declares")
     }
 
-    /// Applies the plan (nothing is asked: the disruption check is done); an apply that stops is an error.
-    func apply(_ plan: Plan, on host: HostSession) throws -> Applier.Report {
+    /// Applies the plan (nothing is asked: the disruption check is done); an apply that stops is an error. With
+    /// the report, the status to exit with once the commit is recorded when a signal came during the last step.
+    func apply(_ plan: Plan, on host: HostSession) throws -> (report: Applier.Report, signalled: Int32?) {
         let console = Console.current
         if !plan.isEmpty && !global.json {
             console.out(Render.planText(plan, manifest: Manifest(file: "", name: plan.host), verbose: global.verbose))
@@ -181,6 +184,6 @@ struct Sync: HostCommand {
                     + "\(plan.actions.count) steps; the commit is not recorded as applied; the next sync continues")
             throw ExitCode(interrupt.exitStatus)
         }
-        return report
+        return (report, interrupt.stopAfterLastStep(report, steps: plan.actions.count))
     }
 }

@@ -165,12 +165,14 @@ struct CampaignCLITests {
         let folder = makeTemporaryDirectory("campaign-signals")
         let file = try Self.campaign(in: folder)
         // A workload that ignores SIGTERM and runs on: forbc kills it 3 s after its SIGTERM, and the restore waits
-        // for that, so the signals below all come before the host is restored.
+        // for that, so the signals below all come before the host is restored. Each copy adds its pid to `pids`.
         let gemm = folder.appendingPathComponent("workloads/cpu_gemm.py")
         let measuring = try String(contentsOf: gemm, encoding: .utf8)
         try """
         import os, signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with open(os.environ["FORBC_TEST_MARKER"] + ".pids", "a") as pids:
+            pids.write(f"{os.getpid()}\\n")
         open(os.environ["FORBC_TEST_MARKER"], "w").close()
         time.sleep(60)
         """.write(to: gemm, atomically: true, encoding: .utf8)
@@ -185,11 +187,18 @@ struct CampaignCLITests {
         #expect(twice.stderr.contains("send SIGINT or SIGTERM again within 5 s to stop at once"))
         #expect(twice.stderr.contains("interrupted by SIGTERM after 0 of 4 topologies; the host is restored"))
         #expect(try Self.host(state) == before)
-        // Three: the third, within the window, ends forbc at once, saying what is left.
+        // Three: the third, within the window, ends forbc at once, saying what is left, the workloads killed
+        // first (each leads a process group of its own, which forbc's end would leave running).
+        try FileManager.default.removeItem(atPath: marker + ".pids")
         let thrice = try Self.interrupt(
             file, state, ["--resume"], marker: marker,
             answers: [stopping, again, "the restore was abandoned by SIGTERM"])
         #expect(thrice.outcome.code == 128 + SIGTERM && !thrice.outcome.signalled, "\(thrice.stderr)")
+        let workloads = try String(contentsOfFile: marker + ".pids", encoding: .utf8).split(separator: "\n")
+        #expect(!workloads.isEmpty)
+        for pid in workloads.compactMap({ pid_t($0) }) {
+            #expect(Self.ended(pid), "workload \(pid) still runs after forbc abandoned the restore")
+        }
         #expect(
             thrice.stderr.contains(
                 "error: \(file): the restore was abandoned by SIGTERM: the host is NOT restored to its snapshot "
@@ -202,6 +211,19 @@ struct CampaignCLITests {
         let resumed = try ForbcBinary.run(Self.arguments(file, state) + ["--resume"])
         #expect(resumed.code == 0, "\(resumed.stderr)")
         #expect(try Self.host(state) == before)
+    }
+
+    /// Whether process `pid` ended (gone, or a zombie that nobody reaped yet) within 5 s: SIGKILL is not
+    /// instant.
+    static func ended(_ pid: pid_t) -> Bool {
+        for _ in 0..<100 {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return true }
+            if stat[stat.index(after: close)...].hasPrefix(" Z") { return true }
+            usleep(50_000)
+        }
+        return false
     }
 
     /// A campaign beside the example's topology files, with `topologies` and `suites` as given.

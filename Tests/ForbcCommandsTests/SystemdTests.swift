@@ -46,6 +46,12 @@ struct SystemdTests {
             lines(apply, "ExecStart") == ["ExecStart=/usr/local/bin/forbc apply /etc/forbc/host.yaml --yes --no-bench"])
         #expect(lines(apply, "After") == ["After=forbc-partitions.service libvirtd.service virtqemud.service"])
         #expect(lines(apply, "Before") == ["Before=libvirt-guests.service"])
+        // A stop: SIGTERM to forbc alone, which finishes its step (a GPU reset: 300 s at most) and exits 143.
+        for unit in [all["forbc-partitions.service"], apply] {
+            #expect(lines(unit, "KillMode") == ["KillMode=mixed"])
+            #expect(lines(unit, "TimeoutStopSec") == ["TimeoutStopSec=330s"])
+            #expect(lines(unit, "SuccessExitStatus") == ["SuccessExitStatus=143"])
+        }
         let drift = all["forbc-drift.service"]
         #expect(
             lines(drift, "ExecStart") == [
@@ -54,6 +60,7 @@ struct SystemdTests {
             ])
         #expect(lines(drift, "ExecStartPre") == ["ExecStartPre=mkdir -p /var/lib/prometheus/node-exporter"])
         #expect(lines(drift, "SuccessExitStatus") == ["SuccessExitStatus=2"])
+        #expect(lines(drift, "KillMode").isEmpty && lines(drift, "TimeoutStopSec").isEmpty)
         #expect(lines(drift, "WantedBy").isEmpty)
         let timer = all["forbc-drift.timer"]
         #expect(lines(timer, "OnBootSec") == ["OnBootSec=2min"])

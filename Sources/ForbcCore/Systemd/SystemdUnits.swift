@@ -93,6 +93,27 @@ public struct SystemdUnits: Sendable, Equatable {
         return variables.compactMap { name, value in value.map { "Environment=\(name)=\(Self.text($0))\n" } }.joined()
     }
 
+    /// How long systemd waits, once it asked an apply unit to stop, before it SIGKILLs what is left of it: above
+    /// the longest step forbc lets finish, a GPU reset (`NVMLLibrary.resetTimeout`, 300 s, then 5 s of grace
+    /// before its SIGKILL), with 25 s to spare for forbc's own end: 330 s.
+    public static let stopTimeout = "\(Int(NVMLLibrary.resetTimeout) + 30)s"
+
+    /// How the apply units stop (systemctl stop, a shutdown, `TimeoutStartSec` passed): systemd's default
+    /// KillMode=control-group would SIGTERM every process of the unit (a GPU reset, an MPS control command) and
+    /// SIGKILL them 90 s later; `mixed` sends SIGTERM to forbc alone, which finishes the step under way and exits
+    /// 143, and SIGKILL to what is left after `stopTimeout`. Exit 143 is a success for systemd: a stop asked for is
+    /// no failure of the host (forbc's journal line says which steps were not attempted, and the next start does
+    /// them); a start that timed out stays a failure (systemd's result is `timeout`), as does a SIGINT (130).
+    var stopping: String {
+        """
+        # A stop: SIGTERM to forbc alone, which finishes the step under way (a GPU reset may take 300 s) and exits
+        # 143 (a stop asked for, not a failure); SIGKILL to every process left after TimeoutStopSec.
+        KillMode=mixed
+        TimeoutStopSec=\(Self.stopTimeout)
+        SuccessExitStatus=143
+        """
+    }
+
     var mounts: String {
         let folders = [Self.folder(of: manifest), stateDir ?? "/var/lib/forbc"]
         return "RequiresMountsFor=\(folders.map(Self.text).joined(separator: " "))\n"
@@ -114,6 +135,7 @@ public struct SystemdUnits: Sendable, Equatable {
             RemainAfterExit=yes
             \(environment)ExecStart=\(command(["apply", manifest, "--partitions-only", "--yes", "--no-bench"]))
             TimeoutStartSec=10min
+            \(stopping)
 
             [Install]
             WantedBy=multi-user.target
@@ -134,6 +156,7 @@ public struct SystemdUnits: Sendable, Equatable {
             RemainAfterExit=yes
             \(environment)ExecStart=\(command(["apply", manifest, "--yes", "--no-bench"]))
             TimeoutStartSec=10min
+            \(stopping)
 
             [Install]
             WantedBy=multi-user.target

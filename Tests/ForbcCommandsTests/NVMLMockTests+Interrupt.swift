@@ -1,0 +1,70 @@
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// Signals during an apply whose one step is a GPU reset (`migMode: enabled` with '--reset-gpu'), through the
+/// forbc binary and the C mock's `nvidia-smi`, which takes `FORBC_NVML_MOCK_SMI_DELAY_MS` to reset.
+extension NVMLMockTests {
+    /// Starts `forbc apply` of the one-step plan with a reset of `delay` ms; returns once the reset runs.
+    func startReset(delay: Int, _ name: String) throws -> (ForbcBinary.Running, state: String) {
+        let state = try NVMLMock.freshState()
+        let base = makeTemporaryDirectory("forbc-nvml-mock-\(name)")
+        let manifest = base.appendingPathComponent("host.yaml").path
+        try """
+        apiVersion: forbc/v1
+        kind: Host
+        metadata: {name: mock}
+        spec:
+          gpus:
+            - {select: {pciAddress: "0000:00:06.0"}, migMode: enabled}
+        """.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let started = base.appendingPathComponent("reset-started").path
+        let environment = [
+            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
+            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
+            "FORBC_NVML_MOCK_SMI_STARTED": started, "FORBC_NVML_MOCK_SMI_DELAY_MS": "\(delay)",
+        ]
+        let arguments = ["apply", manifest, "--yes", "--no-bench", "--reset-gpu", "--root", try root()]
+        let running = try ForbcBinary.start(
+            arguments + ["--state-dir", base.appendingPathComponent("state").path], environment: environment)
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: started) && Date() < deadline && running.process.isRunning {
+            usleep(20_000)
+        }
+        try #require(FileManager.default.fileExists(atPath: started), "nvidia-smi --gpu-reset did not start")
+        return (running, state)
+    }
+
+    @Test("a signal during the last step: the apply completes, says that the signal came, and exits 128 + it")
+    func signalDuringLastStep() throws {
+        let (running, _) = try startReset(delay: 1500, "last-step")
+        #expect(kill(running.process.processIdentifier, SIGTERM) == 0)
+        let outcome = running.wait()
+        #expect(outcome.code == 128 + SIGTERM && !outcome.signalled, "\(outcome.stdout)\(outcome.stderr)")
+        #expect(outcome.stderr.contains("forbc: SIGTERM received; the step under way finishes"), "\(outcome.stderr)")
+        #expect(
+            outcome.stderr.contains(
+                "forbc: SIGTERM came during the last step of 'apply', which finished: all 1 step done; nothing was "
+                    + "left to stop; exit status 143"), "\(outcome.stderr)")
+        #expect(try NVMLMock.load().devices()["0000:00:06.0"]?.currentMode == true, "the reset finished")
+    }
+
+    @Test("a second signal during a GPU reset ends forbc at once, by that signal")
+    func secondSignal() throws {
+        // A reset of 10 s: forbc ended by the signal has not waited for it (had it, it would exit 130).
+        let (running, _) = try startReset(delay: 10_000, "second-signal")
+        let pid = running.process.processIdentifier
+        #expect(kill(pid, SIGINT) == 0)
+        var seen = Data()
+        let errors = running.errors.fileHandleForReading
+        while !String(decoding: seen, as: UTF8.self).contains("send it again to stop at once") {
+            let chunk = errors.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        #expect(kill(pid, SIGINT) == 0)
+        let outcome = running.wait()
+        #expect(outcome.signalled && outcome.code == SIGINT, "\(outcome.stdout)\(outcome.stderr)")
+    }
+}
