@@ -82,4 +82,23 @@ struct RelabelTests {
             ])
         #expect(try fixture.plan(after).isEmpty)
     }
+    @Test("passthrough names swapped between two GPUs: relabels keep both records through a failed later step")
+    func swapAcrossGPUs() throws {
+        let fixture = SimulatedHostFixture(model: try Self.threeGPUs())
+        #expect(
+            try fixture.apply(try gpus(fixture, "passthrough: {name: x}", "passthrough: {name: y}")).report.succeeded)
+        let swapped = try gpus(
+            fixture, "passthrough: {name: y}", "passthrough: {name: x}", "sriov: {name: z, vfs: 1}")
+        #expect(
+            try fixture.plan(swapped).actions.map { "\($0.action.rawValue) \($0.target) forgets \($0.forgets)" } == [
+                "relabel y forgets []", "relabel x forgets []", "configure z-0 forgets []",
+            ])
+        fixture.kernel.inject(SimFault(path: SysPath.pci("0000:c5:00.0", "sriov_numvfs"), errno: Errno.EIO))
+        #expect(try fixture.apply(swapped).report.done.count == 2)
+        let expected = ["x passthrough 0000:c4:00.0", "y passthrough 0000:c3:00.0"]
+        #expect(try records(fixture).filter { $0.contains("passthrough") } == expected)
+        #expect(try fixture.apply(swapped).report.succeeded)
+        #expect(try records(fixture) == expected + ["z-0 sriov-vf 0000:c5:00.0"])
+        #expect(try fixture.plan(swapped).isEmpty)
+    }
 }
