@@ -178,4 +178,38 @@ extension VGPUMixedSizeTests {
                     + "planned (nothing is destroyed)"
             ])
     }
+    @Test("two planned vGPUs of one type both placed elsewhere by the driver stay planned: no guess is confirmed")
+    func twoPlacedElsewhere() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-l40s-vgpu")
+        let declared = try manifest(
+            fixture,
+            "{select: {index: 0}, vgpuMode: mixedSize, vgpu: [{name: big, type: L40S-24C}, "
+                + "{name: small, type: L40S-4C, count: 2}]}")
+        #expect(try fixture.apply(declared).report.succeeded)
+        #expect(try recorded(fixture) == ["big": "0 planned", "small-0": "24 planned", "small-1": "32 planned"])
+        // The driver placed small-0 at 44 and small-1 at 36: in the other order than the sorted leftovers.
+        let (first, second) = (try vf(fixture, "small-0"), try vf(fixture, "small-1"))
+        fixture.kernel.mutate {
+            $0.vgpuPlacements?[first] = 44
+            $0.vgpuPlacements?[second] = 36
+        }
+        try vms(fixture, ["big", "small-0", "small-1"])
+        let plan = try fixture.plan(declared)
+        #expect(plan.actions.isEmpty)
+        #expect(
+            plan.notes == [
+                "NVML lists no vGPU of type 1177 at the placement ID forbc planned for 'small-0', 'small-1' (24, 32) "
+                    + "on \(Self.label), and cannot tell which of the other placements (36, 44) are theirs; they "
+                    + "stay as planned (nothing is destroyed)"
+            ])
+        #expect(try fixture.apply(declared).report.succeeded)
+        #expect(try recorded(fixture) == ["big": "0 confirmed", "small-0": "24 planned", "small-1": "32 planned"])
+        // small-0's vGPU is made again at 24 behind forbc's back; small-1 did not move and is not destroyed.
+        fixture.kernel.mutate { $0.vgpuPlacements?[first] = 24 }
+        let after = try fixture.plan(declared)
+        #expect(after.actions.isEmpty, "\(after.actions.map { "\($0.action.rawValue) \($0.target)" })")
+        #expect(try fixture.apply(declared).report.succeeded)
+        // Now each is unambiguous: small-0 shows at its planned 24, small-1 is the type's only one left (36).
+        #expect(try recorded(fixture) == ["big": "0 confirmed", "small-0": "24 confirmed", "small-1": "36 confirmed"])
+    }
 }

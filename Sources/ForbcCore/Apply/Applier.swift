@@ -50,6 +50,8 @@ public struct Applier: Sendable {
     public func apply(_ plan: Plan) throws -> Report {
         var report = Report()
         var state = try store.load()
+        // The records as the plan saw them: a step forgets a name only while it still names that partition.
+        let planned = state
         for (index, action) in plan.actions.enumerated() {
             if let reason = stopRequested?() {
                 report.stopped = reason
@@ -69,7 +71,7 @@ public struct Applier: Sendable {
                 } else {
                     report.alreadyDone.append(action)
                 }
-                for name in action.forgets { state.forget(name) }
+                for name in action.forgets { state.forget(name, planned: planned.owned(name: name)) }
                 for record in action.records { state.record(record) }
                 for attachment in action.attachmentForgets { state.forget(attachment) }
                 for attachment in action.attachmentRecords { state.record(attachment) }

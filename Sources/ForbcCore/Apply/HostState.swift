@@ -119,6 +119,19 @@ public struct HostState: Sendable, Codable, Equatable {
         changes.append(.record(partition))
     }
 
+    /// Forgets the record named `name` only while it is still the partition `planned` was (the record a plan meant
+    /// to drop, as the state held it when apply began): the same kind on the same GPU, address and parent. Names are
+    /// labels that can move between GPUs within one apply (a relabel, a VF name given to another GPU's VFs), so by
+    /// the time a step forgets a name an earlier step may have recorded another GPU's partition under it; that record
+    /// stays. Nothing is forgotten where the plan meant none (`planned` nil). Journaled as `forget(name)`, which
+    /// replays the same: the journal holds the same records in the same order.
+    public mutating func forget(_ name: String, planned: OwnedPartition?) {
+        guard let planned, let current = owned(name: name), current.kind == planned.kind,
+            current.gpu == planned.gpu, current.address == planned.address, current.parent == planned.parent
+        else { return }
+        forget(name)
+    }
+
     public mutating func forget(_ name: String) {
         let index = partitionIndex(name)
         if index < partitions.count && partitions[index].name == name { partitions.remove(at: index) }

@@ -8,9 +8,10 @@
 /// - a confirmed placement (one an earlier complete read-back showed) that is not listed: the vGPU was moved, which
 ///   is drift (destroyed and made again);
 /// - a planned placement (the driver places a vGPU on its own; forbc's is a prediction) that is listed: confirmed;
-/// - planned placements that are not listed: where exactly as many listed placements are left over, those are
-///   theirs (which VF of the type holds which NVML does not say, and no later check could tell them apart), so they
-///   are recorded there, confirmed; otherwise they stay planned. A planned placement never causes a destroy.
+/// - a planned placement that is not listed: where it is the type's only one and exactly one listed placement is
+///   left over, that is its own, recorded there, confirmed. With two or more, which VF of the type holds which
+///   placement NVML does not say: they stay planned (recording a guess as confirmed would later read as a move and
+///   destroy a vGPU that did not move). A planned placement never causes a destroy.
 /// For a type whose read-back is incomplete nothing is concluded, and a note says how many vGPUs are not active.
 /// Two vGPUs of one type that swap placements are invisible to the read-back.
 extension PlanBuilder {
@@ -92,7 +93,7 @@ extension PlanBuilder {
         guard !unmatched.isEmpty else { return }
         let names = unmatched.map { "'\($0.name)'" }.joined(separator: ", ")
         let planned = unmatched.map { "\($0.placement!)" }.joined(separator: ", ")
-        guard left.count == unmatched.count else {
+        guard unmatched.count == 1, left.count == 1 else {
             for record in unmatched { checks[record.name] = .kept(placement: record.placement!, confirmed: false) }
             let others = left.sorted().map(String.init).joined(separator: ", ")
             notes.append(
@@ -101,13 +102,11 @@ extension PlanBuilder {
                     + "\(unmatched.count == 1 ? "is" : "are") theirs; they stay as planned (nothing is destroyed)")
             return
         }
-        let actual = left.sorted()
-        for (record, placement) in zip(unmatched, actual) {
-            checks[record.name] = .kept(placement: placement, confirmed: true)
-        }
+        // Unambiguous: the type's one unmatched vGPU and the one placement left.
+        checks[unmatched[0].name] = .kept(placement: left[0], confirmed: true)
         notes.append(
             "the driver placed \(names) (vGPU type \(type)) on \(target.label) at placement ID "
-                + "\(actual.map(String.init).joined(separator: ", ")), not at \(planned) as forbc planned "
+                + "\(left[0]), not at \(planned) as forbc planned "
                 + "(nvmlVgpuInstanceGetPlacementId); apply records the driver's placement")
     }
 }
