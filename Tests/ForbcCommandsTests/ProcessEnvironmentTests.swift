@@ -12,14 +12,15 @@ struct ProcessEnvironmentTests {
     /// The C library's calls that change the environment (spelt in pieces so that this file holds none).
     static let calls = ["set", "unset", "put", "clear"].map { "\($0)" + "env" }
 
-    /// `file:line: text` of each call in the Swift and C sources under `folder`.
-    static func uses(under folder: URL) throws -> [String] {
+    /// `file:line: text` of each call in the Swift and C sources under `folder`; `scanned` gets each file read.
+    static func uses(under folder: URL, scanned: inout [String]) throws -> [String] {
         let pattern = try NSRegularExpression(pattern: "\\b(\(calls.joined(separator: "|")))\\s*\\(")
         var found: [String] = []
         let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)
         while let url = walker?.nextObject() as? URL {
             guard ["swift", "c", "h"].contains(url.pathExtension) else { continue }
             let text = try String(contentsOf: url, encoding: .utf8)
+            scanned.append(url.lastPathComponent)
             for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let code = String(line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false)[0])
                 let range = NSRange(code.startIndex..., in: code)
@@ -34,10 +35,14 @@ struct ProcessEnvironmentTests {
     @Test("no setenv, unsetenv, putenv or clearenv in Tests/ or Sources/ForbcTestSupport")
     func noMutation() throws {
         let root = RepositoryPaths.root
+        var scanned: [String] = []
         let found =
-            try Self.uses(under: root.appendingPathComponent("Tests"))
-            + Self.uses(under: root.appendingPathComponent("Sources/ForbcTestSupport"))
+            try Self.uses(under: root.appendingPathComponent("Tests"), scanned: &scanned)
+            + Self.uses(under: root.appendingPathComponent("Sources/ForbcTestSupport"), scanned: &scanned)
         #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+        // A wrong root scans nothing and finds nothing: the scan must have read files, this one among them.
+        #expect(scanned.count > 20, "only \(scanned.count) files scanned under \(root.path)")
+        #expect(scanned.contains("ProcessEnvironmentTests.swift"), "this file was not scanned under \(root.path)")
     }
 
     @Test("the scan finds such a call (it is not blind)")
@@ -47,6 +52,8 @@ struct ProcessEnvironmentTests {
         let call = Self.calls[0]
         try "let a = 1\n// \(call)(\"X\", \"1\", 1) in a comment\n_ = \(call)(\"X\", \"1\", 1)\n".write(
             to: folder.appendingPathComponent("a.swift"), atomically: true, encoding: .utf8)
-        #expect(try Self.uses(under: folder).count == 1)
+        var scanned: [String] = []
+        #expect(try Self.uses(under: folder, scanned: &scanned).count == 1)
+        #expect(scanned == ["a.swift"])
     }
 }

@@ -1,3 +1,4 @@
+import ForbcTestSupport
 import Foundation
 import Testing
 
@@ -89,6 +90,64 @@ extension RealProcessesTests {
         let alive = RealMPS.alive(grandchild)
         if alive { kill(pid_t(grandchild), SIGKILL) }
         #expect(!alive, "the shell's 'sleep 60' outlived the timeout")
+    }
+}
+
+extension RealProcessesTests {
+    /// Runs `arguments` through the real channel with `environment`; its exit and its log.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) -> (exit: ProcessExit, log: String) {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("forbc-run-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let exit = RealProcesses().run(arguments, environment: environment, log: log, timeout: 30)
+        return (exit, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    @Test("a workload's background processes end with it: a 'sleep 60 &' is gone when run returns")
+    func leftoversEnd() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("forbc-bg-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Self.shell("sleep 60 & echo $! > \(file.path); exit 4")
+        #expect(run.exit == .exited(4), "its own exit status is kept")
+        let pid = try #require(Int(try String(contentsOf: file, encoding: .utf8).trimmed()))
+        // SIGKILL was sent before run returned; the kernel may take a moment to finish the process.
+        let deadline = Date().addingTimeInterval(3)
+        while RealMPS.alive(pid) && Date() < deadline { usleep(20_000) }
+        let alive = RealMPS.alive(pid)
+        if alive { kill(pid_t(pid), SIGKILL) }
+        #expect(!alive, "the workload's 'sleep 60 &' outlived it")
+    }
+
+    @Test("a program not in PATH is not started, and the message names it and the PATH searched")
+    func missingProgram() {
+        let run = Self.run(["forbc-no-such-program", "x"], environment: ["PATH": "/nonexistent-a:/nonexistent-b"])
+        #expect(
+            run.exit
+                == .notStarted(
+                    "could not start 'forbc-no-such-program': no such program in PATH /nonexistent-a:/nonexistent-b"))
+    }
+
+    @Test("a path with a slash is tried as it is: its own errno, not a PATH search")
+    func pathWithSlash() throws {
+        let folder = makeTemporaryDirectory("run-slash")
+        let missing = folder.appendingPathComponent("missing").path
+        #expect(Self.run([missing]).exit == .notStarted("could not start '\(missing)': No such file or directory"))
+        let plain = folder.appendingPathComponent("plain").path
+        try "echo hi\n".write(toFile: plain, atomically: true, encoding: .utf8)
+        #expect(Self.run([plain]).exit == .notStarted("could not start '\(plain)': Permission denied"))
+    }
+
+    @Test("a script without a #! line is run by /bin/sh, as execvp does, with its arguments")
+    func scriptWithoutShebang() throws {
+        let folder = makeTemporaryDirectory("run-noexec")
+        let script = folder.appendingPathComponent("tool").path
+        try "echo \"ran $0 $1\"\nexit 3\n".write(toFile: script, atomically: true, encoding: .utf8)
+        #expect(chmod(script, 0o755) == 0)
+        let byPath = Self.run([script, "one"])
+        #expect(byPath.exit == .exited(3))
+        #expect(byPath.log == "ran \(script) one\n")
+        let byName = Self.run(["tool", "two"], environment: ["PATH": folder.path])
+        #expect(byName.exit == .exited(3))
+        #expect(byName.log == "ran \(script) two\n")
     }
 }
 

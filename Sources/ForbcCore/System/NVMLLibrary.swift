@@ -348,11 +348,24 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         } catch {
             throw ForbcError(.system, "'\(shown)' \(Self.words(error))")
         }
-        guard result.end == .exited(0) else {
-            let text = String(decoding: result.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ForbcError(.system, "\(shown) failed (\(result.end)): \(text)")
-        }
+        guard result.end == .exited(0) else { throw ForbcError(.system, Self.resetFailure(shown, result)) }
     }
+
+    /// A failed reset in words: its end and what it printed. nvidia-smi prints its reasons ("in use by another
+    /// process") on standard output, so both outputs are quoted, each trimmed and at most `quoted` characters.
+    static func resetFailure(_ shown: String, _ result: Spawn.Result) -> String {
+        let parts = [("stdout", result.stdout), ("stderr", result.stderr)].compactMap { name, bytes -> String? in
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { return nil }
+            let cut = text.count > quoted ? String(text.prefix(quoted)) + "… (\(text.count) characters)" : text
+            return "\(name): \(cut)"
+        }
+        return "\(shown) failed (\(result.end))"
+            + (parts.isEmpty ? "; it printed nothing" : ": " + parts.joined(separator: "; "))
+    }
+
+    /// The most characters of each output that a failed reset's message quotes.
+    static let quoted = 2000
 
     /// Seconds `nvidia-smi --gpu-reset` may take.
     static let resetTimeout = 300.0
@@ -364,6 +377,7 @@ public final class NVMLLibrary: NVMLChannel, @unchecked Sendable {
         case .timedOut: "did not end within \(Int(resetTimeout)) s and was stopped"
         case .outputNotEnded: "ended but its output did not; it was stopped"
         case .waitFailed(let code): "ended with a status that could not be read: \(String(cString: strerror(code)))"
+        case .notEnded(let pid): "\(Spawn.Failure.notEndedWords(pid))"
         }
     }
 }

@@ -72,6 +72,8 @@ public struct RealGit: GitChannel {
             throw ForbcError(
                 .system, "the exit status of \(shown) could not be read: \(String(cString: strerror(code)))",
                 errno: code)
+        } catch .notEnded(let pid) {
+            throw ForbcError(.system, "\(shown) \(Spawn.Failure.notEndedWords(pid))")
         }
     }
 }

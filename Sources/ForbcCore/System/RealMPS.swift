@@ -188,6 +188,10 @@ public struct RealMPS: MPSChannel {
                 .system,
                 "the exit status of '\(shown(arguments, input))' could not be read: \(String(cString: strerror(code)))",
                 errno: code)
+        } catch .notEnded(let pid) {
+            throw ForbcError(
+                .system,
+                "'\(shown(arguments, input))' \(Spawn.Failure.notEndedWords(pid))")
         }
     }
 

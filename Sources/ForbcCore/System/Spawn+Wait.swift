@@ -23,16 +23,28 @@ extension Spawn {
         return status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
     }
 
-    /// Stops the group `pid` leads (the child, unreaped, and what it started): SIGTERM; then, once the child has
-    /// ended and the pipes are at their end or `grace` seconds have passed, SIGKILL, always (a descendant that
-    /// ignores SIGTERM would keep the pipes or a device open); then reaps the child.
-    static func stop(_ pid: pid_t, _ readers: inout Readers, grace: Double) {
+    /// Stops the group `pid` leads (the child, unreaped, and what it started): SIGTERM, and SIGCONT (a group
+    /// stopped by SIGSTOP, SIGTTIN or SIGTTOU would keep a handled SIGTERM pending to the end of the grace); then,
+    /// once the child has ended and the pipes are at their end or `grace` seconds have passed, SIGKILL, always (a
+    /// descendant that ignores SIGTERM would keep the pipes or a device open); then reaps the child. A child still
+    /// there `killWait` seconds after SIGKILL (uninterruptible sleep) is left unreaped: `.notEnded`, never a hang.
+    /// `hasExited` is a seam for tests (SIGKILL cannot be resisted by a stand-in).
+    static func stop(
+        _ pid: pid_t, _ readers: inout Readers, grace: Double, killWait: Double = Spawn.killWait,
+        hasExited: (pid_t) -> Bool = Spawn.hasExited
+    ) throws(Failure) {
         kill(-pid, SIGTERM)
+        kill(-pid, SIGCONT)
         let until = DispatchTime.now().uptimeNanoseconds + Deadline.nanoseconds(grace)
         while DispatchTime.now().uptimeNanoseconds < until && !(readers.ended && hasExited(pid)) {
             readers.pump(milliseconds: 10)
         }
         kill(-pid, SIGKILL)
+        let killed = DispatchTime.now().uptimeNanoseconds + Deadline.nanoseconds(killWait)
+        while !hasExited(pid) {
+            guard DispatchTime.now().uptimeNanoseconds < killed else { throw .notEnded(pid) }
+            usleep(10_000)
+        }
         _ = try? reap(pid)
     }
 

@@ -9,7 +9,8 @@ import Foundation
 /// guest they ran one after the other, and a child that filled one pipe while nobody read it stalled.
 ///
 /// Each child leads a process group of its own (or a session, `ownSession`): a Ctrl-C at forbc's terminal does
-/// not reach it, and at its deadline the whole group is sent SIGTERM, then SIGKILL after `grace` seconds.
+/// not reach it, and at its deadline the whole group is sent SIGTERM (and SIGCONT), then SIGKILL after `grace`
+/// seconds; a child that has not ended `killWait` seconds after SIGKILL is given up, unreaped, as `.notEnded`.
 public enum Spawn {
     /// One program to run.
     struct Request {
@@ -30,6 +31,10 @@ public enum Spawn {
         /// A session of its own rather than a process group: no controlling terminal, so nothing it starts
         /// (ssh asking for a passphrase or a host key) can read the terminal or be stopped by SIGTTIN.
         var ownSession = false
+        /// Once the child has exited, SIGKILL what is left of its group before reaping it (while the child is
+        /// unreaped its pid, the group's id, is nobody else's): a workload's background processes, which may hold
+        /// GPU contexts, end with it rather than live on into the next topology.
+        var endGroupAtExit = false
     }
 
     enum Output {
@@ -77,7 +82,19 @@ public enum Spawn {
         case outputNotEnded
         /// The child's exit status could not be read (waitpid's errno: ECHILD when SIGCHLD is ignored).
         case waitFailed(Int32)
+        /// The deadline (or `outputNotEnded`) stopped the child, and it had not ended `killWait` seconds after
+        /// SIGKILL (uninterruptible sleep: a GPU reset hung in the driver): its pid. It is left unreaped.
+        case notEnded(pid_t)
+
+        /// `.notEnded(pid)` in words, after the program's name.
+        static func notEndedWords(_ pid: pid_t) -> String {
+            "(pid \(pid)) was stopped but did not end within \(Int(Spawn.killWait)) s of SIGKILL: it is probably in "
+                + "uninterruptible sleep (state D, such as a GPU reset hung in the driver); it was left unreaped"
+        }
     }
+
+    /// Seconds to wait for a child's exit after SIGKILL before giving it up as `.notEnded`.
+    static let killWait = 5.0
 
     /// The most bytes `Request.input` may hold: written before the child starts, they must fit the pipe at once.
     static let maximumInput = 4096
@@ -92,11 +109,11 @@ public enum Spawn {
         var tick: Int32 = 1
         while !(readers.ended && exitedAt != nil) {
             if deadline.expired {
-                stop(child.pid, &readers, grace: request.grace)
+                try stop(child.pid, &readers, grace: request.grace)
                 throw .timedOut
             }
             if let exitedAt, deadline.now - exitedAt > Deadline.nanoseconds(request.grace) {
-                stop(child.pid, &readers, grace: request.grace)
+                try stop(child.pid, &readers, grace: request.grace)
                 throw .outputNotEnded
             }
             // Ticks grow from 1 ms to 50 ms: the exit usually follows the end of output at once, and a child
@@ -105,6 +122,7 @@ public enum Spawn {
             tick = min(tick * 2, 50)
             if exitedAt == nil && hasExited(child.pid) { exitedAt = deadline.now }
         }
+        if request.endGroupAtExit { kill(-child.pid, SIGKILL) }
         let end = try reap(child.pid)
         guard !readers.failed else { throw .outputNotEnded }
         return Result(end: end, stdout: readers.data[0], stderr: readers.data[1])
