@@ -4,9 +4,9 @@ import Foundation
 /// never a shell string. The real side is `RealProcesses`; `ForbcSimulator`'s `ScriptedProcesses` answers from
 /// a script and can fail on demand.
 public protocol ProcessChannel: Sendable {
-    /// Runs `arguments` (the first is looked up in `PATH` unless it holds a slash) with `environment` over forbc's own, standard output
-    /// and error appended to `log`, standard input empty; after `timeout` seconds it is stopped (SIGTERM to its
-    /// process group, then SIGKILL 5 s later).
+    /// Runs `arguments` (the first is looked up in `PATH` unless it holds a slash) with `environment` over forbc's
+    /// own, standard output and error appended to `log`, standard input empty; after `timeout` seconds it is stopped
+    /// (SIGTERM to its process group, then SIGKILL 5 s later).
     func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit
 }
 
