@@ -101,7 +101,7 @@ def glmark2(display: str, seconds: float, count: int) -> str:
 check_scene(need("glmark2", "glmark2-x11"))
 with tempfile.TemporaryFile() as xvfb_log:
     server, display = start_xvfb(xvfb_log)
-    print(f"glmark2: on Xvfb display {display}", flush=True)
+    print(f"glmark2: on Xvfb display {display} (pid {server.pid})", flush=True)
     try:
         if a.warmups > 0:
             glmark2(display, 1, a.warmups)
