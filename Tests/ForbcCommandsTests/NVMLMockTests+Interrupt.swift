@@ -8,32 +8,14 @@ import Testing
 extension NVMLMockTests {
     /// Starts `forbc apply` of the one-step plan with a reset of `delay` ms; returns once the reset runs.
     func startReset(delay: Int, _ name: String) throws -> (ForbcBinary.Running, state: String) {
-        let state = try NVMLMock.freshState()
-        let base = makeTemporaryDirectory("forbc-nvml-mock-\(name)")
-        let manifest = base.appendingPathComponent("host.yaml").path
-        try """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: mock}
-        spec:
-          gpus:
-            - {select: {pciAddress: "0000:00:06.0"}, migMode: enabled}
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let started = base.appendingPathComponent("reset-started").path
-        let environment = [
-            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
-            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
-            "FORBC_NVML_MOCK_SMI_STARTED": started, "FORBC_NVML_MOCK_SMI_DELAY_MS": "\(delay)",
-        ]
-        let arguments = ["apply", manifest, "--yes", "--no-bench", "--reset-gpu", "--root", try root()]
-        let running = try ForbcBinary.start(
-            arguments + ["--state-dir", base.appendingPathComponent("state").path], environment: environment)
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: started) && Date() < deadline && running.process.isRunning {
-            usleep(20_000)
-        }
-        try #require(FileManager.default.fileExists(atPath: started), "nvidia-smi --gpu-reset did not start")
-        return (running, state)
+        var host = try mockHost(name, gpus: "    - {select: {pciAddress: \"0000:00:06.0\"}, migMode: enabled}")
+        let started = host.base.appendingPathComponent("reset-started").path
+        host.environment["FORBC_NVML_MOCK_SMI_STARTED"] = started
+        host.environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = "\(delay)"
+        let arguments = ["apply", host.manifest, "--yes", "--no-bench", "--reset-gpu"] + host.common
+        let running = try ForbcBinary.start(arguments, environment: host.environment)
+        try awaitReset(running, started: started)
+        return (running, host.state)
     }
 
     @Test("a signal during the last step: the apply completes, says that the signal came, and exits 128 + it")

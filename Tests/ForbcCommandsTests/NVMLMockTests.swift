@@ -201,6 +201,40 @@ struct NVMLMockTests {
         #expect(unloaded.message == "NVML: nvmlInit_v2 failed: Driver Not Loaded (NVML_ERROR_DRIVER_NOT_LOADED)")
     }
 
+    /// A host for the forbc binary over the mock: a fresh NVML state, a manifest whose `gpus:` are `gpus` (YAML
+    /// list items, indented under it) in a new directory, the arguments that point forbc at the mock's tree and at
+    /// that directory's state, and the environment that loads the mock (its `nvidia-smi` first in `PATH`).
+    struct MockHost {
+        let state: String
+        let base: URL
+        let manifest: String
+        let common: [String]
+        var environment: [String: String]
+    }
+
+    func mockHost(_ label: String, gpus: String) throws -> MockHost {
+        let state = try NVMLMock.freshState()
+        let base = makeTemporaryDirectory("forbc-nvml-mock-\(label)")
+        let manifest = base.appendingPathComponent("host.yaml").path
+        try "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: mock}\nspec:\n  gpus:\n\(gpus)\n"
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        let environment = [
+            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
+            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
+        ]
+        let common = ["--root", try root(), "--state-dir", base.appendingPathComponent("state").path]
+        return MockHost(state: state, base: base, manifest: manifest, common: common, environment: environment)
+    }
+
+    /// Waits until the mock's `nvidia-smi --gpu-reset` has created `started` (it runs while forbc applies).
+    func awaitReset(_ running: ForbcBinary.Running, started: String) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: started) && Date() < deadline && running.process.isRunning {
+            usleep(20_000)
+        }
+        try #require(FileManager.default.fileExists(atPath: started), "nvidia-smi --gpu-reset did not start")
+    }
+
     /// The two mock GPUs as a sysfs tree under a root, for the forbc binary.
     func root() throws -> String {
         let h100 = SimulatedProfiles.make("nvidia-h100")!.devices
@@ -213,33 +247,19 @@ struct NVMLMockTests {
 
     @Test("Ctrl-C during a GPU reset: nvidia-smi finishes it, forbc finishes that step and stops; a rerun goes on")
     func interruptedReset() throws {
-        let state = try NVMLMock.freshState()
-        let base = makeTemporaryDirectory("forbc-nvml-mock-sigint")
-        let manifest = base.appendingPathComponent("host.yaml").path
-        try """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: mock}
-        spec:
-          gpus:
-            - select: {pciAddress: "0000:00:06.0"}
-              mig: [{name: train, profile: 3g.40gb}, {name: infer, profile: 1g.10gb}]
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let common = ["--root", try root(), "--state-dir", base.appendingPathComponent("state").path]
-        let started = base.appendingPathComponent("reset-started").path
-        var environment = [
-            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
-            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
-            "FORBC_NVML_MOCK_SMI_STARTED": started, "FORBC_NVML_MOCK_SMI_DELAY_MS": "1500",
-        ]
-        let apply = ["apply", manifest, "--yes", "--no-bench", "--reset-gpu"] + common
+        var host = try mockHost(
+            "sigint",
+            gpus: """
+                    - select: {pciAddress: "0000:00:06.0"}
+                      mig: [{name: train, profile: 3g.40gb}, {name: infer, profile: 1g.10gb}]
+                """)
+        let started = host.base.appendingPathComponent("reset-started").path
+        host.environment["FORBC_NVML_MOCK_SMI_STARTED"] = started
+        host.environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = "1500"
+        let apply = ["apply", host.manifest, "--yes", "--no-bench", "--reset-gpu"] + host.common
         // Steps: MIG mode (with '--reset-gpu', the reset that applies it), 'train', 'infer'.
-        let running = try ForbcBinary.start(apply, environment: environment)
-        let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: started) && Date() < deadline && running.process.isRunning {
-            usleep(20_000)
-        }
-        try #require(FileManager.default.fileExists(atPath: started), "nvidia-smi --gpu-reset did not start")
+        let running = try ForbcBinary.start(apply, environment: host.environment)
+        try awaitReset(running, started: started)
         // The terminal's Ctrl-C goes to its foreground process group: forbc leads one here (Foundation's Process
         // starts it so, as a shell starts a job), so the test runner's group is not hit.
         #expect(kill(-running.process.processIdentifier, SIGINT) == 0)
@@ -254,33 +274,24 @@ struct NVMLMockTests {
         let h100 = try #require(try NVMLMock.load().devices()["0000:00:06.0"])
         #expect(h100.currentMode, "nvidia-smi finished the reset, and forbc the step")
         #expect(h100.instances.isEmpty, "the steps after it were not attempted")
-        environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = nil
-        let rerun = try ForbcBinary.run(apply, environment: environment)
+        host.environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = nil
+        let rerun = try ForbcBinary.run(apply, environment: host.environment)
         #expect(rerun.code == 0, "\(rerun.stdout)\(rerun.stderr)")
         #expect(try NVMLMock.load().devices()["0000:00:06.0"]?.instances.count == 2)
     }
 
     @Test("the forbc binary applies and destroys MIG layouts through NVML calls: an error, a pending mode, a rerun")
     func endToEnd() throws {
-        let state = try NVMLMock.freshState()
-        let base = makeTemporaryDirectory("forbc-nvml-mock-e2e")
-        let manifest = base.appendingPathComponent("host.yaml").path
-        try """
-        apiVersion: forbc/v1
-        kind: Host
-        metadata: {name: mock}
-        spec:
-          gpus:
-            - select: {pciAddress: "0000:07:00.0"}
-              mig: [{name: batch, profile: 3g.20gb, computeSlices: 1}, {name: dev, profile: 2g.10gb}]
-            - select: {pciAddress: "0000:00:06.0"}
-              mig: [{name: train, profile: 3g.40gb}]
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        let common = ["--root", try root(), "--state-dir", base.appendingPathComponent("state").path]
-        var environment = [
-            "FORBC_NVML_LIBRARY": try NVMLMock.library, "FORBC_NVML_MOCK_STATE": state,
-            "PATH": "\(try NVMLMock.directory.path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")",
-        ]
+        let host = try mockHost(
+            "e2e",
+            gpus: """
+                    - select: {pciAddress: "0000:07:00.0"}
+                      mig: [{name: batch, profile: 3g.20gb, computeSlices: 1}, {name: dev, profile: 2g.10gb}]
+                    - select: {pciAddress: "0000:00:06.0"}
+                      mig: [{name: train, profile: 3g.40gb}]
+                """)
+        let (manifest, common) = (host.manifest, host.common)
+        var environment = host.environment
         let apply = ["apply", manifest, "--yes", "--no-bench"] + common
         environment["FORBC_NVML_MOCK_FAIL"] = "nvmlDeviceCreateGpuInstanceWithPlacement:23"
         let failed = try ForbcBinary.run(apply, environment: environment)
