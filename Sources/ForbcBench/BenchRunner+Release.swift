@@ -11,19 +11,26 @@ extension BenchRunner {
 
     /// One launch: a process per tenant, each on a thread of its own so that all start at once (a dispatch queue
     /// runs only about as many at once as there are cores: 7 tenants on 2 would not start together). Co-tenants of
-    /// a profile with `{sync}` start measuring when forbc releases them (`Rendezvous`), others at one `{start_at}`
-    /// instant; a lone tenant waits for nobody, so the harness adds no idle time.
-    func launchTenants(_ job: Job, launch: Int, warmups: Int) -> Launched {
+    /// a profile with `{sync}` start measuring when forbc releases them (`Rendezvous`; `progress` gets its lines),
+    /// others at one `{start_at}` instant; a lone tenant waits for nobody, so the harness adds no idle time.
+    func launchTenants(_ job: Job, launch: Int, warmups: Int, progress: (String) -> Void = { _ in }) -> Launched {
         let count = job.tenants.count
-        let rendezvous = count > 1 && job.profile.usesRelease ? Rendezvous(job, launch: launch, agent: agent) : nil
+        let rendezvous =
+            count > 1 && job.profile.usesRelease
+            ? Rendezvous(
+                job, launch: launch, agent: agent, goDeadline: options.goDeadline,
+                reportEvery: options.releaseProgressEvery) : nil
         let startAt = count > 1 && rendezvous == nil ? Date().timeIntervalSince1970 + options.barrierDelay : 0
         let window = count > 1 || options.windowAlways || job.suite.wallWindow ? options.window : 0
+        // A tenant waits for `go` as long as forbc may take to write it: the profile's timeout, then the retries.
+        let syncTimeout = job.profile.timeout + options.goDeadline
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
         let group = DispatchGroup()
         for (i, tenant) in job.tenants.enumerated() {
             let name = tenant.name.replacingOccurrences(of: "#", with: "_")
             let log = job.logs.appendingPathComponent("\(job.suite.suite)-\(job.profile.name)-\(name)-\(launch).log")
-            let barrier = Barrier(startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i)
+            let barrier = Barrier(
+                startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i, syncTimeout: syncTimeout)
             group.enter()
             Thread {
                 let outcome = self.run(job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log)
@@ -35,7 +42,9 @@ extension BenchRunner {
             group.wait()
             return Launched(outcomes: outcomes.value)
         }
-        let released = rendezvous.release(timeout: job.profile.timeout) { outcomes.value.map { $0 != nil } }
+        let released = rendezvous.release(timeout: job.profile.timeout, progress: progress) {
+            outcomes.value.map { $0 != nil }
+        }
         group.wait()
         let (finished, record) = rendezvous.record(released, outcomes: outcomes.value)
         let path = job.logs.appendingPathComponent("release-\(job.suite.suite)-\(job.profile.name)-\(launch).json")
@@ -51,7 +60,7 @@ extension BenchRunner {
 /// forbc reads the `ready` files and writes `go` in every folder as soon as each tenant is ready or has ended, or
 /// once the profile's timeout has passed (a tenant that never gets ready holds the others that long at most), so
 /// all start measuring at once. Tenants on the host share a folder beside the run's logs; each domain's tenants
-/// share one in the guest, read and written through the guest agent.
+/// share one in the guest, read and written through the guest agent (`Rendezvous+Go.swift` writes `go`).
 struct Rendezvous: Sendable {
     let tenants: [BenchRunner.Tenant]
     let hostFolder: URL
@@ -59,13 +68,22 @@ struct Rendezvous: Sendable {
     let agent: (any GuestAgentChannel)?
     /// The places tenants wait in: nil for the host, or a domain's name.
     let locations: [String?]
+    /// Seconds forbc keeps trying to write `go` where it fails and a tenant waits for it.
+    let goDeadline: Double
+    /// Seconds between progress lines while the release waits.
+    let reportEvery: Double
 
-    init(_ job: BenchRunner.Job, launch: Int, agent: (any GuestAgentChannel)?) {
+    init(
+        _ job: BenchRunner.Job, launch: Int, agent: (any GuestAgentChannel)?, goDeadline: Double,
+        reportEvery: Double
+    ) {
         let name = "\(job.suite.suite)-\(job.profile.name)-\(launch)"
         tenants = job.tenants
         hostFolder = job.logs.appendingPathComponent("release").appendingPathComponent(name)
         guestFolder = "\(BenchRunner.guestRunFolder(job.runID))/release/\(name)"
         self.agent = agent
+        self.goDeadline = goDeadline
+        self.reportEvery = reportEvery
         var locations: [String?] = []
         for tenant in job.tenants where tenant.unreachable == nil && !locations.contains(tenant.domain?.name) {
             locations.append(tenant.domain?.name)
@@ -79,17 +97,44 @@ struct Rendezvous: Sendable {
     /// The folder `{sync}` names for a tenant.
     func folder(for tenant: BenchRunner.Tenant) -> String { tenant.domain == nil ? hostFolder.path : guestFolder }
 
-    /// The `ready` file of a location, if it exists yet.
-    func readyFile(_ location: String?) -> Data? {
-        guard let domain = location else { return FileManager.default.contents(atPath: hostFolder.path + "/ready") }
-        return (try? agent?.readFile(domain: domain, path: guestFolder + "/ready")) ?? nil
+    /// A location as messages name it.
+    static func name(_ location: String?) -> String { location.map { "'\($0)'" } ?? "the host" }
+
+    /// An error's own words.
+    static func words(_ error: any Error) -> String { (error as? ForbcError)?.message ?? "\(error)" }
+
+    /// Seconds between looks at the `ready` files, and between tries of a `go` that could not be written: a
+    /// millisecond on the host; in guests 0.1 s, 0.25 s after an agent command failed (each look is up to three
+    /// agent commands, and libvirt runs one command at a time per domain: the tenants' own guest-exec-status
+    /// polls wait behind them).
+    var poll: (ok: Double, failing: Double) { locations.contains { $0 != nil } ? (0.1, 0.25) : (0.001, 0.01) }
+
+    /// The `ready` file of a location: nil while there is none yet; an error is the agent's (or the file
+    /// system's) other than "no such file".
+    func readyFile(_ location: String?) throws -> Data? {
+        guard let domain = location else {
+            let path = hostFolder.appendingPathComponent("ready")
+            guard FileManager.default.fileExists(atPath: path.path) else { return nil }
+            return try Data(contentsOf: path)
+        }
+        return try agent?.readFile(domain: domain, path: guestFolder + "/ready")
     }
 
-    /// When each tenant said it was ready, by index: every complete "INDEX TIME" line of every location.
-    func readyTimes() -> [Int: Double] {
+    /// When each tenant said it was ready, by index: every complete "INDEX TIME" line of every location; and the
+    /// reads that failed, in words that say where.
+    func readyTimes() -> (ready: [Int: Double], failures: [String]) {
         var ready: [Int: Double] = [:]
+        var failures: [String] = []
         for location in locations {
-            guard let data = readyFile(location) else { continue }
+            let data: Data
+            do {
+                guard let read = try readyFile(location) else { continue }
+                data = read
+            } catch {
+                let path = location == nil ? hostFolder.appendingPathComponent("ready").path : guestFolder + "/ready"
+                failures.append("reading \(path) in \(Self.name(location)) failed: \(Self.words(error))")
+                continue
+            }
             // A line still being written has no newline yet.
             for line in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 .dropLast()
@@ -101,7 +146,7 @@ struct Rendezvous: Sendable {
                 ready[index] = ready[index] ?? time
             }
         }
-        return ready
+        return (ready, failures)
     }
 
     /// What the release saw: who was ready when (their clocks), when it happened (forbc's), and why then.
@@ -113,49 +158,69 @@ struct Rendezvous: Sendable {
         var problems: [String]
     }
 
+    /// Reads of `ready` files that failed: how many, and the first (reported at once).
+    struct ReadFailures {
+        var count = 0
+        var first: String?
+
+        mutating func add(_ failures: [String], poll: Double, progress: (String) -> Void) {
+            guard let failure = failures.first else { return }
+            if first == nil {
+                first = failure
+                progress("release: " + failure + String(format: "; looking again every %.2f s while it fails", poll))
+            }
+            count += failures.count
+        }
+
+        var note: String? { first.map { "\(count) read(s) of 'ready' failed; the first: \($0)" } }
+    }
+
     /// Waits until every tenant is ready or has ended (`ended`, by index) or `timeout` seconds have passed, then
-    /// writes `go` in every location (polling every millisecond on the host, every 20 in guests: each look there
-    /// is three agent commands).
-    func release(timeout: Double, ended: () -> [Bool]) -> Released {
+    /// writes `go` in every location (`poll` says how often it looks). `progress` gets a line when the wait starts,
+    /// about every `reportEvery` seconds while it lasts, at the first read that fails, and when `go` is written.
+    func release(timeout: Double, progress: (String) -> Void, ended: () -> [Bool]) -> Released {
         let start = Date()
-        let poll = locations.contains { $0 != nil } ? 0.02 : 0.001
         var ready: [Int: Double] = [:]
+        var failures = ReadFailures()
         var timedOut = false
+        var report = start.addingTimeInterval(reportEvery)
+        progress(
+            String(format: "release: waiting for %d tenant(s) to be ready, %.0f s at most", tenants.count, timeout))
         while true {
-            ready = readyTimes()
+            let look = readyTimes()
+            ready = look.ready
+            failures.add(look.failures, poll: poll.failing, progress: progress)
             let done = ended()
             if tenants.indices.allSatisfy({ ready[$0] != nil || done[$0] }) { break }
             if Date().timeIntervalSince(start) >= timeout {
                 timedOut = true
                 break
             }
-            Thread.sleep(forTimeInterval: poll)
+            if Date() >= report {
+                progress(waiting(since: start, ready: ready, ended: done))
+                report = report.addingTimeInterval(reportEvery)
+            }
+            Thread.sleep(forTimeInterval: look.failures.isEmpty ? poll.ok : poll.failing)
         }
         let at = Date().timeIntervalSince1970
         let after = Date().timeIntervalSince(start)
-        var problems: [String] = []
-        for location in locations {
-            do {
-                try writeGo(location, at: at)
-            } catch {
-                // Nobody waits where no tenant got ready (the guest's folder may not even exist).
-                let waiting = ready.keys.contains { tenants[$0].domain?.name == location }
-                if waiting { problems.append("writing 'go' in '\(location ?? "host")' failed: \(error)") }
-            }
-        }
+        let go = writeGo(at: at, ready: ready, ended: ended, progress: progress)
+        progress(go.line(after: after, ready: ready.count, of: tenants.count))
         // A tenant ready between the last look and `go` saw it at its next look: it was released with the others.
-        if timedOut { ready.merge(readyTimes()) { first, _ in first } }
+        if timedOut { ready.merge(readyTimes().ready) { first, _ in first } }
+        let problems = [failures.note].compactMap { $0 } + go.notes
         return Released(ready: ready, at: at, after: after, timedOut: timedOut, problems: problems)
     }
 
-    func writeGo(_ location: String?, at: Double) throws {
-        let contents = Data(String(format: "%.6f\n", at).utf8)
-        if let domain = location {
-            guard let agent else { return }
-            try agent.writeFile(domain: domain, path: guestFolder + "/go", contents: contents)
-        } else {
-            try contents.write(to: hostFolder.appendingPathComponent("go"), options: .atomic)
+    /// The progress line of a release still waiting: who is ready, who is not, who has ended.
+    func waiting(since start: Date, ready: [Int: Double], ended: [Bool]) -> String {
+        func names(_ include: (Int) -> Bool) -> String {
+            let chosen = tenants.indices.filter(include).map { tenants[$0].name }
+            return chosen.isEmpty ? "none" : chosen.joined(separator: ", ")
         }
+        return String(format: "release: waiting for %.0f s; ready: ", Date().timeIntervalSince(start))
+            + names { ready[$0] != nil } + "; not yet: " + names { ready[$0] == nil && !ended[$0] } + "; ended: "
+            + names { ready[$0] == nil && ended[$0] }
     }
 
     /// The launch's outcomes, a tenant that was not ready at the release failed (its window is not its

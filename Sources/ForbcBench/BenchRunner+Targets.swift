@@ -48,6 +48,8 @@ extension BenchRunner {
         var startAt = 0.0
         var sync = ""
         var tenant = 0
+        /// Seconds the tenant waits for `go` once ready (`{sync_timeout}`).
+        var syncTimeout = 0.0
     }
 
     /// One launch of one tenant: on the host, or inside its domain through the guest agent, from this run's copy
@@ -76,6 +78,6 @@ extension BenchRunner {
         return WorkloadRunner(processes: processes).run(
             job.profile, directory: directory, environment: tenant.environment, repetitions: job.suite.repetitions,
             warmups: warmups, startAt: barrier.startAt, window: window, sync: barrier.sync, tenant: barrier.tenant,
-            log: log)
+            syncTimeout: barrier.syncTimeout, log: log)
     }
 }

@@ -23,6 +23,11 @@ public struct BenchRunner: Sendable {
         public var window = 1.0
         /// Measure a lone tenant in a wall-clock window too (to compare with co-tenants by the same method).
         public var windowAlways = false
+        /// Seconds forbc keeps trying to write a co-tenants' `go` that could not be written (a guest agent busy
+        /// with the tenants' own commands refuses some for a while), before it gives up and stops them.
+        public var goDeadline = 30.0
+        /// Seconds between the progress lines of a release that waits (who is ready, who is not).
+        public var releaseProgressEvery = 60.0
         public init() {}
     }
 
@@ -110,7 +115,9 @@ public struct BenchRunner: Sendable {
         var launch = 0
         var warmups = options.warmups
         while launch < options.maxLaunches {
-            let launched = launchTenants(job, launch: launch, warmups: warmups)
+            let launched = launchTenants(job, launch: launch, warmups: warmups) { [launch] in
+                progress("\(topology): \(profile.name) launch \(launch + 1): \($0)")
+            }
             let outcomes = launched.outcomes
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch, record: launched.record)

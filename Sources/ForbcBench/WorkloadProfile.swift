@@ -22,8 +22,10 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     /// wall-clock time each co-tenant measures (0 when alone: the workload's own timing). Co-tenants start
     /// together by forbc's release: `{sync}` is a folder where the workload, once it has imported, allocated and
     /// warmed up, appends the line "`{tenant}` UNIX-TIME" to `ready`, then waits for a file `go` (forbc writes it
-    /// when every tenant is ready or has ended); empty when alone (no wait). A profile without `{sync}` gets the
-    /// older barrier instead: `{start_at}`, the instant (UNIX time in seconds) all tenants wait for.
+    /// when every tenant is ready or has ended); empty when alone (no wait). `{sync_timeout}` is how many seconds
+    /// it waits for `go` at most before it gives up and exits non-zero (the profile's timeout and the time forbc
+    /// may spend retrying the write of `go`). A profile without `{sync}` gets the older barrier instead:
+    /// `{start_at}`, the instant (UNIX time in seconds) all tenants wait for.
     public var run: [String]
     /// "json-lines" (`{"metric": NAME, "value": NUMBER}` a line) or "regex" (`pattern`, one capture per value).
     public var parse: String
@@ -130,7 +132,7 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
     /// The argument vector with its placeholders filled (`sync` empty: no release to wait for).
     public func arguments(
         directory: String, repetitions: Int, warmups: Int, startAt: Double, window: Double = 0, sync: String = "",
-        tenant: Int = 0
+        tenant: Int = 0, syncTimeout: Double? = nil
     ) -> [String] {
         run.map {
             $0.replacingOccurrences(of: "{dir}", with: directory)
@@ -138,6 +140,7 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
                 .replacingOccurrences(of: "{repetitions}", with: "\(repetitions)")
                 .replacingOccurrences(of: "{warmups}", with: "\(warmups)")
                 .replacingOccurrences(of: "{start_at}", with: String(format: "%.3f", startAt))
+                .replacingOccurrences(of: "{sync_timeout}", with: String(format: "%.3f", syncTimeout ?? timeout))
                 .replacingOccurrences(of: "{sync}", with: sync)
                 .replacingOccurrences(of: "{tenant}", with: "\(tenant)")
         }

@@ -40,14 +40,17 @@ public struct WorkloadRunner: Sendable {
     }
 
     /// Runs `profile` once. Co-tenants pass `startAt` (the older barrier), or `sync` and `tenant` (forbc's
-    /// release: the process may then wait up to the profile's timeout for its co-tenants before its own).
+    /// release: the process may then wait up to `syncTimeout` for `go`, the profile's timeout when 0, before its
+    /// own timeout starts).
     public func run(
         _ profile: WorkloadProfile, directory: String, environment: [String: String], repetitions: Int,
-        warmups: Int, startAt: Double, window: Double = 0, sync: String = "", tenant: Int = 0, log: URL
+        warmups: Int, startAt: Double, window: Double = 0, sync: String = "", tenant: Int = 0,
+        syncTimeout: Double = 0, log: URL
     ) -> Outcome {
+        let syncTimeout = syncTimeout > 0 ? syncTimeout : profile.timeout
         let arguments = profile.arguments(
             directory: directory, repetitions: repetitions, warmups: warmups, startAt: startAt, window: window,
-            sync: sync, tenant: tenant)
+            sync: sync, tenant: tenant, syncTimeout: syncTimeout)
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let start = Date()
@@ -57,7 +60,7 @@ public struct WorkloadRunner: Sendable {
                 values: values, failure: failure, log: log.path, seconds: Date().timeIntervalSince(start),
                 release: sync.isEmpty ? nil : Release.parse(output))
         }
-        let wait = sync.isEmpty ? max(0, startAt - Date().timeIntervalSince1970) : profile.timeout
+        let wait = sync.isEmpty ? max(0, startAt - Date().timeIntervalSince1970) : syncTimeout
         let limit = profile.timeout + wait + window * Double(repetitions)
         switch processes.run(arguments, environment: environment, log: log, timeout: limit) {
         case .notStarted(let reason): return done([:], reason)

@@ -76,7 +76,7 @@ extension LibvirtConnection: GuestAgentChannel {
         guard let handle = try agent(domain, "guest-file-open", ["path": path, "mode": "w"]) as? Int else {
             throw ForbcError(.hypervisor, "the guest agent of '\(domain)' did not open '\(path)'")
         }
-        defer { _ = try? agent(domain, "guest-file-close", ["handle": handle]) }
+        defer { closeFile(domain, handle) }
         // guest-file-write takes base64; keep each call well under the agent's message limit.
         var offset = 0
         repeat {
@@ -84,6 +84,15 @@ extension LibvirtConnection: GuestAgentChannel {
             _ = try agent(domain, "guest-file-write", ["handle": handle, "buf-b64": chunk.base64EncodedString()])
             offset += chunk.count
         } while offset < contents.count
+    }
+
+    /// `guest-file-close`, tried again twice (0.1 s apart) when it fails: the agent refuses commands for a while
+    /// when busy ("Guest agent not available for now"), and a handle it never closes stays open in qemu-ga.
+    func closeFile(_ domain: String, _ handle: Int) {
+        for attempt in 0..<3 {
+            if attempt > 0 { Thread.sleep(forTimeInterval: 0.1) }
+            if (try? agent(domain, "guest-file-close", ["handle": handle])) != nil { return }
+        }
     }
 
     /// The most `readFile` reads (forbc reads small files: the co-tenants' ready lines).
@@ -100,7 +109,7 @@ extension LibvirtConnection: GuestAgentChannel {
         guard let handle = opened as? Int else {
             throw ForbcError(.hypervisor, "the guest agent of '\(domain)' did not open '\(path)'")
         }
-        defer { _ = try? agent(domain, "guest-file-close", ["handle": handle]) }
+        defer { closeFile(domain, handle) }
         var contents = Data()
         while true {
             let reply = try agent(domain, "guest-file-read", ["handle": handle, "count": 48 * 1024])

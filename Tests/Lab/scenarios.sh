@@ -393,6 +393,12 @@ print([json.loads(l)['median'] for l in open('$WORK/results.jsonl') if l.strip()
     forbc bench export > "$WORK/results.jsonl" 2>/dev/null
     echo "LAB-NOTE mixed: exit $rc; bench: $(row mixed bench); one: $(row mixed one); lab-vm: $(row mixed lab-vm)"
     [ "$rc" = 1 ] || tail -n 60 "$WORK/mixed.txt" | sed 's/^/LAB-NOTE mixed output: /'
+    # Its release record and tenants' logs (bench-logs/RUN/; written when the launch ends, so a stall leaves none).
+    if [ "$rc" != 1 ]; then
+        for f in "$STATE"/bench-logs/*/release-mixed-* "$STATE"/bench-logs/*/mixed-*.log; do
+            [ -f "$f" ] && tail -n 40 "$f" | sed "s|^|LAB-NOTE mixed $(basename "$f"): |"
+        done
+    fi
     check mixed-suite-exits-1 test "$rc" = 1
     check mixed-suite-stores-bench grep -q "^status=ok domain=lab-guest .* values=3$" <<<"$(row mixed bench)"
     check mixed-suite-records-one grep -q "'one' failed: .*no running domain holds it" "$WORK/mixed.txt"
