@@ -44,7 +44,7 @@ public struct ForbcCommand: ParsableCommand {
         started = Date()
         return Console.$current.withValue(console) { () -> Int32 in
             do {
-                var command = try parseAsRoot(arguments)
+                var command = try parseCommand(arguments)
                 try command.run()
                 return 0
             } catch {
@@ -55,6 +55,34 @@ public struct ForbcCommand: ParsableCommand {
                 return code.rawValue
             }
         }
+    }
+}
+
+extension ForbcCommand {
+    /// The command `arguments` select, as `parseAsRoot` parses it. ArgumentParser looks for
+    /// `--generate-completion-script` by building and running two more command parsers on every launch, about 1 ms
+    /// of a 7 ms discovery (most of it the Swift runtime's first lookups of protocol conformances), for every root
+    /// without a super-command. forbc parses with `ParsingRoot`, the same command tree under a root that has one, and
+    /// keeps the answer only when it is one of forbc's commands; anything else (help, a completion script, the
+    /// version, a group without its command, every error) is parsed again by `parseAsRoot`, which says it as always.
+    public static func parseCommand(_ arguments: [String]) throws -> ParsableCommand {
+        try quickParse(arguments) ?? parseAsRoot(arguments)
+    }
+
+    /// One of forbc's commands as `ParsingRoot` parses `arguments`, or nil for anything else.
+    public static func quickParse(_ arguments: [String]) -> ParsableCommand? {
+        guard let command = try? ParsingRoot.parseAsRoot(arguments), command is any ForbcSubcommand else { return nil }
+        return command
+    }
+}
+
+/// `ForbcCommand`'s configuration with a super-command name, which only help texts would show (they are never made
+/// from this root) and which makes ArgumentParser skip its completion-script check.
+struct ParsingRoot: ParsableCommand {
+    static var configuration: CommandConfiguration {
+        var configuration = ForbcCommand.configuration
+        configuration._superCommandName = ForbcCommand.configuration.commandName
+        return configuration
     }
 }
 
