@@ -150,7 +150,7 @@ public final class HostSession: @unchecked Sendable {
 
     /// The PCI addresses forbc recorded partitions on (for discovery of non-GPU functions it manages).
     public func recordedAddresses() throws -> Set<String> {
-        Set(try store.load().partitions.map(\.gpu).filter(Patterns.isPCIAddress))
+        Set(try store.load().partitions.map(\.gpu)).filter(Patterns.isPCIAddress)
     }
 
     /// The PCI addresses a manifest selects, and those forbc recorded partitions on.
@@ -160,7 +160,7 @@ public final class HostSession: @unchecked Sendable {
                 if case .pciAddress(let address) = spec.select { return address }
                 return nil
             })
-        addresses.formUnion(state.partitions.map(\.gpu).filter(Patterns.isPCIAddress))
+        addresses.formUnion(Set(state.partitions.map(\.gpu)).filter(Patterns.isPCIAddress))
         return addresses
     }
 

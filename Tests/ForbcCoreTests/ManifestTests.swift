@@ -169,9 +169,26 @@ struct IdentityTests {
         "strict patterns",
         arguments: [
             ("0000:3b:00.0", true), ("0000:3B:1f.7", true), ("0000:3b:20.0", false), ("0000:3b:00.8", false),
-            ("3b:00.0", false), ("0000:3b:00", false),
+            ("3b:00.0", false), ("0000:3b:00", false), ("0000:3b:1f.0", true), ("0000:ff:00.0", true),
+            ("ffff:3b:00.0", true), ("0000:3b:00.0 ", false), ("0000:3g:00.0", false), ("0000-3b:00.0", false),
+            ("0000:3b.00.0", false), ("0000:3b:00:0", false), ("0000:3b:0a.a", false), ("0000:3b:00.-", false),
+            // Fullwidth digits are hexadecimal digits to Swift's Character; a PCI address is ASCII.
+            ("\u{FF10}000:3b:00.0", false), ("0000:3\u{FF42}:00.0", false), ("0000:3b:00.0\u{301}", false),
+            ("", false), ("0000:3b:00.0\0", false),
         ])
     func pciAddresses(text: String, valid: Bool) { #expect(Patterns.isPCIAddress(text) == valid) }
+
+    @Test(
+        "UUIDs: 8-4-4-4-12 ASCII hexadecimal digits",
+        arguments: [
+            ("6a4f1b2c-0000-4000-8000-00000000000a", true), ("6A4F1B2C-ABCD-4000-8000-00000000000A", true),
+            ("6a4f1b2c-0000-4000-8000-00000000000", false), ("6a4f1b2c-0000-4000-8000-00000000000aa", false),
+            ("6a4f1b2c00000-4000-8000-00000000000a", false), ("6a4f1b2c-0000-4000-8000-00000000000g", false),
+            ("6a4f1b2c-0000-4000-8000\u{2010}00000000000a", false),
+            ("\u{FF16}a4f1b2c-0000-4000-8000-00000000000a", false),
+            ("", false),
+        ])
+    func uuids(text: String, valid: Bool) { #expect(Patterns.isUUID(text) == valid) }
 
     @Test(
         "names refuse paths and shell characters",

@@ -21,23 +21,40 @@ public enum Patterns {
         return s.allSatisfy { isAlnum($0) || " -_.+".contains($0) }
     }
 
-    /// A PCI address in domain:bus:device.function form, "0000:3b:00.0".
+    /// A PCI address in domain:bus:device.function form, "0000:3b:00.0": ASCII hexadecimal digits (device below
+    /// 0x20, function 0–7), checked on the bytes (plans look at every recorded partition's GPU).
     public static func isPCIAddress(_ s: String) -> Bool {
-        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2 else { return false }
-        let devfn = parts[2].split(separator: ".", omittingEmptySubsequences: false)
-        guard devfn.count == 2, devfn[0].count == 2, devfn[1].count == 1,
-            let device = Int(devfn[0], radix: 16), device < 32,
-            let function = Int(devfn[1]), function < 8
-        else { return false }
-        return [parts[0], parts[1], devfn[0]].allSatisfy { $0.allSatisfy(\.isHexDigit) }
+        matchesBytes(s, count: 12) { bytes in
+            bytes[4] == UInt8(ascii: ":") && bytes[7] == UInt8(ascii: ":") && bytes[10] == UInt8(ascii: ".")
+                && [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { isHex(bytes[$0]) }
+                && (bytes[8] == UInt8(ascii: "0") || bytes[8] == UInt8(ascii: "1"))
+                && (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(bytes[11])
+        }
     }
 
-    /// A UUID in its 8-4-4-4-12 hexadecimal form.
+    /// A UUID in its 8-4-4-4-12 form of ASCII hexadecimal digits.
     public static func isUUID(_ s: String) -> Bool {
-        let groups = s.split(separator: "-", omittingEmptySubsequences: false)
-        guard groups.map(\.count) == [8, 4, 4, 4, 12] else { return false }
-        return groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+        matchesBytes(s, count: 36) { bytes in
+            (0..<36).allSatisfy { i in
+                i == 8 || i == 13 || i == 18 || i == 23 ? bytes[i] == UInt8(ascii: "-") : isHex(bytes[i])
+            }
+        }
+    }
+
+    static func isHex(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
+            true
+        default: false
+        }
+    }
+
+    /// Whether `s` is `count` UTF-8 bytes that `match` accepts (a string of other bytes is not ASCII-only anyway).
+    static func matchesBytes(_ s: String, count: Int, _ match: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        guard s.utf8.count == count else { return false }
+        if let answer = s.utf8.withContiguousStorageIfAvailable(match) { return answer }
+        return Array(s.utf8).withUnsafeBufferPointer(match)
     }
 
     /// mdev parent names under /sys/class/mdev_bus: a PCI address or a driver's own name ("mtty").
