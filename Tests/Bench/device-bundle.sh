@@ -2,16 +2,26 @@
 # Builds the bundle that Tests/Bench/h100-run.sh unpacks on the lent GPU machine, which has no Swift toolchain:
 # a release forbc with the Swift standard library linked in (--static-swift-stdlib) and the shared libraries it
 # needs that such a machine may lack (everything ldd resolves except the C library's own), as
-# .build-device/bundle.tar.xz (forbc, lib/). Run from anywhere; prints what it packed.
+# .build-device/bundle.tar.xz (forbc, lib/, tools/: mdevctl and hyperfine where installed). Run from anywhere; prints
+# what it packed.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$REPO/.build-device
 STAGE=$OUT/stage
 cd "$REPO"
-swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" >&2
-bin=$(swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" --show-bin-path)
-rm -rf "$STAGE" && mkdir -p "$STAGE/lib"
+# FORBC_BIN: pack that release binary (built with --static-swift-stdlib) instead of building one here.
+if [ -n "${FORBC_BIN:-}" ]; then
+    bin=$(dirname "$FORBC_BIN")
+else
+    swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" >&2
+    bin=$(swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" --show-bin-path)
+fi
+rm -rf "$STAGE" && mkdir -p "$STAGE/lib" "$STAGE/tools"
 cp "$bin/forbc" "$STAGE/forbc"
+# Tests/Bench/h100-speed.sh times forbc beside Debian's mdevctl with hyperfine (both need only libgcc_s and libm).
+for tool in mdevctl hyperfine; do
+    if command -v "$tool" >/dev/null; then cp -L "$(command -v "$tool")" "$STAGE/tools/"; fi
+done
 # Every resolved dependency except glibc's own libraries (the target's glibc is newer than Debian 12's).
 ldd "$bin/forbc" | awk '/=> \// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in

@@ -21,12 +21,18 @@ for tool in hyperfine mdevctl unshare python3; do
     command -v "$tool" >/dev/null || { echo "speed.sh: needs '$tool' (apt-get install hyperfine mdevctl)" >&2; exit 1; }
 done
 if [ "$(id -u)" != 0 ]; then echo "speed.sh: needs root (a mount namespace for mdevctl)" >&2; exit 1; fi
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    swift build -c release --static-swift-stdlib --product forbc
-    swift build -c release --static-swift-stdlib --product forbc-scale
+# FORBC_BIN: a forbc built elsewhere (the lent GPU machine has no Swift: Tests/Bench/h100-speed.sh); then only the
+# side-by-side part runs (forbc-scale needs the toolchain's build).
+if [ -n "${FORBC_BIN:-}" ]; then
+    forbc=$FORBC_BIN
+else
+    if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        swift build -c release --static-swift-stdlib --product forbc
+        swift build -c release --static-swift-stdlib --product forbc-scale
+    fi
+    bin=$(swift build -c release --show-bin-path)
+    forbc=$bin/forbc
 fi
-bin=$(swift build -c release --show-bin-path)
-forbc=$bin/forbc
 work=$(mktemp -d /tmp/forbc-speed.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for mdevs in 16 64; do python3 Tests/Bench/make-tree.py "$work/t$mdevs" 8 "$mdevs"; done
@@ -54,13 +60,15 @@ done
 # The same discovery where libvirt is not installed (its libraries hidden): what consulting libvirt costs.
 virt=\$(ldconfig -p | awk '/libvirt.so.0 /{print \$NF; exit}')
 qemu=\$(ldconfig -p | awk '/libvirt-qemu.so.0 /{print \$NF; exit}')
-mount --bind /dev/null "\$virt"
-mount --bind /dev/null "\$qemu"
+# (where libvirt is not installed at all, as on the lent GPU machine, there is nothing to hide)
+[ -z "\$virt" ] || mount --bind /dev/null "\$virt"
+[ -z "\$qemu" ] || mount --bind /dev/null "\$qemu"
 for mdevs in 16 64; do
     hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/n-\$mdevs.json" \\
         "$forbc discover --root $work/t\$mdevs --output json --state-dir $work/state" >/dev/null 2>&1
 done
-umount "\$virt" "\$qemu"
+[ -z "\$virt" ] || umount "\$virt"
+[ -z "\$qemu" ] || umount "\$qemu"
 hyperfine -N --style none --warmup $warmup --runs $runs --export-json "$work/h-version.json" \\
     "$forbc --version" "mdevctl --version" "$forbc discover --root $work/t0 --output json --state-dir $work/state" \\
     >/dev/null 2>&1
@@ -108,5 +116,6 @@ print(f"one core (taskset -c 0), 8 × 16: mdevctl list {ms(md)}, forbc discover 
       f"ratio {fb['median'] / md['median']:.2f}")
 print("(medians of hyperfine runs; ratios of medians; below 1 is forbc faster)")
 EOF
+[ -n "${FORBC_BIN:-}" ] && exit 0
 echo
 "$bin/forbc-scale"
