@@ -7,9 +7,14 @@
 set -euo pipefail
 B=/tmp/forbc-bundle
 mkdir -p "$B" && tar xJf .build-device/bundle.tar.xz -C "$B"
-export LD_LIBRARY_PATH=$B/lib PATH=$B/tools:$PATH
-# mdevctl 1.2 lists its configuration directory too; a bare machine has none.
-[ -d /etc/mdevctl.d ] || mkdir -p /etc/mdevctl.d
+# Only the libraries forbc itself links (the bundle's others, libvirt's chain, would shadow the machine's own for
+# mount and the rest): links to them in a folder of their own.
+mkdir -p "$B/flib"
+LD_LIBRARY_PATH=$B/lib ldd "$B/forbc" | awk -v lib="$B/lib/" 'index($3, lib) == 1 {print $3}' |
+    while read -r path; do ln -sf "$path" "$B/flib/"; done
+export LD_LIBRARY_PATH=$B/flib PATH=$B/tools:$PATH
+# mdevctl 1.2 wants its configuration and callout folders; a bare machine has none.
+mkdir -p /etc/mdevctl.d/scripts.d/callouts /etc/mdevctl.d/scripts.d/notifiers
 out=${OUT:-/tmp}
 {
     echo "$(nproc) cores; $(uname -r); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
