@@ -61,12 +61,23 @@ struct AttributeValuesTests {
         let texts = [
             " \t 24\n", "\u{0B}\u{0C}\r\nGRID A40-2Q\r\n\n", "\n\n", "", "a b\t", "\u{00A0}x\u{2028}", "\u{85}é \n",
             "\u{1C}x\u{1F}", "\u{3000}\u{2029}y z\u{0}\n",
+            // Around one read's 8192 bytes: exactly, one short, one over, and a character split across two reads.
+            String(repeating: "a", count: 8192), " " + String(repeating: "b", count: 8190) + "\n",
+            String(repeating: "c", count: 8192) + "\n", String(repeating: "d", count: 8191) + "é" + "\n",
+            String(repeating: " ", count: 9000), String(repeating: "e", count: 20000) + "\u{2028}",
         ]
         for (index, text) in texts.enumerated() {
             let file = tree.root.appendingPathComponent(String("\(type)/text-\(index)".dropFirst()))
             try Data(text.utf8).write(to: file)
         }
         Self.expectSame(tree.sysfs, type, texts.indices.map { "text-\($0)" })
+        // Both sides above read through the same code: the texts themselves, trimmed by Foundation, are the answer.
+        let read = try tree.sysfs.values(in: type, texts.indices.map { "text-\($0)" })
+        for (index, (value, text)) in zip(read, texts).enumerated() {
+            let expected = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let same = value == expected
+            #expect(same, "text-\(index): \(value?.utf8.count ?? -1) bytes read, \(expected.utf8.count) expected")
+        }
         // Paths below the directory, and ones that are not plain (refused by the whole path's read, as ever).
         Self.expectSame(tree.sysfs, types, ["nvidia-224/name", "nvidia-224/absent", "absent/name"])
         for name in ["../nvidia-224/name", "nvidia-224/../nvidia-224/name", "./nvidia-224/name", "nvidia-224//name"] {
@@ -131,6 +142,20 @@ struct AttributeValuesTests {
         for address in try sysfs.list(SysPath.pciDevices).prefix(4) {
             Self.expectSame(sysfs, SysPath.pci(address), ["class", "vendor", "numa_node", "absent", "driver"])
         }
+    }
+
+    @Test("plain names: what a split into components refuses, the byte scan refuses")
+    func plainNames() {
+        func split(_ name: String) -> Bool {
+            name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy { part in
+                !part.isEmpty && !part.contains(0) && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
+            }
+        }
+        let parts = ["", ".", "..", "...", "a", "a.", ".a", "..a", "é", "a\0b", "nvidia-224", "devices"]
+        var names = parts
+        for first in parts { for second in parts { names += ["\(first)/\(second)", "/\(first)", "\(first)/"] } }
+        names += ["a//b", "a/b/c", "a/./b", "a/../b", "a/b/..", "a/b/...", "./a", "../a", "////"]
+        for name in names { #expect(RealSysfs.isPlain(name) == split(name), "\(name.debugDescription)") }
     }
 
     @Test("the simulated kernel counts one read per attribute, as before")

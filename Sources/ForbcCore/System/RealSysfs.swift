@@ -49,16 +49,18 @@ public struct RealSysfs: SysfsChannel {
             return try names.map { try value("\(directory)/\($0)") }
         }
         defer { close(dir) }
+        // One buffer for the whole batch; a path is made only for a message.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 8)
+        defer { buffer.deallocate() }
         return try names.map { name in
-            let path = "\(directory)/\(name)"
-            guard Self.isPlain(name) else { return try value(path) }
+            guard Self.isPlain(name) else { return try value("\(directory)/\(name)") }
             let fd = forbc_openat2(dir, name, O_RDONLY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
             // ENOENT beneath the open directory is an absence whichever way the path is walked: a link leaving the
             // directory, or an absolute one, fails with EXDEV first, so the kernel stayed inside and found nothing.
             if fd < 0 && errno == ENOENT { return nil }
-            guard fd >= 0 else { return try value(path) }
+            guard fd >= 0 else { return try value("\(directory)/\(name)") }
             defer { close(fd) }
-            return Self.trimmed(try Self.readAll(fd, path))
+            return try Self.contents(fd, buffer, "\(directory)/\(name)", Self.trimmedText)
         }
     }
 
@@ -70,23 +72,34 @@ public struct RealSysfs: SysfsChannel {
         }
         defer { close(dir) }
         return try names.map { name in
-            let path = "\(directory)/\(name)"
             let fd =
                 Self.isPlain(name)
                 ? forbc_openat2(
                     dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
                 : -1
-            guard fd >= 0 else { return try entries(path) }
-            return try Self.names(fd, path)
+            guard fd >= 0 else { return try entries("\(directory)/\(name)") }
+            return try Self.names(fd, "\(directory)/\(name)")
         }
     }
 
     /// Whether `name` is a relative path of plain components (no empty, '.' or '..' one, no NUL), as a kernel path's
     /// components must be; any other is read by its whole path, which refuses it as before.
-    static func isPlain(_ name: String) -> Bool {
-        name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy { part in
-            !part.isEmpty && !part.contains(0) && !part.elementsEqual(".".utf8) && !part.elementsEqual("..".utf8)
+    public static func isPlain(_ name: String) -> Bool {
+        var length = 0
+        var dots = true
+        // A component is refused at its end: empty, or one or two dots.
+        func component() -> Bool { length > 0 && !(dots && length <= 2) }
+        for byte in name.utf8 {
+            if byte == 0 { return false }
+            if byte == UInt8(ascii: "/") {
+                guard component() else { return false }
+                (length, dots) = (0, true)
+            } else {
+                length += 1
+                dots = dots && byte == UInt8(ascii: ".")
+            }
         }
+        return component()
     }
 
     /// `directory` opened (O_PATH) as a read would reach it: beneath the root, or by its plain path under "/"; nil
@@ -104,24 +117,44 @@ public struct RealSysfs: SysfsChannel {
     /// in one read when the buffer is larger: a read shorter than the buffer is the end, and an attribute costs one
     /// read(2). A full buffer is read on to the end.
     static func readAll(_ fd: Int32, _ path: String) throws -> String {
-        let size = 8192
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 8)
+        defer { buffer.deallocate() }
+        return try contents(fd, buffer, path) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The buffer of one attribute read: two pages.
+    static let readSize = 8192
+
+    /// `body` of the open attribute's whole content, read as `readAll` says: `buffer` itself when one read(2) shorter
+    /// than it held everything, else the bytes read on to the end.
+    static func contents<T>(
+        _ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ path: @autoclosure () -> String,
+        _ body: (UnsafeRawBufferPointer) -> T
+    ) throws -> T {
         var bytes: [UInt8] = []
         while true {
-            var code: Int32 = 0
-            let chunk = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                count = 0
-                while true {
-                    let read = Glibc.read(fd, buffer.baseAddress, size)
-                    if read < 0 && errno == EINTR { continue }
-                    if read < 0 { code = errno } else { count = read }
-                    break
-                }
+            var count = 0
+            repeat { count = Glibc.read(fd, buffer.baseAddress, buffer.count) } while count < 0 && errno == EINTR
+            if count < 0 {
+                let code = errno
+                throw ForbcError.sysfs("reading", path: path(), errno: code)
             }
-            if code != 0 { throw ForbcError.sysfs("reading", path: path, errno: code) }
-            if bytes.isEmpty && chunk.count < size { return String(decoding: chunk, as: UTF8.self) }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+            if bytes.isEmpty && count < buffer.count { return body(chunk) }
             bytes += chunk
-            if chunk.count < size { return String(decoding: bytes, as: UTF8.self) }
+            if count < buffer.count { return bytes.withUnsafeBytes(body) }
         }
+    }
+
+    /// An attribute's bytes as `trimmed` gives its text: ASCII is trimmed on the bytes before it becomes a String
+    /// (one String made, not two); anything else is decoded and trimmed by `trimmed`.
+    static func trimmedText(_ bytes: UnsafeRawBufferPointer) -> String {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return trimmed(String(decoding: bytes, as: UTF8.self)) }
+        func space(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        var slice = bytes[...]
+        while let first = slice.first, space(first) { slice.removeFirst() }
+        while let last = slice.last, space(last) { slice.removeLast() }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: slice), as: UTF8.self)
     }
 
     public func write(_ path: String, _ value: String) throws {
@@ -160,7 +193,7 @@ public struct RealSysfs: SysfsChannel {
 
     /// The names in the open directory `fd` (closed afterwards), sorted, without '.' and '..': getdents64(2) into one
     /// buffer until it returns 0, with none of fdopendir's fstat, fcntl and allocation.
-    static func names(_ fd: Int32, _ path: String) throws -> [String] {
+    static func names(_ fd: Int32, _ path: @autoclosure () -> String) throws -> [String] {
         defer { close(fd) }
         let size = 32768
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
@@ -169,7 +202,10 @@ public struct RealSysfs: SysfsChannel {
         while true {
             let count = forbc_getdents64(fd, buffer.baseAddress!, UInt(size))
             if count < 0 && errno == EINTR { continue }
-            if count < 0 { throw ForbcError.sysfs("listing", path: path, errno: errno) }
+            if count < 0 {
+                let code = errno
+                throw ForbcError.sysfs("listing", path: path(), errno: code)
+            }
             if count == 0 { return names.sorted() }
             names += entryNames(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
         }
