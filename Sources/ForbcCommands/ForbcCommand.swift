@@ -79,11 +79,11 @@ extension ForbcCommand {
 /// `ForbcCommand`'s configuration with a super-command name, which only help texts would show (they are never made
 /// from this root) and which makes ArgumentParser skip its completion-script check.
 struct ParsingRoot: ParsableCommand {
-    static var configuration: CommandConfiguration {
+    static let configuration: CommandConfiguration = {
         var configuration = ForbcCommand.configuration
         configuration._superCommandName = ForbcCommand.configuration.commandName
         return configuration
-    }
+    }()
 }
 
 public enum ForbcVersion {
