@@ -32,16 +32,23 @@ def release(sync: str, tenant: str, timeout: float = 900) -> None:
     with open(os.path.join(sync, "ready"), "a") as f:
         f.write(f"{tenant} {ready:.6f}\n")
     go = os.path.join(sync, "go")
-    while not os.path.exists(go):
-        waited = time.time() - ready
-        if waited > timeout:
+    # Every millisecond, so that co-tenants see `go` within about a millisecond of each other; `go` counts once it
+    # holds its whole line (a guest agent's write is an open, a write and a close, and may be cut short).
+    while not released(go):
+        if time.time() - ready > timeout:
             raise SystemExit(f"forbc did not release the tenants: no {go} after {timeout:g} s")
-        # Every millisecond at first (co-tenants see `go` within about a millisecond of each other), every 10 ms
-        # after a second: a longer wait is one for a slow co-tenant or a `go` that is late, and a 1 ms loop costs a
-        # core in a slow (emulated) guest.
-        time.sleep(0.001 if waited < 1 else 0.01)
+        time.sleep(0.001)
     seen = time.time()
     print(json.dumps({"event": "released", "tenant": int(tenant), "ready": ready, "seen": seen}), flush=True)
+
+
+def released(go: str) -> bool:
+    """Whether forbc's `go` is there, whole (one line, ending with its newline)."""
+    try:
+        with open(go) as f:
+            return f.read().endswith("\n")
+    except FileNotFoundError:
+        return False
 
 
 def start(a) -> None:

@@ -156,6 +156,8 @@ struct Rendezvous: Sendable {
         var after: Double
         var timedOut: Bool
         var problems: [String]
+        /// Locations whose `go` was written later than another's (retried), by how many seconds.
+        var late: [String?: Double] = [:]
     }
 
     /// Reads of `ready` files that failed: how many, and the first (reported at once).
@@ -198,7 +200,7 @@ struct Rendezvous: Sendable {
             }
             if Date() >= report {
                 progress(waiting(since: start, ready: ready, ended: done))
-                report = report.addingTimeInterval(reportEvery)
+                report = Date().addingTimeInterval(reportEvery)
             }
             Thread.sleep(forTimeInterval: look.failures.isEmpty ? poll.ok : poll.failing)
         }
@@ -209,7 +211,8 @@ struct Rendezvous: Sendable {
         // A tenant ready between the last look and `go` saw it at its next look: it was released with the others.
         if timedOut { ready.merge(readyTimes().ready) { first, _ in first } }
         let problems = [failures.note].compactMap { $0 } + go.notes
-        return Released(ready: ready, at: at, after: after, timedOut: timedOut, problems: problems)
+        return Released(
+            ready: ready, at: at, after: after, timedOut: timedOut, problems: problems, late: go.late())
     }
 
     /// The progress line of a release still waiting: who is ready, who is not, who has ended.
@@ -248,6 +251,7 @@ struct Rendezvous: Sendable {
                 record.notes.append("'\(tenants[i].name)' was not ready at the release")
             }
         }
+        failLate(released.late, outcomes: &outcomes, record: &record)
         if released.timedOut {
             record.notes.append(
                 String(
@@ -262,6 +266,24 @@ struct Rendezvous: Sendable {
         }
         record.skew = spreads.max()
         return (outcomes, record)
+    }
+}
+
+extension Rendezvous {
+    /// Tenants of a location whose `go` was written late (a refused write, retried) while another location's
+    /// tenants were already measuring: their windows are not their co-tenants', so their values are not kept.
+    func failLate(
+        _ late: [String?: Double], outcomes: inout [WorkloadRunner.Outcome?], record: inout ReleaseRecord
+    ) {
+        for (i, outcome) in outcomes.enumerated() {
+            guard var outcome, outcome.failure == nil, let delay = late[tenants[i].domain?.name] else { continue }
+            outcome.failure = String(
+                format: "saw 'go' %.2f s after its co-tenants elsewhere (the guest agent refused it until then); "
+                    + "its window is not theirs", delay)
+            outcome.values = [:]
+            outcomes[i] = outcome
+            record.notes.append(String(format: "'\(tenants[i].name)' was released %.2f s late", delay))
+        }
     }
 }
 

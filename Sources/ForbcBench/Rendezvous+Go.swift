@@ -6,6 +6,15 @@ extension Rendezvous {
     struct Go {
         var written: [String?] = []
         var notes: [String] = []
+        /// Seconds after the first try at which `go` was written, per location.
+        var writtenAfter: [String?: Double] = [:]
+
+        /// The locations whose tenants saw `go` later than those of another location by more than `tolerance`
+        /// seconds (a retried write), and by how much: their windows are not their co-tenants'.
+        func late(tolerance: Double = 0.1) -> [String?: Double] {
+            guard writtenAfter.count > 1, let first = writtenAfter.values.min() else { return [:] }
+            return writtenAfter.compactMapValues { $0 - first > tolerance ? $0 - first : nil }
+        }
 
         /// The progress line once `go` is written (or could not be, anywhere).
         func line(after: Double, ready: Int, of count: Int) -> String {
@@ -32,6 +41,7 @@ extension Rendezvous {
                 do {
                     try writeGo(location, at: at)
                     go.written.append(location)
+                    go.writtenAfter[location] = Date().timeIntervalSince(start)
                     if let failed = tries[location] {
                         let seconds = String(format: "%.2f", Date().timeIntervalSince(start))
                         go.notes.append(
@@ -104,7 +114,14 @@ extension Rendezvous {
         let contents = Data(String(format: "%.6f\n", at).utf8)
         if let domain = location {
             guard let agent else { return }
-            try agent.writeFile(domain: domain, path: guestFolder + "/go", contents: contents)
+            do {
+                try agent.writeFile(domain: domain, path: guestFolder + "/go", contents: contents)
+            } catch {
+                // A write is three agent commands (open, write, close) and an answer can be lost after the agent
+                // carried the command out: what the file holds decides (a tenant starts only on a whole line).
+                if (try? agent.readFile(domain: domain, path: guestFolder + "/go")) == contents { return }
+                throw error
+            }
         } else {
             try contents.write(to: hostFolder.appendingPathComponent("go"), options: .atomic)
         }

@@ -6,24 +6,26 @@
 # what it packed.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+[ -z "${FORBC_BIN:-}" ] || FORBC_BIN=$(realpath "$FORBC_BIN")
 OUT=$REPO/.build-device
 STAGE=$OUT/stage
 cd "$REPO"
 # FORBC_BIN: pack that release binary (built with --static-swift-stdlib) instead of building one here.
 if [ -n "${FORBC_BIN:-}" ]; then
-    bin=$(dirname "$FORBC_BIN")
+    forbc=$FORBC_BIN
 else
     swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" >&2
     bin=$(swift build -c release --static-swift-stdlib --product forbc --scratch-path "$OUT/build" --show-bin-path)
+    forbc=$bin/forbc
 fi
 rm -rf "$STAGE" && mkdir -p "$STAGE/lib" "$STAGE/tools"
-cp "$bin/forbc" "$STAGE/forbc"
+cp "$forbc" "$STAGE/forbc"
 # Tests/Bench/h100-speed.sh times forbc beside Debian's mdevctl with hyperfine (both need only libgcc_s and libm).
 for tool in mdevctl hyperfine; do
     if command -v "$tool" >/dev/null; then cp -L "$(command -v "$tool")" "$STAGE/tools/"; fi
 done
 # Every resolved dependency except glibc's own libraries (the target's glibc is newer than Debian 12's).
-ldd "$bin/forbc" | awk '/=> \// {print $3}' | while read -r lib; do
+ldd "$forbc" | awk '/=> \// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
         libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | librt.so.* | ld-linux*.so.* | libresolv.so.*) ;;
         *) cp -L "$lib" "$STAGE/lib/" ;;

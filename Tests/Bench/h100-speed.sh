@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # On the lent GPU machine (run tool; 16 cores, a real kernel): Tests/Bench/speed.sh's side-by-side part, forbc
 # discover beside mdevctl list/types on the same fake sysfs trees, with the forbc, mdevctl and hyperfine carried in
-# .build-device/bundle.tar.xz (Tests/Bench/device-bundle.sh; FORBC_BIN=... packs an existing release build). Reads
-# only files it makes under /tmp; the trees are mounted over /sys in a private mount namespace, never the host's.
+# .build-device/bundle.tar.xz (Tests/Bench/device-bundle.sh; FORBC_BIN=... packs an existing release build). The
+# trees are made under /tmp and mounted over /sys in a private mount namespace, never the machine's own; the only
+# other change is mdevctl's empty configuration folders under /etc/mdevctl.d (a lent machine starts bare).
 #   run: bash Tests/Bench/h100-speed.sh     (carry .build-device; the table lands in $OUT/speed.txt)
 set -euo pipefail
 B=/tmp/forbc-bundle

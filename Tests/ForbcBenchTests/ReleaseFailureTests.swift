@@ -6,21 +6,25 @@ import Foundation
 import Testing
 
 /// A scripted guest agent whose file commands fail on demand, as libvirt's do while the domain's agent is busy
-/// with another command: the first `failures` writes of a `go` file, and the first `readFailures` reads of a
-/// `ready` file, throw `error`; everything else is the scripted agent's.
+/// with another command: the first `goFailures` writes of a `go` file, and the first `readyFailures` reads of a
+/// `ready` file, throw `error`; the first `lostAnswers` writes of a `go` file are carried out and then throw (an
+/// answer lost after the agent did it); everything else is the scripted agent's.
 final class FlakyAgent: GuestAgentChannel, Sendable {
     let inner: ScriptedGuestAgent
     let error: ForbcError
-    let left: Locked<(go: Int, ready: Int)>
+    let left: Locked<(go: Int, ready: Int, lost: Int)>
 
-    init(_ inner: ScriptedGuestAgent, error: ForbcError, goFailures: Int = 0, readyFailures: Int = 0) {
+    init(
+        _ inner: ScriptedGuestAgent, error: ForbcError, goFailures: Int = 0, readyFailures: Int = 0,
+        lostAnswers: Int = 0
+    ) {
         self.inner = inner
         self.error = error
-        left = Locked((goFailures, readyFailures))
+        left = Locked((goFailures, readyFailures, lostAnswers))
     }
 
     /// Whether this call fails (and one failure fewer is left).
-    func fails(_ which: WritableKeyPath<(go: Int, ready: Int), Int>) -> Bool {
+    func fails(_ which: WritableKeyPath<(go: Int, ready: Int, lost: Int), Int>) -> Bool {
         var fails = false
         left.update {
             fails = $0[keyPath: which] > 0
@@ -38,6 +42,7 @@ final class FlakyAgent: GuestAgentChannel, Sendable {
     func writeFile(domain: String, path: String, contents: Data) throws {
         if path.hasSuffix("/go") && fails(\.go) { throw error }
         try inner.writeFile(domain: domain, path: path, contents: contents)
+        if path.hasSuffix("/go") && fails(\.lost) { throw error }
     }
 
     func readFile(domain: String, path: String) throws -> Data? {
@@ -63,12 +68,16 @@ struct ReleaseFailureTests {
 
     /// Two tenants of the fixture `good` (timeout `timeout`) in worker-1 through `agent`; the results, the
     /// progress lines and the scripted agent's commands.
-    func run(_ agent: FlakyAgent, timeout: Double = 2, goDeadline: Double = 30) throws -> (
-        results: [BenchResult], progress: [String], record: [String: Any]
-    ) {
+    func run(
+        _ agent: FlakyAgent, timeout: Double = 2, goDeadline: Double = 30,
+        suite: String = "{suite: pair, vms: [worker-1], workloads: [good], repetitions: 1, tenants: 2}"
+    ) throws -> (results: [BenchResult], progress: [String], record: [String: Any]) {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
-        let manifest = try fixture.benchmarks(
-            "{suite: pair, vms: [worker-1], workloads: [good], repetitions: 1, tenants: 2}")
+        let manifest = try fixture.benchmarks(suite)
+        // worker-3 is shut off in the fixture; here it runs (a second guest).
+        var inventory = try fixture.inventory(domains: true)
+        let third = try #require(inventory.domains?.firstIndex { $0.name == "worker-3" })
+        inventory.domains?[third].state = .running
         var options = BenchRunner.Options()
         options.launches = 1
         options.maxLaunches = 1
@@ -79,7 +88,7 @@ struct ReleaseFailureTests {
         let runner = BenchRunner(profiles: profiles, options: options, agent: agent)
         let lines = Locked([String]())
         let results = try runner.run(
-            manifest: manifest, plan: try fixture.plan(manifest), inventory: try fixture.inventory(domains: true),
+            manifest: manifest, plan: try fixture.plan(manifest), inventory: inventory,
             topology: "t", logs: makeTemporaryDirectory("flaky-logs"),
             progress: { line in lines.update { $0.append(line) } })
         let logs = try JSONDecoder().decode([String].self, from: Data(try #require(results.first).logs.utf8))
@@ -101,6 +110,33 @@ struct ReleaseFailureTests {
             }, "\(notes)")
         #expect(progress.contains { $0.hasPrefix("t: good launch 1: release: waiting for 2 tenant(s) to be ready") })
         #expect(progress.contains { $0.contains("release: after ") && $0.contains("'go' written in 'worker-1'") })
+    }
+
+    @Test("a 'go' the agent wrote but whose answer was lost is read back: written at the first try, no retry")
+    func goAnswerLost() throws {
+        let inner = ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: Self.good)])])
+        let (results, _, record) = try run(FlakyAgent(inner, error: Self.busy, lostAnswers: 1))
+        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        let notes = record["notes"] as? [String] ?? []
+        #expect(!notes.contains { $0.contains("'go' in 'worker-1'") }, "\(notes)")
+    }
+
+    @Test("tenants in two guests: those whose 'go' was refused and written later fail; their window is not theirs")
+    func lateLocation() throws {
+        let inner = ScriptedGuestAgent([
+            "worker-1": .running(["python3": .init(output: Self.good)]),
+            "worker-3": .running(["python3": .init(output: Self.good)]),
+        ])
+        let (results, _, record) = try run(
+            FlakyAgent(inner, error: Self.busy, goFailures: 1),
+            suite: "{suite: pair, vms: [worker-1, worker-3], workloads: [good], repetitions: 1}")
+        let late = try #require(results.first { $0.tenant == "worker-1" })
+        #expect(late.status == "failed")
+        #expect(late.failure?.contains("s after its co-tenants elsewhere (the guest agent refused it until") == true)
+        let onTime = try #require(results.first { $0.tenant == "worker-3" })
+        #expect(onTime.status == "ok", "\(onTime.failure ?? "")")
+        let notes = record["notes"] as? [String] ?? []
+        #expect(notes.contains { $0.hasPrefix("'worker-1' was released ") && $0.hasSuffix(" s late") }, "\(notes)")
     }
 
     @Test("reads of 'ready' that fail are counted, the first reported at once; the tenants are still released")
