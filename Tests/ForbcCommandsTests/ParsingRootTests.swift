@@ -20,6 +20,7 @@ struct ParsingRootTests {
         [], ["-h"], ["--help"], ["help"], ["help", "discover"], ["discover", "-h"], ["bench"], ["systemd"],
         ["--version"], ["discover", "--version"], ["--generate-completion-script", "bash"],
         ["--generate-completion-script"], ["discover", "--generate-completion-script", "zsh"],
+        ["--experimental-dump-help"], ["discover", "--experimental-dump-help"], ["---completion", "discover", "--"],
         // Errors: unknown commands and options, missing and malformed values.
         ["discoverx"], ["discover", "--bogus"], ["discover", "--output", "xml"], ["discover", "--root"], ["plan"],
         ["plan", "a.yaml", "b.yaml"], ["bench", "run"], ["--root", "/x"], ["discover", "--", "--root"],
