@@ -66,6 +66,20 @@ struct ReleaseFailureTests {
         "libvirt: virDomainQemuAgentCommand('worker-1', guest-file-open) failed: Timed out during operation: cannot "
             + "acquire state change lock (held by monitor=remoteDispatchDomainQemuAgentCommand)")
 
+    /// A flaky agent in front of worker-1, where python3 prints `good`.
+    static func flaky(_ error: ForbcError, goFailures: Int = 0, readyFailures: Int = 0, lostAnswers: Int = 0)
+        -> FlakyAgent
+    {
+        FlakyAgent(
+            ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: good)])]), error: error,
+            goFailures: goFailures, readyFailures: readyFailures, lostAnswers: lostAnswers)
+    }
+
+    /// Every tenant was released and measured.
+    static func expectReleased(_ results: [BenchResult]) {
+        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+    }
+
     /// Two tenants of the fixture `good` (timeout `timeout`) in worker-1 through `agent`; the results, the
     /// progress lines and the scripted agent's commands.
     func run(
@@ -99,9 +113,8 @@ struct ReleaseFailureTests {
 
     @Test("a 'go' the agent refuses once is written at the next try: the tenants are released, a note says so")
     func goRetried() throws {
-        let inner = ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: Self.good)])])
-        let (results, progress, record) = try run(FlakyAgent(inner, error: Self.busy, goFailures: 1))
-        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        let (results, progress, record) = try run(Self.flaky(Self.busy, goFailures: 1))
+        Self.expectReleased(results)
         let notes = record["notes"] as? [String] ?? []
         #expect(
             notes.contains {
@@ -114,9 +127,8 @@ struct ReleaseFailureTests {
 
     @Test("a 'go' the agent wrote but whose answer was lost is read back: written at the first try, no retry")
     func goAnswerLost() throws {
-        let inner = ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: Self.good)])])
-        let (results, _, record) = try run(FlakyAgent(inner, error: Self.busy, lostAnswers: 1))
-        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        let (results, _, record) = try run(Self.flaky(Self.busy, lostAnswers: 1))
+        Self.expectReleased(results)
         let notes = record["notes"] as? [String] ?? []
         #expect(!notes.contains { $0.contains("'go' in 'worker-1'") }, "\(notes)")
     }
@@ -141,9 +153,8 @@ struct ReleaseFailureTests {
 
     @Test("reads of 'ready' that fail are counted, the first reported at once; the tenants are still released")
     func readyReadFails() throws {
-        let inner = ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: Self.good)])])
-        let (results, progress, record) = try run(FlakyAgent(inner, error: Self.lock, readyFailures: 3))
-        #expect(results.allSatisfy { $0.status == "ok" }, "\(results.compactMap(\.failure))")
+        let (results, progress, record) = try run(Self.flaky(Self.lock, readyFailures: 3))
+        Self.expectReleased(results)
         let first = try #require(progress.first { $0.contains("/ready in 'worker-1' failed: ") }, "\(progress)")
         #expect(first.hasSuffix("failed: \(Self.lock.message); looking again every 0.25 s while it fails"))
         #expect(first.hasPrefix("t: good launch 1: release: reading /tmp/forbc-"))
@@ -154,9 +165,9 @@ struct ReleaseFailureTests {
 
     @Test("a 'go' that is never written: reported at once with its path and libvirt's words, its tenants stopped")
     func goNeverWritten() throws {
-        let inner = ScriptedGuestAgent(["worker-1": .running(["python3": .init(output: Self.good)])])
-        let (results, progress, record) = try run(
-            FlakyAgent(inner, error: Self.busy, goFailures: 1000), timeout: 1, goDeadline: 0.3)
+        let agent = Self.flaky(Self.busy, goFailures: 1000)
+        let inner = agent.inner
+        let (results, progress, record) = try run(agent, timeout: 1, goDeadline: 0.3)
         #expect(results.allSatisfy { $0.status == "failed" })
         // The account comes on its own line as soon as forbc gives up, before the launch's summary.
         let given = try #require(progress.firstIndex { $0.contains("release: writing 'go' (/tmp/forbc-") })
