@@ -6,16 +6,19 @@ import Testing
 /// Signals during an apply whose one step is a GPU reset (`migMode: enabled` with '--reset-gpu'), through the
 /// forbc binary and the C mock's `nvidia-smi`, which takes `FORBC_NVML_MOCK_SMI_DELAY_MS` to reset.
 extension NVMLMockTests {
-    /// Starts `forbc apply` of the one-step plan with a reset of `delay` ms; returns once the reset runs.
-    func startReset(delay: Int, _ name: String) throws -> (ForbcBinary.Running, state: String) {
-        var host = try mockHost(name, gpus: "    - {select: {pciAddress: \"0000:00:06.0\"}, migMode: enabled}")
+    /// Starts `forbc apply --reset-gpu` of `gpus` (default: the one-step plan `migMode: enabled`) with a reset of
+    /// `delay` ms; returns once the reset runs, with the host it runs on.
+    func startReset(
+        delay: Int, _ name: String, gpus: String = "    - {select: {pciAddress: \"0000:00:06.0\"}, migMode: enabled}"
+    ) throws -> (ForbcBinary.Running, host: MockHost) {
+        var host = try mockHost(name, gpus: gpus)
         let started = host.base.appendingPathComponent("reset-started").path
         host.environment["FORBC_NVML_MOCK_SMI_STARTED"] = started
         host.environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = "\(delay)"
         let arguments = ["apply", host.manifest, "--yes", "--no-bench", "--reset-gpu"] + host.common
         let running = try ForbcBinary.start(arguments, environment: host.environment)
         try awaitReset(running, started: started)
-        return (running, host.state)
+        return (running, host)
     }
 
     @Test("a signal during the last step: the apply completes, says that the signal came, and exits 128 + it")

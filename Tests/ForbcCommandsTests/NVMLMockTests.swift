@@ -247,19 +247,15 @@ struct NVMLMockTests {
 
     @Test("Ctrl-C during a GPU reset: nvidia-smi finishes it, forbc finishes that step and stops; a rerun goes on")
     func interruptedReset() throws {
-        var host = try mockHost(
-            "sigint",
+        // Steps: MIG mode (with '--reset-gpu', the reset that applies it), 'train', 'infer'.
+        let (running, resetting) = try startReset(
+            delay: 1500, "sigint",
             gpus: """
                     - select: {pciAddress: "0000:00:06.0"}
                       mig: [{name: train, profile: 3g.40gb}, {name: infer, profile: 1g.10gb}]
                 """)
-        let started = host.base.appendingPathComponent("reset-started").path
-        host.environment["FORBC_NVML_MOCK_SMI_STARTED"] = started
-        host.environment["FORBC_NVML_MOCK_SMI_DELAY_MS"] = "1500"
+        var host = resetting
         let apply = ["apply", host.manifest, "--yes", "--no-bench", "--reset-gpu"] + host.common
-        // Steps: MIG mode (with '--reset-gpu', the reset that applies it), 'train', 'infer'.
-        let running = try ForbcBinary.start(apply, environment: host.environment)
-        try awaitReset(running, started: started)
         // The terminal's Ctrl-C goes to its foreground process group: forbc leads one here (Foundation's Process
         // starts it so, as a shell starts a job), so the test runner's group is not hit.
         #expect(kill(-running.process.processIdentifier, SIGINT) == 0)
