@@ -38,10 +38,14 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         var killAfterWrites: Int?
     }
 
-    /// The identity of a saved model (inode and modification time) and the journal's expected size.
+    /// The identity of a saved model (inode, modification time and size) and the journal's expected size. It is
+    /// read *before* the files it stands for: another command may save between the two reads, and a stamp read
+    /// after them could then describe a newer disk than the model in memory, which the next `reload` would keep.
+    /// Read first, a stamp is at worst older than the model, and that only costs one more reload.
     struct DiskStamp: Equatable {
         var inode: Int
         var modified: Date
+        var modelBytes: Int
         var journalBytes: Int
 
         /// What the disk shows now; a missing model reads as inode -1.
@@ -49,7 +53,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
             let attributes = try? FileManager.default.attributesOfItem(atPath: snapshot.path)
             return DiskStamp(
                 inode: attributes?[.systemFileNumber] as? Int ?? -1,
-                modified: attributes?[.modificationDate] as? Date ?? .distantPast, journalBytes: journal.size)
+                modified: attributes?[.modificationDate] as? Date ?? .distantPast,
+                modelBytes: attributes?[.size] as? Int ?? -1, journalBytes: journal.size)
         }
     }
 
@@ -95,12 +100,19 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
 
     /// Loads a saved model and replays the journal of changes made since it was saved.
     public static func load(from url: URL, journal: URL? = nil) throws -> SimulatedKernel {
+        try load(from: url, journal: journal, read: {})
+    }
+
+    /// `load`, with `read` called once the files are read (tests: another command saving at that moment).
+    static func load(from url: URL, journal: URL?, read: () -> Void) throws -> SimulatedKernel {
+        let file = journal.map(JournalFile.init(url:))
+        let stamp = file.map { DiskStamp.read(url, $0) }
         let data = try Data(contentsOf: url)
         let kernel = SimulatedKernel(model: try JSONDecoder().decode(SimulatedHostModel.self, from: data))
-        if let journal {
-            let file = JournalFile(url: journal)
+        if let file {
             try kernel.replay(file)
-            kernel.state.withLock { $0.stamp = DiskStamp.read(url, file) }
+            read()
+            kernel.state.withLock { $0.stamp = stamp }
         }
         return kernel
     }
@@ -108,17 +120,31 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
     /// The host as the disk holds it: the saved model (or `base` when none was saved yet) with the journal
     /// replayed over it. Changes are journaled from then on.
     public static func restore(model url: URL, journal: URL, base: SimulatedHostModel) throws -> SimulatedKernel {
-        let kernel =
-            FileManager.default.fileExists(atPath: url.path)
-            ? try load(from: url, journal: journal) : try Self.replayed(base, JournalFile(url: journal), stamp: url)
+        try restore(model: url, journal: journal, base: base, read: {})
+    }
+
+    /// `restore`, with `read` called once the files are read (tests).
+    static func restore(model url: URL, journal: URL, base: SimulatedHostModel, read: () -> Void) throws
+        -> SimulatedKernel
+    {
+        let kernel = try saved(model: url, journal: journal, base: base, read: read)
         kernel.journal(to: journal)
         return kernel
     }
 
-    static func replayed(_ base: SimulatedHostModel, _ journal: JournalFile, stamp url: URL) throws -> SimulatedKernel {
+    /// The saved model with the journal replayed over it, or `base` with it when no model was saved yet.
+    static func saved(model url: URL, journal: URL, base: SimulatedHostModel, read: () -> Void) throws
+        -> SimulatedKernel
+    {
+        let file = JournalFile(url: journal)
+        let stamp = DiskStamp.read(url, file)
+        guard stamp.inode == -1, !FileManager.default.fileExists(atPath: url.path) else {
+            return try load(from: url, journal: journal, read: read)
+        }
         let kernel = SimulatedKernel(model: base)
-        try kernel.replay(journal)
-        kernel.state.withLock { $0.stamp = DiskStamp.read(url, journal) }
+        try kernel.replay(file)
+        read()
+        kernel.state.withLock { $0.stamp = stamp }
         return kernel
     }
 
@@ -136,11 +162,8 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
     /// Re-reads the host from the disk unless the disk shows what this kernel last saw (another command changed
     /// it, or was killed while changing it).
     public func reload(model url: URL, journal: URL, base: SimulatedHostModel) throws {
-        let file = JournalFile(url: journal)
-        if state.withLock({ $0.stamp == DiskStamp.read(url, file) }) { return }
-        let saved =
-            FileManager.default.fileExists(atPath: url.path)
-            ? try Self.load(from: url, journal: journal) : try Self.replayed(base, file, stamp: url)
+        if state.withLock({ $0.stamp == DiskStamp.read(url, JournalFile(url: journal)) }) { return }
+        let saved = try Self.saved(model: url, journal: journal, base: base, read: {})
         state.withLock {
             $0.model = saved.model
             $0.stamp = saved.state.withLock { $0.stamp }

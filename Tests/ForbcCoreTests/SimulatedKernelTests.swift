@@ -1,8 +1,9 @@
 import ForbcCore
-import ForbcSimulator
 import ForbcTestSupport
 import Foundation
 import Testing
+
+@testable import ForbcSimulator
 
 @Suite("simulated kernel semantics")
 struct SimulatedKernelTests {
@@ -145,5 +146,30 @@ struct SimulatedJournalTests {
         let again = try SimulatedKernel.restore(model: model, journal: journal, base: base)
         #expect(again.model.mdevs.map(\.uuid) == [uuid])
         #expect(again.model == kernel.model)
+    }
+
+    @Test(
+        "a host another command saves while this one reads it is read again once the lock is held",
+        arguments: [false, true])
+    func saveWhileReading(savedBefore: Bool) throws {
+        let directory = makeTemporaryDirectory("journal")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = directory.appendingPathComponent("simulated-host.json")
+        let journal = directory.appendingPathComponent("simulated-host.journal")
+        let base = try #require(SimulatedProfiles.make("mtty"))
+        let other = try SimulatedKernel.restore(model: model, journal: journal, base: base)
+        if savedBefore { try other.save(to: model) }
+        let create = "/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-2/create"
+        let uuid = "11111111-2222-4333-8444-555555555555"
+        // This command has read the files; the other one (holding the lock) changes the host and saves it.
+        let reader = try SimulatedKernel.restore(model: model, journal: journal, base: base) {
+            #expect(throws: Never.self) {
+                try other.write(create, uuid)
+                try other.save(to: model)
+            }
+        }
+        #expect(reader.model.mdevs.isEmpty)
+        try reader.reload(model: model, journal: journal, base: base)  // as `HostSession.locked` does
+        #expect(reader.model.mdevs.map(\.uuid) == [uuid])
     }
 }
