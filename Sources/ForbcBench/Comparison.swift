@@ -33,6 +33,14 @@ public enum Comparison {
         public var timing: String
         public var baselineTiming: String
         public var sameTiming: Bool
+
+        /// Whether there is a ratio: against a baseline whose median is 0 there is none (JSON: null).
+        public var hasRatio: Bool { ratio.isFinite && low.isFinite && high.isFinite }
+
+        /// "1.234 [1.100, 1.300]", or why there is no ratio.
+        public var ratioText: String {
+            hasRatio ? String(format: "%.3f [%.3f, %.3f]", ratio, low, high) : "no ratio (baseline median is 0)"
+        }
     }
 
     /// Which runs of the baseline topology are the baseline.
@@ -136,7 +144,8 @@ public enum Comparison {
                 Row(
                     topology: result.topology, runID: result.runID, workload: result.workload, metric: result.metric,
                     tenant: result.tenant, ratio: interval.ratio, low: interval.low, high: interval.high,
-                    significant: interval.significant, warnings: result.warningList, unit: result.unit,
+                    significant: interval.significant,
+                    warnings: result.warningList + (interval.ratio.isFinite ? [] : [Self.noRatio]), unit: result.unit,
                     value: result.median ?? interval.ratio * reference.median, valueLow: result.ciLow,
                     valueHigh: result.ciHigh,
                     baselineValue: reference.median, timing: timing, baselineTiming: baseTiming,
@@ -146,6 +155,9 @@ public enum Comparison {
         let first = used.first ?? everything
         return Result(baseline: first, rows: rows, baselines: used)
     }
+
+    /// The warning of a row compared with a baseline whose median is 0.
+    static let noRatio = "no ratio: the baseline's median is 0; compare the absolute values"
 
     /// A candidate against the baseline's groups: a tenant's median, or co-tenants' aggregate resampling every
     /// tenant (and, in both, the baseline).

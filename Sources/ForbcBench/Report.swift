@@ -203,7 +203,8 @@ public enum Report {
         _ rows: [BenchResult], _ compared: [Comparison.Row], group: (name: String, members: [String]),
         baseline: String
     ) -> Figure? {
-        let reps = group.members.compactMap { representative(compared, $0) }
+        // A topology without a ratio (its baseline's median is 0) has no bar; the table says why.
+        let reps = group.members.compactMap { representative(compared, $0) }.filter(\.hasRatio)
         guard let first = reps.first else { return nil }
         let unit = first.unit
         let base = rows.last {
@@ -396,7 +397,7 @@ public enum Report {
                 "<tr><td class=l>\(escape(r.topology))</td><td class=l>\(escape(r.tenant))</td>"
                 + "<td>\(format(r.value))\(ci) \(escape(r.unit))</td>"
                 + "<td>\(format(r.baselineValue)) \(escape(r.unit))</td>"
-                + "<td>\(String(format: "%.3f [%.3f, %.3f]", r.ratio, r.low, r.high))</td>"
+                + "<td>\(escape(r.ratioText))</td>"
                 + "<td class=\"l\(r.sameTiming ? "" : " x")\">\(escape(timing))</td></tr>\n"
         }
         return html + "</table>\n"

@@ -92,7 +92,7 @@ func executePlan(
         // Zero writes to the host; the state dir still records that it owns what is declared.
         let report = try host.apply(plan)
         if global.json {
-            console.out(Render.reportJSON(Applier.Report(), plan: plan))
+            console.out(try Render.reportJSON(Applier.Report(), plan: plan))
         } else {
             console.out("No changes: host '\(plan.host)'\(plan.simulated ? " (simulated)" : "") already matches.")
             if let source = plan.source { console.out(Render.sourceLine(source)) }
@@ -113,7 +113,7 @@ func executePlan(
     }
     for note in report.notes { console.err("note: \(note)") }
     if global.json {
-        console.out(Render.reportJSON(report, plan: plan))
+        console.out(try Render.reportJSON(report, plan: plan))
     } else {
         console.out(Render.reportText(report, total: plan.actions.count))
     }

@@ -156,7 +156,7 @@ struct BenchList: HostCommand {
     func execute() throws {
         let results = try store.open(try global.openHost()).all()
         if global.json {
-            Console.current.out(Render.json(encodable: results))
+            Console.current.out(try Render.json(encodable: results))
         } else {
             Console.current.out(results.isEmpty ? "No results stored." : BenchTable.results(results))
         }
@@ -185,7 +185,7 @@ struct BenchCompare: HostCommand {
             try store.open(try global.openHost()).all(), baseline: baseline,
             runs: Comparison.BaselineRuns(baselineRun))
         if global.json {
-            Console.current.out(Render.json(encodable: compared.rows))
+            Console.current.out(try Render.json(encodable: compared.rows))
         } else {
             Console.current.out(BenchTable.comparison(compared))
         }
@@ -395,7 +395,7 @@ enum BenchTable {
                     + "\(row.workload.padding(toLength: 12, withPad: " ", startingAt: 0)) "
                     + "\(row.metric.padding(toLength: 7, withPad: " ", startingAt: 0)) "
                     + "\(row.tenant.padding(toLength: 13, withPad: " ", startingAt: 0)) "
-                    + "\(String(format: "%.3f [%.3f, %.3f]", row.ratio, row.low, row.high))  "
+                    + "\(row.ratioText)  "
                     + "\(significance.padding(toLength: 15, withPad: " ", startingAt: 0))  "
                     + "\(absolute.padding(toLength: 26, withPad: " ", startingAt: 0))  \(timing)"
                     + "\(row.warnings.isEmpty ? "" : " !")"

@@ -33,6 +33,6 @@ struct Discover: HostCommand {
         } catch let error as ForbcError {
             Console.current.err("note: no VM attachments shown: \(error.message)")
         }
-        Console.current.out(global.json ? Render.json(encodable: inventory) : Render.inventoryText(inventory))
+        Console.current.out(global.json ? try Render.json(encodable: inventory) : Render.inventoryText(inventory))
     }
 }

@@ -43,7 +43,7 @@ struct Drift: HostCommand {
         }
         if let metrics { try writeMetrics(report.prometheus(), to: metrics) }
         if global.json {
-            Console.current.out(Render.json(encodable: report))
+            Console.current.out(try Render.json(encodable: report))
         } else if report.inSync {
             Console.current.out(
                 "In sync: host '\(report.host)'\(report.simulated ? " (simulated)" : "") matches \(file).")

@@ -34,7 +34,7 @@ struct Export: HostCommand {
         }
         let exporter = Exporter(inventory: inventory, state: try host.store.load())
         if global.json {
-            Console.current.out(Render.json(exporter.jsonObject(hostName: name)))
+            Console.current.out(try Render.json(exporter.jsonObject(hostName: name)))
         } else {
             Console.current.out(try exporter.manifest(hostName: name))
         }

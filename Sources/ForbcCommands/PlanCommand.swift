@@ -24,7 +24,7 @@ struct PlanCommand: HostCommand {
         let (manifest, plan) = try arguments.plan(on: host)
         Console.current.out(
             global.json
-                ? Render.planJSON(plan, manifest: manifest)
+                ? try Render.planJSON(plan, manifest: manifest)
                 : Render.planText(plan, manifest: manifest, verbose: global.verbose))
         if detailedExitCode && !plan.isEmpty { throw ExitCode(2) }
     }

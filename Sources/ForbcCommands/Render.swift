@@ -3,20 +3,49 @@ import Foundation
 
 /// Text and JSON renderings of forbc's values; the core has none.
 enum Render {
-    static func json(_ object: Any) -> String {
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        else {
-            return "{}"
+    static let jsonOptions: JSONSerialization.WritingOptions = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+
+    /// `object` as JSON; a number that is not finite (a ratio to a zero baseline) is null, as JSON has no NaN.
+    static func json(_ object: Any) throws -> String {
+        do {
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: finite(object), options: jsonOptions),
+                as: UTF8.self)
+        } catch {
+            throw ForbcError(.system, "forbc could not write its output as JSON: \(error)", cause: error)
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
-    static func json<T: Encodable>(encodable value: T) -> String {
+    static func json<T: Encodable>(encodable value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch EncodingError.invalidValue {
+            // A number that is not finite (a ratio to a zero baseline): encoded again with a marker for such
+            // numbers, which become null.
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: nonFinite, negativeInfinity: nonFinite, nan: nonFinite)
+            let marked = try JSONSerialization.jsonObject(with: try encoder.encode(value), options: .fragmentsAllowed)
+            return try json(marked)
+        } catch {
+            throw ForbcError(.system, "forbc could not write its output as JSON: \(error)", cause: error)
+        }
+    }
+
+    /// What a number that is not finite is encoded as before it becomes null (no value forbc writes holds it).
+    static let nonFinite = "\u{1}forbc: not a finite number\u{1}"
+
+    /// `object` with every number that is not finite, and every `nonFinite` marker, made null.
+    static func finite(_ object: Any) -> Any {
+        switch object {
+        case let number as Double where !number.isFinite: return NSNull()
+        case let number as Float where !number.isFinite: return NSNull()
+        case let text as String where text == nonFinite: return NSNull()
+        case let array as [Any]: return array.map(finite)
+        case let dictionary as [String: Any]: return dictionary.mapValues(finite)
+        default: return object
+        }
     }
 
     // MARK: Actions
@@ -113,14 +142,14 @@ enum Render {
         return (lines + source).joined(separator: "\n")
     }
 
-    static func planJSON(_ plan: Plan, manifest: Manifest) -> String {
+    static func planJSON(_ plan: Plan, manifest: Manifest) throws -> String {
         var object: [String: Any] = [
             "host": plan.host, "simulated": plan.simulated, "manifest": manifest.file, "prune": plan.prune.rawValue,
             "actions": plan.actions.map(dictionary), "partitions": plan.partitions.map(dictionary),
         ]
         if let source = plan.source { object["source"] = dictionary(source) }
         if !plan.notes.isEmpty { object["notes"] = plan.notes }
-        return json(object)
+        return try json(object)
     }
 
     /// The manifest's git provenance in one line.
@@ -320,7 +349,7 @@ enum Render {
         return lines.joined(separator: "\n")
     }
 
-    static func reportJSON(_ report: Applier.Report, plan: Plan) -> String {
+    static func reportJSON(_ report: Applier.Report, plan: Plan) throws -> String {
         var object: [String: Any] = [
             "host": plan.host, "simulated": plan.simulated, "succeeded": report.succeeded,
             "done": report.done.map(dictionary), "alreadyDone": report.alreadyDone.map(dictionary),
@@ -338,6 +367,6 @@ enum Render {
             }
             object["failed"] = failure
         }
-        return json(object)
+        return try json(object)
     }
 }

@@ -6,7 +6,7 @@ extension Sync {
     /// The last lines: what the host now runs, from where.
     func summarize(
         _ plan: Plan, report: Applier.Report, commit: String, previous: String?, path: String, remote: String
-    ) {
+    ) throws {
         let console = Console.current
         if global.json {
             var object: [String: Any] = [
@@ -16,7 +16,7 @@ extension Sync {
             ]
             if let branch { object["branch"] = branch }
             if let source = plan.source { object["source"] = Render.dictionary(source) }
-            console.out(Render.json(object))
+            console.out(try Render.json(object))
             return
         }
         let name = "host '\(plan.host)'\(plan.simulated ? " (simulated)" : "")"

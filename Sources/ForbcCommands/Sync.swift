@@ -125,7 +125,7 @@ struct Sync: HostCommand {
             repository: checkout.shown, branch: branch, path: path, commit: commit, syncedAt: Date(),
             changes: report.done.count
         ).save(in: host.store)
-        summarize(plan, report: report, commit: commit, previous: synced, path: path, remote: checkout.shown)
+        try summarize(plan, report: report, commit: commit, previous: synced, path: path, remote: checkout.shown)
         // The host matches the commit (recorded), but a signal came: the caller learns it from the status.
         if let signalled { throw ExitCode(signalled) }
     }

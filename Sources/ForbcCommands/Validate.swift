@@ -43,7 +43,7 @@ struct Validate: ForbcSubcommand {
         }
         if output == .json {
             Console.current.out(
-                Render.json(
+                try Render.json(
                     [
                         "valid": valid,
                         "errors": all.map { d -> [String: Any] in
