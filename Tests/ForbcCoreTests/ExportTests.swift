@@ -70,7 +70,7 @@ struct ExportTests {
     }
 
     @Test(
-        "each profile's manifest applied, exported: names in order, types by name, the export plans nothing",
+        "each profile's manifest applied, exported: names in order, types by name; plans nothing, records or none",
         arguments: SimulatedProfiles.names)
     func profile(name profile: String) throws {
         let fixture = try SimulatedHostFixture(profile: profile)
@@ -100,6 +100,24 @@ struct ExportTests {
         let plan = try fixture.plan(manifest)
         #expect(plan.isEmpty, "export:\n\(yaml)\nplans: \(plan.actions.map { "\($0.target): \($0.reason)" })")
         #expect(try Self.canonicalJSON(try exporter(fixture).jsonObject()) == Self.canonicalJSON(document))
+        try recordsLost(fixture, profile: profile)
+    }
+
+    /// Records lost (state.json and state.journal gone: a new state dir, a reinstall): what the host holds is
+    /// adopted. The profile's manifest and a new export of the host plan nothing, and apply records it all again.
+    func recordsLost(_ fixture: SimulatedHostFixture, profile: String) throws {
+        let recorded = try fixture.state().partitions
+        try fixture.session.store.save(HostState())
+        let yaml = try export(fixture)
+        let plan = try fixture.plan(try ManifestParser.parse(text: yaml, file: "\(profile)-bare.yaml"))
+        #expect(plan.isEmpty, "export:\n\(yaml)\nplans: \(plan.actions.map { "\($0.target): \($0.reason)" })")
+        guard FileManager.default.fileExists(atPath: RepositoryPaths.manifest(profile)) else { return }
+        let manifest = try fixture.manifest(profile)
+        let again = try fixture.plan(manifest)
+        #expect(again.isEmpty, "plans: \(again.actions.map { "\($0.target): \($0.reason)" })")
+        let applied = try fixture.apply(manifest)
+        #expect(applied.report.succeeded && applied.writes == 0)
+        #expect(try fixture.state().partitions == recorded, "apply records the adopted partitions as they were")
     }
 
     @Test("NAME-0 … NAME-(N-1) with derived UUIDs becomes count: N; a gap, a pinned UUID or another host name do not")

@@ -62,6 +62,70 @@ struct MIGBackedVGPUTests {
         #expect(try fixture.plan(try fixture.manifest(text: exported)).isEmpty)
     }
 
+    /// The profile's manifest applied, then its records lost (state.json and state.journal gone); returns what
+    /// was recorded.
+    func appliedThenRecordsLost(_ fixture: SimulatedHostFixture) throws -> [OwnedPartition] {
+        #expect(try fixture.apply(try fixture.manifest("nvidia-a100-vgpu")).report.succeeded)
+        let recorded = try fixture.state().partitions
+        try fixture.session.store.save(HostState())
+        return recorded
+    }
+
+    @Test("records lost, 2 of 3 vGPUs left: the two are adopted with their VFs and instances, the third is made")
+    func adoptTwoOfThree() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let recorded = try appliedThenRecordsLost(fixture)
+        // Behind forbc's back: infer-1's vGPU and then its GPU instance go.
+        let vf = try #require(recorded.first { $0.name == "infer-1" }?.address)
+        let instance = try #require(fixture.kernel.model.nvml[0].vgpuBindings?[vf])
+        try fixture.kernel.write(SysPath.pci(vf, "nvidia/current_vgpu_type"), "0")
+        try SimulatedNVML(kernel: fixture.kernel).destroyInstance(device: 0, instanceID: instance)
+
+        let declared = try fixture.manifest("nvidia-a100-vgpu")
+        let plan = try fixture.plan(declared)
+        #expect(steps(plan) == ["create mig infer-1", "create vgpu-vf infer-1"])
+        for name in ["train", "infer-0"] {
+            let was = try #require(recorded.first { $0.name == name })
+            let adopted = try #require(plan.partitions.first { $0.name == name })
+            #expect(adopted.address == was.address && adopted.placement == was.placement, "\(name) keeps its VF")
+        }
+        #expect(try fixture.apply(declared).report.succeeded)
+        #expect(try fixture.plan(declared).isEmpty)
+        let state = try fixture.state()
+        #expect(state.partitions.map(\.name) == ["infer-0", "infer-1", "train"])
+        #expect(state.owned(name: "train") == recorded.first { $0.name == "train" })
+        #expect(state.owned(name: "infer-0") == recorded.first { $0.name == "infer-0" })
+    }
+
+    @Test("records lost, one vGPU more than declared: not adopted, it stays under prune: managed, goes under all")
+    func unmatchedStaysForeign() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")
+        let recorded = try appliedThenRecordsLost(fixture)
+        let vgpus = "[{name: train, type: A100-3-20C}, {name: infer-0, type: A100-1-5C}]"
+        #expect(try fixture.plan(try manifest(fixture, vgpus)).isEmpty, "infer-1's vGPU is nobody's: it stays")
+        // Nor is a vGPU of another type adopted: the three stay, and a 2g.10gb instance has no room beside them.
+        #expect(
+            try refusal(fixture, try manifest(fixture, "[{name: train, type: A100-2-10C}]")) == [
+                "test.yaml:8:14: error: 'train' need GPU instances 2g.10gb for MIG-backed vGPUs on 0000:17:00.0 "
+                    + "(NVIDIA A100-PCIE-40GB), but its MIG layout cannot hold them: no arrangement of the GPU's "
+                    + "placements fits them"
+            ])
+
+        let all = try manifest(fixture, vgpus, prune: "all")
+        let vf = try #require(recorded.first { $0.name == "infer-1" }?.address)
+        let pruned = try fixture.plan(all)
+        #expect(
+            steps(pruned).filter { $0.hasPrefix("destroy ") } == ["destroy vgpu-vf \(vf)", "destroy mig \(vf)"],
+            "\(steps(pruned))")
+        #expect(try fixture.apply(all).report.succeeded)
+        #expect(fixture.kernel.model.nvml[0].instances.map(\.profileID).sorted() == [9, 19])
+        #expect(
+            try fixture.state().partitions.map(\.address)
+                == ["infer-0", "train"].map { n in
+                    recorded.first { $0.name == n }?.address
+                })
+    }
+
     @Test("vGPU user guide, MIG-backed vGPU: destroy goes in reverse, the vGPU before the GPU instance it lives on")
     func reverseOrder() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-a100-vgpu")

@@ -32,14 +32,14 @@ extension PlanBuilder {
         }
     }
 
-    /// Resolve, keep, prune, then place the MIG-backed vGPUs of one GPU.
+    /// Resolve, keep (or adopt), prune, then place the MIG-backed vGPUs of one GPU.
     mutating func planMIGBackedVGPU(_ target: Planner.Target, _ mine: [DesiredPartition]) {
         guard let gpu = target.gpu, let mig = gpu.mig, let types = gpu.vgpuTypes else { return }
         let failures = errors.count
         let wants = resolveMIGBacked(mine, types: types, mig: mig, on: target)
         guard errors.count == failures else { return }
         var pool = MIGBackedPool(gpu: gpu, mig: mig)
-        let unplaced = keepMIGBacked(wants, &pool)
+        let unplaced = adoptMIGBacked(keepMIGBacked(wants, &pool), &pool)
         pruneMIGBacked(&pool)
         guard errors.count == failures, enableMIGModeForVGPU(pool, target: target, at: mine.first) else { return }
         placeMIGBacked(unplaced, pool, on: target)
@@ -103,6 +103,49 @@ extension PlanBuilder {
             unplaced.append(want)
         }
         return unplaced
+    }
+
+    /// Keep: adopt VFs that already hold the wanted type on a GPU instance of its profile and that no record
+    /// claims (state lost, or made by hand), as time-sliced vGPUs on VFs are adopted; the instance
+    /// (`nvidia/gpu_instance_id`) comes with it. Returns the partitions still to create.
+    private mutating func adoptMIGBacked(_ unplaced: [MIGBackedWant], _ pool: inout MIGBackedPool) -> [MIGBackedWant] {
+        let recorded = Set(state.partitions.filter { $0.kind == .vgpuVF }.compactMap(\.address))
+        var remaining: [MIGBackedWant] = []
+        for want in unplaced {
+            guard index.owned(name: want.partition.name) == nil,
+                let (vf, instance) = adoptable(want, pool, recorded: recorded)
+            else {
+                remaining.append(want)
+                continue
+            }
+            pool.claimedVFs.insert(vf.address)
+            pool.claimedInstances.insert(instance.id)
+            var adopted = want.partition
+            adopted.address = vf.address
+            adopted.parent = vf.address
+            adopted.placement = instance.placement.start
+            replaceDesired(adopted)
+        }
+        return remaining
+    }
+
+    /// Adopt: the first VF (in VF order) that nothing claims or records, holding `want`'s type on an unclaimed GPU
+    /// instance of its profile, with that instance.
+    private func adoptable(_ want: MIGBackedWant, _ pool: MIGBackedPool, recorded: Set<String>)
+        -> (VirtualFunction, MIGInstance)?
+    {
+        for vf in pool.gpu.vfs.sorted(by: { $0.index < $1.index })
+        where !pool.claimedVFs.contains(vf.address) && !recorded.contains(vf.address)
+            && vf.vgpu?.current == want.type.id
+        {
+            if let instance = pool.mig.instances.first(where: {
+                $0.id == vf.vgpu?.gpuInstance && $0.profileID == want.profile.id
+                    && !pool.claimedInstances.contains($0.id)
+            }) {
+                return (vf, instance)
+            }
+        }
+        return nil
     }
 
     /// Prune: undeclared vGPUs on the GPU's VFs go (with their instance) where prune lets them; others stay.
