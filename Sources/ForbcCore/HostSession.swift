@@ -208,6 +208,14 @@ public final class HostSession: @unchecked Sendable {
         ).destroyPlan()
     }
 
+    /// The lock every forbc changing this machine's own sysfs takes besides its state dir's: two state dirs
+    /// (a unit's and a person's `--state-dir`) are still one kernel. A `--root` tree or a simulated host is the
+    /// state dir's alone.
+    public static let machineLockURL = URL(fileURLWithPath: "/run/lock/forbc-apply.lock")
+
+    /// Whether this session changes the machine forbc runs on (real sysfs at "/").
+    public var isThisHost: Bool { simulation == nil && (sysfs as? RealSysfs)?.root == "/" }
+
     /// Runs `body` holding the host lock: taken before discovery and held through plan and apply, so what a
     /// command plans is what it applies and two commands never interleave. A simulated host is re-read once the
     /// lock is held and saved before it is released; a failure to save it is an error, not a note. Re-entrant.
@@ -215,11 +223,11 @@ public final class HostSession: @unchecked Sendable {
         if lock.withLock({ heldLock != nil }) { return try body() }
         try store.ensureDirectory()
         let hostLock = try HostLock.acquire(at: store.lockURL)
+        defer { hostLock.release() }
+        let machineLock = try isThisHost ? HostLock.acquire(at: Self.machineLockURL) : nil
+        defer { machineLock?.release() }
         lock.withLock { heldLock = hostLock }
-        defer {
-            lock.withLock { heldLock = nil }
-            hostLock.release()
-        }
+        defer { lock.withLock { heldLock = nil } }
         store.removeStaleTemporaries()
         try simulation?.reload(from: store)
         let result: T

@@ -320,4 +320,27 @@ struct ReconcileTests {
         #expect(throws: ForbcError.self) { try fixture.apply(try fixture.manifest("mtty")) }
         #expect(fixture.kernel.counters.writes == 0)
     }
+
+    @Test(
+        "two state dirs on this machine are still one kernel: a change to its own sysfs takes the machine's lock too",
+        .enabled(if: getuid() == 0, "needs root, to take /run/lock/forbc-apply.lock"))
+    func machineLock() throws {
+        let directory = makeTemporaryDirectory("machine-lock")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let session = HostSession(sysfs: RealSysfs(), store: StateStore(directory: directory))
+        #expect(session.isThisHost)
+        let held = try HostLock.acquire(at: HostSession.machineLockURL)
+        var ran = false
+        #expect(throws: ForbcError.self) { try session.locked { ran = true } }
+        held.release()
+        #expect(!ran)
+        try session.locked { ran = true }
+        #expect(ran)
+        // A tree under '--root' or a simulated host is its state dir's alone.
+        let tree = HostSession(sysfs: RealSysfs(root: directory.path), store: StateStore(directory: directory))
+        #expect(!tree.isThisHost)
+        let again = try HostLock.acquire(at: HostSession.machineLockURL)
+        defer { again.release() }
+        try tree.locked {}
+    }
 }
