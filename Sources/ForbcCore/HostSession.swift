@@ -210,8 +210,10 @@ public final class HostSession: @unchecked Sendable {
 
     /// The lock every forbc changing this machine's own sysfs takes besides its state dir's: two state dirs
     /// (a unit's and a person's `--state-dir`) are still one kernel. A `--root` tree or a simulated host is the
-    /// state dir's alone.
-    public static let machineLockURL = URL(fileURLWithPath: "/run/lock/forbc-apply.lock")
+    /// state dir's alone. In /run/lock (FHS), or /run where a system has no /run/lock.
+    public static let machineLockURL = URL(
+        fileURLWithPath: FileManager.default.fileExists(atPath: "/run/lock")
+            ? "/run/lock/forbc-apply.lock" : "/run/forbc-apply.lock")
 
     /// Whether this session changes the machine forbc runs on (real sysfs at "/").
     public var isThisHost: Bool { simulation == nil && (sysfs as? RealSysfs)?.root == "/" }
