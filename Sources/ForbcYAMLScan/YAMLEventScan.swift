@@ -20,8 +20,9 @@ public struct ScanProblem: Sendable, Equatable {
 }
 
 /// A first pass over libyaml's events, before Yams composes the document, for what composing could not survive
-/// or would hide. Aliases are counted, never expanded: each adds the size its anchor had, so a document that
-/// would expand beyond the node budget is refused before any node is built. Yams hashes every mapping key to
+/// or would hide. Aliases are counted, never expanded: each adds the size its anchor had, so a document whose
+/// aliases would add more nodes than the budget is refused before any node is built. Nodes written out are not
+/// counted: the file's size bounds them. Yams hashes every mapping key to
 /// find duplicates, which expands an alias or a collection used as a key (exponentially, for an alias bomb),
 /// so keys must be plain scalars, and duplicates are found here on their text. Yams also strips a U+FEFF that
 /// begins a value, silently; such a value is reported.
@@ -32,7 +33,7 @@ public struct YAMLEventScan {
         case read([ScanProblem])
         /// libyaml stopped on an error (or an undefined alias), which composing reports in Yams' words.
         case unreadable
-        /// The document expands beyond the budget; this is the one problem to report.
+        /// The aliases expand the document beyond the budget; this is the one problem to report.
         case overBudget(ScanProblem)
     }
 
@@ -58,12 +59,13 @@ public struct YAMLEventScan {
     let budget: Int
     var frames: [Frame] = []
     var anchors: [String: Int] = [:]
+    /// Nodes the aliases read so far add, each counted at its anchor's size.
     var expanded = 0
-    var root: ScanLocation?
     var diagnostics: [ScanProblem] = []
     var stopped: Outcome?
 
-    /// Scans `text`, counting nodes against `budget`; `quote` writes a key or an alias as messages show values.
+    /// Scans `text`, counting the nodes aliases add against `budget`; `quote` writes a key or an alias as messages
+    /// show values.
     public static func scan(_ text: String, budget: Int, quote: @escaping (String) -> String) -> Outcome {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return .read([]) }
@@ -97,7 +99,7 @@ public struct YAMLEventScan {
                     ScanProblem(
                         "this value begins with U+FEFF, an invisible byte order mark; remove it", at: at))
             }
-            start(.scalar(String(decoding: bytes, as: UTF8.self)), at: at, adding: 1)
+            start(.scalar(String(decoding: bytes, as: UTF8.self)), at: at)
             if let anchor = Self.string(scalar.anchor) { anchors[anchor] = 1 }
             complete(size: 1)
         case YAML_ALIAS_EVENT:
@@ -105,11 +107,20 @@ public struct YAMLEventScan {
                 stopped = .unreadable
                 return
             }
-            start(.alias(name), at: at, adding: size)
+            expanded += size
+            if expanded > budget {
+                stopped = .overBudget(
+                    ScanProblem(
+                        "the aliases expand the document by more than \(budget) nodes (\(quote("*" + name)) here "
+                            + "adds \(size), \(expanded) so far); refusing to expand it",
+                        at: at))
+                return
+            }
+            start(.alias(name), at: at)
             complete(size: size)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT
-            start(.collection(isMapping: isMapping), at: at, adding: 1)
+            start(.collection(isMapping: isMapping), at: at)
             let anchor = isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
             frames.append(Frame(isMapping: isMapping, anchor: Self.string(anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
@@ -121,17 +132,8 @@ public struct YAMLEventScan {
         }
     }
 
-    /// A node starts at `at`, expanding to `nodes` nodes: counted against the budget, and checked as a key.
-    mutating func start(_ node: Start, at: ScanLocation, adding nodes: Int) {
-        if root == nil { root = at }
-        expanded += nodes
-        if expanded > budget {
-            stopped = .overBudget(
-                ScanProblem(
-                    "the document expands to more than \(budget) nodes through aliases; refusing to expand it",
-                    at: root))
-            return
-        }
+    /// A node starts at `at`: checked as a key where it is one.
+    mutating func start(_ node: Start, at: ScanLocation) {
         guard let top = frames.indices.last, frames[top].isMapping, frames[top].expectingKey else { return }
         switch node {
         case .scalar(let text):

@@ -38,10 +38,11 @@ extension ManifestWalker {
         }
     }
 
-    /// An optional sign, then '0' or digits not starting with '0'.
+    /// '0' or digits not starting with '0', after an optional '-' (a negative number is then out of its range,
+    /// which says more than "not an integer"). '+', like '0x', '_' or a leading zero, is another reader's number.
     static func isDecimalInteger(_ text: String) -> Bool {
         var digits = Substring(text)
-        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
+        if digits.first == "-" { digits = digits.dropFirst() }
         guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return false }
         return digits.utf8.count == 1 || digits.first != "0"

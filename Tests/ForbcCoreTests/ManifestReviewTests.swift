@@ -1,0 +1,152 @@
+import ForbcCore
+import ForbcTestSupport
+import Foundation
+import Testing
+
+/// What a hostile review of manifest validation found: a UUID pinned twice, line numbers that YAML 1.1's extra
+/// line breaks shifted, a node budget that refused alias-free manifests within the documented limits.
+@Suite("manifest review: pinned UUIDs, editor positions, documented limits")
+struct ManifestReviewTests {
+    static let header = "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: h}\n"
+
+    func diagnostics(_ text: String) -> [String] {
+        do {
+            _ = try ManifestParser.parse(text: text, file: "m.yaml")
+            return []
+        } catch let error as DiagnosticsError {
+            return error.diagnostics.map(\.description)
+        } catch {
+            return ["unexpected \(error)"]
+        }
+    }
+
+    // MARK: Pinned UUIDs
+
+    @Test("a UUID pinned twice on one GPU, in any case, is refused where it is pinned again")
+    func pinnedTwiceOnOneGPU() {
+        let text =
+            Self.header + "spec:\n  gpus:\n    - select: {index: 0}\n      vgpu:\n"
+            + "        - {name: a, type: T4-4Q, uuid: 3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f}\n"
+            + "        - {name: b, type: T4-4Q, uuid: 3B2F5F4E-8b1d-4c2a-9d5e-0A1B2C3D4E5F}\n"
+        #expect(
+            diagnostics(text) == [
+                "m.yaml:9:40: error: 'b' pins UUID 3b2f5f4e-8b1d-4c2a-9d5e-0a1b2c3d4e5f, which 'a' pins too (line 8); "
+                    + "a UUID identifies one partition, pin another"
+            ])
+    }
+
+    @Test("a UUID pinned to the UUID forbc derives for another declared partition is refused")
+    func pinnedToDerived() throws {
+        let derived = UUIDv5.partition(host: "h", name: "a")
+        let text =
+            Self.header + "spec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: a, type: T4-4Q}]\n"
+            + "    - select: {index: 1}\n      vgpu: [{name: b, type: T4-4Q, uuid: \(derived.uppercased())}]\n"
+        #expect(
+            diagnostics(text) == [
+                "m.yaml:9:43: error: 'b' pins UUID \(derived), the UUID forbc derives for partition 'a' (UUIDv5 of "
+                    + "'h/a', line 7); pin another"
+            ])
+        // Another host name derives another UUID: the same pin is then fine.
+        let other = text.replacingOccurrences(of: "{name: h}", with: "{name: h2}")
+        #expect(try ManifestParser.parse(text: other, file: "m.yaml").gpus[1].vgpu[0].uuid == derived)
+    }
+
+    // MARK: Positions as an editor counts them
+
+    /// YAML 1.1's line breaks that editors do not break at.
+    static let breaks: [Unicode.Scalar] = ["\u{2028}", "\u{2029}", "\u{85}"]
+
+    @Test("a YAML 1.1 line break in a quoted value moves no later position", arguments: breaks)
+    func breakInScalar(_ character: Unicode.Scalar) {
+        let text =
+            "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: \"h\(character)x\", extra: 1}\n"
+            + "spec: {prune: bad}\n"
+        let found = diagnostics(text)
+        #expect(found.count == 3, "\(found)")
+        #expect(found.first?.hasPrefix("m.yaml:3:18: error: 'metadata.name' is ") == true)
+        #expect(
+            found.dropFirst().first == "m.yaml:3:25: error: unknown key 'extra' in 'metadata'; expected one of: name")
+        #expect(found.last == "m.yaml:4:15: error: 'spec.prune' is 'bad'; it must be one of: managed, none, all")
+    }
+
+    @Test("a YAML 1.1 line break in a comment is located on the comment's line", arguments: breaks)
+    func breakInComment(_ character: Unicode.Scalar) {
+        // libyaml ends the comment at the character, so 'more' is read as a key: on line 1, where it is written.
+        #expect(
+            diagnostics("# note\(character)more: 1\n" + Self.header + "spec: {prune: bad}\n") == [
+                "m.yaml:1:8: error: unknown key 'more' in '(document)'; expected one of: apiVersion, kind, metadata, "
+                    + "spec",
+                "m.yaml:5:15: error: 'spec.prune' is 'bad'; it must be one of: managed, none, all",
+            ])
+        // The review's case: libyaml reads 'more' and the next line as one key, and stops at the ':' after
+        // 'apiVersion', on line 2 (libyaml's line 3).
+        #expect(
+            diagnostics("# note\(character)more\n" + Self.header + "spec: {}\n") == [
+                "m.yaml:2:11: error: invalid YAML: mapping values are not allowed in this context"
+            ])
+    }
+
+    @Test("lines end at \\r\\n and \\r as well as \\n, for the nesting scan too")
+    func carriageReturns() {
+        let deep = "spec: " + String(repeating: "[", count: 70) + "\n"
+        for newline in ["\r\n", "\r"] {
+            let text = Self.header.replacingOccurrences(of: "\n", with: newline)
+            #expect(
+                diagnostics(text + deep) == [
+                    "m.yaml:4:71: error: nesting deeper than 64 levels; a manifest is never this deep"
+                ])
+            #expect(
+                diagnostics(text + "spec: {prune: bad}" + newline) == [
+                    "m.yaml:4:15: error: 'spec.prune' is 'bad'; it must be one of: managed, none, all"
+                ])
+        }
+    }
+
+    // MARK: Documented limits
+
+    @Test("a manifest within every documented limit validates, however many nodes it writes out")
+    func largestManifest() throws {
+        let entries = (0..<1024).map { "        - {name: p\($0), type: T4-1Q, count: 4}\n" }.joined()
+        let names = (0..<1024).flatMap { entry in (0..<4).map { "p\(entry)-\($0)" } }
+        let vms = stride(from: 0, to: names.count, by: 64).map {
+            "    - {domain: vm\($0 / 64), attach: [\(names[$0..<$0 + 64].joined(separator: ", "))]}\n"
+        }
+        let suites = stride(from: 0, to: names.count, by: 64).map {
+            "    - {suite: s\($0 / 64), on: [\(names[$0..<$0 + 64].joined(separator: ", "))], workloads: [gemm]}\n"
+        }
+        let text =
+            Self.header + "spec:\n  gpus:\n    - select: {index: 0}\n      vgpu:\n" + entries + "  vms:\n"
+            + vms.joined() + "  benchmarks:\n" + suites.joined()
+        #expect(text.utf8.count < ManifestParser.maximumBytes)
+        let manifest = try ManifestParser.parse(text: text, file: "m.yaml")
+        #expect(manifest.gpus[0].vgpu.count == 1024 && manifest.vms.count == 64 && manifest.benchmarks.count == 64)
+    }
+
+    @Test("aliases that expand beyond the budget are refused where they cross it, naming the alias")
+    func aliasBudget() {
+        let bomb =
+            "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+            + (1...4).map {
+                "l\($0): &l\($0) [" + Array(repeating: "*l\($0 - 1)", count: 10).joined(separator: ", ") + "]\n"
+            }
+            .joined()
+        // l0 is 11 nodes, l1 111, l2 1111, l3 11111: ten aliases of each level add 12330; l4's first adds 11111.
+        #expect(
+            diagnostics(bomb) == [
+                "m.yaml:5:10: error: the aliases expand the document by more than 20000 nodes ('*l3' here adds "
+                    + "11111, 23441 so far); refusing to expand it"
+            ])
+    }
+
+    // MARK: Integers
+
+    @Test(
+        "integers are decimal digits with an optional '-': '+', leading zeros, '_', '0x' are refused, located",
+        arguments: ["+2", "+0", "02", "0_2", "0x2", "!!int +2"])
+    func notDecimal(text: String) {
+        let found = diagnostics(
+            Self.header + "spec:\n  gpus:\n    - select: {index: 0}\n      vgpu: [{name: a, type: T, count: \(text)}]\n"
+        )
+        #expect(found.count == 1 && found[0].hasPrefix("m.yaml:7:40: error: 'spec.gpus[0].vgpu[0].count' "), "\(found)")
+    }
+}
