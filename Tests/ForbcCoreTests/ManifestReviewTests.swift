@@ -108,18 +108,20 @@ struct ManifestReviewTests {
     func largestManifest() throws {
         let entries = (0..<1024).map { "        - {name: p\($0), type: T4-1Q, count: 4}\n" }.joined()
         let names = (0..<1024).flatMap { entry in (0..<4).map { "p\(entry)-\($0)" } }
-        let vms = stride(from: 0, to: names.count, by: 64).map {
-            "    - {domain: vm\($0 / 64), attach: [\(names[$0..<$0 + 64].joined(separator: ", "))]}\n"
-        }
-        let suites = stride(from: 0, to: names.count, by: 64).map {
-            "    - {suite: s\($0 / 64), on: [\(names[$0..<$0 + 64].joined(separator: ", "))], workloads: [gemm]}\n"
+        let groups = stride(from: 0, to: names.count, by: 64).map { names[$0..<$0 + 64].joined(separator: ", ") }
+        let vms = groups.enumerated().map { "    - {domain: vm\($0), attach: [\($1)]}\n" }
+        // Three suites on every partition: benchmarks have no documented limit of their own.
+        let suites = groups.enumerated().flatMap { index, group in
+            ["s", "t", "u"].map { "    - {suite: \($0)\(index), on: [\(group)], workloads: [gemm]}\n" }
         }
         let text =
             Self.header + "spec:\n  gpus:\n    - select: {index: 0}\n      vgpu:\n" + entries + "  vms:\n"
             + vms.joined() + "  benchmarks:\n" + suites.joined()
         #expect(text.utf8.count < ManifestParser.maximumBytes)
+        // 7 nodes per entry, one per partition attached and per partition a suite runs on: past the alias budget.
+        #expect(1024 * 7 + names.count * 4 > ManifestParser.maximumNodes)
         let manifest = try ManifestParser.parse(text: text, file: "m.yaml")
-        #expect(manifest.gpus[0].vgpu.count == 1024 && manifest.vms.count == 64 && manifest.benchmarks.count == 64)
+        #expect(manifest.gpus[0].vgpu.count == 1024 && manifest.vms.count == 64 && manifest.benchmarks.count == 192)
     }
 
     @Test("aliases that expand beyond the budget are refused where they cross it, naming the alias")
