@@ -67,6 +67,11 @@ struct ManifestReviewTests {
         #expect(
             found.dropFirst().first == "m.yaml:3:25: error: unknown key 'extra' in 'metadata'; expected one of: name")
         #expect(found.last == "m.yaml:4:15: error: 'spec.prune' is 'bad'; it must be one of: managed, none, all")
+        // The scan's diagnostics (duplicate keys) too.
+        #expect(
+            diagnostics(
+                "metadata: {name: \"h\(character)x\"}\nkind: Host\napiVersion: forbc/v1\nkind: Host\nspec: {}\n")
+                == ["m.yaml:2:1: error: duplicate key 'kind' in one mapping; each key may appear once"])
     }
 
     @Test("a YAML 1.1 line break in a comment is located on the comment's line", arguments: breaks)
