@@ -25,7 +25,9 @@ public struct ScanProblem: Sendable, Equatable {
 /// counted: the file's size bounds them. Yams hashes every mapping key to
 /// find duplicates, which expands an alias or a collection used as a key (exponentially, for an alias bomb),
 /// so keys must be plain scalars, and duplicates are found here on their text. Yams also strips a U+FEFF that
-/// begins a value, silently; such a value is reported.
+/// begins a value, silently; such a value is reported. libyaml reads YAML 1.1, where U+0085, U+2028 and U+2029
+/// end a line: outside a quoted scalar (in a comment, a plain scalar, between tokens) one would make libyaml read
+/// text that an editor shows as part of a comment or of one line, so it is reported where it stands.
 public struct YAMLEventScan {
     /// How the scan ended.
     public enum Outcome: Sendable {
@@ -63,6 +65,8 @@ public struct YAMLEventScan {
     var expanded = 0
     var diagnostics: [ScanProblem] = []
     var stopped: Outcome?
+    /// The quoted scalars read so far, as libyaml's character offsets: start (the quote) and end (past it).
+    var quoted: [(start: Int, end: Int)] = []
 
     /// Scans `text`, counting the nodes aliases add against `budget`; `quote` writes a key or an alias as messages
     /// show values.
@@ -79,12 +83,55 @@ public struct YAMLEventScan {
             var event = yaml_event_t()
             while yaml_parser_parse(&parser, &event) == 1 {
                 defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { return .read(scan.diagnostics) }
+                if event.type == YAML_STREAM_END_EVENT {
+                    return .read(scan.diagnostics + scan.yamlOnlyBreaks(in: text, before: Int.max))
+                }
                 scan.handle(event)
                 if let stopped = scan.stopped { return stopped }
             }
-            return .unreadable
+            // Such a break before where libyaml stopped is likely why it stopped: reported instead of its error.
+            let breaks = scan.yamlOnlyBreaks(in: text, before: Int(parser.problem_mark.index))
+            return breaks.isEmpty ? .unreadable : .read(breaks)
         }
+    }
+
+    /// U+0085, U+2028 and U+2029 outside the quoted scalars, before libyaml's character offset `limit`, each
+    /// located as libyaml counts lines (as every other location here is).
+    func yamlOnlyBreaks(in text: String, before limit: Int) -> [ScanProblem] {
+        let names: [Unicode.Scalar: String] = [
+            "\u{85}": "next line", "\u{2028}": "line separator", "\u{2029}": "paragraph separator",
+        ]
+        guard text.unicodeScalars.contains(where: { names[$0] != nil }) else { return [] }
+        var problems: [ScanProblem] = []
+        var (offset, line, column) = (0, 1, 1)
+        var previous: Unicode.Scalar?
+        var span = 0
+        for scalar in text.unicodeScalars {
+            defer {
+                offset += 1
+                previous = scalar
+            }
+            if offset >= limit { break }
+            if scalar == "\n" && previous == "\r" { continue }
+            while span < quoted.count && quoted[span].end <= offset { span += 1 }
+            let inQuotes = span < quoted.count && quoted[span].start <= offset
+            if let name = names[scalar], !inQuotes {
+                let code = String(scalar.value, radix: 16, uppercase: true)
+                let padded = String(repeating: "0", count: 4 - code.count) + code
+                problems.append(
+                    ScanProblem(
+                        "U+\(padded) (\(name)) ends a line for forbc's YAML 1.1 parser but not for editors or YAML "
+                            + "1.2, so what follows it is read otherwise than it shows; remove it (in a double-quoted "
+                            + "string, write '\\u\(padded)')",
+                        at: ScanLocation(line: line, column: column)))
+            }
+            if scalar == "\n" || scalar == "\r" || names[scalar] != nil {
+                (line, column) = (line + 1, 1)
+            } else {
+                column += 1
+            }
+        }
+        return problems
     }
 
     /// Takes one event: counts it, checks it as a key where it is one, and records anchors' sizes.
@@ -93,6 +140,9 @@ public struct YAMLEventScan {
         switch event.type {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
+            if scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE || scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE {
+                quoted.append((Int(event.start_mark.index), Int(event.end_mark.index)))
+            }
             let bytes = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
                 diagnostics.append(
