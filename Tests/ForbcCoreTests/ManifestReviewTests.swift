@@ -84,7 +84,7 @@ struct ManifestReviewTests {
     }
 
     @Test(
-        "a YAML 1.1 line break outside quotes (a comment, a plain value) is refused where it stands, on its editor line",
+        "a YAML 1.1 line break outside quotes (a comment, a plain value) is refused where it stands, editor-located",
         arguments: breaks)
     func breakOutsideQuotes(_ character: Unicode.Scalar) {
         // libyaml would end the comment at the character and read 'prune: all' as a key of 'spec'; an editor shows
