@@ -20,11 +20,14 @@ public struct ScanProblem: Sendable, Equatable {
 }
 
 /// A first pass over libyaml's events, before Yams composes the document, for what composing could not survive
-/// or would hide. Aliases are counted, never expanded: each adds the size its anchor had, so a document that
-/// would expand beyond the node budget is refused before any node is built. Yams hashes every mapping key to
+/// or would hide. Aliases are counted, never expanded: each adds the size its anchor had, so a document whose
+/// aliases would add more nodes than the budget is refused before any node is built. Nodes written out are not
+/// counted: the file's size bounds them. Yams hashes every mapping key to
 /// find duplicates, which expands an alias or a collection used as a key (exponentially, for an alias bomb),
 /// so keys must be plain scalars, and duplicates are found here on their text. Yams also strips a U+FEFF that
-/// begins a value, silently; such a value is reported.
+/// begins a value, silently; such a value is reported. libyaml reads YAML 1.1, where U+0085, U+2028 and U+2029
+/// end a line: outside a quoted scalar (in a comment, a plain scalar, between tokens) one would make libyaml read
+/// text that an editor shows as part of a comment or of one line, so it is reported where it stands.
 public struct YAMLEventScan {
     /// How the scan ended.
     public enum Outcome: Sendable {
@@ -32,7 +35,7 @@ public struct YAMLEventScan {
         case read([ScanProblem])
         /// libyaml stopped on an error (or an undefined alias), which composing reports in Yams' words.
         case unreadable
-        /// The document expands beyond the budget; this is the one problem to report.
+        /// The aliases expand the document beyond the budget; this is the one problem to report.
         case overBudget(ScanProblem)
     }
 
@@ -58,12 +61,15 @@ public struct YAMLEventScan {
     let budget: Int
     var frames: [Frame] = []
     var anchors: [String: Int] = [:]
+    /// Nodes the aliases read so far add, each counted at its anchor's size.
     var expanded = 0
-    var root: ScanLocation?
     var diagnostics: [ScanProblem] = []
     var stopped: Outcome?
+    /// The quoted scalars read so far, as libyaml's character offsets: start (the quote) and end (past it).
+    var quoted: [(start: Int, end: Int)] = []
 
-    /// Scans `text`, counting nodes against `budget`; `quote` writes a key or an alias as messages show values.
+    /// Scans `text`, counting the nodes aliases add against `budget`; `quote` writes a key or an alias as messages
+    /// show values.
     public static func scan(_ text: String, budget: Int, quote: @escaping (String) -> String) -> Outcome {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return .read([]) }
@@ -77,12 +83,55 @@ public struct YAMLEventScan {
             var event = yaml_event_t()
             while yaml_parser_parse(&parser, &event) == 1 {
                 defer { yaml_event_delete(&event) }
-                if event.type == YAML_STREAM_END_EVENT { return .read(scan.diagnostics) }
+                if event.type == YAML_STREAM_END_EVENT {
+                    return .read(scan.diagnostics + scan.yamlOnlyBreaks(in: text, before: Int.max))
+                }
                 scan.handle(event)
                 if let stopped = scan.stopped { return stopped }
             }
-            return .unreadable
+            // Such a break before where libyaml stopped is likely why it stopped: reported instead of its error.
+            let breaks = scan.yamlOnlyBreaks(in: text, before: Int(parser.problem_mark.index))
+            return breaks.isEmpty ? .unreadable : .read(breaks)
         }
+    }
+
+    /// U+0085, U+2028 and U+2029 outside the quoted scalars, before libyaml's character offset `limit`, each
+    /// located as libyaml counts lines (as every other location here is).
+    func yamlOnlyBreaks(in text: String, before limit: Int) -> [ScanProblem] {
+        let names: [Unicode.Scalar: String] = [
+            "\u{85}": "next line", "\u{2028}": "line separator", "\u{2029}": "paragraph separator",
+        ]
+        guard text.unicodeScalars.contains(where: { names[$0] != nil }) else { return [] }
+        var problems: [ScanProblem] = []
+        var (offset, line, column) = (0, 1, 1)
+        var previous: Unicode.Scalar?
+        var span = 0
+        for scalar in text.unicodeScalars {
+            defer {
+                offset += 1
+                previous = scalar
+            }
+            if offset >= limit { break }
+            if scalar == "\n" && previous == "\r" { continue }
+            while span < quoted.count && quoted[span].end <= offset { span += 1 }
+            let inQuotes = span < quoted.count && quoted[span].start <= offset
+            if let name = names[scalar], !inQuotes {
+                let code = String(scalar.value, radix: 16, uppercase: true)
+                let padded = String(repeating: "0", count: 4 - code.count) + code
+                problems.append(
+                    ScanProblem(
+                        "U+\(padded) (\(name)) ends a line for forbc's YAML 1.1 parser but not for editors or YAML "
+                            + "1.2, so what follows it is read otherwise than it shows; remove it (in a double-quoted "
+                            + "string, write '\\u\(padded)')",
+                        at: ScanLocation(line: line, column: column)))
+            }
+            if scalar == "\n" || scalar == "\r" || names[scalar] != nil {
+                (line, column) = (line + 1, 1)
+            } else {
+                column += 1
+            }
+        }
+        return problems
     }
 
     /// Takes one event: counts it, checks it as a key where it is one, and records anchors' sizes.
@@ -91,13 +140,16 @@ public struct YAMLEventScan {
         switch event.type {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
+            if scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE || scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE {
+                quoted.append((Int(event.start_mark.index), Int(event.end_mark.index)))
+            }
             let bytes = UnsafeBufferPointer(start: scalar.value, count: scalar.length)
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
                 diagnostics.append(
                     ScanProblem(
                         "this value begins with U+FEFF, an invisible byte order mark; remove it", at: at))
             }
-            start(.scalar(String(decoding: bytes, as: UTF8.self)), at: at, adding: 1)
+            start(.scalar(String(decoding: bytes, as: UTF8.self)), at: at)
             if let anchor = Self.string(scalar.anchor) { anchors[anchor] = 1 }
             complete(size: 1)
         case YAML_ALIAS_EVENT:
@@ -105,11 +157,20 @@ public struct YAMLEventScan {
                 stopped = .unreadable
                 return
             }
-            start(.alias(name), at: at, adding: size)
+            expanded += size
+            if expanded > budget {
+                stopped = .overBudget(
+                    ScanProblem(
+                        "the aliases expand the document by more than \(budget) nodes (\(quote("*" + name)) here "
+                            + "adds \(size), \(expanded) so far); refusing to expand it",
+                        at: at))
+                return
+            }
+            start(.alias(name), at: at)
             complete(size: size)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT
-            start(.collection(isMapping: isMapping), at: at, adding: 1)
+            start(.collection(isMapping: isMapping), at: at)
             let anchor = isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
             frames.append(Frame(isMapping: isMapping, anchor: Self.string(anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
@@ -121,17 +182,8 @@ public struct YAMLEventScan {
         }
     }
 
-    /// A node starts at `at`, expanding to `nodes` nodes: counted against the budget, and checked as a key.
-    mutating func start(_ node: Start, at: ScanLocation, adding nodes: Int) {
-        if root == nil { root = at }
-        expanded += nodes
-        if expanded > budget {
-            stopped = .overBudget(
-                ScanProblem(
-                    "the document expands to more than \(budget) nodes through aliases; refusing to expand it",
-                    at: root))
-            return
-        }
+    /// A node starts at `at`: checked as a key where it is one.
+    mutating func start(_ node: Start, at: ScanLocation) {
         guard let top = frames.indices.last, frames[top].isMapping, frames[top].expectingKey else { return }
         switch node {
         case .scalar(let text):

@@ -4,7 +4,8 @@ real JSON Schema (2020-12) validator.
 
 Usage: check.py SCHEMA FILE...; prints one line per file, "valid FILE" or "invalid FILE: reason". The schemas beside
 SCHEMA are registered under their $id, so one may refer to another (a campaign's inline Host manifest).
-YAML is read with YAML 1.2 core booleans (true/false only), as forbc reads it, so keys like 'on' stay strings.
+YAML is read with YAML 1.2 core booleans (true/false only), as forbc reads it, so keys like 'on' stay strings, and
+integers are decimal digits (an optional '-'), as forbc reads them: other notations are neither integer nor string.
 """
 import json
 import pathlib
@@ -30,6 +31,29 @@ Loader.yaml_implicit_resolvers = {
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+class NotDecimal:
+    """What YAML 1.1 reads as a number but forbc does not ('+2', '0x10', '020', '1_000', '1:30', '16.0'): neither an
+    integer nor a string, so that every 'type' in the schema refuses it, as forbc does."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return f"the number {self.text}"
+
+
+DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+
+
+def construct_int(loader, node):
+    text = loader.construct_scalar(node)
+    return int(text) if DECIMAL.match(text) else NotDecimal(text)
+
+
+Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: NotDecimal(loader.construct_scalar(node)))
 
 
 def construct_mapping(loader, node, deep=False):

@@ -118,9 +118,11 @@ public struct VGPUSpec: Sendable, Equatable {
     /// A type id ("nvidia-558"), the type's exact name, or for NVIDIA the name without "NVIDIA ".
     public var type: String
     public var count: Int
-    /// A pinned UUID (only with count 1); otherwise UUIDv5(host, name).
+    /// A pinned UUID (only with count 1), lower case; otherwise UUIDv5(host, name).
     public var uuid: String?
     public var location: SourceLocation
+    /// Where the pinned UUID is written.
+    public var uuidLocation: SourceLocation?
 }
 
 /// A MIG GPU-instance request (planned by the MIG backend).

@@ -10,7 +10,8 @@ public enum ManifestParser {
     public static let maximumBytes = 1 << 20
     /// Flow or block nesting deeper than this is refused before parsing (libyaml and the walk recurse).
     public static let maximumDepth = 64
-    /// A document that expands (through aliases) to more nodes than this is refused before it is composed.
+    /// A document whose aliases add more nodes than this (each alias counted at its anchor's size) is refused
+    /// before it is composed. Nodes written out are bounded by `maximumBytes` instead.
     public static let maximumNodes = 20_000
     /// The most partitions one `count` may ask for.
     public static let maximumCount = 1024
@@ -61,10 +62,11 @@ public enum ManifestParser {
                     at: SourceLocation(file: file, line: line, column: column))
             ])
         }
+        let positions = SourcePositions(text)
         func diagnostic(_ problem: ScanProblem) -> Diagnostic {
             Diagnostic(
                 problem.message,
-                at: problem.location.map { SourceLocation(file: file, line: $0.line, column: $0.column) })
+                at: problem.location.map { positions.location(file: file, line: $0.line, column: $0.column) })
         }
         switch YAMLEventScan.scan(text, budget: maximumNodes, quote: ManifestWalker.quoted) {
         case .overBudget(let problem): throw DiagnosticsError([diagnostic(problem)])
@@ -76,7 +78,7 @@ public enum ManifestParser {
             // No implicit typing here: the walker types scalars by forbc's rules (ManifestWalker.kind).
             root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
-            throw DiagnosticsError([yamlDiagnostic(error, file: file)])
+            throw DiagnosticsError([yamlDiagnostic(error, file: file, positions: positions)])
         } catch {
             throw DiagnosticsError([Diagnostic("cannot parse YAML: \(error)", at: start)])
         }
@@ -97,17 +99,21 @@ public enum ManifestParser {
         return Array(sorted.prefix(maximumDiagnostics))
     }
 
-    /// A cheap scan before parsing: flow brackets or block indentation nested beyond `maximumDepth`.
+    /// A cheap scan before parsing: flow brackets or block indentation nested beyond `maximumDepth`, located as
+    /// an editor counts (lines end at "\n", "\r\n" or "\r"; columns count Unicode scalars, as libyaml's do).
     static func excessiveNesting(in text: String) -> (Int, Int)? {
         var line = 1
         var flowDepth = 0
         var column = 0
         var atLineStart = true
         var indent = 0
-        var quote: Character? = nil
-        for character in text {
+        var quote: Unicode.Scalar? = nil
+        var previous: Unicode.Scalar? = nil
+        for character in text.unicodeScalars {
+            defer { previous = character }
+            if character == "\n" && previous == "\r" { continue }
             column += 1
-            if character == "\n" {
+            if character == "\n" || character == "\r" {
                 line += 1
                 column = 0
                 atLineStart = true
@@ -137,8 +143,10 @@ public enum ManifestParser {
         return nil
     }
 
-    static func yamlDiagnostic(_ error: YamlError, file: String) -> Diagnostic {
-        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
+    static func yamlDiagnostic(_ error: YamlError, file: String, positions: SourcePositions) -> Diagnostic {
+        func at(_ mark: Mark) -> SourceLocation {
+            positions.location(file: file, line: mark.line, column: mark.column)
+        }
         switch error {
         case .scanner(let context, let problem, let mark, _):
             return Diagnostic(

@@ -5,6 +5,8 @@ internal import Yams
 struct ManifestWalker {
     let file: String
     let text: String
+    /// libyaml's lines and columns as an editor counts them.
+    let positions: SourcePositions
     var diagnostics: [Diagnostic] = []
     /// Partitions and partition entries declared so far, against `ManifestParser.maximumPartitions` and
     /// `maximumEntries`; the first entry over either is reported, once.
@@ -15,13 +17,14 @@ struct ManifestWalker {
     init(file: String, text: String) {
         self.file = file
         self.text = text
+        positions = SourcePositions(text)
     }
 
     // MARK: Helpers
 
     func location(_ node: Node) -> SourceLocation {
         let mark = node.mark
-        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        return positions.location(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     mutating func error(_ message: String, _ node: Node) {
@@ -239,7 +242,10 @@ struct ManifestWalker {
             error("missing 'spec'", location(root))
         }
         // Over budget, the names are not expanded: that is the unbounded work the budget prevents.
-        if ok && !overBudget { checkNames(manifest) }
+        if ok && !overBudget {
+            checkNames(manifest)
+            checkUUIDs(manifest)
+        }
         return manifest
     }
 
@@ -502,7 +508,9 @@ struct ManifestWalker {
         _ = countNode
         guard valid, let name, let type else { return nil }
         spend(count, at: path, node)
-        return VGPUSpec(name: name, type: type, count: count, uuid: uuid, location: location(node))
+        return VGPUSpec(
+            name: name, type: type, count: count, uuid: uuid, location: location(node),
+            uuidLocation: uuidNode.map(location))
     }
 
     mutating func walkMIG(_ node: Node, path: String) -> MIGSpec? {
@@ -850,6 +858,43 @@ struct ManifestWalker {
                 error(
                     "benchmark suite '\(benchmark.suite)' runs on '\(name)', which no 'spec.gpus' entry declares",
                     location)
+            }
+        }
+    }
+}
+
+extension ManifestWalker {
+    /// A pinned UUID names one partition: pinned once (pins are kept lower case, so case does not hide a repeat),
+    /// and not the UUID forbc derives for another partition the manifest declares (UUIDv5 of "HOST/NAME"). The
+    /// names a selector matching several GPUs numbers across them are known only to plan, which checks those.
+    mutating func checkUUIDs(_ manifest: Manifest) {
+        var pins: [String: (name: String, location: SourceLocation)] = [:]
+        for gpu in manifest.gpus {
+            for entry in gpu.vgpu {
+                guard let uuid = entry.uuid else { continue }
+                let at = entry.uuidLocation ?? entry.location
+                if let first = pins[uuid] {
+                    error(
+                        "'\(entry.name)' pins UUID \(uuid), which '\(first.name)' pins too (line "
+                            + "\(first.location.line)); a UUID identifies one partition, pin another",
+                        at)
+                } else {
+                    pins[uuid] = (entry.name, at)
+                }
+            }
+        }
+        guard !pins.isEmpty, !manifest.name.isEmpty else { return }
+        for gpu in manifest.gpus {
+            for entry in gpu.vgpu where entry.uuid == nil {
+                let names = entry.count == 1 ? [entry.name] : (0..<entry.count).map { "\(entry.name)-\($0)" }
+                for name in names {
+                    let derived = UUIDv5.partition(host: manifest.name, name: name)
+                    guard let pin = pins[derived] else { continue }
+                    error(
+                        "'\(pin.name)' pins UUID \(derived), the UUID forbc derives for partition '\(name)' "
+                            + "(UUIDv5 of '\(manifest.name)/\(name)', line \(entry.location.line)); pin another",
+                        pin.location)
+                }
             }
         }
     }

@@ -149,6 +149,7 @@ struct PlanBuilder {
         }
         for (spec, targets) in selections { expand(spec, targets) }
         checkNames()
+        checkUUIDs()
         guard errors.isEmpty else { return }
         for (spec, targets) in selections {
             for target in targets {
@@ -229,6 +230,25 @@ struct PlanBuilder {
                 addDesired(
                     DesiredPartition(name: name, kind: .passthrough, gpu: target.id, address: target.gpu?.address))
             }
+        }
+    }
+
+    /// One UUID per mdev, case aside: validate refuses a UUID pinned twice, or pinned to another declared name's
+    /// derived UUID; here are the repeats only a host shows (a pin under a selector matching several GPUs, a pin
+    /// equal to the UUID of a name numbered across GPUs). Before any change is planned.
+    mutating func checkUUIDs() {
+        var owners: [String: DesiredPartition] = [:]
+        for partition in desired where partition.kind == .mdev {
+            guard let uuid = partition.uuid?.lowercased() else { continue }
+            guard let first = owners[uuid] else {
+                owners[uuid] = partition
+                continue
+            }
+            fail(
+                "partitions '\(first.name)' (on \(first.gpu)) and '\(partition.name)' (on \(partition.gpu)) would "
+                    + "both have UUID \(uuid); a UUID identifies one partition: pin it under a selector that matches "
+                    + "one GPU, or pin another",
+                locations[partition.name])
         }
     }
 
