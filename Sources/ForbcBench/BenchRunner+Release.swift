@@ -25,12 +25,25 @@ extension BenchRunner {
         // A tenant waits for `go` as long as forbc may take to write it: the profile's timeout, then the retries.
         let syncTimeout = job.profile.timeout + options.goDeadline
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
+        // Domains whose agent stopped answering earlier in the run: nothing more is launched there (each command
+        // would wait libvirt's timeout).
+        let silent = Dictionary(
+            uniqueKeysWithValues: Set(job.tenants.compactMap { $0.domain?.name }).compactMap { domain in
+                agent?.notAnswering(domain: domain).map { (domain, $0) }
+            })
         let group = DispatchGroup()
         for (i, tenant) in job.tenants.enumerated() {
             let name = tenant.name.replacingOccurrences(of: "#", with: "_")
             let log = job.logs.appendingPathComponent("\(job.suite.suite)-\(job.profile.name)-\(name)-\(launch).log")
             let barrier = Barrier(
                 startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i, syncTimeout: syncTimeout)
+            if tenant.unreachable == nil, let domain = tenant.domain?.name, let words = silent[domain] {
+                let reason = "not run: the guest agent of '\(domain)' stopped answering earlier in this run: \(words)"
+                outcomes.update {
+                    $0[i] = WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
+                }
+                continue
+            }
             group.enter()
             Thread {
                 let outcome = self.run(job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log)

@@ -101,7 +101,7 @@ public struct BenchRunner: Sendable {
                     topology: topology ?? "\(manifest.name)/\(suite.suite)", progress: progress)
             }
         }
-        unstage(runID)
+        unstage(runID, progress: progress)
         return results
     }
 
@@ -119,6 +119,13 @@ public struct BenchRunner: Sendable {
                 progress("\(topology): \(profile.name) launch \(launch + 1): \($0)")
             }
             let outcomes = launched.outcomes
+            for (tenant, outcome) in zip(tenants, outcomes) {
+                guard let outcome, let failure = outcome.failure else { continue }
+                let seconds = String(format: "%.1f", outcome.seconds)
+                progress(
+                    "\(topology): \(profile.name) launch \(launch + 1): '\(tenant.name)' failed after \(seconds) s: \(failure)"
+                )
+            }
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch, record: launched.record)
             launch += 1
