@@ -119,12 +119,12 @@ public struct BenchRunner: Sendable {
                 progress("\(topology): \(profile.name) launch \(launch + 1): \($0)")
             }
             let outcomes = launched.outcomes
+            // Each failure as it happens, with how long the tenant took: where a slow run's time went.
             for (tenant, outcome) in zip(tenants, outcomes) {
                 guard let outcome, let failure = outcome.failure else { continue }
-                let seconds = String(format: "%.1f", outcome.seconds)
-                progress(
-                    "\(topology): \(profile.name) launch \(launch + 1): '\(tenant.name)' failed after \(seconds) s: \(failure)"
-                )
+                let seconds = String(format: "%.1f s", outcome.seconds)
+                let place = "\(topology): \(profile.name) launch \(launch + 1): '\(tenant.name)'"
+                progress("\(place) failed after \(seconds): \(failure)")
             }
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch, record: launched.record)

@@ -78,7 +78,7 @@ struct GuestFailureTests {
     }
 
     @Test(
-        "a guest whose agent stops answering once the workload started: the run ends, says where and why, and asks it once more"
+        "an agent that stops answering once the workload started: the run ends, says where and why, asks once more"
     )
     func agentStopsAnswering() throws {
         let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
