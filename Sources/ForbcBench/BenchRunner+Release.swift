@@ -25,12 +25,8 @@ extension BenchRunner {
         // A tenant waits for `go` as long as forbc may take to write it: the profile's timeout, then the retries.
         let syncTimeout = job.profile.timeout + options.goDeadline
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
-        // Domains whose agent stopped answering earlier in the run: nothing more is launched there (each command
-        // would wait libvirt's timeout).
-        let silent = Dictionary(
-            uniqueKeysWithValues: Set(job.tenants.compactMap { $0.domain?.name }).compactMap { domain in
-                agent?.notAnswering(domain: domain).map { (domain, $0) }
-            })
+        // Domains whose agent stopped answering earlier in the run: nothing more is launched there.
+        let silent = silentDomains(job)
         let group = DispatchGroup()
         for (i, tenant) in job.tenants.enumerated() {
             let name = tenant.name.replacingOccurrences(of: "#", with: "_")

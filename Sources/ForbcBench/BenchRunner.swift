@@ -41,6 +41,8 @@ public struct BenchRunner: Sendable {
     public let processSeconds = Locked(0.0)
     /// Each domain's copy of a workload folder, by run, domain and folder (`staged`).
     let staging = Locked([String: Staged]())
+    /// The domains whose agent stopped answering in a launch, by run and domain (`silentDomains`).
+    let unanswered = Locked(Set<String>())
 
     public init(
         profiles: [String: (WorkloadProfile, String)], options: Options = Options(),
@@ -118,6 +120,7 @@ public struct BenchRunner: Sendable {
             let launched = launchTenants(job, launch: launch, warmups: warmups) { [launch] in
                 progress("\(topology): \(profile.name) launch \(launch + 1): \($0)")
             }
+            noteSilentDomains(job)
             let outcomes = launched.outcomes
             // Each failure as it happens, with how long the tenant took: where a slow run's time went.
             for (tenant, outcome) in zip(tenants, outcomes) {

@@ -120,5 +120,11 @@ struct GuestFailureTests {
                         + "'worker-1' stopped answering earlier in this run: \(words)")
             }, "\(progress)")
         #expect(progress.contains { $0.hasPrefix("removing /tmp/forbc-") && $0.contains("from 'worker-1' failed") })
+        // The next run tries again (its first launch), and stops there again.
+        let again = try runner.run(
+            manifest: manifest, plan: try fixture.plan(manifest), inventory: try fixture.inventory(domains: true),
+            topology: "guests", logs: makeTemporaryDirectory("silent-agent-logs"))
+        #expect(again.first?.failure?.hasPrefix("launch 0: copying the workload folder") == true, "\(again)")
+        #expect(agent.commands.count == commands.count + 2, "\(agent.commands)")
     }
 }
