@@ -33,16 +33,11 @@ extension BenchRunner {
             let log = job.logs.appendingPathComponent("\(job.suite.suite)-\(job.profile.name)-\(name)-\(launch).log")
             let barrier = Barrier(
                 startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i, syncTimeout: syncTimeout)
-            if tenant.unreachable == nil, let domain = tenant.domain?.name, let words = silent[domain] {
-                let reason = "not run: the guest agent of '\(domain)' stopped answering earlier in this run: \(words)"
-                outcomes.update {
-                    $0[i] = WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
-                }
-                continue
-            }
             group.enter()
             Thread {
-                let outcome = self.run(job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log)
+                let outcome = self.run(
+                    job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log,
+                    silent: tenant.domain.flatMap { silent[$0.name] })
                 outcomes.update { $0[i] = outcome }
                 group.leave()
             }.start()
