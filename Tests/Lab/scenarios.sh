@@ -371,7 +371,7 @@ YAML
     t0=$(date +%s)
     # Each line forbc prints (its progress: a tenant's failure, a folder left behind) with the second it came, so
     # a slow or failed run shows where its time went.
-    stamp() { while IFS= read -r line; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done; }
+    stamp() { while IFS= read -r line || [ -n "$line" ]; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done; }
     echo "LAB-NOTE bench run in lab-guest starts at $(date +%T)"
     FORBC_TIMEOUT=900 forbc bench run "$B" --suite in-guest --launches 1 --max-launches 1 2>&1 \
         | stamp > "$WORK/bench.txt"
