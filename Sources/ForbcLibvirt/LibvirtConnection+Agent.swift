@@ -39,11 +39,13 @@ extension LibvirtConnection: GuestAgentChannel {
     }
 
     public func writeFile(domain: String, path: String, contents: Data) throws {
-        try agentSession.writeFile(domain: domain, path: path, contents: contents)
+        let session = agentSession
+        try session.locating(path) { try session.writeFile(domain: domain, path: path, contents: contents) }
     }
 
     public func readFile(domain: String, path: String) throws -> Data? {
-        try agentSession.readFile(domain: domain, path: path)
+        let session = agentSession
+        return try session.locating(path) { try session.readFile(domain: domain, path: path) }
     }
 
     public func notAnswering(domain: String) -> String? { agentHealth.notAnswering(domain) }
@@ -163,6 +165,17 @@ struct GuestAgentSession {
     }
 
     func waited(_ start: Date) -> Double { now().timeIntervalSince(start) }
+
+    /// `body`'s failure, when it says the agent did not answer, with the file it was for.
+    func locating<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ForbcError where AgentHealth.saysNotAnswering(error.message) {
+            var located = error
+            located.message += " (file '\(path)')"
+            throw located
+        }
+    }
 
     func writeFile(domain: String, path: String, contents: Data) throws {
         guard let handle = try call(domain, "guest-file-open", ["path": path, "mode": "w"]) as? Int else {

@@ -107,11 +107,14 @@ struct AgentSessionTests {
     func readStopsAnswering() throws {
         let agent = FakeAgent()
         agent.state.withLock { $0.silenceAfter["guest"] = ("guest-file-open", 1) }
+        let session = agent.session
         let error = try #require(throws: ForbcError.self) {
-            try agent.session.readFile(domain: "guest", path: "/tmp/forbc/ready")
+            try session.locating("/tmp/forbc/ready") { try session.readFile(domain: "guest", path: "/tmp/forbc/ready") }
         }
         #expect(error.message.contains("virDomainQemuAgentCommand('guest', guest-file-read) failed"))
-        #expect(error.message.contains("not available for now (after 30.0 s; timeout 30 s)"), "\(error.message)")
+        #expect(
+            error.message.contains("not available for now (after 30.0 s; timeout 30 s) (file '/tmp/forbc/ready')"),
+            "\(error.message)")
         #expect(agent.calls.map(\.execute) == ["guest-file-open", "guest-file-read", "guest-file-close"])
         #expect(agent.calls.map(\.timeout) == [30, 30, 5])
         #expect(agent.clock.timeIntervalSince1970 < 36)
