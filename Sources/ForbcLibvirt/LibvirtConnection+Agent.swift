@@ -99,7 +99,9 @@ struct GuestAgentSession {
     static let unansweredPolls = 2
 
     /// One command, with `limit` seconds at most (`shortTimeout` for a domain whose agent has not answered). A
-    /// failure that says the agent did not answer is kept (`health`) and says how long it waited.
+    /// failure that says the agent did not answer says how long it waited, and is kept (`health`) when it had the
+    /// whole `commandTimeout` or came at once (libvirt knew the agent gone): a short one that ran out (a close, a
+    /// kill, on a guest merely slow) does not shorten the real work's commands.
     func call(_ domain: String, _ execute: String, _ arguments: [String: Any], limit: Int32 = commandTimeout)
         throws -> Any
     {
@@ -118,7 +120,7 @@ struct GuestAgentSession {
             let waited = now().timeIntervalSince(start)
             var failure = error
             if waited >= 1 { failure.message += String(format: " (after %.1f s; timeout %d s)", waited, timeout) }
-            health.failed(domain, failure.message)
+            if timeout >= Self.commandTimeout || waited < 1 { health.failed(domain, failure.message) }
             throw failure
         }
     }

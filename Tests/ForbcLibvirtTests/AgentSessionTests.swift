@@ -148,6 +148,8 @@ struct AgentSessionTests {
         agent.silence("guest")
         agent.session.closeFile("guest", 7)
         #expect(agent.calls.last?.execute == "guest-file-close" && agent.calls.count == 6)
+        // A short command that ran out does not mark the guest (a slow guest's real work keeps its 30 s).
+        #expect(agent.health.notAnswering("guest") == nil)
     }
 
     @Test(
