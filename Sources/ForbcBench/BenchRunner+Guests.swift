@@ -72,8 +72,30 @@ extension BenchRunner {
         return .copied(folder)
     }
 
-    /// Removes a run's folder from every domain it copied into (best effort: a guest may be gone by now).
-    func unstage(_ runID: String) {
+    /// The domains of a job's tenants whose agent stopped answering in an earlier launch of this run and has not
+    /// answered since, with the words of that failure: nothing more is launched there (each command would wait
+    /// for it). A mark the channel kept from before this run does not count: the run's first launch tries.
+    func silentDomains(_ job: Job) -> [String: String] {
+        guard let agent else { return [:] }
+        var silent: [String: String] = [:]
+        for domain in Set(job.tenants.compactMap { $0.domain?.name })
+        where unanswered.value.contains("\(job.runID)\n\(domain)") {
+            silent[domain] = agent.notAnswering(domain: domain)
+        }
+        return silent
+    }
+
+    /// Notes, after a launch, the job's domains whose agent is not answering now.
+    func noteSilentDomains(_ job: Job) {
+        guard let agent else { return }
+        for domain in Set(job.tenants.compactMap { $0.domain?.name }) where agent.notAnswering(domain: domain) != nil {
+            unanswered.update { _ = $0.insert("\(job.runID)\n\(domain)") }
+        }
+    }
+
+    /// Removes a run's folder from every domain it copied into (best effort, 10 s at most each, a failure said on
+    /// `progress`: a guest may be gone by now, or its agent may have stopped answering).
+    func unstage(_ runID: String, progress: (String) -> Void = { _ in }) {
         guard let agent else { return }
         let domains = Set(
             staging.value.keys.compactMap { key -> String? in
@@ -81,8 +103,20 @@ extension BenchRunner {
                 return parts.count == 3 && parts[0] == runID ? String(parts[1]) : nil
             })
         for domain in domains.sorted() {
-            _ = try? agent.exec(
-                domain: domain, ["rm", "-rf", "--", Self.guestRunFolder(runID)], environment: [:], timeout: 30)
+            let folder = Self.guestRunFolder(runID)
+            let start = Date()
+            let failure: String?
+            do {
+                let exit = try agent.exec(domain: domain, ["rm", "-rf", "--", folder], environment: [:], timeout: 10)
+                let words = (exit.stderr + exit.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
+                failure = exit.exitCode == 0 ? nil : exit.timedOut ? "timed out" : "rm said: \(words)"
+            } catch {
+                failure = (error as? ForbcError)?.message ?? "\(error)"
+            }
+            if let failure {
+                let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
+                progress("removing \(folder) from '\(domain)' failed after \(seconds) s: \(failure)")
+            }
         }
     }
 }

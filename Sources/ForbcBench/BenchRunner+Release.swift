@@ -25,6 +25,8 @@ extension BenchRunner {
         // A tenant waits for `go` as long as forbc may take to write it: the profile's timeout, then the retries.
         let syncTimeout = job.profile.timeout + options.goDeadline
         let outcomes = Locked([WorkloadRunner.Outcome?](repeating: nil, count: count))
+        // Domains whose agent stopped answering earlier in the run: nothing more is launched there.
+        let silent = silentDomains(job)
         let group = DispatchGroup()
         for (i, tenant) in job.tenants.enumerated() {
             let name = tenant.name.replacingOccurrences(of: "#", with: "_")
@@ -33,7 +35,9 @@ extension BenchRunner {
                 startAt: startAt, sync: rendezvous?.folder(for: tenant) ?? "", tenant: i, syncTimeout: syncTimeout)
             group.enter()
             Thread {
-                let outcome = self.run(job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log)
+                let outcome = self.run(
+                    job, in: tenant, warmups: warmups, barrier: barrier, window: window, log: log,
+                    silent: tenant.domain.flatMap { silent[$0.name] })
                 outcomes.update { $0[i] = outcome }
                 group.leave()
             }.start()

@@ -53,9 +53,10 @@ extension BenchRunner {
     }
 
     /// One launch of one tenant: on the host, or inside its domain through the guest agent, from this run's copy
-    /// of the workload folder there.
+    /// of the workload folder there; nothing in a domain whose agent stopped answering earlier in the run
+    /// (`silent`, its words: a failure, or the copy's own failure when it had one).
     func run(
-        _ job: Job, in tenant: Tenant, warmups: Int, barrier: Barrier, window: Double, log: URL
+        _ job: Job, in tenant: Tenant, warmups: Int, barrier: Barrier, window: Double, log: URL, silent: String? = nil
     ) -> WorkloadRunner.Outcome {
         if let reason = tenant.unreachable {
             return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
@@ -65,6 +66,14 @@ extension BenchRunner {
         if let domain = tenant.domain {
             guard let agent else {
                 let reason = "'\(tenant.name)' runs in domain '\(domain.name)', and no guest agent channel is open"
+                return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
+            }
+            if let words = silent {
+                var reason =
+                    "not run: the guest agent of '\(domain.name)' stopped answering earlier in this run: \(words)"
+                if case .failed(let copying) = staging.value["\(job.runID)\n\(domain.name)\n\(job.directory)"] {
+                    reason = copying
+                }
                 return WorkloadRunner.Outcome(values: [:], failure: reason, log: log.path, seconds: 0)
             }
             switch staged(job.directory, in: domain.name, runID: job.runID, agent: agent) {

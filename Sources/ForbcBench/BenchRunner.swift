@@ -41,6 +41,8 @@ public struct BenchRunner: Sendable {
     public let processSeconds = Locked(0.0)
     /// Each domain's copy of a workload folder, by run, domain and folder (`staged`).
     let staging = Locked([String: Staged]())
+    /// The domains whose agent stopped answering in a launch, by run and domain (`silentDomains`).
+    let unanswered = Locked(Set<String>())
 
     public init(
         profiles: [String: (WorkloadProfile, String)], options: Options = Options(),
@@ -101,7 +103,7 @@ public struct BenchRunner: Sendable {
                     topology: topology ?? "\(manifest.name)/\(suite.suite)", progress: progress)
             }
         }
-        unstage(runID)
+        unstage(runID, progress: progress)
         return results
     }
 
@@ -118,7 +120,15 @@ public struct BenchRunner: Sendable {
             let launched = launchTenants(job, launch: launch, warmups: warmups) { [launch] in
                 progress("\(topology): \(profile.name) launch \(launch + 1): \($0)")
             }
+            noteSilentDomains(job)
             let outcomes = launched.outcomes
+            // Each failure as it happens, with how long the tenant took: where a slow run's time went.
+            for (tenant, outcome) in zip(tenants, outcomes) {
+                guard let outcome, let failure = outcome.failure else { continue }
+                let seconds = String(format: "%.1f s", outcome.seconds)
+                let place = "\(topology): \(profile.name) launch \(launch + 1): '\(tenant.name)'"
+                progress("\(place) failed after \(seconds): \(failure)")
+            }
             processSeconds.update { $0 += outcomes.compactMap { $0?.seconds }.max() ?? 0 }
             gathered.add(outcomes, launch: launch, record: launched.record)
             launch += 1

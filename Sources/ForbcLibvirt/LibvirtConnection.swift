@@ -12,6 +12,8 @@ public final class LibvirtConnection: HypervisorChannel, @unchecked Sendable {
     let api: forbc_libvirt
     private let lock = NSLock()
     private var mutationCount = 0
+    /// Which domains' guest agents have not answered (`LibvirtConnection+Agent.swift`).
+    let agentHealth = AgentHealth()
 
     /// Connects to `uri`. Where no daemon listens for qemu:///system, the error is libvirt's own without loading
     /// libvirt (`LibvirtNoDaemon`), unless `loadingLibvirt` asks libvirt itself.

@@ -14,6 +14,10 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
         case running([String: ScriptedProcesses.Script])
         /// Running, but no agent answers (not installed, not started, no virtio-serial channel).
         case noAgent
+        /// Running with an agent that runs these programs until the program `once` (argv[0]) has started: from
+        /// then on it answers nothing, and every command (that program's `guest-exec-status` first) fails as
+        /// libvirt's timeout does. The wait is not slept: `commands` counts the calls, marked "(no answer)".
+        case stopsAnswering(once: String, [String: ScriptedProcesses.Script])
         case shutOff
     }
 
@@ -21,6 +25,9 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
     private let files = Mutex<[String: Data]>([:])
     private let folders = Mutex<Set<String>>([])
     private let recorded = Mutex<[String]>([])
+    /// The domains whose agent has stopped answering (`Guest.stopsAnswering`).
+    private let stopped = Mutex<Set<String>>([])
+    private let health = AgentHealth()
 
     public init(_ guests: [String: Guest]) { self.guests = guests }
 
@@ -38,7 +45,32 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
         return ["/", "/tmp"].contains(folder) || folders.withLock { $0.contains("\(domain):\(folder)") }
     }
 
+    public func notAnswering(domain: String) -> String? { health.notAnswering(domain) }
+
+    /// The failure of an agent that did not answer `command` in time, as libvirt words its timeout.
+    func noAnswer(_ domain: String, _ command: String) -> ForbcError {
+        record(domain, "\(command) (no answer)")
+        let error = ForbcError(
+            .hypervisor,
+            "libvirt: virDomainQemuAgentCommand('\(domain)', \(command.split(separator: " ")[0])) failed: Guest "
+                + "agent is not responding: Guest agent not available for now")
+        health.failed(domain, error.message)
+        return error
+    }
+
+    /// The programs of a guest whose agent answers `command`, or libvirt's failure.
     func guest(_ domain: String, _ command: String) throws -> [String: ScriptedProcesses.Script] {
+        do {
+            let programs = try answering(domain, command)
+            health.answered(domain)
+            return programs
+        } catch let error as ForbcError {
+            health.failed(domain, error.message)
+            throw error
+        }
+    }
+
+    func answering(_ domain: String, _ command: String) throws -> [String: ScriptedProcesses.Script] {
         let call = "libvirt: virDomainQemuAgentCommand('\(domain)', \(command)) failed"
         switch guests[domain] {
         case nil:
@@ -53,6 +85,9 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
                 .hypervisor, "\(call): Guest agent is not responding: QEMU guest agent is not connected")
         case .running(let programs):
             return programs
+        case .stopsAnswering(_, let programs):
+            guard !stopped.withLock({ $0.contains(domain) }) else { throw noAnswer(domain, command) }
+            return programs
         }
     }
 
@@ -63,6 +98,10 @@ public final class ScriptedGuestAgent: GuestAgentChannel, Sendable {
         record(domain, "guest-exec " + arguments.joined(separator: " "))
         let program = arguments.first ?? ""
         if programs[program] == nil, let builtIn = builtIn(domain, arguments) { return builtIn }
+        if case .stopsAnswering(let once, _) = guests[domain], program == once {
+            stopped.withLock { _ = $0.insert(domain) }
+            throw noAnswer(domain, "guest-exec-status \(program)")
+        }
         guard let script = programs[program] else {
             throw ForbcError(
                 .hypervisor,

@@ -76,4 +76,55 @@ struct GuestFailureTests {
             #expect(failed.failure?.contains(words) == true, "\(workload) on \(tenant): \(failed.failure ?? "nil")")
         }
     }
+
+    @Test(
+        "an agent that stops answering once the workload started: the run ends, says where and why, asks once more"
+    )
+    func agentStopsAnswering() throws {
+        let fixture = try SimulatedHostFixture(profile: "nvidia-t4")
+        let manifest = try fixture.benchmarks("{suite: silent, vms: [worker-1], workloads: [good], repetitions: 2}")
+        let agent = ScriptedGuestAgent([
+            "worker-1": .stopsAnswering(
+                once: "python3", ["python3": .init(output: "{\"metric\": \"score\", \"value\": 5}\n")])
+        ])
+        var options = BenchRunner.Options()
+        options.launches = 3
+        options.maxLaunches = 3
+        let lines = Locked([String]())
+        let runner = BenchRunner(
+            profiles: try WorkloadProfile.loadAll(in: try workloads()), options: options, agent: agent)
+        let results = try runner.run(
+            manifest: manifest, plan: try fixture.plan(manifest), inventory: try fixture.inventory(domains: true),
+            topology: "guests", logs: makeTemporaryDirectory("silent-agent-logs")
+        ) { line in lines.update { $0.append(line) } }
+        let result = try #require(results.first, "\(results)")
+        #expect(results.count == 1 && result.status == "failed" && result.valueList.isEmpty)
+        let words =
+            "libvirt: virDomainQemuAgentCommand('worker-1', guest-exec-status) failed: Guest agent is not responding: "
+            + "Guest agent not available for now"
+        #expect(result.failure == "launch 0: in domain 'worker-1': " + words, "\(result.failure ?? "nil")")
+        // After the first command it did not answer: the run's folder's removal only (launches 2 and 3 run nothing).
+        let commands = agent.commands
+        let first = try #require(commands.firstIndex { $0.hasSuffix("(no answer)") }, "\(commands)")
+        #expect(commands[first] == "worker-1: guest-exec-status python3 (no answer)")
+        #expect(Array(commands[(first + 1)...]) == ["worker-1: guest-exec (no answer)"], "\(commands)")
+        // Where the time went, as it happens: the failure, the launches not run, the folder left behind.
+        let progress = lines.value
+        #expect(
+            progress.contains { $0.hasPrefix("guests: good launch 1: 'worker-1' failed after ") && $0.hasSuffix(words) }
+        )
+        #expect(
+            progress.contains {
+                $0.hasPrefix(
+                    "guests: good launch 3: 'worker-1' failed after 0.0 s: not run: the guest agent of "
+                        + "'worker-1' stopped answering earlier in this run: \(words)")
+            }, "\(progress)")
+        #expect(progress.contains { $0.hasPrefix("removing /tmp/forbc-") && $0.contains("from 'worker-1' failed") })
+        // The next run tries again (its first launch), and stops there again.
+        let again = try runner.run(
+            manifest: manifest, plan: try fixture.plan(manifest), inventory: try fixture.inventory(domains: true),
+            topology: "guests", logs: makeTemporaryDirectory("silent-agent-logs"))
+        #expect(again.first?.failure?.hasPrefix("launch 0: copying the workload folder") == true, "\(again)")
+        #expect(agent.commands.count == commands.count + 2, "\(agent.commands)")
+    }
 }

@@ -369,12 +369,33 @@ YAML
         tr -d '\r' < "$GUEST_LOG" | tail -n 40 | sed 's/^/LAB-NOTE lab-guest console: /'
     fi
     t0=$(date +%s)
-    FORBC_TIMEOUT=900 forbc bench run "$B" --suite in-guest --launches 1 --max-launches 1 > "$WORK/bench.txt" 2>&1
-    rc=$?
+    # Each line forbc prints (its progress: a tenant's failure, a folder left behind) with the second it came, so
+    # a slow or failed run shows where its time went.
+    stamp() { while IFS= read -r line || [ -n "$line" ]; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done; }
+    echo "LAB-NOTE bench run in lab-guest starts at $(date +%T)"
+    FORBC_TIMEOUT=900 forbc bench run "$B" --suite in-guest --launches 1 --max-launches 1 2>&1 \
+        | stamp > "$WORK/bench.txt"
+    rc=${PIPESTATUS[0]}
     echo "LAB-NOTE bench run in lab-guest: exit $rc in $(( $(date +%s) - t0 )) s"
-    [ "$rc" = 0 ] || sed 's/^/LAB-NOTE bench: /' "$WORK/bench.txt"
     check bench-run-in-lab-guest test "$rc" = 0
     forbc bench export > "$WORK/results.jsonl" 2>/dev/null
+    # A failure shows forbc's output, what it stored for the suite (its failure, in libvirt's words), the tenant's
+    # log, and the end of lab-guest's console (an agent that exited, the kernel's words).
+    # A run that passed says how its time divided (the workload's own, the harness's: agent commands among it).
+    [ "$rc" = 0 ] && grep -h 'wall since forbc started' "$WORK/bench.txt" | sed 's/^/LAB-NOTE bench: /'
+    if [ "$rc" != 0 ]; then
+        sed 's/^/LAB-NOTE bench: /' "$WORK/bench.txt"
+        python3 -c "import json
+for l in open('$WORK/results.jsonl'):
+    r = json.loads(l) if l.strip() else {}
+    if r.get('suite') == 'in-guest':
+        print('LAB-NOTE in-guest stored: %s %s failure=%s logs=%s'
+              % (r['tenant'], r['status'], r.get('failure'), r['logs']))" 2>&1
+        for f in "$STATE"/bench-logs/*/in-guest-*.log; do
+            [ -f "$f" ] && tail -n 40 "$f" | sed "s|^|LAB-NOTE in-guest $(basename "$f"): |"
+        done
+        tr -d '\r' < "$GUEST_LOG" | tail -n 30 | sed 's/^/LAB-NOTE lab-guest console: /'
+    fi
     row() { # suite tenant → the fields that say where it ran, and how it ended
         python3 -c "import json, sys
 rows = [json.loads(l) for l in open('$WORK/results.jsonl') if l.strip()]

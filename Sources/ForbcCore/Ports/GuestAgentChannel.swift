@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The seam to the agent inside a guest (the QEMU guest agent, reached through libvirt's
 /// `virDomainQemuAgentCommand`): run a program in a domain and read what it printed, bring a file in. The real
@@ -16,6 +17,53 @@ public protocol GuestAgentChannel: Sendable {
     /// `guest-file-open` (read), `guest-file-read` to its end and `guest-file-close`: the file at `path` in the
     /// guest, or nil when there is none (the agent's "No such file or directory").
     func readFile(domain: String, path: String) throws -> Data?
+    /// Why `domain`'s agent is taken as not answering: the words of its first failure of that kind (a timeout,
+    /// "not responding", "not connected", a state change lock not acquired) since it last answered, or nil. A run
+    /// launches nothing more there once it is set (`AgentHealth`).
+    func notAnswering(domain: String) -> String?
+}
+
+extension GuestAgentChannel {
+    public func notAnswering(domain: String) -> String? { nil }
+}
+
+/// What a guest-agent channel knows of each domain's agent: the first failure that said it did not answer, kept
+/// until it answers again. Both sides of the seam keep one, so the runner can stop spending libvirt's timeout on a
+/// guest that has stopped answering.
+public final class AgentHealth: Sendable {
+    private let silent = Mutex<[String: String]>([:])
+
+    public init() {}
+
+    /// libvirt's words when an agent did not answer, rather than answered with an error: its timeout ("Guest
+    /// agent is not responding: Guest agent not available for now", VIR_ERR_AGENT_UNRESPONSIVE, also what a
+    /// guest-sync that timed out says), an agent that is gone ("… is not connected", "… disappeared …", "… not
+    /// available due to an error"), and another command's job held past libvirt's wait ("Timed out during
+    /// operation: cannot acquire state change lock", VIR_ERR_OPERATION_TIMEOUT).
+    public static let notAnsweringWords = [
+        "Guest agent is not responding", "Guest agent not available for now", "guest agent is not connected",
+        "Guest agent disappeared", "guest agent is not available due to an error", "cannot acquire state change lock",
+    ]
+
+    /// Whether `words` (an error's message) say the agent did not answer.
+    public static func saysNotAnswering(_ words: String) -> Bool {
+        notAnsweringWords.contains { words.range(of: $0, options: .caseInsensitive) != nil }
+    }
+
+    /// The agent of `domain` answered a command (with a value or with an error of its own).
+    public func answered(_ domain: String) { silent.withLock { _ = $0.removeValue(forKey: domain) } }
+
+    /// A command to `domain` failed with `words`; returns whether they say its agent did not answer (then kept,
+    /// unless an earlier such failure is).
+    @discardableResult
+    public func failed(_ domain: String, _ words: String) -> Bool {
+        guard Self.saysNotAnswering(words) else { return false }
+        silent.withLock { $0[domain] = $0[domain] ?? words }
+        return true
+    }
+
+    /// The first failure that said `domain`'s agent did not answer, since it last answered.
+    public func notAnswering(_ domain: String) -> String? { silent.withLock { $0[domain] } }
 }
 
 /// How a program run in a guest ended, with what it printed.
