@@ -31,6 +31,17 @@ extension PlanBuilder {
                 spec.location)
             return
         }
+        // The stride is never negative, so the last VF lies furthest.
+        if wanted > 0, let offset = sriov.offset, let stride = sriov.stride,
+            sriov.vfAddress(of: gpu.address, index: wanted - 1) == nil
+        {
+            fail(
+                "'\(spec.name)' asks for \(wanted) VFs on \(target.label), but VF \(wanted - 1) would lie beyond bus ff "
+                    + "(sriov_offset \(offset), sriov_stride \(stride)): the kernel has no bus number for it; ask for "
+                    + "fewer VFs",
+                spec.location)
+            return
+        }
         let names = mine.filter { $0.kind == .sriovVF }.map(\.name)
         // VF addresses are known before the VFs exist: routing id of the PF + sriov_offset + n × sriov_stride.
         for (i, name) in names.enumerated() {
