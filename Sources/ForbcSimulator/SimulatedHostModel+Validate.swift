@@ -54,7 +54,8 @@ extension SimulatedHostModel {
     static func outOfRange(_ value: Any, at place: String, label: String?) -> String? {
         if let number = value as? Int {
             let range = label.flatMap { ranges[$0] } ?? integerRange
-            return range.contains(number) ? nil : "\(place) is \(number), not in \(range.lowerBound)…\(range.upperBound)"
+            return range.contains(number)
+                ? nil : "\(place) is \(number), not in \(range.lowerBound)…\(range.upperBound)"
         }
         let mirror = Mirror(reflecting: value)
         for (index, child) in mirror.children.enumerated() {

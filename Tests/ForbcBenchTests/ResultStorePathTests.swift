@@ -8,7 +8,11 @@ struct ResultStorePathTests {
     func bareName() throws {
         let name = "forbc-store-\(UUID().uuidString.prefix(8)).sqlite"
         let file = FileManager.default.currentDirectoryPath + "/" + name
-        defer { for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: file + suffix) } }
+        defer {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                try? FileManager.default.removeItem(atPath: file + suffix)
+            }
+        }
         let store = try ResultStore(path: name)
         #expect(try store.all().isEmpty)
         #expect(FileManager.default.fileExists(atPath: file))

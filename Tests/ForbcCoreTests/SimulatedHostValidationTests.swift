@@ -57,7 +57,8 @@ struct SimulatedHostValidationTests {
         try JSONEncoder().encode(model).write(to: file)
         let error = try #require(throws: ForbcError.self) { try SimulatedKernel.load(from: file) }
         #expect(error.code == .invalidInput && error.path == file.path)
-        #expect(error.message.contains("the simulated host \(file.path) is not one the simulator can run: \(item.place)"))
+        #expect(
+            error.message.contains("the simulated host \(file.path) is not one the simulator can run: \(item.place)"))
     }
 
     @Test("an i915 VF quota past 2^64 beside another VF's is ENOSPC, not an overflow")

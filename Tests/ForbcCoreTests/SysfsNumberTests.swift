@@ -104,6 +104,19 @@ struct SysfsNumberTests {
         #expect(String(describing: error).contains("would lie beyond bus ff (sriov_offset 15614, sriov_stride 1)"))
     }
 
+    @Test("export leaves out an i915 VF count past Int rather than trapping", arguments: [UInt64(1024), .max])
+    func exportHugeQuota(contexts: UInt64) throws {
+        var model = try #require(SimulatedProfiles.make("intel-flex170"))
+        model.devices[0].sriov?.numVFs = 1
+        let quotas: [String: UInt64] = [
+            "lmem_quota": 1 << 30, "ggtt_quota": 1 << 20, "contexts_quota": contexts, "doorbells_quota": 8,
+        ]
+        for (attribute, value) in quotas { model.devices[0].iov?.vfs[0][attribute] = value }
+        let fixture = SimulatedHostFixture(model: model)
+        let exported = try Exporter(inventory: try fixture.inventory(), state: try fixture.state()).manifest()
+        #expect(exported.contains("perVF: {localMemory: 1G, ggtt: 1M, contexts: 1024") == (contexts == 1024))
+    }
+
     @Test("MIG placement masks are total: a placement past 32 slots or negative takes every slot")
     func placementMask() {
         #expect(MIGPlacement(start: 2, size: 3).mask == 0b11100)
