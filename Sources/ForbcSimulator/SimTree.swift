@@ -97,8 +97,10 @@ struct SimTree {
     }
 
     /// A VF's address from its PF's routing id, the SR-IOV offset and stride (PCIe SR-IOV capability).
+    /// A model whose VFs have no address is refused where it is read (`SimulatedHostModel.validate`); one made in
+    /// code that still has such a VF names it by PF and index, which no PCI address matches.
     static func vfAddress(_ pf: String, _ sriov: SimSRIOV, _ index: Int) -> String {
-        PCIAddressMath.vf(pf, offset: sriov.offset, stride: sriov.stride, index: index)
+        PCIAddressMath.vf(pf, offset: sriov.offset, stride: sriov.stride, index: index) ?? "\(pf)+vf\(index)"
     }
 
     /// (PF, VF index) for an address; index nil for the PF itself.

@@ -120,6 +120,7 @@ public struct SimIOV: Sendable, Codable, Equatable {
             for i in vfs.indices { for quota in quotas { vfs[i][quota] = 0 } }
             return
         }
+        guard count <= vfs.count else { return }
         let unprovisioned = vfs.prefix(count).allSatisfy { vf in quotas.allSatisfy { (vf[$0] ?? 0) == 0 } }
         guard unprovisioned else { return }
         for quota in quotas {
@@ -174,10 +175,15 @@ public enum SimVendorWrite: Sendable {
         guard let number = UInt64(value) else { throw SimErrno(errno: Errno.EINVAL) }
         if VFProvisioning.quotaAttributes.contains(attribute) {
             guard (model.devices[i].sriov?.numVFs ?? 0) == 0 else { throw SimErrno(errno: Errno.EBUSY) }
-            let others = iov.vfs.indices.filter { $0 != vf - 1 }.reduce(UInt64(0)) {
-                $0 + (iov.vfs[$1][attribute] ?? 0)
+            // Summed without trapping: a total past 2^64 is more than any PF offers.
+            var total: UInt64? = number
+            for other in iov.vfs.indices where other != vf - 1 {
+                total = total.flatMap { sum in
+                    let next = sum.addingReportingOverflow(iov.vfs[other][attribute] ?? 0)
+                    return next.overflow ? nil : next.partialValue
+                }
             }
-            guard others + number <= (iov.available[attribute] ?? 0) else { throw SimErrno(errno: Errno.ENOSPC) }
+            guard let total, total <= (iov.available[attribute] ?? 0) else { throw SimErrno(errno: Errno.ENOSPC) }
         }
         iov.vfs[vf - 1][attribute] = number
         model.devices[i].iov = iov

@@ -31,7 +31,7 @@ public enum SimulatedHost {
                 try SimulatedDomains.initialNodeXML(profile: profile)
                     .write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
             }
-            uri = "test://" + store.simulatedDomainsURL.path
+            uri = testDriverURI(store.simulatedDomainsURL)
         }
         return HostSession(sysfs: kernel, store: store, simulation: kernel, libvirtURI: uri, hypervisor: hypervisor)
     }
@@ -56,6 +56,25 @@ public enum SimulatedHost {
                     + "'\(profile)'; pass another '--state-dir'")
         }
         return kernel
+    }
+
+    /// libvirt's test-driver URI of a node XML file: "test://" and the path, each byte outside RFC 3986's
+    /// unreserved set and '/' percent-escaped. libvirt parses URIs with libxml2 (virURIParse → xmlParseURI), which
+    /// ends the path at '?' or '#', refuses a space or a lone '%', and unescapes "%XX" in the path; so every byte
+    /// of a path (a POSIX path holds no NUL) has a form libvirt reads back as itself.
+    public static func testDriverURI(_ file: URL) -> String {
+        var uri = "test://"
+        for byte in file.path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"), UInt8(ascii: "/"):
+                uri.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                uri += "%" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return uri
     }
 
     static func defaultDirectory(_ profile: String, _ environment: [String: String]) -> String {
@@ -98,7 +117,7 @@ extension SimulatedKernel: HostSimulation {
         if !isJournaled || JournalFile(url: store.simulatedJournalURL).size > 0 {
             try save(to: store.simulatedKernelURL)
         }
-        let domainsURI = "test://" + store.simulatedDomainsURL.path
+        let domainsURI = SimulatedHost.testDriverURI(store.simulatedDomainsURL)
         if let hypervisor, hypervisor.mutations > 0, hypervisor.uri == domainsURI {
             try SimulatedDomains.nodeXML(from: hypervisor.domains())
                 .write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)

@@ -108,7 +108,9 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
         let file = journal.map(JournalFile.init(url:))
         let stamp = file.map { DiskStamp.read(url, $0) }
         let data = try Data(contentsOf: url)
-        let kernel = SimulatedKernel(model: try JSONDecoder().decode(SimulatedHostModel.self, from: data))
+        let model = try JSONDecoder().decode(SimulatedHostModel.self, from: data)
+        try model.validate(file: url.path)
+        let kernel = SimulatedKernel(model: model)
         if let file {
             try kernel.replay(file)
             read()

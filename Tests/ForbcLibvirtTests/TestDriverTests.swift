@@ -159,6 +159,28 @@ struct TestDriverTests {
     }
 }
 
+/// A simulated host's state dir may hold any character: the test driver's URI escapes the path so that libvirt
+/// (libxml2's URI parser) reads back that very file, not one cut at '#' or '?', unescaped once more, or refused.
+@Suite("simulated hosts in state dirs with URI characters")
+struct StateDirURITests {
+    @Test(
+        "libvirt reads the state dir's own node XML, whatever its path holds",
+        arguments: ["st x", "st#x", "st?x", "st%x", "st%41", "st;x=1&y", "st[1]@h:2", "sté\u{1F600}"])
+    func stateDirCharacters(name: String) throws {
+        let parent = makeTemporaryDirectory("uri")
+        defer { try? FileManager.default.removeItem(at: parent) }
+        // A decoy where a path cut at the character would lead: libvirt must not read it.
+        try Data("<node/>".utf8).write(to: parent.appendingPathComponent("st"))
+        let directory = parent.appendingPathComponent(name)
+        let session = try SimulatedHost.open(
+            profile: "mtty", stateDir: directory.path, hypervisor: { try LibvirtConnection(uri: $0) })
+        #expect(session.libvirtURI.hasPrefix("test:///") && !session.libvirtURI.contains(name))
+        let names = try LibvirtConnection(uri: session.libvirtURI).domains().map(\.name).sorted()
+        let xml = try String(contentsOf: session.store.simulatedDomainsURL, encoding: .utf8)
+        #expect(!names.isEmpty && names.allSatisfy { xml.contains("<name>\($0)</name>") })
+    }
+}
+
 @Suite("the guest agent through libvirt's C API")
 struct GuestAgentTests {
     @Test("a driver without guest agents answers in libvirt's words; the call, the domain and the command are named")

@@ -109,23 +109,25 @@ public struct Discovery: Sendable {
         let deviceID = values[0] ?? "0x0000"
         let subsystem = values[1]
         // numa_node is -1 when the platform does not say.
-        let numa = values[2].flatMap { Int($0) }.flatMap { $0 < 0 ? nil : $0 }
-        let group = try sysfs.linkName(SysPath.pci(address, "iommu_group")).flatMap { Int($0) }
+        let numa = try SysfsNumber.check(values[2], SysPath.pci(address, "numa_node"), SysfsNumber.numaNode)
+            .flatMap { $0 < 0 ? nil : $0 }
+        let group = try SysfsNumber.check(
+            try sysfs.linkName(SysPath.pci(address, "iommu_group")), SysPath.pci(address, "iommu_group"),
+            SysfsNumber.unsigned32)
         var parents: [MdevParent] = []
         let types = try readTypes(parent: address, base: SysPath.pci(address))
         if !types.isEmpty { parents.append(MdevParent(name: address, gpu: address, isVF: false, types: types)) }
 
         var sriov: SRIOVState?
         var vfs: [VirtualFunction] = []
-        if let total = values[3].flatMap({ Int($0) }) {
-            let num = try sysfs.value(SysPath.pci(address, "sriov_numvfs")).flatMap { Int($0) } ?? 0
-            sriov = SRIOVState(
-                totalVFs: total, numVFs: num,
-                offset: try sysfs.value(SysPath.pci(address, "sriov_offset")).flatMap { Int($0) },
-                stride: try sysfs.value(SysPath.pci(address, "sriov_stride")).flatMap { Int($0) })
+        if let total = try SysfsNumber.check(
+            values[3], SysPath.pci(address, "sriov_totalvfs"), SysfsNumber.unsigned16)
+        {
+            let state = try readSRIOV(address, totalVFs: total)
+            sriov = state
             for link in try sysfs.entries(SysPath.pci(address)) where link.hasPrefix("virtfn") {
-                guard let index = Int(link.dropFirst(6)), let vf = try sysfs.linkName(SysPath.pci(address, link)),
-                    Patterns.isPCIAddress(vf)
+                guard let index = Int(link.dropFirst(6)), (0..<total).contains(index),
+                    let vf = try sysfs.linkName(SysPath.pci(address, link)), Patterns.isPCIAddress(vf)
                 else { continue }
                 let vfTypes = try readTypes(parent: vf, base: SysPath.pci(vf))
                 if !vfTypes.isEmpty { parents.append(MdevParent(name: vf, gpu: address, isVF: true, types: vfTypes)) }
@@ -146,6 +148,19 @@ public struct Discovery: Sendable {
         return (gpu, parents)
     }
 
+    /// `sriov_numvfs`, `sriov_offset` and `sriov_stride` of a PF whose `sriov_totalvfs` is `total`: the offset and
+    /// stride are 16-bit fields of the SR-IOV capability, and the kernel never enables more VFs than the total.
+    func readSRIOV(_ address: String, totalVFs total: Int) throws -> SRIOVState {
+        func read(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            let path = SysPath.pci(address, name)
+            return try SysfsNumber.check(try sysfs.value(path), path, range)
+        }
+        return SRIOVState(
+            totalVFs: total, numVFs: try read("sriov_numvfs", 0...total) ?? 0,
+            offset: try read("sriov_offset", SysfsNumber.unsigned16),
+            stride: try read("sriov_stride", SysfsNumber.unsigned16))
+    }
+
     func driver(_ address: String) throws -> String? {
         if let name = try sysfs.linkName(SysPath.pci(address, "driver")) { return name }
         // A copied sysfs tree may have lost its links; uevent still names the driver.
@@ -160,19 +175,26 @@ public struct Discovery: Sendable {
         let attributes = ["name", "description", "available_instances", "device_api"]
         // Every type's attributes in one batch beneath the types directory, in the order they were always read.
         let values = try sysfs.values(in: directory, ids.flatMap { id in attributes.map { "\(id)/\($0)" } })
-        return ids.enumerated().map { index, id in
+        return try ids.enumerated().map { index, id in
             let value = values[(index * attributes.count)...]
             let first = value.startIndex
+            // mdev's available_instances is the driver's unsigned int.
+            let available = try SysfsNumber.check(
+                value[first + 2], "\(directory)/\(id)/available_instances", SysfsNumber.unsigned32)
             return MdevType(
                 id: id, name: value[first] ?? id, description: value[first + 1] ?? "",
-                availableInstances: value[first + 2].flatMap { Int($0) } ?? 0, deviceAPI: value[first + 3] ?? "")
+                availableInstances: available ?? 0, deviceAPI: value[first + 3] ?? "")
         }
     }
 
     func readVFvGPU(_ vf: String) throws -> VFvGPU? {
         guard let creatable = try sysfs.value(SysPath.pci(vf, "nvidia/creatable_vgpu_types")) else { return nil }
-        let current = try sysfs.value(SysPath.pci(vf, "nvidia/current_vgpu_type")).flatMap { Int($0) } ?? 0
-        let instance = try sysfs.value(SysPath.pci(vf, "nvidia/gpu_instance_id")).flatMap { Int($0) }
+        func read(_ name: String) throws -> Int? {
+            let path = SysPath.pci(vf, name)
+            return try SysfsNumber.check(try sysfs.value(path), path, SysfsNumber.unsigned32)
+        }
+        let current = try read("nvidia/current_vgpu_type") ?? 0
+        let instance = try read("nvidia/gpu_instance_id")
         return VFvGPU(creatable: Self.parseCreatable(creatable), current: current, gpuInstance: instance)
     }
 
@@ -180,8 +202,37 @@ public struct Discovery: Sendable {
     public static func parseCreatable(_ text: String) -> [VGPUType] {
         text.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let id = Int(parts[0].trimmingCharacters(in: .whitespaces)) else { return nil }
+            guard parts.count == 2, let id = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+                SysfsNumber.unsigned32.contains(id)
+            else { return nil }
             return VGPUType(id: id, name: parts[1].trimmingCharacters(in: .whitespaces))
         }
+    }
+}
+
+/// Numbers read from sysfs, checked where they are read against what the kernel can write there: a value outside
+/// the range (a corrupt or hand-made tree under `--root`, a driver bug) is a located error, never arithmetic that
+/// overflows or a loop as long as the number.
+enum SysfsNumber {
+    /// Fields of 16 bits: the SR-IOV capability's TotalVFs, First VF Offset and VF Stride.
+    static let unsigned16 = 0...Int(UInt16.max)
+    /// A C unsigned int (mdev's available_instances, NVIDIA's vGPU type ids) or a non-negative int (IOMMU groups).
+    static let unsigned32 = 0...Int(UInt32.max)
+    /// `numa_node`: -1 (NUMA_NO_NODE) or a node below MAX_NUMNODES (1 << CONFIG_NODES_SHIFT, at most 1 << 10).
+    static let numaNode = -1...1023
+
+    /// `text` (read from `path`) as a number in `range`; nil when there is no text (the attribute is absent).
+    static func check(_ text: String?, _ path: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let text else { return nil }
+        if let value = Int(text), range.contains(value) { return value }
+        var shown = ""
+        for scalar in text.prefix(40).unicodeScalars {
+            shown.unicodeScalars.append(scalar.value < 0x20 || scalar.value == 0x7F ? "?" : scalar)
+        }
+        throw ForbcError(
+            .system,
+            "\(path) holds '\(shown)\(text.count > 40 ? "…" : "")', not a number in \(range.lowerBound)…"
+                + "\(range.upperBound) as the kernel writes there; check the device, or the tree under '--root'",
+            path: path)
     }
 }

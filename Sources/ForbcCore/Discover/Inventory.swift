@@ -92,7 +92,7 @@ public struct SRIOVState: Sendable, Codable, Equatable {
     public var offset: Int?
     public var stride: Int?
 
-    /// The address VF `index` will have.
+    /// The address VF `index` will have; nil when offset or stride is unknown, or the VF would lie beyond bus ff.
     public func vfAddress(of pf: String, index: Int) -> String? {
         guard let offset, let stride else { return nil }
         return PCIAddressMath.vf(pf, offset: offset, stride: stride, index: index)
@@ -164,7 +164,11 @@ public struct MdevType: Sendable, Codable, Equatable {
         return nil
     }
 
-    static func field(_ key: String, in text: String) -> Int? { rawField(key, in: text).flatMap { Int($0) } }
+    /// A number of the description; one outside an unsigned int (what the driver prints) is no number, so that
+    /// the pool arithmetic never overflows.
+    static func field(_ key: String, in text: String) -> Int? {
+        rawField(key, in: text).flatMap { Int($0) }.flatMap { (0...Int(UInt32.max)).contains($0) ? $0 : nil }
+    }
 }
 
 /// An existing mediated device.

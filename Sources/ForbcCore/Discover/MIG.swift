@@ -10,8 +10,14 @@ public struct MIGPlacement: Sendable, Codable, Hashable, CustomStringConvertible
         self.size = size
     }
 
-    /// The slots as a bit mask.
-    public var mask: UInt32 { ((1 << UInt32(size)) - 1) << UInt32(start) }
+    /// The slots as a bit mask. A placement NVML (or a saved simulated host) reports beyond 32 slots, or with a
+    /// negative start or size, takes every slot: it never fits beside another, and the arithmetic never traps.
+    public var mask: UInt32 {
+        guard size != 0 else { return 0 }
+        guard (0..<32).contains(start), (1...(32 - start)).contains(size) else { return .max }
+        let bits: UInt32 = size == 32 ? .max : (1 << UInt32(size)) - 1
+        return bits << UInt32(start)
+    }
     public var description: String { "\(start):\(size)" }
 }
 

@@ -144,10 +144,13 @@ extension Discovery {
                         available[quota] = value
                     }
                 }
+                // Only the VF directories the tree has are read: totalVFs (at most 65535, checked where read) bounds
+                // the list, not the number of reads.
+                let present = Set(try sysfs.entries(root))
                 var vfs: [[String: String]] = []
                 for vf in 1...max(totalVFs, 1) where totalVFs > 0 {
                     var settings: [String: String] = [:]
-                    for attribute in Self.iovAttributes {
+                    for attribute in Self.iovAttributes where present.contains("vf\(vf)") {
                         settings[attribute] = try sysfs.value("\(root)/vf\(vf)/\(first)/\(attribute)")
                     }
                     vfs.append(settings)

@@ -32,14 +32,13 @@ extension ExportBuilder {
             ("localMemory", "lmem_quota", true), ("ggtt", "ggtt_quota", true),
             ("contexts", "contexts_quota", false), ("doorbells", "doorbells_quota", false),
         ]
-        let values = quotas.compactMap { key, attribute, bytes in
-            first[attribute].flatMap(UInt64.init).flatMap { $0 == 0 ? nil : (key, $0, bytes) }
+        // A count past Int (no driver's: i915 keeps them in 32 bits) is not exported rather than trapping.
+        let values: [(String, Node)] = quotas.compactMap { key, attribute, bytes in
+            guard let value = first[attribute].flatMap(UInt64.init), value != 0 else { return nil }
+            if bytes { return (key, ExportNode.string(VFProvisioning.size(value))) }
+            return Int(exactly: value).map { (key, ExportNode.int($0)) }
         }
-        if values.count == quotas.count {
-            for (key, value, bytes) in values {
-                fields.append((key, bytes ? ExportNode.string(VFProvisioning.size(value)) : ExportNode.int(Int(value))))
-            }
-        }
+        if values.count == quotas.count { fields += values }
         for (key, attribute) in [("execQuantumMs", "exec_quantum_ms"), ("preemptTimeoutUs", "preempt_timeout_us")] {
             if let value = first[attribute].flatMap(Int.init), value != 0 {
                 fields.append((key, ExportNode.int(value)))

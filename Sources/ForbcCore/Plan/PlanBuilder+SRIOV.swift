@@ -31,6 +31,7 @@ extension PlanBuilder {
                 spec.location)
             return
         }
+        if !vfsHaveAddresses(spec, target, sriov, wanted: wanted) { return }
         let names = mine.filter { $0.kind == .sriovVF }.map(\.name)
         // VF addresses are known before the VFs exist: routing id of the PF + sriov_offset + n × sriov_stride.
         for (i, name) in names.enumerated() {
@@ -62,6 +63,23 @@ extension PlanBuilder {
             configureActions.append(disableVFs(spec, gpu, current: current, wanted: wanted))
         }
         if wanted > 0 { configureActions.append(enableVFs(spec, gpu, sriov, wanted: wanted, current: current, names)) }
+    }
+
+    /// Whether each of the `wanted` VFs has a PCI address (where offset and stride are known), failing at the spec
+    /// when one would lie beyond bus ff: the kernel has no bus number for it. The stride is never negative, so the
+    /// last VF lies furthest.
+    mutating func vfsHaveAddresses(
+        _ spec: SRIOVSpec, _ target: Planner.Target, _ sriov: SRIOVState, wanted: Int
+    ) -> Bool {
+        guard wanted > 0, let gpu = target.gpu, let offset = sriov.offset, let stride = sriov.stride,
+            sriov.vfAddress(of: gpu.address, index: wanted - 1) == nil
+        else { return true }
+        fail(
+            "'\(spec.name)' asks for \(wanted) VFs on \(target.label), but VF \(wanted - 1) would lie beyond bus "
+                + "ff (sriov_offset \(offset), sriov_stride \(stride)): the kernel has no bus number for it; ask "
+                + "for fewer VFs",
+            spec.location)
+        return false
     }
 
     /// Writing 0 to `sriov_numvfs`: to disable the VFs, or on the way to another non-zero count.
