@@ -76,6 +76,29 @@ struct SysfsNumberTests {
         #expect(error.message.contains("holds '\(value)'"))
     }
 
+    @Test(
+        "a VF's gpu_instance_id that says 'none' (-1, NVML's 0xFFFFFFFF, words) reads as none; past 32 bits is an error",
+        arguments: [("-1", false), ("4294967295", false), ("N/A", false), ("4294967296", true), ("-2", true)])
+    func vgpuInstanceNone(value: String, refused: Bool) throws {
+        let root = makeTemporaryDirectory("numbers")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try SimulatedKernel(model: SimulatedProfiles.make("nvidia-a100-vgpu")!).materialize(into: root)
+        let files = FileManager.default.enumerator(atPath: root.path)!.compactMap { $0 as? String }
+        // A VF without a vGPU has no such file in the simulator; here one says "none" its own way.
+        let current = try #require(files.sorted().first { $0.hasSuffix("/nvidia/current_vgpu_type") })
+        let file = current.replacingOccurrences(of: "current_vgpu_type", with: "gpu_instance_id")
+        try Data(value.utf8).write(to: root.appendingPathComponent(file))
+        let discovery = Discovery(sysfs: RealSysfs(root: root.path))
+        if refused {
+            let error = try #require(throws: ForbcError.self) { try discovery.inventory() }
+            #expect(error.path == "/" + file)
+        } else {
+            let vfs = try discovery.inventory().gpus.flatMap(\.vfs)
+            let vf = try #require(vfs.first { file.contains("/\($0.address)/") })
+            #expect(vf.vgpu != nil && vf.vgpu?.gpuInstance == nil)
+        }
+    }
+
     @Test("i915's VF tree is read for the VF directories it has: a large total VF count reads no more")
     func iovReadsPresentVFs() throws {
         let kernel = SimulatedKernel(model: SimulatedProfiles.make("intel-flex170")!)

@@ -189,9 +189,14 @@ public struct Discovery: Sendable {
 
     func readVFvGPU(_ vf: String) throws -> VFvGPU? {
         guard let creatable = try sysfs.value(SysPath.pci(vf, "nvidia/creatable_vgpu_types")) else { return nil }
+        // NVIDIA does not document these files' text where a VF has no vGPU (NVML's INVALID_GPU_INSTANCE_ID is
+        // 0xFFFFFFFF; a driver printing an int shows -1): words or either of those read as none, a number no
+        // driver writes is still an error.
         func read(_ name: String) throws -> Int? {
             let path = SysPath.pci(vf, name)
-            return try SysfsNumber.check(try sysfs.value(path), path, SysfsNumber.unsigned32)
+            guard let text = try sysfs.value(path), Int(text) != nil else { return nil }
+            let value = try SysfsNumber.check(text, path, -1...Int(UInt32.max))
+            return value == -1 || value == Int(UInt32.max) ? nil : value
         }
         let current = try read("nvidia/current_vgpu_type") ?? 0
         let instance = try read("nvidia/gpu_instance_id")
