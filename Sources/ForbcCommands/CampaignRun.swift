@@ -85,10 +85,11 @@ final class CampaignRun {
     }
 
     static func read(_ url: URL) throws -> Progress {
+        let data = try BoundedFile.read(url.path, limit: BoundedFile.stateLimit, what: "a campaign's progress")
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(Progress.self, from: Data(contentsOf: url))
+            return try decoder.decode(Progress.self, from: data)
         } catch {
             throw ForbcError(.invalidInput, "cannot read the campaign's progress \(url.path): \(error)")
         }
