@@ -57,11 +57,19 @@ extension BenchRunner {
             try agent.makeDirectory(domain: domain, path: folder)
             var total = 0
             for name in names {
-                let contents = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))
-                total += contents.count
-                guard total <= stagingLimit else {
+                // What is left of the limit bounds each read: a huge file or a device is never read whole.
+                let path = "\(directory)/\(name)"
+                let contents: Data
+                do {
+                    contents = try BoundedFile.contents(path, limit: stagingLimit - total, streams: .refused)
+                } catch BoundedFile.Problem.tooLarge, BoundedFile.Problem.streamTooLong {
                     return .failed("\(failed): its files hold over \(stagingLimit >> 20) MiB; keep data sets out of it")
+                } catch let error as BoundedFile.Problem {
+                    let problem = BoundedFile.failure(
+                        error, path: path, limit: stagingLimit, what: "a file of the workload folder")
+                    return .failed("\(failed): \(problem.message)")
                 }
+                total += contents.count
                 try agent.writeFile(domain: domain, path: "\(folder)/\(name)", contents: contents)
             }
         } catch let error as ForbcError {

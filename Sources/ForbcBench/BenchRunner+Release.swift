@@ -117,9 +117,9 @@ struct Rendezvous: Sendable {
     /// system's) other than "no such file".
     func readyFile(_ location: String?) throws -> Data? {
         guard let domain = location else {
-            let path = hostFolder.appendingPathComponent("ready")
-            guard FileManager.default.fileExists(atPath: path.path) else { return nil }
-            return try Data(contentsOf: path)
+            // The tenants write it (one short line each): a FIFO or a huge file there is an error, not a hang.
+            let path = hostFolder.appendingPathComponent("ready").path
+            return try BoundedFile.readIfPresent(path, limit: 1 << 20, what: "the tenants' ready file")
         }
         return try agent?.readFile(domain: domain, path: guestFolder + "/ready")
     }

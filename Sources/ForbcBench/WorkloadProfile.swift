@@ -68,13 +68,14 @@ public struct WorkloadProfile: Sendable, Codable, Equatable {
         }
     }
 
-    /// Loads and checks a profile file.
+    /// The most bytes a profile file may hold (a manifest's limit): it is read whole, by `BoundedFile`.
+    public static let maximumBytes = ManifestParser.maximumBytes
+
+    /// Loads and checks a profile file (a regular file only: a FIFO or a device in `workloads/` is refused).
     public static func load(_ path: String) throws -> WorkloadProfile {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ForbcError(
-                .invalidInput, "cannot read workload profile '\(path)': \(error.localizedDescription)", path: path,
-                cause: error)
+        let data = try BoundedFile.read(path, limit: maximumBytes, what: "a workload profile")
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ForbcError(.invalidInput, "\(path): a workload profile must be UTF-8 text", path: path)
         }
         try refuseTrappingScalars(text, path: path)
         let profile: WorkloadProfile

@@ -271,10 +271,13 @@ struct BenchImport: HostCommand {
                 + "device-events, host-clock or wall-window (default: unknown).", valueName: "METHOD"))
     var timing: String?
 
+    /// The most bytes an imported file may hold (a results file of some 100,000 results).
+    static let maximumBytes = 256 << 20
+
     func execute() throws {
-        let text: String
-        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw ForbcError(.invalidInput, "cannot read '\(file)': \(error.localizedDescription)")
+        let data = try BoundedFile.read(file, limit: Self.maximumBytes, what: "a results file")
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ForbcError(.invalidInput, "'\(file)' is not UTF-8 text; results are JSON lines", path: file)
         }
         var results = try Interchange.readJSONLines(
             text, file: file, source: source ?? "import:\((file as NSString).lastPathComponent)")

@@ -76,7 +76,7 @@ struct BenchCampaign: HostCommand {
 
     /// The campaign from its check to its report; `summary` gets what it did once the host was restored.
     func measure(summary: ((CampaignSummary) -> Void)? = nil) throws {
-        let campaign = try CampaignParser.parse(contentsOf: file)
+        let campaign = try CampaignParser.parse(contentsOf: file, streams: .read)
         let folder = WorkloadFolder.path(for: campaign, override: workloads)
         try WorkloadFolder.check(campaign, folder: folder)
         let host = try global.openHost()

@@ -85,10 +85,11 @@ final class CampaignRun {
     }
 
     static func read(_ url: URL) throws -> Progress {
+        let data = try BoundedFile.read(url.path, limit: BoundedFile.stateLimit, what: "a campaign's progress")
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(Progress.self, from: Data(contentsOf: url))
+            return try decoder.decode(Progress.self, from: data)
         } catch {
             throw ForbcError(.invalidInput, "cannot read the campaign's progress \(url.path): \(error)")
         }
@@ -98,9 +99,8 @@ final class CampaignRun {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do { try encoder.encode(progress).write(to: progressURL, options: .atomic) } catch {
-            throw ForbcError(.system, "writing \(progressURL.path) failed: \(error.localizedDescription)")
-        }
+        // AtomicFile: a failure names the file and the kernel's errno, not Foundation's sentence.
+        try AtomicFile.write(try encoder.encode(progress), to: progressURL)
     }
 
     // MARK: Before anything changes
@@ -148,16 +148,15 @@ final class CampaignRun {
             console.err("campaign: resuming '\(campaign.name)'; measured already: \(done.isEmpty ? "none" : done)")
             return
         }
-        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
-            throw ForbcError(.system, "creating \(directory.path) failed: \(error.localizedDescription)")
+        do { try Directories.make(directory.path) } catch let failure as Directories.Failure {
+            throw ForbcError(
+                .system, "creating \(failure.path) failed: \(failure.reason)", path: failure.path, errno: failure.errno)
         }
         let named = try host.recordedAddresses()
         var inventory = try host.discover(named: named)
         if let withDomains = try? host.discover(domains: true, named: named) { inventory = withDomains }
         let snapshot = try Exporter(inventory: inventory, state: try host.store.load()).snapshot()
-        do { try snapshot.write(toFile: snapshotPath, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the snapshot \(snapshotPath) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.write(Data(snapshot.utf8), to: URL(fileURLWithPath: snapshotPath))
         try saveProgress()
         console.err("campaign: the host as it is now is saved in \(snapshotPath); it is restored at the end")
     }

@@ -204,9 +204,9 @@ extension ForbcSubcommand {
     }
 }
 
-/// Reads a manifest, turning problems into diagnostics.
+/// Reads a manifest named on the command line (a pipe or `/dev/stdin` too), turning problems into diagnostics.
 func loadManifest(_ path: String) throws -> Manifest {
-    try ManifestParser.parse(contentsOf: path)
+    try ManifestParser.parse(contentsOf: path, streams: .read)
 }
 
 /// Reads a manifest with its git provenance when it sits in a git work tree. Provenance git cannot give (git

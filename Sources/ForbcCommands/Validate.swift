@@ -24,7 +24,7 @@ struct Validate: ForbcSubcommand {
         for file in files {
             do {
                 if CampaignParser.declaredKind(ofFileAt: file) == Campaign.kind {
-                    let campaign = try CampaignParser.parse(contentsOf: file)
+                    let campaign = try CampaignParser.parse(contentsOf: file, streams: .read)
                     try WorkloadFolder.check(campaign, folder: WorkloadFolder.path(for: campaign, override: nil))
                     valid.append(file)
                     continue

@@ -245,7 +245,8 @@ struct HostileInputTests {
                 writer.write(data)
                 try? writer.close()
             }
-            return try ManifestParser.parse(contentsOf: "/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)")
+            return try ManifestParser.parse(
+                contentsOf: "/dev/fd/\(pipe.fileHandleForReading.fileDescriptor)", streams: .read)
         }
         #expect(try viaPipe(Data((Self.header + "spec: {}\n").utf8)).name == "n")
         // Exactly one byte too many, so the writer is done before the reader stops.

@@ -217,12 +217,21 @@ public struct StateStore: Sendable {
 
     public func load() throws -> HostState {
         var state = HostState()
-        if FileManager.default.fileExists(atPath: stateURL.path) {
+        let remedy = "move it aside to start from an empty record"
+        let snapshot: Data?
+        do {
+            snapshot = try BoundedFile.readIfPresent(
+                stateURL.path, limit: BoundedFile.stateLimit, what: "the state snapshot")
+        } catch var error as ForbcError {
+            error.message += "; \(remedy)"
+            throw error
+        }
+        if let snapshot {
             do {
-                state = try JSONDecoder().decode(HostState.self, from: Data(contentsOf: stateURL))
+                state = try JSONDecoder().decode(HostState.self, from: snapshot)
             } catch {
                 throw ForbcError(
-                    .system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record",
+                    .system, "reading \(stateURL.path) failed: \(error); \(remedy)",
                     path: stateURL.path, cause: error)
             }
         }
@@ -255,14 +264,17 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// Makes the state dir and the folders above it (mkdir(2) each, as `mkdir -p`); a failure names the folder that
+    /// could not be made and the kernel's errno.
     public func ensureDirectory() throws {
+        let remedy = "pass '--state-dir' to choose another"
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
+            try Directories.make(directory.path)
+        } catch let failure as Directories.Failure {
+            let what = failure.path == directory.path ? "the state dir" : "the state dir's folder"
             throw ForbcError(
-                .system,
-                "creating the state dir \(directory.path) failed: \(error.localizedDescription); pass '--state-dir' "
-                    + "to choose another", path: directory.path, cause: error)
+                .system, "creating \(what) \(failure.path) failed: \(failure.reason); \(remedy)", path: failure.path,
+                errno: failure.errno)
         }
     }
 }

@@ -27,12 +27,23 @@ public struct SyncRecord: Sendable, Codable, Equatable {
     /// The record in `store`, or nil before the first sync.
     public static func load(from store: StateStore) throws -> SyncRecord? {
         let url = url(in: store)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let remedy = "remove it (the next sync writes it again)"
+        let data: Data
         do {
-            return try JSONDecoder().decode(SyncRecord.self, from: Data(contentsOf: url))
+            guard
+                let read = try BoundedFile.readIfPresent(
+                    url.path, limit: BoundedFile.stateLimit, what: "the sync record")
+            else { return nil }
+            data = read
+        } catch var error as ForbcError {
+            error.message += "; \(remedy)"
+            throw error
+        }
+        do {
+            return try JSONDecoder().decode(SyncRecord.self, from: data)
         } catch {
             throw ForbcError(
-                .system, "reading \(url.path) failed: \(error); remove it (the next sync writes it again)",
+                .system, "reading \(url.path) failed: \(error); \(remedy)",
                 path: url.path, cause: error)
         }
     }

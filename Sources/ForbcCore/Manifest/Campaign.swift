@@ -77,8 +77,8 @@ public enum CampaignParser {
     /// Parses the campaign at `path` and every topology manifest it names; throws `DiagnosticsError` with every
     /// problem found (a missing or invalid topology file is located at the campaign's `manifest:` entry, the
     /// topology file's own problems follow).
-    public static func parse(contentsOf path: String) throws -> Campaign {
-        let data = try ManifestParser.bytes(at: path)
+    public static func parse(contentsOf path: String, streams: BoundedFile.Streams = .refused) throws -> Campaign {
+        let data = try ManifestParser.bytes(at: path, streams: streams)
         guard let text = String(data: data, encoding: .utf8) else {
             throw DiagnosticsError([
                 Diagnostic("file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))
@@ -101,9 +101,7 @@ public enum CampaignParser {
     /// The `kind` a YAML document declares at its top level, read leniently (for commands that take either kind);
     /// nil when it cannot tell. Only a regular file is read (a pipe would be consumed before its real reading).
     public static func declaredKind(ofFileAt path: String) -> String? {
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType,
-            type == .typeRegular, let data = try? ManifestParser.bytes(at: path),
+        guard let data = try? ManifestParser.bytes(at: path, streams: .refused),
             let text = String(data: data, encoding: .utf8)
         else {
             return nil

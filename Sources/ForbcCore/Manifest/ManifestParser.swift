@@ -23,9 +23,10 @@ public enum ManifestParser {
     /// The most diagnostics reported for one file.
     public static let maximumDiagnostics = 200
 
-    /// Parses the manifest at `path`; throws `DiagnosticsError` with every problem found.
-    public static func parse(contentsOf path: String) throws -> Manifest {
-        let data = try bytes(at: path)
+    /// Parses the manifest at `path`; throws `DiagnosticsError` with every problem found. A file that is not a
+    /// regular file is refused unless `streams` lets a pipe or a terminal be read (a file named on the command line).
+    public static func parse(contentsOf path: String, streams: BoundedFile.Streams = .refused) throws -> Manifest {
+        let data = try bytes(at: path, streams: streams)
         guard let text = String(data: data, encoding: .utf8) else {
             throw DiagnosticsError([
                 Diagnostic("file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))

@@ -46,7 +46,10 @@ public struct JournalFile: Sendable {
 
     /// Every entry in order; a torn last line (a kill during its write) is skipped, any other bad line is an error.
     public func entries<T: Decodable>(_ type: T.Type) throws -> [T] {
-        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return [] }
+        guard
+            let data = try BoundedFile.readIfPresent(url.path, limit: BoundedFile.stateLimit, what: "a journal"),
+            !data.isEmpty
+        else { return [] }
         let lines = data.split(separator: 0x0A, omittingEmptySubsequences: true)
         let complete = data.last == 0x0A
         var entries: [T] = []

@@ -1,46 +1,25 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 // The manifest file as the operating system hands it over: the real side of reading, beside the other POSIX I/O.
 extension ManifestParser {
-    /// The bytes at `path`, read as a stream (a pipe or `/dev/stdin` as well as a file), refused once they pass
-    /// `maximumBytes`.
-    static func bytes(at path: String) throws -> Data {
-        let start = SourceLocation(file: path, line: 1, column: 1)
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: start)])
-        }
-        defer { close(descriptor) }
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, Int(status.st_size) > maximumBytes {
-            throw DiagnosticsError([
-                Diagnostic(
-                    "file is \(status.st_size) bytes; a manifest may hold at most \(maximumBytes) bytes", at: start)
-            ])
-        }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw DiagnosticsError([Diagnostic("cannot read '\(path)': \(Errno.describe(errno))", at: start)])
-            }
-            if count == 0 { return data }
-            data.append(contentsOf: buffer[..<count])
-            if data.count > maximumBytes {
-                throw DiagnosticsError([
-                    Diagnostic(
-                        "input is over \(maximumBytes) bytes; a manifest may hold at most \(maximumBytes) bytes",
-                        at: start)
-                ])
-            }
+    /// The bytes at `path`, read by `BoundedFile` and refused once they pass `maximumBytes`. With `streams`, a pipe or
+    /// a terminal (`/dev/stdin`, as a file named on the command line may be) is read as a stream; otherwise anything
+    /// but a regular file is refused.
+    static func bytes(at path: String, streams: BoundedFile.Streams) throws -> Data {
+        do {
+            return try BoundedFile.contents(path, limit: maximumBytes, streams: streams)
+        } catch let problem as BoundedFile.Problem {
+            let message =
+                switch problem {
+                case .unreadable(let code): "cannot read '\(path)': \(Errno.describe(code))"
+                case .notRegular(let kind):
+                    "'\(path)' is \(kind); a manifest is read from a regular file"
+                        + (streams == .read ? ", a pipe or a terminal" : " only")
+                case .tooLarge(let size): "file is \(size) bytes; a manifest may hold at most \(maximumBytes) bytes"
+                case .streamTooLong:
+                    "input is over \(maximumBytes) bytes; a manifest may hold at most \(maximumBytes) bytes"
+                }
+            throw DiagnosticsError([Diagnostic(message, at: SourceLocation(file: path, line: 1, column: 1))])
         }
     }
 }

@@ -41,8 +41,7 @@ public struct RealMPS: MPSChannel {
     public func daemon(gpu uuid: String) throws -> MPSDaemon? {
         let pipe = pipeDirectory(gpu: uuid)
         guard FileManager.default.fileExists(atPath: pipe + "/control") else { return nil }
-        let pid = (try? String(contentsOfFile: pipe + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let pid = Self.pid(in: pipe)
         if let pid, !Self.alive(pid) { return nil }
         let percentage: String
         do {
@@ -96,11 +95,16 @@ public struct RealMPS: MPSChannel {
         }
     }
 
+    /// The control daemon's pid as its pid file in `pipe` (in the state dir) says; nil without one. The file is read
+    /// by `BoundedFile`: a FIFO or a huge file there is no pid, never a hang.
+    static func pid(in pipe: String) -> Int? {
+        let data = try? BoundedFile.read(pipe + "/nvidia-cuda-mps-control.pid", limit: 4096, what: "a pid file")
+        return data.flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
     /// `quit`, then waits for the daemon's process to end.
     public func quit(gpu uuid: String) throws {
-        let pid =
-            (try? String(contentsOfFile: pipeDirectory(gpu: uuid) + "/nvidia-cuda-mps-control.pid", encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let pid = Self.pid(in: pipeDirectory(gpu: uuid))
         _ = try control(uuid, "quit")
         guard let pid else { return }
         let deadline = Date().addingTimeInterval(timeout)

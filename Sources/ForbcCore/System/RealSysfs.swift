@@ -34,9 +34,41 @@ public struct RealSysfs: SysfsChannel {
     }
 
     public func read(_ path: String) throws -> String {
-        let fd = try descriptor(path, O_RDONLY, "reading", in: confinement)
+        let fd = try descriptor(path, O_RDONLY | O_NONBLOCK, "reading", in: confinement)
         defer { close(fd) }
+        try Self.requireAttribute(fd, path)
         return try Self.readAll(fd, path)
+    }
+
+    /// The most bytes an attribute may hold: a sysfs attribute holds at most a page, a binary one (a PCI device's
+    /// config space) a few; anything larger in a tree under '--root' is not an attribute and is not read.
+    static let maximumAttribute = 1 << 20
+
+    /// Refuses the open file `fd` unless it is a regular file of at most `maximumAttribute` bytes, as every sysfs
+    /// attribute is: a FIFO, a device or a directory in a tree is a located error, never a read that blocks or never
+    /// ends. Every attribute is opened with O_NONBLOCK, so that a FIFO does not block the open(2) either; on a regular
+    /// file (sysfs's and a copied tree's) the flag changes nothing, so it is left set.
+    static func requireAttribute(_ fd: Int32, _ path: @autoclosure () -> String) throws {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            throw ForbcError.sysfs("inspecting", path: path(), errno: code)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw notAttribute(path(), BoundedFile.kind(info.st_mode)) }
+        guard Int(info.st_size) <= maximumAttribute else { throw tooLarge(path()) }
+    }
+
+    /// A file that is not a regular file where an attribute must be.
+    static func notAttribute(_ path: String, _ kind: String) -> ForbcError {
+        ForbcError(.invalidInput, "refusing '\(path)': it is \(kind); a sysfs attribute is a regular file", path: path)
+    }
+
+    /// A file larger than any attribute.
+    static func tooLarge(_ path: String) -> ForbcError {
+        ForbcError(
+            .invalidInput,
+            "refusing '\(path)': it is over \(BoundedFile.describe(maximumAttribute)); not a sysfs attribute (one "
+                + "holds at most a page, a binary one a few)", path: path)
     }
 
     /// Opens `directory` once (beneath the root, as every read is) and each attribute with one openat2 beneath that
@@ -54,12 +86,14 @@ public struct RealSysfs: SysfsChannel {
         defer { buffer.deallocate() }
         return try names.map { name in
             guard Self.isPlain(name) else { return try value("\(directory)/\(name)") }
-            let fd = forbc_openat2(dir, name, O_RDONLY | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
+            let fd = forbc_openat2(
+                dir, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC, forbc_resolve_beneath | forbc_resolve_no_magiclinks)
             // ENOENT beneath the open directory is an absence whichever way the path is walked: a link leaving the
             // directory, or an absolute one, fails with EXDEV first, so the kernel stayed inside and found nothing.
             if fd < 0 && errno == ENOENT { return nil }
             guard fd >= 0 else { return try value("\(directory)/\(name)") }
             defer { close(fd) }
+            try Self.requireAttribute(fd, "\(directory)/\(name)")
             return try Self.contents(fd, buffer, "\(directory)/\(name)", Self.trimmedText)
         }
     }
@@ -142,6 +176,8 @@ public struct RealSysfs: SysfsChannel {
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
             if bytes.isEmpty && count < buffer.count { return body(chunk) }
             bytes += chunk
+            // A file that grows while it is read (fstat saw it small) stops here too.
+            if bytes.count > maximumAttribute { throw tooLarge(path()) }
             if count < buffer.count { return bytes.withUnsafeBytes(body) }
         }
     }
@@ -171,8 +207,9 @@ public struct RealSysfs: SysfsChannel {
 
     /// Opens `path` for writing through `walk` (plain open(2) without one) and writes `value` with one write(2).
     func write(_ path: String, _ value: String, in walk: ConfinedWalk?) throws {
-        let fd = try descriptor(path, O_WRONLY, "opening", in: walk, remedy: true)
+        let fd = try descriptor(path, O_WRONLY | O_NONBLOCK, "opening", in: walk, remedy: true)
         defer { close(fd) }
+        try Self.requireAttribute(fd, path)
         let bytes = Array(value.utf8)
         var written: Int
         repeat {
@@ -276,7 +313,15 @@ public struct RealSysfs: SysfsChannel {
         return try translating(operation, path, remedy: remedy) {
             try at(path, followLast: true, in: walk) { dir, name, noFollow in
                 let fd = openat(dir, name, flags | noFollow | O_CLOEXEC)
-                guard fd >= 0 else { throw ConfinedWalk.CallFailed(errno: errno) }
+                guard fd >= 0 else {
+                    let code = errno
+                    // A FIFO without a reader (O_WRONLY|O_NONBLOCK) or a socket: say what it is.
+                    var info = stat()
+                    if code == ENXIO, fstatat(dir, name, &info, 0) == 0, info.st_mode & S_IFMT != S_IFREG {
+                        throw Self.notAttribute(path, BoundedFile.kind(info.st_mode))
+                    }
+                    throw ConfinedWalk.CallFailed(errno: code)
+                }
                 return fd
             }
         }
