@@ -235,18 +235,12 @@ struct BenchReport: HostCommand {
                     "'--figures \(folder.path)' is not a folder forbc can create: \(error.localizedDescription)")
             }
         }
-        do { try html.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.writeOutput(Data(html.utf8), to: URL(fileURLWithPath: out))
         Console.current.out("Wrote \(out) (\(results.count) results).")
         guard let figures, let folder else { return }
-        do {
-            for chart in charts {
-                try chart.standalone.write(
-                    to: folder.appendingPathComponent("\(chart.name).svg"), atomically: true, encoding: .utf8)
-            }
-        } catch {
-            throw ForbcError(.system, "writing the figures to \(figures) failed: \(error.localizedDescription)")
+        for chart in charts {
+            try AtomicFile.writeOutput(
+                Data(chart.standalone.utf8), to: folder.appendingPathComponent("\(chart.name).svg"))
         }
         Console.current.out("Wrote \(charts.count) figure(s) to \(figures) (SVG).")
     }
@@ -323,9 +317,7 @@ struct BenchExport: HostCommand {
         default: throw ForbcError(.invalidInput, "'--format' is '\(format)'; it must be jsonl or phoronix")
         }
         if let out {
-            do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw ForbcError(.system, "writing \(out) failed: \(error.localizedDescription)")
-            }
+            try AtomicFile.writeOutput(Data(text.utf8), to: URL(fileURLWithPath: out))
             Console.current.out("Wrote \(results.count) result(s) to \(out).")
         } else {
             Console.current.out(text)

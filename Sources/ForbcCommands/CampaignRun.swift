@@ -88,7 +88,8 @@ final class CampaignRun {
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(Progress.self, from: Data(contentsOf: url))
+            guard let data = try StateDirFile.read(url) else { throw CocoaError(.fileReadNoSuchFile) }
+            return try decoder.decode(Progress.self, from: data)
         } catch {
             throw ForbcError(.invalidInput, "cannot read the campaign's progress \(url.path): \(error)")
         }
@@ -98,9 +99,7 @@ final class CampaignRun {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do { try encoder.encode(progress).write(to: progressURL, options: .atomic) } catch {
-            throw ForbcError(.system, "writing \(progressURL.path) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.write(try encoder.encode(progress), to: progressURL)
     }
 
     // MARK: Before anything changes
@@ -155,9 +154,7 @@ final class CampaignRun {
         var inventory = try host.discover(named: named)
         if let withDomains = try? host.discover(domains: true, named: named) { inventory = withDomains }
         let snapshot = try Exporter(inventory: inventory, state: try host.store.load()).snapshot()
-        do { try snapshot.write(toFile: snapshotPath, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the snapshot \(snapshotPath) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.write(Data(snapshot.utf8), to: URL(fileURLWithPath: snapshotPath))
         try saveProgress()
         console.err("campaign: the host as it is now is saved in \(snapshotPath); it is restored at the end")
     }
@@ -307,9 +304,7 @@ final class CampaignRun {
         }
         let html = try Report.html(results, baseline: baseline, title: title)
         let path = report ?? directory.appendingPathComponent("report.html").path
-        do { try html.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the report to \(path) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.writeOutput(Data(html.utf8), to: URL(fileURLWithPath: path))
         console.out("Wrote \(path) (\(results.count) results of \(runs.count) topologies).")
     }
 }

@@ -63,7 +63,7 @@ struct Drift: HostCommand {
     func writeMetrics(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         do {
-            try AtomicFile.write(Data(text.utf8), to: url, mode: 0o644)
+            try AtomicFile.writeOutput(Data(text.utf8), to: url, mode: 0o644)
         } catch let error as ForbcError {
             let reason = error.errno.map(Errno.describe) ?? error.message
             throw ForbcError(

@@ -28,8 +28,8 @@ public enum SimulatedHost {
             // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.
             try store.ensureDirectory()
             if !FileManager.default.fileExists(atPath: store.simulatedDomainsURL.path) {
-                try SimulatedDomains.initialNodeXML(profile: profile)
-                    .write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
+                try AtomicFile.write(
+                    Data(SimulatedDomains.initialNodeXML(profile: profile).utf8), to: store.simulatedDomainsURL)
             }
             uri = "test://" + store.simulatedDomainsURL.path
         }
@@ -100,8 +100,8 @@ extension SimulatedKernel: HostSimulation {
         }
         let domainsURI = "test://" + store.simulatedDomainsURL.path
         if let hypervisor, hypervisor.mutations > 0, hypervisor.uri == domainsURI {
-            try SimulatedDomains.nodeXML(from: hypervisor.domains())
-                .write(to: store.simulatedDomainsURL, atomically: true, encoding: .utf8)
+            try AtomicFile.write(
+                Data(SimulatedDomains.nodeXML(from: hypervisor.domains()).utf8), to: store.simulatedDomainsURL)
         }
     }
 }

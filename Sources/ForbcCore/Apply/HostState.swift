@@ -217,9 +217,10 @@ public struct StateStore: Sendable {
 
     public func load() throws -> HostState {
         var state = HostState()
-        if FileManager.default.fileExists(atPath: stateURL.path) {
+        // Not through a link, and a regular file only (a located error otherwise).
+        if let data = try StateDirFile.read(stateURL) {
             do {
-                state = try JSONDecoder().decode(HostState.self, from: Data(contentsOf: stateURL))
+                state = try JSONDecoder().decode(HostState.self, from: data)
             } catch {
                 throw ForbcError(
                     .system, "reading \(stateURL.path) failed: \(error); move it aside to start from an empty record",
@@ -231,11 +232,13 @@ public struct StateStore: Sendable {
         return state
     }
 
-    /// Appends changes to the journal (one line each): O(1) per step of apply.
-    public func append(_ changes: [StateChange]) throws {
-        guard !changes.isEmpty else { return }
+    /// Appends changes to the journal (one line each): O(1) per step of apply. Returns the bytes of a torn last
+    /// line (an entry a killed forbc or a full disk left half written) cut off first, for a note.
+    @discardableResult
+    public func append(_ changes: [StateChange]) throws -> Int {
+        guard !changes.isEmpty else { return 0 }
         try ensureDirectory()
-        try JournalFile(url: journalURL).append(changes)
+        return try JournalFile(url: journalURL).appendCutting(changes).cut
     }
 
     /// Writes a snapshot of `state` and empties the journal.

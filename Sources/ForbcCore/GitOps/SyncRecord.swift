@@ -27,9 +27,9 @@ public struct SyncRecord: Sendable, Codable, Equatable {
     /// The record in `store`, or nil before the first sync.
     public static func load(from store: StateStore) throws -> SyncRecord? {
         let url = url(in: store)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        guard let data = try StateDirFile.read(url) else { return nil }
         do {
-            return try JSONDecoder().decode(SyncRecord.self, from: Data(contentsOf: url))
+            return try JSONDecoder().decode(SyncRecord.self, from: data)
         } catch {
             throw ForbcError(
                 .system, "reading \(url.path) failed: \(error); remove it (the next sync writes it again)",

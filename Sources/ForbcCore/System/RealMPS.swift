@@ -125,7 +125,7 @@ public struct RealMPS: MPSChannel {
     /// the log directory.
     func spawnDaemon(_ uuid: String) throws {
         let output = logDirectory(gpu: uuid) + "/forbc-start.log"
-        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw ForbcError(
                 .system, "cannot write \(output): \(String(cString: strerror(errno)))", path: output, errno: errno)
