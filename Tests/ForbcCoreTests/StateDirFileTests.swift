@@ -81,12 +81,26 @@ struct StateDirFileTests {
         try refused(store.stateURL.path) { _ = try store.load() }
         try refused(store.stateURL.path) { try store.save(HostState()) }
         #expect(text(victim) == "DATA\n")
-        // A link planted under the temporary file's name is removed and a file made anew, not written through.
+        // A link planted under a temporary file's name is not written through (and a locked run removes it).
         let temporary = store.directory.appendingPathComponent(".state.json.forbc-tmp").path
         try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "../v")
         try store.save(HostState())
         #expect(text(victim) == "DATA\n")
-        #expect(fileType(store.stateURL.path) == S_IFREG && fileType(temporary) == 0)
+        #expect(fileType(store.stateURL.path) == S_IFREG)
+        store.removeStaleTemporaries()
+        #expect(fileType(temporary) == 0 && text(victim) == "DATA\n")
+    }
+
+    @Test("a locked command removes the temporary files of writers that are gone, not those of live ones")
+    func staleTemporaries() throws {
+        let store = StateStore(directory: makeTemporaryDirectory("stale"))
+        let live = ".simulated-libvirt.xml.\(getpid())-abc.forbc-tmp"
+        let dead = ".state.json.\(Int32.max)-abc.forbc-tmp"
+        for name in [live, dead, ".state.json.forbc-tmp"] {
+            try Data().write(to: store.directory.appendingPathComponent(name))
+        }
+        store.removeStaleTemporaries()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.directory.path) == [live])
     }
 
     @Test("output to a FIFO or a link to one is written through; the node and the link stay what they were")

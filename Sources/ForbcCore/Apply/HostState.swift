@@ -250,10 +250,11 @@ public struct StateStore: Sendable {
         try JournalFile(url: journalURL).truncate()
     }
 
-    /// Removes temporary files a killed forbc left in the state dir (call with the lock held).
+    /// Removes temporary files a killed forbc left in the state dir (call with the lock held); one another forbc
+    /// is still writing (outside the lock, as a simulated host's first libvirt file) is left to it.
     public func removeStaleTemporaries() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where AtomicFile.isTemporary(name) {
+        for name in names where AtomicFile.isStaleTemporary(name) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
     }

@@ -122,6 +122,17 @@ public enum AtomicFile {
 
     public static func isTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.hasSuffix(suffix) }
 
+    /// A temporary file whose writer is gone (killed before its rename): its name holds the writer's pid
+    /// (".NAME.PID-RANDOM.forbc-tmp"), and one a live process is still writing is not stale.
+    public static func isStaleTemporary(_ name: String) -> Bool {
+        guard isTemporary(name) else { return false }
+        let stem = name.dropLast(suffix.count)
+        guard let dot = stem.lastIndex(of: "."), let dash = stem[dot...].firstIndex(of: "-"),
+            let pid = pid_t(stem[stem.index(after: dot)..<dash]), pid > 0
+        else { return true }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     /// Replaces a file of the state dir. A link (or anything but a regular file) in its place is a located error,
     /// not replaced and not followed. `mode`, when given, is set whatever the umask (for a file another user must
     /// read, as node_exporter does).
@@ -139,12 +150,23 @@ public enum AtomicFile {
         try replace(url, with: data, mode: mode)
     }
 
-    /// Writes `data` through a temporary file beside `url` renamed over it. The temporary file is made anew
-    /// (O_EXCL, after removing a stale one), so a link or a file planted under its name is never written through.
+    /// Writes `data` through a temporary file beside `url` renamed over it. The temporary file has a name of its
+    /// own, with this process's pid (two commands may write the same file at once, and a locked command removes
+    /// only those whose writer is gone) and is made anew (O_EXCL, O_NOFOLLOW), so a link or a
+    /// file planted beside it is never written through.
     static func replace(_ url: URL, with data: Data, mode: mode_t?) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent)\(suffix)")
-        unlink(temporary.path)
-        let fd = try StateDirFile.open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, doing: "creating")
+        var temporary: URL
+        var fd: Int32 = -1
+        repeat {
+            let unique = "\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+            temporary = url.deletingLastPathComponent().appendingPathComponent(
+                ".\(url.lastPathComponent).\(unique)\(suffix)")
+            do {
+                fd = try StateDirFile.open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, doing: "creating")
+            } catch let error as ForbcError where error.errno == EEXIST {
+                continue
+            }
+        } while fd < 0
         var failure: Int32 = 0
         if let mode, fchmod(fd, mode) != 0 { failure = errno }
         if failure == 0 { failure = data.withUnsafeBytes { StateDirFile.writeAll(fd, $0) } }

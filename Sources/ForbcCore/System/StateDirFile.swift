@@ -44,7 +44,8 @@ public enum StateDirFile {
         guard fstat(fd, &status) == 0 else { throw ForbcError.sysfs("examining", path: path, errno: errno) }
         guard status.st_mode & S_IFMT == S_IFREG else {
             throw ForbcError(
-                .system, "\(path) is not a regular file; forbc keeps only regular files in its state dir: move it aside",
+                .system,
+                "\(path) is not a regular file; forbc keeps only regular files in its state dir: move it aside",
                 path: path)
         }
     }
@@ -72,6 +73,15 @@ public enum StateDirFile {
             if count == 0 { return data }
             data.append(contentsOf: buffer[0..<count])
         }
+    }
+
+    /// Appends `data` to a file of the state dir (a log), creating it; a link or a FIFO there is refused.
+    public static func append(_ data: Data, to url: URL) throws {
+        let fd = try open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK, doing: "appending to")
+        defer { close(fd) }
+        try requireRegular(fd, url.path)
+        let failure = data.withUnsafeBytes { writeAll(fd, $0) }
+        guard failure == 0 else { throw ForbcError.sysfs("appending to", path: url.path, errno: failure) }
     }
 
     /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); returns 0 or the errno that stopped it.
