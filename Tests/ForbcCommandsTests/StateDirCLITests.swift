@@ -77,6 +77,17 @@ struct StateDirCLITests {
         #expect(drift.code == 2)
         #expect(drift.stdout.contains("forbc_drift_check_success{"), "\(drift)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: stdout) == "/proc/self/fd/1")
+        // A FIFO nobody reads: an error at once, and it stays a FIFO.
+        let fifo = top.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let unread = try forbc("drift", [RepositoryPaths.manifest("quickstart"), "--metrics", fifo])
+        #expect(unread.code == 1)
+        #expect(
+            unread.stderr.contains(
+                "error: writing metrics to \(fifo) failed: opening \(fifo) failed: no such device or address (ENXIO); "
+                    + "nothing is reading it"), "\(unread.stderr)")
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
 
         let target = top.appendingPathComponent("results.jsonl").path
         let link = top.appendingPathComponent("out").path
