@@ -120,7 +120,7 @@ struct BenchRun: HostCommand {
         let console = Console.current
         let results = try runner.run(
             manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,
-            logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
+            logs: try host.store.folder("bench-logs"), progress: { console.err("bench: \($0)") })
         let wall = Date().timeIntervalSince(ForbcCommand.started)
         let processes = runner.processSeconds.value
         console.err(

@@ -230,7 +230,7 @@ final class CampaignRun {
         return try processes.measuring {
             try runner.run(
                 manifest: manifest, plan: plan, inventory: inventory, topology: topology.name,
-                logs: host.store.directory.appendingPathComponent("bench-logs"), progress: progress)
+                logs: try host.store.folder("bench-logs"), progress: progress)
         }
     }
 

@@ -80,6 +80,7 @@ struct StateDirFileTests {
         try refused(store.journalURL.path) { _ = try store.load() }
         try refused(store.stateURL.path) { _ = try store.load() }
         try refused(store.stateURL.path) { try store.save(HostState()) }
+        try refused(store.directory.appendingPathComponent("bench-logs").path) { _ = try store.folder("bench-logs") }
         #expect(text(victim) == "DATA\n")
         // A link planted under a temporary file's name is not written through (and a locked run removes it).
         let temporary = store.directory.appendingPathComponent(".state.json.forbc-tmp").path

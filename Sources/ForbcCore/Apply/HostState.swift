@@ -259,6 +259,15 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// The folder `name` of the state dir (bench logs, a campaign's), made if missing; a link in its place is
+    /// refused like a linked file, so nothing forbc writes in it lands outside the state dir.
+    public func folder(_ name: String) throws -> URL {
+        try ensureDirectory()
+        let url = directory.appendingPathComponent(name)
+        try StateDirFile.makeFolder(url.path)
+        return url
+    }
+
     public func ensureDirectory() throws {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

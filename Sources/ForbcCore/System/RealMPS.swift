@@ -63,6 +63,12 @@ public struct RealMPS: MPSChannel {
     }
 
     public func start(gpu uuid: String) throws {
+        // In the state dir: a link on the way would put the daemon's pipes and logs, and forbc's, elsewhere.
+        let gpu = directory.appendingPathComponent(uuid).path
+        for path in [directory.path, gpu, pipeDirectory(gpu: uuid), logDirectory(gpu: uuid)]
+        where StateDirFile.isLink(path) {
+            throw StateDirFile.linkError(path)
+        }
         for path in [pipeDirectory(gpu: uuid), logDirectory(gpu: uuid)] {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -75,6 +75,17 @@ public enum StateDirFile {
         }
     }
 
+    /// Makes the folder `path` unless it is there; a link (or a file) in its place is a located error.
+    public static func makeFolder(_ path: String) throws {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw ForbcError.sysfs("creating", path: path, errno: errno) }
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw ForbcError.sysfs("examining", path: path, errno: errno) }
+        if status.st_mode & S_IFMT == S_IFLNK { throw linkError(path) }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw ForbcError(.system, "\(path) is not a folder; move it aside", path: path, errno: ENOTDIR)
+        }
+    }
+
     /// Appends `data` to a file of the state dir (a log), creating it; a link or a FIFO there is refused.
     public static func append(_ data: Data, to url: URL) throws {
         let fd = try open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK, doing: "appending to")
