@@ -147,9 +147,14 @@ final class CampaignRun {
             console.err("campaign: resuming '\(campaign.name)'; measured already: \(done.isEmpty ? "none" : done)")
             return
         }
-        do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+        do {
+            try FileManager.default.createDirectory(
+                at: directory.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
             throw ForbcError(.system, "creating \(directory.path) failed: \(error.localizedDescription)")
         }
+        // In the state dir: a link in its place is refused, not followed.
+        try StateDirFile.makeFolder(directory.path)
         let named = try host.recordedAddresses()
         var inventory = try host.discover(named: named)
         if let withDomains = try? host.discover(domains: true, named: named) { inventory = withDomains }
