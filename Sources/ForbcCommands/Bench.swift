@@ -27,6 +27,8 @@ struct StoreOptions: ParsableArguments {
 
     func open(_ host: HostSession) throws -> ResultStore {
         let path = db ?? host.store.directory.appendingPathComponent("bench.sqlite").path
+        // The default store is in the state dir, which forbc follows no link in (a '--db' the user names may be one).
+        if db == nil && StateDirFile.isLink(path) { throw StateDirFile.linkError(path) }
         do { return try ResultStore(path: path) } catch {
             throw ForbcError(.system, "opening the results store \(path) failed: \(error)")
         }

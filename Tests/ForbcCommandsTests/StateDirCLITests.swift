@@ -66,6 +66,12 @@ struct StateDirCLITests {
             #expect(try String(contentsOf: victim, encoding: .utf8) == "DATA\n")
             try FileManager.default.removeItem(atPath: link)
         }
+        let database = state.appendingPathComponent("bench.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: database, withDestinationPath: victim.path)
+        let export = try ForbcBinary.run(["bench", "export", "--state-dir", state.path])
+        #expect(export.code == 1)
+        #expect(export.stderr.contains("\(database) is a symbolic link; forbc does not follow links"), "\(export)")
+        #expect(try String(contentsOf: victim, encoding: .utf8) == "DATA\n")
     }
 
     @Test("--metrics through a link to this process's stdout prints; --out through a link keeps the link")
