@@ -43,6 +43,11 @@ struct StateDirFileTests {
         let (appended, cut) = try journal.appendCutting([StateChange.host("y")])
         #expect(cut == 19 && appended == journal.size)
         #expect(try journal.entries(StateChange.self) == [.host("y")])
+        // A torn line longer than one read back from the end.
+        let long = "{\"host\":{\"_0\":\"" + String(repeating: "z", count: 10_000)
+        try Data(("{\"host\":{\"_0\":\"y\"}}\n" + long).utf8).write(to: url)
+        #expect(try journal.appendCutting([StateChange.host("w")]).cut == long.utf8.count)
+        #expect(try journal.entries(StateChange.self) == [.host("y"), .host("w")])
     }
 
     @Test("a bad line is named by its line in the file, blank lines counted")

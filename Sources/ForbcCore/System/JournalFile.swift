@@ -51,6 +51,13 @@ public struct JournalFile: Sendable {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw ForbcError.sysfs("examining", path: url.path, errno: errno) }
         let size = Int(status.st_size)
+        // The usual case, one byte read at most: empty, or ending with a newline.
+        guard size > 0 else { return 0 }
+        var last: UInt8 = 0
+        guard pread(fd, &last, 1, off_t(size - 1)) == 1 else {
+            throw ForbcError.sysfs("reading the journal", path: url.path, errno: errno)
+        }
+        if last == 0x0A { return 0 }
         var end = size
         var chunk = [UInt8](repeating: 0, count: 4096)
         while end > 0 {
@@ -59,8 +66,8 @@ public struct JournalFile: Sendable {
             guard count == end - start else {
                 throw ForbcError.sysfs("reading the journal", path: url.path, errno: count < 0 ? errno : EIO)
             }
-            if let last = chunk[0..<count].lastIndex(of: 0x0A) {
-                end = start + last + 1
+            if let newline = chunk[0..<count].lastIndex(of: 0x0A) {
+                end = start + newline + 1
                 break
             }
             end = start
