@@ -61,7 +61,8 @@ extension BenchRunner {
                 let path = "\(directory)/\(name)"
                 let contents: Data
                 do {
-                    contents = try BoundedFile.contents(path, limit: stagingLimit - total, streams: .refused)
+                    contents = try BoundedFile.contents(
+                        path, limit: stagingLimit - total, streams: .refused, noFollow: false)
                 } catch BoundedFile.Problem.tooLarge, BoundedFile.Problem.streamTooLong {
                     return .failed("\(failed): its files hold over \(stagingLimit >> 20) MiB; keep data sets out of it")
                 } catch let error as BoundedFile.Problem {

@@ -54,7 +54,7 @@ extension BenchRunner {
         let path = job.logs.appendingPathComponent("release-\(job.suite.suite)-\(job.profile.name)-\(launch).json")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try? encoder.encode(record).write(to: path)
+        if let data = try? encoder.encode(record) { try? AtomicFile.write(data, to: path) }
         return Launched(outcomes: finished, release: record, record: path.path)
     }
 }

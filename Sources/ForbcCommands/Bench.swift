@@ -27,6 +27,8 @@ struct StoreOptions: ParsableArguments {
 
     func open(_ host: HostSession) throws -> ResultStore {
         let path = db ?? host.store.directory.appendingPathComponent("bench.sqlite").path
+        // The default store is in the state dir, which forbc follows no link in (a '--db' the user names may be one).
+        if db == nil && StateDirFile.isLink(path) { throw StateDirFile.linkError(path) }
         do { return try ResultStore(path: path) } catch {
             throw ForbcError(.system, "opening the results store \(path) failed: \(error)")
         }
@@ -120,7 +122,7 @@ struct BenchRun: HostCommand {
         let console = Console.current
         let results = try runner.run(
             manifest: manifest, plan: plan, inventory: try host.lastInventory ?? host.discover(), topology: topology,
-            logs: host.store.directory.appendingPathComponent("bench-logs"), progress: { console.err("bench: \($0)") })
+            logs: try host.store.folder("bench-logs"), progress: { console.err("bench: \($0)") })
         let wall = Date().timeIntervalSince(ForbcCommand.started)
         let processes = runner.processSeconds.value
         console.err(
@@ -235,18 +237,12 @@ struct BenchReport: HostCommand {
                     "'--figures \(folder.path)' is not a folder forbc can create: \(error.localizedDescription)")
             }
         }
-        do { try html.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the report to \(out) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.writeOutput(Data(html.utf8), to: URL(fileURLWithPath: out))
         Console.current.out("Wrote \(out) (\(results.count) results).")
         guard let figures, let folder else { return }
-        do {
-            for chart in charts {
-                try chart.standalone.write(
-                    to: folder.appendingPathComponent("\(chart.name).svg"), atomically: true, encoding: .utf8)
-            }
-        } catch {
-            throw ForbcError(.system, "writing the figures to \(figures) failed: \(error.localizedDescription)")
+        for chart in charts {
+            try AtomicFile.writeOutput(
+                Data(chart.standalone.utf8), to: folder.appendingPathComponent("\(chart.name).svg"))
         }
         Console.current.out("Wrote \(charts.count) figure(s) to \(figures) (SVG).")
     }
@@ -326,9 +322,7 @@ struct BenchExport: HostCommand {
         default: throw ForbcError(.invalidInput, "'--format' is '\(format)'; it must be jsonl or phoronix")
         }
         if let out {
-            do { try text.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-                throw ForbcError(.system, "writing \(out) failed: \(error.localizedDescription)")
-            }
+            try AtomicFile.writeOutput(Data(text.utf8), to: URL(fileURLWithPath: out))
             Console.current.out("Wrote \(results.count) result(s) to \(out).")
         } else {
             Console.current.out(text)

@@ -85,7 +85,9 @@ final class CampaignRun {
     }
 
     static func read(_ url: URL) throws -> Progress {
-        let data = try BoundedFile.read(url.path, limit: BoundedFile.stateLimit, what: "a campaign's progress")
+        guard let data = try StateDirFile.read(url, what: "a campaign's progress") else {
+            throw ForbcError(.invalidInput, "the campaign's progress \(url.path) is missing", path: url.path)
+        }
         do {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .iso8601
@@ -148,10 +150,13 @@ final class CampaignRun {
             console.err("campaign: resuming '\(campaign.name)'; measured already: \(done.isEmpty ? "none" : done)")
             return
         }
-        do { try Directories.make(directory.path) } catch let failure as Directories.Failure {
+        do { try Directories.make(directory.deletingLastPathComponent().path) } catch let failure as Directories.Failure
+        {
             throw ForbcError(
                 .system, "creating \(failure.path) failed: \(failure.reason)", path: failure.path, errno: failure.errno)
         }
+        // In the state dir: a link in its place is refused, not followed.
+        try StateDirFile.makeFolder(directory.path)
         let named = try host.recordedAddresses()
         var inventory = try host.discover(named: named)
         if let withDomains = try? host.discover(domains: true, named: named) { inventory = withDomains }
@@ -232,7 +237,7 @@ final class CampaignRun {
         return try processes.measuring {
             try runner.run(
                 manifest: manifest, plan: plan, inventory: inventory, topology: topology.name,
-                logs: host.store.directory.appendingPathComponent("bench-logs"), progress: progress)
+                logs: try host.store.folder("bench-logs"), progress: progress)
         }
     }
 
@@ -306,9 +311,7 @@ final class CampaignRun {
         }
         let html = try Report.html(results, baseline: baseline, title: title)
         let path = report ?? directory.appendingPathComponent("report.html").path
-        do { try html.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw ForbcError(.system, "writing the report to \(path) failed: \(error.localizedDescription)")
-        }
+        try AtomicFile.writeOutput(Data(html.utf8), to: URL(fileURLWithPath: path))
         console.out("Wrote \(path) (\(results.count) results of \(runs.count) topologies).")
     }
 }

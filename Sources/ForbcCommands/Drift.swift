@@ -63,13 +63,15 @@ struct Drift: HostCommand {
     func writeMetrics(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         do {
-            try AtomicFile.write(Data(text.utf8), to: url, mode: 0o644)
+            try AtomicFile.writeOutput(Data(text.utf8), to: url, mode: 0o644)
         } catch let error as ForbcError {
-            let reason = error.errno.map(Errno.describe) ?? error.message
+            // A missing or read-only folder has the usual remedy; a FIFO nobody reads or a directory, its own.
+            let folder = [Errno.ENOENT, Errno.EACCES, Errno.EPERM, Errno.EROFS, Errno.ENOSPC].contains(error.errno ?? 0)
+            let reason =
+                folder
+                ? "\(Errno.describe(error.errno ?? 0)); check that its directory exists and is writable" : error.message
             throw ForbcError(
-                .system,
-                "writing metrics to \(path) failed: \(reason); check that its directory exists and is writable",
-                path: path, errno: error.errno, cause: error)
+                .system, "writing metrics to \(path) failed: \(reason)", path: path, errno: error.errno, cause: error)
         }
     }
 }

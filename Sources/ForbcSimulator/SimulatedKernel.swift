@@ -107,7 +107,9 @@ public final class SimulatedKernel: SysfsChannel, Sendable {
     static func load(from url: URL, journal: URL?, read: () -> Void) throws -> SimulatedKernel {
         let file = journal.map(JournalFile.init(url:))
         let stamp = file.map { DiskStamp.read(url, $0) }
-        let data = try BoundedFile.read(url.path, limit: BoundedFile.stateLimit, what: "a simulated host's model")
+        guard let data = try StateDirFile.read(url, what: "a simulated host's model") else {
+            throw ForbcError(.system, "reading \(url.path) failed: \(Errno.describe(Errno.ENOENT))", path: url.path)
+        }
         let model = try JSONDecoder().decode(SimulatedHostModel.self, from: data)
         try model.validate(file: url.path)
         let kernel = SimulatedKernel(model: model)

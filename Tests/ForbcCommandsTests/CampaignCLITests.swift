@@ -307,6 +307,21 @@ struct CampaignCLITests {
         #expect(!FileManager.default.fileExists(atPath: cli.stateDir.path + "/campaign-mig-sim"))
     }
 
+    @Test("a link in place of the campaign's folder in the state dir is refused; nothing changed, nothing written")
+    func linkedFolder() throws {
+        let file = try Self.campaign(in: makeTemporaryDirectory("campaign-link"))
+        let cli = CLI()
+        let before = try Self.host(cli.stateDir.path)
+        let elsewhere = makeTemporaryDirectory("elsewhere")
+        let link = cli.stateDir.path + "/campaign-mig-sim"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: elsewhere.path)
+        let result = cli.run(Self.arguments(file, cli.stateDir.path))
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("\(link) is a symbolic link; forbc does not follow links"), "\(result.stderr)")
+        #expect(try Self.host(cli.stateDir.path) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path).isEmpty)
+    }
+
     /// An inline topology: the simulated H100's GPU with a MIG instance `first` of `profile` (and `extra`).
     static func h100(_ name: String, _ profile: String, extra: String = "") -> String {
         """

@@ -108,6 +108,17 @@ struct RealMPSTests {
         #expect(throws: ForbcError.self) { try mps.quit(gpu: uuid) }
     }
 
+    @Test("a link in place of a GPU's folder in the state dir is refused; nothing is made where it points")
+    func linkedFolder() throws {
+        let directory = makeTemporaryDirectory("real-mps")
+        let elsewhere = makeTemporaryDirectory("elsewhere")
+        let link = directory.appendingPathComponent(uuid).path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: elsewhere.path)
+        let mps = RealMPS(directory: directory, program: RepositoryPaths.fixture("mps/nvidia-cuda-mps-control"))
+        #expect(throws: StateDirFile.linkError(link)) { try mps.start(gpu: uuid) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path).isEmpty)
+    }
+
     @Test("a missing control program is an error that names it")
     func missingProgram() {
         let mps = RealMPS(

@@ -62,9 +62,10 @@ public struct Applier: Sendable {
                 // The intent first: a kill during the step leaves what it may have created recorded as forbc's (a
                 // relabel creates nothing: its records are made once it is done).
                 if action.action != .relabel {
-                    try store.append(
+                    let cut = try store.append(
                         action.records.map(StateChange.record)
                             + action.attachmentRecords.map(StateChange.recordAttachment))
+                    if cut > 0 { report.notes.append(Self.tornNote(cut, store)) }
                 }
                 if try perform(action, state: &state, report: &report) {
                     report.done.append(action)
@@ -75,7 +76,8 @@ public struct Applier: Sendable {
                 for record in action.records { state.record(record) }
                 for attachment in action.attachmentForgets { state.forget(attachment) }
                 for attachment in action.attachmentRecords { state.record(attachment) }
-                try store.append(state.takeChanges())
+                let cut = try store.append(state.takeChanges())
+                if cut > 0 { report.notes.append(Self.tornNote(cut, store)) }
             } catch {
                 let failure = error as? ForbcError ?? ForbcError(.system, "\(error)", cause: error)
                 report.failed = (action, failure)
@@ -104,6 +106,11 @@ public struct Applier: Sendable {
         for attachment in plan.attachments { state.record(attachment) }
         try store.save(state)
         return report
+    }
+
+    static func tornNote(_ bytes: Int, _ store: StateStore) -> String {
+        "\(store.journalURL.path) ended in an entry never completed (\(bytes) bytes: a forbc killed, or a full "
+            + "disk, while writing it); it was dropped and the entries before it kept"
     }
 
     /// Re-reads, then acts; false when the action's result already holds.

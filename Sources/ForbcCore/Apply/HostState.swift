@@ -220,8 +220,8 @@ public struct StateStore: Sendable {
         let remedy = "move it aside to start from an empty record"
         let snapshot: Data?
         do {
-            snapshot = try BoundedFile.readIfPresent(
-                stateURL.path, limit: BoundedFile.stateLimit, what: "the state snapshot")
+            // Not through a link, a regular file only, bounded (a located error otherwise).
+            snapshot = try StateDirFile.read(stateURL, what: "the state snapshot")
         } catch var error as ForbcError {
             error.message += "; \(remedy)"
             throw error
@@ -240,11 +240,13 @@ public struct StateStore: Sendable {
         return state
     }
 
-    /// Appends changes to the journal (one line each): O(1) per step of apply.
-    public func append(_ changes: [StateChange]) throws {
-        guard !changes.isEmpty else { return }
+    /// Appends changes to the journal (one line each): O(1) per step of apply. Returns the bytes of a torn last
+    /// line (an entry a killed forbc or a full disk left half written) cut off first, for a note.
+    @discardableResult
+    public func append(_ changes: [StateChange]) throws -> Int {
+        guard !changes.isEmpty else { return 0 }
         try ensureDirectory()
-        try JournalFile(url: journalURL).append(changes)
+        return try JournalFile(url: journalURL).appendCutting(changes).cut
     }
 
     /// Writes a snapshot of `state` and empties the journal.
@@ -256,12 +258,22 @@ public struct StateStore: Sendable {
         try JournalFile(url: journalURL).truncate()
     }
 
-    /// Removes temporary files a killed forbc left in the state dir (call with the lock held).
+    /// Removes temporary files a killed forbc left in the state dir (call with the lock held); one another forbc
+    /// is still writing (outside the lock, as a simulated host's first libvirt file) is left to it.
     public func removeStaleTemporaries() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where AtomicFile.isTemporary(name) {
+        for name in names where AtomicFile.isStaleTemporary(name) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
+    }
+
+    /// The folder `name` of the state dir (bench logs, a campaign's), made if missing; a link in its place is
+    /// refused like a linked file, so nothing forbc writes in it lands outside the state dir.
+    public func folder(_ name: String) throws -> URL {
+        try ensureDirectory()
+        let url = directory.appendingPathComponent(name)
+        try StateDirFile.makeFolder(url.path)
+        return url
     }
 
     /// Makes the state dir and the folders above it (mkdir(2) each, as `mkdir -p`); a failure names the folder that

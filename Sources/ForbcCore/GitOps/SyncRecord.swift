@@ -31,8 +31,7 @@ public struct SyncRecord: Sendable, Codable, Equatable {
         let data: Data
         do {
             guard
-                let read = try BoundedFile.readIfPresent(
-                    url.path, limit: BoundedFile.stateLimit, what: "the sync record")
+                let read = try StateDirFile.read(url, what: "the sync record")
             else { return nil }
             data = read
         } catch var error as ForbcError {

@@ -120,13 +120,7 @@ public struct GuestProcesses: ProcessChannel {
             return .notStarted("in domain '\(domain)': \(error)")
         }
         let text = exit.stdout + (exit.stderr.isEmpty ? "" : exit.stderr)
-        if let handle = try? FileHandle(forWritingTo: log) {
-            _ = try? handle.seekToEnd()
-            try? handle.write(contentsOf: Data(text.utf8))
-            try? handle.close()
-        } else {
-            try? Data(text.utf8).write(to: log)
-        }
+        try? StateDirFile.append(Data(text.utf8), to: log)
         if exit.timedOut { return .timedOut }
         if let signal = exit.signal { return .signalled(signal) }
         return .exited(exit.exitCode ?? -1)

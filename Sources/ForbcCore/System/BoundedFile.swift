@@ -28,6 +28,8 @@ public enum BoundedFile {
         case tooLarge(Int)
         /// A stream that gave more bytes than the limit.
         case streamTooLong
+        /// A symbolic link where forbc does not follow one.
+        case link
     }
 
     /// Files in the state dir (the snapshot, the journal, the sync record, a campaign's progress, a simulated host's
@@ -38,7 +40,7 @@ public enum BoundedFile {
     /// snapshot"), `limit` is the most bytes it may hold.
     public static func read(_ path: String, limit: Int, what: String, streams: Streams = .refused) throws -> Data {
         do {
-            return try contents(path, limit: limit, streams: streams)
+            return try contents(path, limit: limit, streams: streams, noFollow: false)
         } catch let problem as Problem {
             throw failure(problem, path: path, limit: limit, what: what)
         }
@@ -46,9 +48,10 @@ public enum BoundedFile {
 
     /// `read`, with a file that does not exist answered nil: a record not written yet (ENOENT, or ENOTDIR: a folder
     /// on its path is a file, which whoever makes the folder reports).
-    public static func readIfPresent(_ path: String, limit: Int, what: String) throws -> Data? {
+    /// With `noFollow`, a symbolic link at `path` is refused (`StateDirFile`: forbc's own files).
+    public static func readIfPresent(_ path: String, limit: Int, what: String, noFollow: Bool = false) throws -> Data? {
         do {
-            return try contents(path, limit: limit, streams: .refused)
+            return try contents(path, limit: limit, streams: .refused, noFollow: noFollow)
         } catch Problem.unreadable(Errno.ENOENT), Problem.unreadable(Errno.ENOTDIR) {
             return nil
         } catch let problem as Problem {
@@ -69,6 +72,8 @@ public enum BoundedFile {
             return ForbcError(
                 .invalidInput,
                 "refusing '\(path)': it is \(size) bytes; \(what) may hold at most \(describe(limit))", path: path)
+        case .link:
+            return StateDirFile.linkError(path)
         case .streamTooLong:
             return ForbcError(
                 .invalidInput,
@@ -78,10 +83,11 @@ public enum BoundedFile {
     }
 
     /// The bytes of `path`, or the problem that stopped the read.
-    public static func contents(_ path: String, limit: Int, streams: Streams) throws -> Data {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    public static func contents(_ path: String, limit: Int, streams: Streams, noFollow: Bool) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0))
         guard fd >= 0 else {
             let code = errno
+            if noFollow && code == ELOOP && StateDirFile.isLink(path) { throw Problem.link }
             // A socket cannot be opened (ENXIO): say what it is rather than the errno's words.
             var info = stat()
             if code == ENXIO, stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {

@@ -22,8 +22,12 @@ public final class HostLock: @unchecked Sendable {
     /// Takes the lock without waiting; throws `.locked` naming the holder when another forbc has it.
     public static func acquire(at url: URL) throws -> HostLock {
         let path = url.path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ForbcError.sysfs("opening the lock", path: path, errno: errno) }
+        // Not through a link (one planted here would have forbc truncate what it names), and a regular file only.
+        let fd = try StateDirFile.open(path, O_RDWR | O_CREAT | O_NONBLOCK, doing: "opening the lock")
+        do { try StateDirFile.requireRegular(fd, path) } catch {
+            close(fd)
+            throw error
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             var buffer = [UInt8](repeating: 0, count: 64)

@@ -7,7 +7,7 @@ extension ManifestParser {
     /// but a regular file is refused.
     static func bytes(at path: String, streams: BoundedFile.Streams) throws -> Data {
         do {
-            return try BoundedFile.contents(path, limit: maximumBytes, streams: streams)
+            return try BoundedFile.contents(path, limit: maximumBytes, streams: streams, noFollow: false)
         } catch let problem as BoundedFile.Problem {
             let message =
                 switch problem {
@@ -18,6 +18,7 @@ extension ManifestParser {
                 case .tooLarge(let size): "file is \(size) bytes; a manifest may hold at most \(maximumBytes) bytes"
                 case .streamTooLong:
                     "input is over \(maximumBytes) bytes; a manifest may hold at most \(maximumBytes) bytes"
+                case .link: "'\(path)' is a symbolic link"  // not asked for here: manifests follow links
                 }
             throw DiagnosticsError([Diagnostic(message, at: SourceLocation(file: path, line: 1, column: 1))])
         }

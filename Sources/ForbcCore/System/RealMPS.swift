@@ -62,6 +62,12 @@ public struct RealMPS: MPSChannel {
     }
 
     public func start(gpu uuid: String) throws {
+        // In the state dir: a link on the way would put the daemon's pipes and logs, and forbc's, elsewhere.
+        let gpu = directory.appendingPathComponent(uuid).path
+        for path in [directory.path, gpu, pipeDirectory(gpu: uuid), logDirectory(gpu: uuid)]
+        where StateDirFile.isLink(path) {
+            throw StateDirFile.linkError(path)
+        }
         for path in [pipeDirectory(gpu: uuid), logDirectory(gpu: uuid)] {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -129,7 +135,7 @@ public struct RealMPS: MPSChannel {
     /// the log directory.
     func spawnDaemon(_ uuid: String) throws {
         let output = logDirectory(gpu: uuid) + "/forbc-start.log"
-        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let fd = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
             throw ForbcError(
                 .system, "cannot write \(output): \(String(cString: strerror(errno)))", path: output, errno: errno)

@@ -12,7 +12,7 @@ public struct RealProcesses: ProcessChannel {
 
     public func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             return .notStarted("cannot write its log \(log.path): \(String(cString: strerror(errno)))")
         }
