@@ -77,7 +77,7 @@ struct SysfsNumberTests {
     }
 
     @Test(
-        "a VF's gpu_instance_id that says 'none' (-1, NVML's 0xFFFFFFFF, words) reads as none; past 32 bits is an error",
+        "a VF's gpu_instance_id saying 'none' (-1, NVML's 0xFFFFFFFF, words) reads as none; past 32 bits is an error",
         arguments: [("-1", false), ("4294967295", false), ("N/A", false), ("4294967296", true), ("-2", true)])
     func vgpuInstanceNone(value: String, refused: Bool) throws {
         let root = makeTemporaryDirectory("numbers")
