@@ -94,3 +94,15 @@ public enum CannedManifests {
               vgpu: [{name: ml, type: T4-8C}]
         """
 }
+
+/// The diagnostics of a manifest given as text (file name "m.yaml"), as lines; none when it is valid.
+public func diagnostics(_ text: String) -> [String] {
+    do {
+        _ = try ManifestParser.parse(text: text, file: "m.yaml")
+        return []
+    } catch let error as DiagnosticsError {
+        return error.diagnostics.map(\.description)
+    } catch {
+        return ["unexpected \(error)"]
+    }
+}

@@ -10,17 +10,6 @@ import Testing
 struct HostileInputTests {
     static let header = "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: n}\n"
 
-    func diagnostics(_ text: String) -> [String] {
-        do {
-            _ = try ManifestParser.parse(text: text, file: "m.yaml")
-            return []
-        } catch let error as DiagnosticsError {
-            return error.diagnostics.map(\.description)
-        } catch {
-            return ["unexpected \(error)"]
-        }
-    }
-
     /// A manifest with one vGPU entry whose `count` is written as `count`.
     func counted(_ count: String) -> String {
         Self.header

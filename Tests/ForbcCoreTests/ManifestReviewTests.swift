@@ -9,17 +9,6 @@ import Testing
 struct ManifestReviewTests {
     static let header = "apiVersion: forbc/v1\nkind: Host\nmetadata: {name: h}\n"
 
-    func diagnostics(_ text: String) -> [String] {
-        do {
-            _ = try ManifestParser.parse(text: text, file: "m.yaml")
-            return []
-        } catch let error as DiagnosticsError {
-            return error.diagnostics.map(\.description)
-        } catch {
-            return ["unexpected \(error)"]
-        }
-    }
-
     // MARK: Pinned UUIDs
 
     @Test("a UUID pinned twice on one GPU, in any case, is refused where it is pinned again")

@@ -47,17 +47,6 @@ struct ManifestTests {
         }
     }
 
-    func diagnostics(_ text: String) -> [String] {
-        do {
-            _ = try ManifestParser.parse(text: text, file: "m.yaml")
-            return []
-        } catch let error as DiagnosticsError {
-            return error.diagnostics.map(\.description)
-        } catch {
-            return ["unexpected \(error)"]
-        }
-    }
-
     @Test("every problem of a file is reported at once")
     func allAtOnce() {
         let found = diagnostics(

@@ -222,7 +222,8 @@ public struct StateStore: Sendable {
         do {
             // Not through a link, a regular file only, bounded (a located error otherwise).
             snapshot = try StateDirFile.read(stateURL, what: "the state snapshot")
-        } catch var error as ForbcError {
+        } catch var error as ForbcError where error.errno != Errno.ELOOP {
+            // (a link there has its own remedy: remove the link)
             error.message += "; \(remedy)"
             throw error
         }

@@ -34,7 +34,8 @@ public struct SyncRecord: Sendable, Codable, Equatable {
                 let read = try StateDirFile.read(url, what: "the sync record")
             else { return nil }
             data = read
-        } catch var error as ForbcError {
+        } catch var error as ForbcError where error.errno != Errno.ELOOP {
+            // (a link there has its own remedy: remove the link)
             error.message += "; \(remedy)"
             throw error
         }
