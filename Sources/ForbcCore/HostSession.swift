@@ -210,10 +210,10 @@ public final class HostSession: @unchecked Sendable {
 
     /// The lock every forbc changing this machine's own sysfs takes besides its state dir's: two state dirs
     /// (a unit's and a person's `--state-dir`) are still one kernel. A `--root` tree or a simulated host is the
-    /// state dir's alone. In /run/lock (FHS), or /run where a system has no /run/lock.
-    public static let machineLockURL = URL(
-        fileURLWithPath: FileManager.default.fileExists(atPath: "/run/lock")
-            ? "/run/lock/forbc-apply.lock" : "/run/forbc-apply.lock")
+    /// state dir's alone. It lives in a folder only root may write (/run is 0755): in a world-writable one
+    /// (/run/lock) another user could create or hold the file and lock root out.
+    public static let machineLockFolder = "/run/forbc"
+    public static var machineLockURL: URL { URL(fileURLWithPath: machineLockFolder + "/apply.lock") }
 
     /// Whether this session changes the machine forbc runs on (real sysfs at "/").
     public var isThisHost: Bool { simulation == nil && (sysfs as? RealSysfs)?.root == "/" }
@@ -226,7 +226,7 @@ public final class HostSession: @unchecked Sendable {
         try store.ensureDirectory()
         let hostLock = try HostLock.acquire(at: store.lockURL)
         defer { hostLock.release() }
-        let machineLock = try isThisHost ? HostLock.acquire(at: Self.machineLockURL) : nil
+        let machineLock = try isThisHost ? HostLock.acquireMachine(in: Self.machineLockFolder) : nil
         defer { machineLock?.release() }
         lock.withLock { heldLock = hostLock }
         defer { lock.withLock { heldLock = nil } }

@@ -99,9 +99,9 @@ struct GuestAgentSession {
     static let unansweredPolls = 2
 
     /// One command, with `limit` seconds at most (`shortTimeout` for a domain whose agent has not answered). A
-    /// failure that says the agent did not answer says how long it waited, and is kept (`health`) when it had the
-    /// whole `commandTimeout` or came at once (libvirt knew the agent gone): a short one that ran out (a close, a
-    /// kill, on a guest merely slow) does not shorten the real work's commands.
+    /// failure that says the agent did not answer says how long it waited, and is kept (`health`) when a command
+    /// with the whole `commandTimeout` waited all of it; a refusal at once is not (it cost nothing, and may be
+    /// qemu-ga restarting).
     func call(_ domain: String, _ execute: String, _ arguments: [String: Any], limit: Int32 = commandTimeout)
         throws -> Any
     {
@@ -120,7 +120,12 @@ struct GuestAgentSession {
             let waited = now().timeIntervalSince(start)
             var failure = error
             if waited >= 1 { failure.message += String(format: " (after %.1f s; timeout %d s)", waited, timeout) }
-            if timeout >= Self.commandTimeout || waited < 1 { health.failed(domain, failure.message) }
+            // Kept only when a whole command's limit went unanswered: a refusal at once (qemu-ga restarting) or a
+            // guest-sync that gave up after 5 s cost little, and a short housekeeping command that ran out (a close
+            // on a guest merely slow) must not shorten the real work's commands.
+            if timeout >= Self.commandTimeout && waited >= Double(timeout) - 1 {
+                health.failed(domain, failure.message)
+            }
             throw failure
         }
     }

@@ -83,6 +83,27 @@ struct StateDirCLITests {
         #expect(drift.code == 2)
         #expect(drift.stdout.contains("forbc_drift_check_success{"), "\(drift)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: stdout) == "/proc/self/fd/1")
+        // Stdout redirected to a file with '>>': the metrics are appended to it, its earlier lines kept, the file
+        // not replaced (a rename would also lose every line forbc prints after it).
+        let log = top.appendingPathComponent("log").path
+        try Data("earlier\n".utf8).write(to: URL(fileURLWithPath: log))
+        var before = stat()
+        #expect(stat(log, &before) == 0)
+        for target in ["/dev/stdout", stdout] {
+            let arguments = [
+                "drift", RepositoryPaths.manifest("quickstart"), "--simulate", "nvidia-t4", "--state-dir",
+                top.appendingPathComponent("s").path, "--metrics", target,
+            ]
+            let shell = try ForbcBinary.start(
+                ["-c", "exec \"$0\" \"$@\" >> \(log)", ForbcBinary.path] + arguments, program: "/bin/sh"
+            ).wait()
+            #expect(shell.code == 2, "\(shell)")
+        }
+        var after = stat()
+        #expect(stat(log, &after) == 0 && after.st_ino == before.st_ino)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.hasPrefix("earlier\n"))
+        #expect(text.components(separatedBy: "forbc_drift_check_success{").count == 3, "\(text)")
         // A FIFO nobody reads: an error at once, and it stays a FIFO.
         let fifo = top.appendingPathComponent("fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)

@@ -323,13 +323,13 @@ struct ReconcileTests {
 
     @Test(
         "two state dirs on this machine are still one kernel: a change to its own sysfs takes the machine's lock too",
-        .enabled(if: getuid() == 0, "needs root, to take /run/lock/forbc-apply.lock"))
+        .enabled(if: getuid() == 0, "needs root, to take /run/forbc/apply.lock"))
     func machineLock() throws {
         let directory = makeTemporaryDirectory("machine-lock")
         defer { try? FileManager.default.removeItem(at: directory) }
         let session = HostSession(sysfs: RealSysfs(), store: StateStore(directory: directory))
         #expect(session.isThisHost)
-        let held = try HostLock.acquire(at: HostSession.machineLockURL)
+        let held = try #require(try HostLock.acquireMachine(in: HostSession.machineLockFolder))
         var ran = false
         #expect(throws: ForbcError.self) { try session.locked { ran = true } }
         held.release()
@@ -339,8 +339,14 @@ struct ReconcileTests {
         // A tree under '--root' or a simulated host is its state dir's alone.
         let tree = HostSession(sysfs: RealSysfs(root: directory.path), store: StateStore(directory: directory))
         #expect(!tree.isThisHost)
-        let again = try HostLock.acquire(at: HostSession.machineLockURL)
+        let again = try #require(try HostLock.acquireMachine(in: HostSession.machineLockFolder))
         defer { again.release() }
         try tree.locked {}
+        // A folder others may write (another user could create or hold the lock there) is refused, named.
+        let open = directory.appendingPathComponent("open").path
+        #expect(mkdir(open, 0o755) == 0 && chmod(open, 0o1777) == 0)
+        #expect { _ = try HostLock.acquireMachine(in: open) } throws: { error in
+            (error as? ForbcError)?.message.hasPrefix("\(open) must be a folder only root may write") == true
+        }
     }
 }

@@ -87,9 +87,13 @@ struct StateDirFileTests {
         try refused(store.stateURL.path) { try store.save(HostState()) }
         try refused(store.directory.appendingPathComponent("bench-logs").path) { _ = try store.folder("bench-logs") }
         #expect(text(victim) == "DATA\n")
-        // A link planted under a temporary file's name is not written through (and a locked run removes it).
+        // A link planted under a temporary file's name is not written through: temporaries are created O_EXCL
+        // (a link there is EEXIST, never followed), and a locked run removes it.
         let temporary = store.directory.appendingPathComponent(".state.json.forbc-tmp").path
         try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: "../v")
+        #expect(throws: ForbcError.self) {
+            _ = try StateDirFile.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, doing: "creating")
+        }
         try store.save(HostState())
         #expect(text(victim) == "DATA\n")
         #expect(fileType(store.stateURL.path) == S_IFREG)

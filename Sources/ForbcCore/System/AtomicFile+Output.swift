@@ -16,6 +16,13 @@ extension AtomicFile {
     /// - a directory, a block device or a link to nothing is a located error.
     public static func writeOutput(_ data: Data, to url: URL, mode: mode_t? = nil) throws {
         let path = url.path
+        if let fd = openDescriptor(path) {
+            // /dev/stdout, /dev/fd/N, /proc/self/fd/N (or a link to one): forbc's own descriptor, written as it is
+            // (the shell's `>>` keeps its earlier lines; a redirected file is not replaced by a new one).
+            let failure = data.withUnsafeBytes { StateDirFile.writeAll(fd, $0) }
+            guard failure == 0 else { throw ForbcError.sysfs("writing", path: path, errno: failure) }
+            return
+        }
         var link = stat()
         guard lstat(path, &link) == 0 else {
             guard errno == ENOENT else { throw ForbcError.sysfs("examining", path: path, errno: errno) }
@@ -41,6 +48,35 @@ extension AtomicFile {
             throw ForbcError(
                 .invalidInput,
                 "\(path) is a block device; forbc writes output to a file, a character device or a FIFO", path: path)
+        }
+    }
+
+    /// The descriptor `path` names when it, or a link it leads through (8 at most), is /dev/stdout, /dev/stderr,
+    /// /dev/fd/N or /proc/self/fd/N of an open descriptor of this process; nil otherwise.
+    static func openDescriptor(_ path: String) -> Int32? {
+        var current = path
+        for _ in 0..<8 {
+            if let fd = descriptor(named: current) { return fcntl(fd, F_GETFD) >= 0 ? fd : nil }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(current, &buffer, buffer.count - 1)
+            guard count > 0 else { return nil }
+            let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current =
+                target.hasPrefix("/")
+                ? target : URL(fileURLWithPath: current).deletingLastPathComponent().appendingPathComponent(target).path
+        }
+        return nil
+    }
+
+    static func descriptor(named path: String) -> Int32? {
+        switch path {
+        case "/dev/stdout": return 1
+        case "/dev/stderr": return 2
+        default:
+            for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/\(getpid())/fd/"] where path.hasPrefix(prefix) {
+                return Int32(path.dropFirst(prefix.count))
+            }
+            return nil
         }
     }
 

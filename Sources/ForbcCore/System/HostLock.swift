@@ -51,6 +51,25 @@ public final class HostLock: @unchecked Sendable {
         return HostLock(fd: fd, path: path)
     }
 
+    /// The machine's lock (`apply.lock` in `folder`), taken by root only: another user cannot change this machine's
+    /// sysfs anyway, and must not create the file root takes. The folder must be root's own, not a link, and
+    /// writable by root alone (in a world-writable one another user could create or hold the file: root locked out).
+    public static func acquireMachine(in folder: String) throws -> HostLock? {
+        guard geteuid() == 0 else { return nil }
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+            throw ForbcError.sysfs("creating the lock folder", path: folder, errno: errno)
+        }
+        var status = stat()
+        guard lstat(folder, &status) == 0 else { throw ForbcError.sysfs("examining", path: folder, errno: errno) }
+        guard status.st_mode & S_IFMT == S_IFDIR, status.st_uid == 0, status.st_mode & 0o022 == 0 else {
+            throw ForbcError(
+                .system,
+                "\(folder) must be a folder only root may write (it holds the machine's apply lock); remove what "
+                    + "is there", path: folder)
+        }
+        return try acquire(at: URL(fileURLWithPath: folder + "/apply.lock"))
+    }
+
     public func release() {
         guard fd >= 0 else { return }
         _ = ftruncate(fd, 0)

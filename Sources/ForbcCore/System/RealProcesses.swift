@@ -12,11 +12,16 @@ public struct RealProcesses: ProcessChannel {
 
     public func run(_ arguments: [String], environment: [String: String], log: URL, timeout: Double) -> ProcessExit {
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        // Without blocking (a FIFO planted there is refused, not waited on), and a regular file only.
+        let fd = open(log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
         guard fd >= 0 else {
             return .notStarted("cannot write its log \(log.path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            return .notStarted("cannot write its log \(log.path): it is not a regular file")
+        }
         let name = arguments.first ?? ""
         let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let path = merged["PATH"] ?? "/usr/bin:/bin"
