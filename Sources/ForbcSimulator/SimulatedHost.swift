@@ -28,9 +28,10 @@ public enum SimulatedHost {
             // A simulated host's hypervisor is libvirt's test driver on a file the state dir keeps.
             try store.ensureDirectory()
             if !FileManager.default.fileExists(atPath: store.simulatedDomainsURL.path) {
-                // AtomicFile: a failure names the file and the kernel's errno, not Foundation's sentence.
-                try AtomicFile.write(
-                    Data(SimulatedDomains.initialNodeXML(profile: profile).utf8), to: store.simulatedDomainsURL)
+                // Not holding the lock: made only if still absent (a locked command may have saved its domains
+                // since the check), whole, and a failure names the file and the kernel's errno.
+                try AtomicFile.createIfAbsent(
+                    Data(SimulatedDomains.initialNodeXML(profile: profile).utf8), at: store.simulatedDomainsURL)
             }
             uri = testDriverURI(store.simulatedDomainsURL)
         }

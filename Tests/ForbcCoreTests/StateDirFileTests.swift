@@ -153,4 +153,21 @@ struct StateDirFileTests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: top.path).sorted() == ["forbc.prom", "real.prom"])
     }
+
+    @Test("a file made only if absent: the first writer's whole text stays, a link there is refused, no temporary left")
+    func createIfAbsent() throws {
+        let top = makeTemporaryDirectory("create")
+        let url = top.appendingPathComponent("simulated-libvirt.xml")
+        try AtomicFile.createIfAbsent(Data("first".utf8), at: url)
+        try AtomicFile.createIfAbsent(Data("second".utf8), at: url)
+        #expect(text(url.path) == "first")
+        let link = top.appendingPathComponent("linked.xml")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: url.path)
+        #expect(throws: ForbcError.self) { try AtomicFile.createIfAbsent(Data("third".utf8), at: link) }
+        #expect(text(url.path) == "first")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: top.path).sorted() == [
+                "linked.xml", "simulated-libvirt.xml",
+            ])
+    }
 }

@@ -157,11 +157,34 @@ public enum AtomicFile {
         try replace(url, with: data, mode: mode)
     }
 
-    /// Writes `data` through a temporary file beside `url` renamed over it. The temporary file has a name of its
-    /// own, with this process's pid (two commands may write the same file at once, and a locked command removes
-    /// only those whose writer is gone) and is made anew (O_EXCL, O_NOFOLLOW), so a link or a
-    /// file planted beside it is never written through.
+    /// Writes `data` through a temporary file beside `url` renamed over it.
     static func replace(_ url: URL, with data: Data, mode: mode_t?) throws {
+        let temporary = try written(data, beside: url, mode: mode)
+        guard rename(temporary.path, url.path) == 0 else {
+            let failure = errno
+            unlink(temporary.path)
+            throw ForbcError.sysfs("writing", path: url.path, errno: failure)
+        }
+    }
+
+    /// Makes the state dir's file `url` with `data` unless it exists (whoever made it first wins, whole: the file
+    /// appears by link(2) of a complete temporary file); a command that does not hold the lock writes so.
+    public static func createIfAbsent(_ data: Data, at url: URL) throws {
+        let temporary = try written(data, beside: url, mode: nil)
+        defer { unlink(temporary.path) }
+        if link(temporary.path, url.path) != 0 && errno != EEXIST {
+            throw ForbcError.sysfs("writing", path: url.path, errno: errno)
+        }
+        var status = stat()
+        if lstat(url.path, &status) == 0 && status.st_mode & S_IFMT == S_IFLNK {
+            throw StateDirFile.linkError(url.path)
+        }
+    }
+
+    /// A temporary file beside `url` holding `data` (fsynced). It has a name of its own, with this process's pid
+    /// (two commands may write the same file at once, and a locked command removes only those whose writer is
+    /// gone) and is made anew (O_EXCL, O_NOFOLLOW), so a link or a file planted beside it is never written through.
+    static func written(_ data: Data, beside url: URL, mode: mode_t?) throws -> URL {
         var temporary: URL
         var fd: Int32 = -1
         repeat {
@@ -179,10 +202,10 @@ public enum AtomicFile {
         if failure == 0 { failure = data.withUnsafeBytes { StateDirFile.writeAll(fd, $0) } }
         if failure == 0 && fsync(fd) != 0 { failure = errno }
         close(fd)
-        if failure == 0 && rename(temporary.path, url.path) != 0 { failure = errno }
         if failure != 0 {
             unlink(temporary.path)
             throw ForbcError.sysfs("writing", path: url.path, errno: failure)
         }
+        return temporary
     }
 }
