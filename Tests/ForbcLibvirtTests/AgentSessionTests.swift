@@ -18,6 +18,8 @@ final class FakeAgent: Sendable {
         var silenceAfter: [String: (execute: String, answers: Int)] = [:]
         /// A close refused at once this many times.
         var refusedCloses = 0
+        /// Any command refused at once this many times (qemu-ga restarting).
+        var refusedAny = 0
     }
 
     let state = Mutex(State())
@@ -45,8 +47,8 @@ final class FakeAgent: Sendable {
                     "libvirt: virDomainQemuAgentCommand('\(domain)', \(execute)) failed: Guest agent is not "
                         + "responding: Guest agent not available for now")
             }
-            if execute == "guest-file-close" && state.refusedCloses > 0 {
-                state.refusedCloses -= 1
+            if (execute == "guest-file-close" && state.refusedCloses > 0) || state.refusedAny > 0 {
+                if state.refusedAny > 0 { state.refusedAny -= 1 } else { state.refusedCloses -= 1 }
                 throw ForbcError(
                     .hypervisor,
                     "libvirt: virDomainQemuAgentCommand('\(domain)', \(execute)) failed: Guest agent is not "
@@ -137,6 +139,17 @@ struct AgentSessionTests {
         _ = try agent.session.readFile(domain: "guest", path: "/tmp/ready")
         #expect(agent.calls.suffix(3).map(\.timeout) == [30, 30, 5])
         #expect(agent.health.notAnswering("guest") == nil)
+    }
+
+    @Test("a full-length command refused at once (qemu-ga restarting) does not mark the domain as not answering")
+    func refusalAtOnce() throws {
+        let agent = FakeAgent()
+        agent.state.withLock { $0.refusedAny = 1 }
+        #expect(throws: ForbcError.self) { _ = try agent.session.readFile(domain: "guest", path: "/tmp/ready") }
+        #expect(agent.calls.first?.timeout == 30)
+        #expect(agent.health.notAnswering("guest") == nil)
+        _ = try agent.session.readFile(domain: "guest", path: "/tmp/ready")
+        #expect(agent.calls.filter { $0.execute == "guest-file-open" }.map(\.timeout) == [30, 30])
     }
 
     @Test("a close refused at once is tried again; one that waited is not")
